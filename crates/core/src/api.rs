@@ -1,0 +1,236 @@
+//! HTTP plumbing shared by every component: the request wrapper (`serve`),
+//! JSON bodies, method checks, CORS, request ids and the access log.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::ports::Ctx;
+
+pub type Request = http::Request<Bytes>;
+pub type Response = http::Response<Bytes>;
+/// A component's entry point in the core.
+pub type Handler = fn(&Request, &Ctx) -> Result<Response, ApiError>;
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+const REQUEST_ID: &str = "x-request-id";
+const CORS_ALLOW_HEADERS: &str =
+    "authorization, content-type, if-match, if-none-match, x-request-id";
+const CORS_EXPOSE_HEADERS: &str = "etag, location, retry-after, x-request-id";
+
+/// Runs one request through a component's handler with everything every
+/// response needs: body limit, CORS, `x-request-id`, JSON errors, one log line.
+pub fn serve(req: Request, ctx: &Ctx, handler: Handler) -> Response {
+    let started = Instant::now();
+    let request_id = request_id(&req);
+    let origin = allowed_origin(&req, ctx);
+
+    let result = if req.body().len() > MAX_BODY_BYTES {
+        Err(ApiError::payload_too_large(MAX_BODY_BYTES))
+    } else if is_preflight(&req) {
+        preflight(origin.as_deref())
+    } else {
+        handler(&req, ctx)
+    };
+    let (mut response, internal) = match result {
+        Ok(r) => (r, None),
+        Err(e) => {
+            let internal = e.internal.clone();
+            (e.into_response(), internal)
+        }
+    };
+
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID, v);
+    }
+    if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(CORS_EXPOSE_HEADERS),
+        );
+    }
+    if !ctx.var("cors_allowed_origins").trim().is_empty() {
+        headers.append(header::VARY, HeaderValue::from_static("origin"));
+    }
+
+    log_request(&req, &response, ctx, &request_id, started, internal);
+    response
+}
+
+fn log_request(
+    req: &Request,
+    response: &Response,
+    ctx: &Ctx,
+    request_id: &str,
+    started: Instant,
+    internal: Option<String>,
+) {
+    let mut line = serde_json::json!({
+        "time": ctx.clock.now().to_rfc3339(),
+        "method": req.method().as_str(),
+        "path": req.uri().path(),
+        "status": response.status().as_u16(),
+        "duration_ms": started.elapsed().as_secs_f64() * 1000.0,
+        "request_id": request_id,
+    });
+    if let Some(user) = ctx.user_id.get() {
+        line["user_id"] = user.to_string().into();
+    }
+    if let Some(detail) = internal {
+        line["error"] = detail.into();
+    }
+    println!("{line}");
+}
+
+/// The caller's `x-request-id` when it is sane, else a fresh one.
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// The request's `Origin` if `cors_allowed_origins` lists it.
+fn allowed_origin(req: &Request, ctx: &Ctx) -> Option<String> {
+    let origin = req.headers().get(header::ORIGIN)?.to_str().ok()?;
+    let allowed = ctx.var("cors_allowed_origins");
+    allowed
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/'))
+        .any(|o| !o.is_empty() && (o == "*" || o.eq_ignore_ascii_case(origin)))
+        .then(|| origin.to_owned())
+}
+
+fn is_preflight(req: &Request) -> bool {
+    req.method() == Method::OPTIONS
+        && req.headers().contains_key(header::ORIGIN)
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+fn preflight(origin: Option<&str>) -> Result<Response, ApiError> {
+    if origin.is_none() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "this origin may not call the API (see cors_allowed_origins)",
+        ));
+    }
+    Ok(http::Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+        )
+        .header(header::ACCESS_CONTROL_ALLOW_HEADERS, CORS_ALLOW_HEADERS)
+        .header(header::ACCESS_CONTROL_MAX_AGE, "600")
+        .body(Bytes::new())
+        .unwrap_or_default())
+}
+
+/// A JSON response.
+pub fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    http::Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Bytes::from(bytes))
+        .unwrap_or_default()
+}
+
+/// An empty response (204 and the like).
+pub fn empty(status: StatusCode) -> Response {
+    http::Response::builder()
+        .status(status)
+        .body(Bytes::new())
+        .unwrap_or_default()
+}
+
+/// 405 with `Allow` unless the request uses one of `allowed`.
+pub fn allow(req: &Request, allowed: &[Method]) -> Result<(), ApiError> {
+    if allowed.contains(req.method()) {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed(allowed))
+    }
+}
+
+/// Reads a JSON request body into `T`.
+///
+/// 415 unless the content type is JSON, 400 for malformed JSON, 422 naming the
+/// field for a well-formed body of the wrong shape (missing, unknown or
+/// mistyped fields; request types use `deny_unknown_fields`).
+pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            let v = v.trim().to_ascii_lowercase();
+            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+        });
+    if !is_json {
+        return Err(ApiError::unsupported_media_type());
+    }
+    let value: serde_json::Value = serde_json::from_slice(req.body())
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::invalid_field("body", "must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        shape_error(&path, &inner)
+    })
+}
+
+/// Names the offending field of a serde error.
+fn shape_error(path: &str, message: &str) -> ApiError {
+    let quoted = message
+        .split('`')
+        .nth(1)
+        .map(str::to_owned)
+        .unwrap_or_default();
+    if message.starts_with("unknown field") {
+        let field = if path == "." || path.is_empty() {
+            quoted
+        } else {
+            format!("{path}.{quoted}")
+        };
+        ApiError::invalid_field(&field, "unknown field")
+    } else if message.starts_with("missing field") {
+        ApiError::invalid_field(&quoted, "is required")
+    } else {
+        let field = if path == "." { "body" } else { path };
+        let message = message.split(" at line ").next().unwrap_or(message);
+        ApiError::invalid_field(field, message)
+    }
+}
+
+/// The value of a bearer `Authorization` header, if any.
+pub fn bearer_token(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}

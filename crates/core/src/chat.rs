@@ -1,0 +1,10 @@
+//! The chat assistant. Implemented by the chat issue; until then every route
+//! answers 501 with the standard error body.
+
+use crate::api::{Request, Response};
+use crate::error::ApiError;
+use crate::ports::Ctx;
+
+pub fn handle(_req: &Request, _ctx: &Ctx) -> Result<Response, ApiError> {
+    Err(ApiError::not_implemented("the chat assistant"))
+}

@@ -1,0 +1,127 @@
+//! Typed views of the Spin variables (see `spin.toml` for names and defaults).
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::error::ApiError;
+use crate::ports::{Ctx, Variables};
+
+/// The Postgres connection string, assembled from the `db_*` variables so
+/// nothing is configured twice (`allowed_outbound_hosts` uses the same ones).
+pub fn database_url(vars: &dyn Variables) -> String {
+    let get = |name: &str, default: &str| {
+        vars.get(name)
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| default.to_owned())
+    };
+    let host = get("db_host", "127.0.0.1");
+    let port = get("db_port", "5432");
+    let name = get("db_name", "todo");
+    let user = get("db_user", "todo");
+    let password = vars.get("db_password").unwrap_or_default();
+    let sslmode = get("db_sslmode", "disable");
+    // Build through `Url` so user, password and database name are percent-encoded.
+    let fallback = format!("postgres://{host}:{port}/{name}?sslmode={sslmode}");
+    let Ok(mut url) = Url::parse(&format!("postgres://{host}:{port}")) else {
+        return fallback;
+    };
+    if url.set_username(&user).is_err()
+        || (!password.is_empty() && url.set_password(Some(&password)).is_err())
+    {
+        return fallback;
+    }
+    url.path_segments_mut()
+        .map(|mut p| {
+            p.push(&name);
+        })
+        .ok();
+    url.query_pairs_mut().append_pair("sslmode", &sslmode);
+    url.to_string()
+}
+
+/// Minimum length of `jwt_secret`, in bytes (HS256 wants at least 256 bits).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+pub struct JwtConfig {
+    pub secret: Vec<u8>,
+    pub ttl_seconds: i64,
+}
+
+impl JwtConfig {
+    /// 500 `misconfigured` (and a clear log line) when the secret is missing or short.
+    pub fn from_ctx(ctx: &Ctx) -> Result<Self, ApiError> {
+        let secret = ctx.var("jwt_secret");
+        if secret.len() < MIN_JWT_SECRET_BYTES {
+            return Err(ApiError::misconfigured(format!(
+                "jwt_secret must be set to at least {MIN_JWT_SECRET_BYTES} bytes (it has {}); \
+                 set SPIN_VARIABLE_JWT_SECRET or the jwt_secret variable",
+                secret.len()
+            )));
+        }
+        let ttl_seconds = match ctx.var("jwt_ttl_seconds").trim() {
+            "" => 3600,
+            v => v
+                .parse::<i64>()
+                .ok()
+                .filter(|t| (60..=30 * 24 * 3600).contains(t))
+                .ok_or_else(|| {
+                    ApiError::misconfigured(format!(
+                        "jwt_ttl_seconds must be a number of seconds between 60 and 2592000, not {v:?}"
+                    ))
+                })?,
+        };
+        Ok(Self {
+            secret: secret.into_bytes(),
+            ttl_seconds,
+        })
+    }
+}
+
+/// Per-tier time limit for LLM calls (`llm_timeout_ms`, default 8000).
+pub fn llm_timeout(ctx: &Ctx) -> Duration {
+    let ms = ctx
+        .var("llm_timeout_ms")
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|ms| *ms > 0)
+        .unwrap_or(8000);
+    Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct Vars(HashMap<&'static str, &'static str>);
+    impl Variables for Vars {
+        fn get(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn database_url_uses_defaults_for_missing_variables() {
+        let url = database_url(&Vars(HashMap::new()));
+        assert_eq!(url, "postgres://todo@127.0.0.1:5432/todo?sslmode=disable");
+    }
+
+    #[test]
+    fn database_url_percent_encodes_credentials() {
+        let vars = Vars(HashMap::from([
+            ("db_host", "db.internal"),
+            ("db_port", "6543"),
+            ("db_name", "app"),
+            ("db_user", "me@corp"),
+            ("db_password", "p@ss:w/rd"),
+            ("db_sslmode", "require"),
+        ]));
+        let url = database_url(&vars);
+        assert_eq!(
+            url,
+            "postgres://me%40corp:p%40ss%3Aw%2Frd@db.internal:6543/app?sslmode=require"
+        );
+    }
+}

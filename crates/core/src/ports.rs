@@ -1,0 +1,98 @@
+//! The narrow interfaces through which the core reaches the outside world.
+//! Each has a Spin implementation (`spin-host`) and a native one (`native`).
+
+use std::cell::Cell;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::db::{DbError, Row, SqlParam};
+
+/// A PostgreSQL connection. Every statement runs on its own (autocommit);
+/// changes that must be atomic are written as one statement (data-modifying
+/// CTEs), which behaves the same under Spin's pooled connections.
+///
+/// Convention: every placeholder is typed in the SQL (`$1::text`, `$2::int8`,
+/// `$3::bool`, then cast further, e.g. `$1::text::uuid`) and every selected
+/// column is text, int2/4/8, float8 or bool. That keeps Spin's `pg4` and the
+/// native client on exactly the same conversions.
+pub trait Db {
+    fn query(&self, sql: &str, params: &[SqlParam]) -> Result<Vec<Row>, DbError>;
+    fn execute(&self, sql: &str, params: &[SqlParam]) -> Result<u64, DbError>;
+}
+
+/// Outbound HTTP with a total deadline (Spin's plain `http::send` has none).
+pub trait HttpClient {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<http::Response<Vec<u8>>, OutboundError>;
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OutboundError {
+    #[error("host not allowed by allowed_outbound_hosts: {0}")]
+    NotAllowed(String),
+    #[error("timed out")]
+    Timeout,
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Spin application variables (`spin_sdk::variables::get`).
+pub trait Variables {
+    /// `None` when the variable is not declared for the component.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+pub trait Clock {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock, the same under Spin (WASI clocks) and natively.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Everything a handler may use, for one request.
+pub struct Ctx<'a> {
+    pub db: &'a dyn Db,
+    pub http: &'a dyn HttpClient,
+    pub vars: &'a dyn Variables,
+    pub clock: &'a dyn Clock,
+    /// Where the web component finds `static/` (`/` under Spin, which mounts it there).
+    pub files_root: PathBuf,
+    /// Set by `require_user`, read by the request log line.
+    pub user_id: Cell<Option<Uuid>>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        db: &'a dyn Db,
+        http: &'a dyn HttpClient,
+        vars: &'a dyn Variables,
+        clock: &'a dyn Clock,
+        files_root: PathBuf,
+    ) -> Self {
+        Self {
+            db,
+            http,
+            vars,
+            clock,
+            files_root,
+            user_id: Cell::new(None),
+        }
+    }
+
+    /// A variable's value, or `""` when it is not set.
+    pub fn var(&self, name: &str) -> String {
+        self.vars.get(name).unwrap_or_default()
+    }
+}
