@@ -1,9 +1,111 @@
-//! Liveness and readiness.
+//! Liveness (`/health`, touches nothing) and readiness (`/health/ready`: the
+//! database answers and has the latest migration; the LLM tiers are reported
+//! but never make the app unready, since the rule-based parser always works).
 
-use crate::api::{Request, Response};
+use std::time::{Duration, Instant};
+
+use http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::api::{allow, json, Request, Response};
 use crate::error::ApiError;
 use crate::ports::Ctx;
+use crate::LATEST_MIGRATION;
 
-pub fn handle(_req: &Request, _ctx: &Ctx) -> Result<Response, ApiError> {
-    Err(ApiError::not_implemented("health"))
+/// How long readiness waits for Ollama: probes must stay quick.
+const OLLAMA_PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
+
+pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    match req.uri().path().trim_end_matches('/') {
+        "/health" => {
+            allow(req, &[Method::GET, Method::HEAD])?;
+            Ok(json(StatusCode::OK, &json!({"status": "ok"})))
+        }
+        "/health/ready" => {
+            allow(req, &[Method::GET, Method::HEAD])?;
+            Ok(ready(ctx))
+        }
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+fn ready(ctx: &Ctx) -> Response {
+    let database = check_database(ctx);
+    let db_ready = database["status"] == "up";
+    let body = json!({
+        "status": if db_ready { "ready" } else { "not_ready" },
+        "checks": {
+            "database": database,
+            "qwen": {
+                "status": if ctx.var("qwen_api_key").trim().is_empty() { "not_configured" } else { "configured" },
+            },
+            "ollama": check_ollama(ctx),
+        }
+    });
+    let status = if db_ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json(status, &body)
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+fn check_database(ctx: &Ctx) -> Value {
+    let started = Instant::now();
+    let result = ctx.db.query(
+        "SELECT COALESCE(max(version), 0)::int8 AS version FROM refinery_schema_history",
+        &[],
+    );
+    let latency_ms = elapsed_ms(started);
+    let applied = result.and_then(|rows| match rows.first() {
+        Some(row) => row.int("version"),
+        None => Ok(0),
+    });
+    match applied {
+        Ok(v) if v >= LATEST_MIGRATION => {
+            json!({"status": "up", "latency_ms": latency_ms, "migration": v})
+        }
+        Ok(v) => json!({
+            "status": "down",
+            "latency_ms": latency_ms,
+            "migration": v,
+            "error": format!("migration {LATEST_MIGRATION} is not applied yet"),
+        }),
+        Err(e) => {
+            // The detail (which may name hosts) goes to the log, not the client.
+            println!(
+                "{}",
+                json!({"event": "readiness_db_failed", "error": e.to_string()})
+            );
+            json!({"status": "down", "latency_ms": latency_ms, "error": "database unreachable or not migrated"})
+        }
+    }
+}
+
+fn check_ollama(ctx: &Ctx) -> Value {
+    let url = format!(
+        "{}/api/version",
+        ctx.var("ollama_url").trim_end_matches('/')
+    );
+    let Ok(request) = http::Request::get(&url).body(Vec::new()) else {
+        return json!({"status": "unreachable", "error": "ollama_url is not a valid URL"});
+    };
+    let started = Instant::now();
+    let result = ctx.http.send(request, OLLAMA_PROBE_TIMEOUT);
+    let latency_ms = elapsed_ms(started);
+    match result {
+        Ok(r) if r.status().is_success() => {
+            json!({"status": "reachable", "latency_ms": latency_ms})
+        }
+        Ok(r) => {
+            json!({"status": "unreachable", "latency_ms": latency_ms, "error": format!("HTTP {}", r.status().as_u16())})
+        }
+        Err(e) => {
+            json!({"status": "unreachable", "latency_ms": latency_ms, "error": e.to_string()})
+        }
+    }
 }
