@@ -2,7 +2,7 @@
 //! and [`require_user`], the one token check every protected route uses.
 
 mod domain;
-mod password;
+pub mod password;
 mod store;
 pub mod token;
 

@@ -1,0 +1,544 @@
+//! What a todo is made of. Each input type can only hold a valid value: raw
+//! request data goes through `parse` once, and the rest of the code trusts it.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Most todos one user may hold; the next create answers 409 `limit_reached`.
+pub const MAX_TODOS_PER_USER: i64 = 10_000;
+
+/// A todo as the API answers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Todo {
+    pub id: Uuid,
+    pub title: String,
+    pub description: String,
+    pub priority: Priority,
+    pub completed: bool,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub tags: Vec<String>,
+    pub recurrence: Recurrence,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Bumped by every change; the `ETag` of the todo.
+    pub version: i64,
+}
+
+impl Todo {
+    /// The strong `ETag` of this version of the todo, e.g. `"3"`.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+}
+
+/// Everything needed to create a todo (and, for PUT, to replace one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTodo {
+    pub title: TodoTitle,
+    pub description: Description,
+    pub priority: Priority,
+    pub due_at: Option<DueAt>,
+    pub tags: Tags,
+    pub recurrence: Recurrence,
+}
+
+impl NewTodo {
+    /// A todo with this title and every other field at its default.
+    pub fn new(title: TodoTitle) -> Self {
+        Self {
+            title,
+            description: Description::default(),
+            priority: Priority::default(),
+            due_at: None,
+            tags: Tags::default(),
+            recurrence: Recurrence::default(),
+        }
+    }
+}
+
+/// A partial update: `None` leaves a field as it is. `due_at: Some(None)`
+/// clears the due date.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TodoChanges {
+    pub title: Option<TodoTitle>,
+    pub description: Option<Description>,
+    pub priority: Option<Priority>,
+    pub due_at: Option<Option<DueAt>>,
+    pub tags: Option<Tags>,
+    pub recurrence: Option<Recurrence>,
+}
+
+impl From<NewTodo> for TodoChanges {
+    /// A full replacement sets every field.
+    fn from(new: NewTodo) -> Self {
+        Self {
+            title: Some(new.title),
+            description: Some(new.description),
+            priority: Some(new.priority),
+            due_at: Some(new.due_at),
+            tags: Some(new.tags),
+            recurrence: Some(new.recurrence),
+        }
+    }
+}
+
+/// A todo id from a URL. Anything that is not a UUID names no todo, so the
+/// caller answers 404 rather than 400 (or a 500 from the database).
+pub fn parse_todo_id(raw: &str) -> Option<Uuid> {
+    // `Uuid::parse_str` also accepts braced and URN forms; only the plain
+    // hyphenated form names a todo in our URLs.
+    (raw.len() == 36)
+        .then(|| Uuid::parse_str(raw).ok())
+        .flatten()
+}
+
+fn has_control_chars(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+/// 1..=200 characters after trimming, on one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TodoTitle(String);
+
+impl TodoTitle {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let title = raw.trim();
+        let chars = title.chars().count();
+        if chars == 0 {
+            Err("must not be empty".into())
+        } else if chars > Self::MAX_CHARS {
+            Err(format!(
+                "must be at most {} characters (it has {chars})",
+                Self::MAX_CHARS
+            ))
+        } else if has_control_chars(title) {
+            Err("must be one line without control characters".into())
+        } else {
+            Ok(Self(title.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Up to 2000 characters (after trimming); may be empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Description(String);
+
+impl Description {
+    pub const MAX_CHARS: usize = 2000;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let text = raw.trim();
+        let chars = text.chars().count();
+        if chars > Self::MAX_CHARS {
+            Err(format!(
+                "must be at most {} characters (it has {chars})",
+                Self::MAX_CHARS
+            ))
+        } else {
+            Ok(Self(text.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Stored as 0..=3 so that it sorts; answered as its lowercase name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Low,
+    #[default]
+    Medium,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 4] = [
+        Priority::Low,
+        Priority::Medium,
+        Priority::High,
+        Priority::Urgent,
+    ];
+
+    /// Accepts any letter case (`High`, `URGENT`), surrounding blanks ignored.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let lower = raw.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == lower)
+            .ok_or_else(|| "must be one of low, medium, high, urgent".to_owned())
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+
+    /// The stored value (`todos.priority`).
+    pub fn rank(self) -> i64 {
+        match self {
+            Priority::Low => 0,
+            Priority::Medium => 1,
+            Priority::High => 2,
+            Priority::Urgent => 3,
+        }
+    }
+
+    pub fn from_rank(rank: i64) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.rank() == rank)
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a todo repeats once completed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Recurrence {
+    #[default]
+    None,
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl Recurrence {
+    pub const ALL: [Recurrence; 4] = [
+        Recurrence::None,
+        Recurrence::Daily,
+        Recurrence::Weekly,
+        Recurrence::Monthly,
+    ];
+
+    /// Accepts any letter case, like [`Priority::parse`].
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let lower = raw.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == lower)
+            .ok_or_else(|| "must be one of none, daily, weekly, monthly".to_owned())
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recurrence::None => "none",
+            Recurrence::Daily => "daily",
+            Recurrence::Weekly => "weekly",
+            Recurrence::Monthly => "monthly",
+        }
+    }
+}
+
+/// Up to 10 tags, each 1..=32 characters after trimming, lowercased,
+/// de-duplicated (first occurrence kept, order otherwise preserved).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tags(Vec<String>);
+
+impl Tags {
+    pub const MAX_TAGS: usize = 10;
+    pub const MAX_CHARS: usize = 32;
+
+    pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Self, String> {
+        let mut tags: Vec<String> = Vec::with_capacity(raw.len());
+        for tag in raw {
+            let tag = Self::parse_one(tag.as_ref())?;
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        if tags.len() > Self::MAX_TAGS {
+            return Err(format!(
+                "at most {} different tags (got {})",
+                Self::MAX_TAGS,
+                tags.len()
+            ));
+        }
+        Ok(Self(tags))
+    }
+
+    /// One tag, as also used by the `tag=` filter of the list.
+    pub fn parse_one(raw: &str) -> Result<String, String> {
+        let tag = raw.trim().to_lowercase();
+        let chars = tag.chars().count();
+        if chars == 0 {
+            Err("a tag must not be empty".into())
+        } else if chars > Self::MAX_CHARS {
+            Err(format!(
+                "a tag must be at most {} characters ({tag:?} has {chars})",
+                Self::MAX_CHARS
+            ))
+        } else if has_control_chars(&tag) || tag.contains(',') {
+            Err(format!(
+                "a tag must not contain commas or control characters ({tag:?})"
+            ))
+        } else {
+            Ok(tag)
+        }
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    /// The tags as a JSON array, the form the SQL statements take them in.
+    pub fn to_json(&self) -> String {
+        serde_json::Value::from(self.0.clone()).to_string()
+    }
+}
+
+/// A due date: RFC 3339 with an offset (answered in UTC), or a plain date
+/// `YYYY-MM-DD`, meaning midnight UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DueAt(DateTime<Utc>);
+
+impl DueAt {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        parse_timestamp(raw).map(Self)
+    }
+
+    pub fn at(time: DateTime<Utc>) -> Self {
+        Self(time)
+    }
+
+    pub fn time(self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// RFC 3339 (`2026-12-01T17:00:00Z`, `2026-12-01T18:00:00+01:00`) or a plain
+/// date (midnight UTC). Used for `due_at` and the time filters of the list.
+pub fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, String> {
+    let raw = raw.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .filter(|_| raw.len() == 10)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            "must be an RFC 3339 date-time such as 2026-12-01T17:00:00Z, or a date such as 2026-12-01"
+                .to_owned()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_trimmed_and_limited_to_200_characters() {
+        let long = "a".repeat(200);
+        let too_long = "é".repeat(201);
+        let cases: &[(&str, Result<&str, &str>)] = &[
+            ("Buy milk", Ok("Buy milk")),
+            ("  Buy milk \t", Ok("Buy milk")),
+            (&long, Ok(&long)),
+            ("", Err("must not be empty")),
+            ("   \n ", Err("must not be empty")),
+            (&too_long, Err("must be at most 200 characters (it has 201)")),
+            ("two\nlines", Err("must be one line without control characters")),
+        ];
+        for (raw, want) in cases {
+            let got = TodoTitle::parse(raw);
+            match want {
+                Ok(title) => assert_eq!(got.as_ref().map(TodoTitle::as_str), Ok(*title), "{raw:?}"),
+                Err(msg) => assert_eq!(got, Err((*msg).to_owned()), "{raw:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_title_counts_characters_not_bytes() {
+        assert!(TodoTitle::parse(&"ü".repeat(200)).is_ok());
+    }
+
+    #[test]
+    fn descriptions_may_be_empty_and_hold_up_to_2000_characters() {
+        let cases: &[(String, bool)] = &[
+            (String::new(), true),
+            ("  2 litres  ".into(), true),
+            ("line one\nline two".into(), true),
+            ("x".repeat(2000), true),
+            ("x".repeat(2001), false),
+        ];
+        for (raw, ok) in cases {
+            assert_eq!(Description::parse(raw).is_ok(), *ok, "{raw:?}");
+        }
+        assert_eq!(
+            Description::parse("  2 litres ").map(|d| d.as_str().to_owned()),
+            Ok("2 litres".into())
+        );
+    }
+
+    #[test]
+    fn priorities_accept_any_letter_case() {
+        let cases = [
+            ("low", Ok(Priority::Low)),
+            ("Medium", Ok(Priority::Medium)),
+            ("HIGH", Ok(Priority::High)),
+            (" uRgEnT ", Ok(Priority::Urgent)),
+            ("", Err(())),
+            ("critical", Err(())),
+            ("1", Err(())),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(Priority::parse(raw).map_err(|_| ()), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn priorities_round_trip_through_their_rank_and_answer_lowercase() {
+        for p in Priority::ALL {
+            assert_eq!(Priority::from_rank(p.rank()), Some(p));
+            assert_eq!(
+                serde_json::to_value(p).ok(),
+                Some(serde_json::Value::from(p.as_str()))
+            );
+        }
+        assert_eq!(Priority::from_rank(4), None);
+        assert!(Priority::Low < Priority::Urgent);
+    }
+
+    #[test]
+    fn recurrences_accept_any_letter_case() {
+        let cases = [
+            ("none", Ok(Recurrence::None)),
+            ("Daily", Ok(Recurrence::Daily)),
+            ("WEEKLY", Ok(Recurrence::Weekly)),
+            ("monthly", Ok(Recurrence::Monthly)),
+            ("yearly", Err(())),
+            ("", Err(())),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(Recurrence::parse(raw).map_err(|_| ()), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn tags_are_trimmed_lowercased_and_deduplicated() {
+        let cases: &[(&[&str], Result<&[&str], ()>)] = &[
+            (&[], Ok(&[])),
+            (&["Shopping", " home "], Ok(&["shopping", "home"])),
+            (&["a", "A", " a "], Ok(&["a"])),
+            (&["Straße"], Ok(&["straße"])),
+            (&[""], Err(())),
+            (&["  "], Err(())),
+            (&["a,b"], Err(())),
+            (&["tab\there"], Err(())),
+        ];
+        for (raw, want) in cases {
+            let got = Tags::parse(raw);
+            match want {
+                Ok(tags) => assert_eq!(got.map(|t| t.as_slice().to_vec()), Ok(tags.iter().map(|s| s.to_string()).collect()), "{raw:?}"),
+                Err(()) => assert!(got.is_err(), "{raw:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn at_most_ten_tags_of_at_most_32_characters() {
+        let ten: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+        assert!(Tags::parse(&ten).is_ok());
+        let eleven: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
+        assert!(Tags::parse(&eleven).is_err());
+        // Duplicates do not count against the limit.
+        let mut dupes = ten.clone();
+        dupes.push("T0".into());
+        assert!(Tags::parse(&dupes).is_ok());
+        assert!(Tags::parse(&["x".repeat(32)]).is_ok());
+        assert!(Tags::parse(&["x".repeat(33)]).is_err());
+    }
+
+    #[test]
+    fn tags_travel_to_sql_as_a_json_array() {
+        let tags = Tags::parse(&["a\"b", "c"]).map(|t| t.to_json());
+        assert_eq!(tags, Ok(r#"["a\"b","c"]"#.to_owned()));
+    }
+
+    #[test]
+    fn due_dates_are_rfc3339_or_plain_dates_answered_in_utc() {
+        let cases = [
+            ("2026-12-01T17:00:00Z", Some("2026-12-01T17:00:00+00:00")),
+            ("2026-12-01T18:00:00+01:00", Some("2026-12-01T17:00:00+00:00")),
+            ("2026-12-01t17:00:00.5z", Some("2026-12-01T17:00:00.500+00:00")),
+            ("2026-12-01", Some("2026-12-01T00:00:00+00:00")),
+            ("2026-12-01 17:00", None),
+            ("2026-13-01", None),
+            ("tomorrow", None),
+            ("", None),
+            ("2026-12-01T17:00:00", None),
+        ];
+        for (raw, want) in cases {
+            let got = DueAt::parse(raw).ok().map(|d| d.time().to_rfc3339());
+            assert_eq!(got.as_deref(), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn todo_ids_must_be_hyphenated_uuids() {
+        let id = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+        assert!(parse_todo_id(id).is_some());
+        for bad in [
+            "",
+            "42",
+            "not-a-uuid",
+            "7c9e6679742540de944be07fc1f90ae7",
+            "{7c9e6679-7425-40de-944b-e07fc1f90ae7}",
+            "7c9e6679-7425-40de-944b-e07fc1f90ae7x",
+            "7c9e6679-7425-40de-944b-e07fc1f90aeg",
+        ] {
+            assert_eq!(parse_todo_id(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_todo_serialises_with_utc_timestamps_and_lowercase_enums() {
+        let at = DateTime::parse_from_rfc3339("2026-12-01T17:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let todo = Todo {
+            id: Uuid::nil(),
+            title: "Buy milk".into(),
+            description: "2 litres".into(),
+            priority: Priority::High,
+            completed: false,
+            completed_at: None,
+            due_at: Some(at),
+            tags: vec!["shopping".into()],
+            recurrence: Recurrence::Weekly,
+            created_at: at,
+            updated_at: at,
+            version: 3,
+        };
+        let json = serde_json::to_value(&todo).unwrap_or_default();
+        assert_eq!(json["priority"], "high");
+        assert_eq!(json["recurrence"], "weekly");
+        assert_eq!(json["due_at"], "2026-12-01T17:00:00Z");
+        assert_eq!(json["completed_at"], serde_json::Value::Null);
+        assert_eq!(todo.etag(), "\"3\"");
+    }
+}

@@ -1,0 +1,451 @@
+//! The query string of `GET /api/todos`: filters, sort order, page size and
+//! the keyset cursor. Every bad value is reported under its parameter's name.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::domain::{parse_timestamp, Priority, Tags};
+use crate::error::{FieldErrors, Fields};
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 100;
+const MAX_SEARCH_CHARS: usize = 200;
+
+/// Which todos by completion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Status {
+    #[default]
+    All,
+    Open,
+    Done,
+}
+
+impl Status {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "all" => Ok(Status::All),
+            "open" => Ok(Status::Open),
+            "done" => Ok(Status::Done),
+            _ => Err("must be one of open, done, all".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    CreatedAt,
+    DueAt,
+    Priority,
+    Title,
+}
+
+impl SortField {
+    fn name(self) -> &'static str {
+        match self {
+            SortField::CreatedAt => "created_at",
+            SortField::DueAt => "due_at",
+            SortField::Priority => "priority",
+            SortField::Title => "title",
+        }
+    }
+}
+
+/// `sort=`: a field, `-` prefixed for descending. `priority` puts urgent
+/// first (and `-priority` low first); todos without a due date come last
+/// for both `due_at` and `-due_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub field: SortField,
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    /// Newest first.
+    fn default() -> Self {
+        Self {
+            field: SortField::CreatedAt,
+            descending: true,
+        }
+    }
+}
+
+impl Sort {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let (descending, name) = match raw.strip_prefix('-') {
+            Some(name) => (true, name),
+            None => (false, raw),
+        };
+        let field = [
+            SortField::CreatedAt,
+            SortField::DueAt,
+            SortField::Priority,
+            SortField::Title,
+        ]
+        .into_iter()
+        .find(|f| f.name() == name)
+        .ok_or("must be one of created_at, due_at, priority, title, optionally prefixed with -")?;
+        Ok(Self { field, descending })
+    }
+
+    pub fn as_param(self) -> String {
+        format!("{}{}", if self.descending { "-" } else { "" }, self.field.name())
+    }
+}
+
+/// Where the previous page ended: the sort keys and id of its last todo.
+/// Opaque to clients (hex of a small JSON object); bound to one sort order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(rename = "s")]
+    pub sort: String,
+    #[serde(rename = "k")]
+    pub keys: Vec<String>,
+    #[serde(rename = "i")]
+    pub id: Uuid,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        json.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Decodes a cursor made for `sort`. The key values are checked here
+    /// (the SQL casts them), so a tampered cursor is a 422, not a 500.
+    pub fn decode(raw: &str, sort: Sort) -> Result<Self, String> {
+        let invalid = || "is not a cursor this API handed out".to_owned();
+        if raw.len() % 2 != 0 || raw.len() > 2048 {
+            return Err(invalid());
+        }
+        let bytes = (0..raw.len())
+            .step_by(2)
+            .map(|i| {
+                raw.get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
+            .collect::<Option<Vec<u8>>>()
+            .ok_or_else(invalid)?;
+        let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        if cursor.sort != sort.as_param() {
+            return Err(format!(
+                "belongs to sort={}, not sort={}",
+                cursor.sort,
+                sort.as_param()
+            ));
+        }
+        let timestamp = |k: &String| {
+            k == "infinity" || k == "-infinity" || DateTime::parse_from_rfc3339(k).is_ok()
+        };
+        let keys_ok = match (sort.field, cursor.keys.as_slice()) {
+            (SortField::CreatedAt | SortField::DueAt, [t]) => timestamp(t),
+            (SortField::Priority, [p, t]) => {
+                p.parse::<i64>().ok().and_then(Priority::from_rank).is_some()
+                    && DateTime::parse_from_rfc3339(t).is_ok()
+            }
+            (SortField::Title, [_]) => true,
+            _ => false,
+        };
+        if keys_ok {
+            Ok(cursor)
+        } else {
+            Err(invalid())
+        }
+    }
+}
+
+/// A parsed list query. `Default` is "everything, newest first, 50 a page".
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub status: Status,
+    /// Any of these priorities; empty means all.
+    pub priorities: Vec<Priority>,
+    pub tag: Option<String>,
+    /// Case-insensitive substring of title or description.
+    pub q: Option<String>,
+    /// `due_at < due_before`.
+    pub due_before: Option<DateTime<Utc>>,
+    /// `due_at > due_after`.
+    pub due_after: Option<DateTime<Utc>>,
+    /// `Some(true)`: only open todos past their due date; `Some(false)`: none of those.
+    pub overdue: Option<bool>,
+    /// Delta sync: only todos changed after this time, and the ids of todos
+    /// deleted after it.
+    pub updated_since: Option<DateTime<Utc>>,
+    pub sort: Sort,
+    pub limit: i64,
+    pub cursor: Option<Cursor>,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            status: Status::All,
+            priorities: Vec::new(),
+            tag: None,
+            q: None,
+            due_before: None,
+            due_after: None,
+            overdue: None,
+            updated_since: None,
+            sort: Sort::default(),
+            limit: DEFAULT_LIMIT,
+            cursor: None,
+        }
+    }
+}
+
+const PARAMS: [&str; 11] = [
+    "status",
+    "priority",
+    "tag",
+    "q",
+    "due_before",
+    "due_after",
+    "overdue",
+    "updated_since",
+    "sort",
+    "limit",
+    "cursor",
+];
+
+impl ListQuery {
+    /// Parses a URL query string (without the `?`). Unknown or repeated
+    /// parameters are errors too: a typo must not silently widen the list.
+    pub fn parse(query: &str) -> Result<Self, FieldErrors> {
+        let mut fields = Fields::default();
+        let mut seen: Vec<String> = Vec::new();
+        let mut raw: Vec<(String, String)> = Vec::new();
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let name = name.into_owned();
+            if !PARAMS.contains(&name.as_str()) {
+                fields.add(&name, "unknown parameter");
+            } else if seen.contains(&name) {
+                fields.add(&name, "given more than once");
+            } else {
+                seen.push(name.clone());
+                raw.push((name, value.into_owned()));
+            }
+        }
+        let get = |name: &str| {
+            raw.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+
+        let mut query = ListQuery::default();
+        if let Some(v) = get("status") {
+            query.status = fields.take("status", Status::parse(v)).unwrap_or_default();
+        }
+        if let Some(v) = get("priority") {
+            let parsed = v
+                .split(',')
+                .map(Priority::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| "must be low, medium, high or urgent, or a comma-separated list of them".to_owned());
+            query.priorities = fields.take("priority", parsed).unwrap_or_default();
+        }
+        if let Some(v) = get("tag") {
+            query.tag = fields.take("tag", Tags::parse_one(v));
+        }
+        if let Some(v) = get("q") {
+            let v = v.trim();
+            if v.chars().count() > MAX_SEARCH_CHARS {
+                fields.add("q", format!("must be at most {MAX_SEARCH_CHARS} characters"));
+            } else if !v.is_empty() {
+                query.q = Some(v.to_owned());
+            }
+        }
+        for (name, slot) in [
+            ("due_before", &mut query.due_before),
+            ("due_after", &mut query.due_after),
+            ("updated_since", &mut query.updated_since),
+        ] {
+            if let Some(v) = get(name) {
+                *slot = fields.take(name, parse_timestamp(v));
+            }
+        }
+        if let Some(v) = get("overdue") {
+            let parsed = match v {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err("must be true or false".to_owned()),
+            };
+            query.overdue = fields.take("overdue", parsed);
+        }
+        if let Some(v) = get("sort") {
+            query.sort = fields.take("sort", Sort::parse(v)).unwrap_or_default();
+        }
+        if let Some(v) = get("limit") {
+            let parsed = v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| format!("must be a whole number from 1 to {MAX_LIMIT}"));
+            query.limit = fields.take("limit", parsed).unwrap_or(DEFAULT_LIMIT);
+        }
+        // Decoded last: it has to match the sort order.
+        if let Some(v) = get("cursor") {
+            if fields.is_empty() {
+                query.cursor = fields.take("cursor", Cursor::decode(v, query.sort));
+            }
+        }
+        if fields.is_empty() {
+            Ok(query)
+        } else {
+            Err(fields.into_error().fields.unwrap_or_default())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(q: &str) -> Result<ListQuery, Vec<String>> {
+        ListQuery::parse(q).map_err(|f| f.into_keys().collect())
+    }
+
+    #[test]
+    fn an_empty_query_lists_everything_newest_first() {
+        assert_eq!(parse(""), Ok(ListQuery::default()));
+        let q = ListQuery::default();
+        assert_eq!(q.limit, 50);
+        assert_eq!(q.sort.as_param(), "-created_at");
+    }
+
+    #[test]
+    fn valid_parameters_are_parsed() {
+        let q = parse(
+            "status=open&priority=High,urgent&tag=%20Home&q=milk&due_before=2026-12-01\
+             &due_after=2026-01-01T00:00:00%2B01:00&overdue=true&updated_since=2026-01-01T00:00:00Z\
+             &sort=-due_at&limit=100",
+        );
+        let Ok(q) = q else {
+            unreachable!("{q:?}");
+        };
+        assert_eq!(q.status, Status::Open);
+        assert_eq!(q.priorities, vec![Priority::High, Priority::Urgent]);
+        assert_eq!(q.tag.as_deref(), Some("home"));
+        assert_eq!(q.q.as_deref(), Some("milk"));
+        assert_eq!(
+            q.due_before.map(|t| t.to_rfc3339()),
+            Some("2026-12-01T00:00:00+00:00".into())
+        );
+        assert_eq!(
+            q.due_after.map(|t| t.to_rfc3339()),
+            Some("2025-12-31T23:00:00+00:00".into())
+        );
+        assert_eq!(q.overdue, Some(true));
+        assert!(q.updated_since.is_some());
+        assert_eq!(
+            q.sort,
+            Sort {
+                field: SortField::DueAt,
+                descending: true
+            }
+        );
+        assert_eq!(q.limit, 100);
+    }
+
+    #[test]
+    fn invalid_values_are_reported_under_the_parameter_name() {
+        let cases = [
+            ("status=finished", "status"),
+            ("status=", "status"),
+            ("priority=high,critical", "priority"),
+            ("priority=", "priority"),
+            ("tag=", "tag"),
+            ("tag=a,b", "tag"),
+            ("due_before=tomorrow", "due_before"),
+            ("due_after=2026-02-30", "due_after"),
+            ("overdue=yes", "overdue"),
+            ("updated_since=0", "updated_since"),
+            ("sort=name", "sort"),
+            ("sort=--title", "sort"),
+            ("limit=0", "limit"),
+            ("limit=101", "limit"),
+            ("limit=ten", "limit"),
+            ("cursor=zz", "cursor"),
+            ("cursor=abc", "cursor"),
+            ("cursor=7b7d", "cursor"),
+            ("colour=red", "colour"),
+            ("limit=5&limit=6", "limit"),
+        ];
+        for (query, param) in cases {
+            assert_eq!(parse(query), Err(vec![param.to_owned()]), "{query}");
+        }
+        // An empty search is no search; a very long one is refused.
+        assert_eq!(parse("q=").map(|q| q.q), Ok(None));
+        let long = format!("q={}", "x".repeat(201));
+        assert_eq!(parse(&long), Err(vec!["q".to_owned()]));
+    }
+
+    #[test]
+    fn every_bad_parameter_is_named_at_once() {
+        assert_eq!(
+            parse("limit=0&sort=x&status=y"),
+            Err(vec!["limit".into(), "sort".into(), "status".into()])
+        );
+    }
+
+    #[test]
+    fn sorts_parse_with_an_optional_minus() {
+        let cases = [
+            ("created_at", SortField::CreatedAt, false),
+            ("-created_at", SortField::CreatedAt, true),
+            ("due_at", SortField::DueAt, false),
+            ("-priority", SortField::Priority, true),
+            ("title", SortField::Title, false),
+        ];
+        for (raw, field, descending) in cases {
+            let sort = Sort::parse(raw);
+            assert_eq!(sort, Ok(Sort { field, descending }), "{raw}");
+            assert_eq!(sort.map(Sort::as_param).as_deref(), Ok(raw));
+        }
+    }
+
+    #[test]
+    fn a_cursor_round_trips_and_belongs_to_one_sort_order() {
+        let sort = Sort::parse("priority").unwrap_or_default();
+        let cursor = Cursor {
+            sort: sort.as_param(),
+            keys: vec!["3".into(), "2026-01-01T00:00:00.000000Z".into()],
+            id: Uuid::new_v4(),
+        };
+        let encoded = cursor.encode();
+        assert!(encoded.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(Cursor::decode(&encoded, sort), Ok(cursor.clone()));
+        assert!(Cursor::decode(&encoded, Sort::default()).is_err());
+
+        let query = format!("sort=priority&cursor={encoded}");
+        assert_eq!(parse(&query).map(|q| q.cursor), Ok(Some(cursor)));
+        // Without the matching sort the cursor is refused.
+        let query = format!("cursor={encoded}");
+        assert_eq!(parse(&query), Err(vec!["cursor".into()]));
+    }
+
+    #[test]
+    fn a_tampered_cursor_is_refused() {
+        let sort = Sort::default();
+        let tampered = Cursor {
+            sort: sort.as_param(),
+            keys: vec!["yesterday'; drop table todos".into()],
+            id: Uuid::nil(),
+        };
+        assert!(Cursor::decode(&tampered.encode(), sort).is_err());
+        let wrong_arity = Cursor {
+            sort: sort.as_param(),
+            keys: vec![],
+            id: Uuid::nil(),
+        };
+        assert!(Cursor::decode(&wrong_arity.encode(), sort).is_err());
+        let due = Sort::parse("due_at").unwrap_or_default();
+        let infinity = Cursor {
+            sort: due.as_param(),
+            keys: vec!["infinity".into()],
+            id: Uuid::nil(),
+        };
+        assert!(Cursor::decode(&infinity.encode(), due).is_ok());
+    }
+}
