@@ -210,10 +210,11 @@ fn shape_error(path: &str, message: &str) -> ApiError {
         .map(str::to_owned)
         .unwrap_or_default();
     if message.starts_with("unknown field") {
+        // serde_path_to_error's path already ends with the unknown key.
         let field = if path == "." || path.is_empty() {
             quoted
         } else {
-            format!("{path}.{quoted}")
+            path.to_owned()
         };
         ApiError::invalid_field(&field, "unknown field")
     } else if message.starts_with("missing field") {

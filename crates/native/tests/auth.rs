@@ -1,0 +1,449 @@
+//! The auth API over real HTTP, through the native harness, against a fresh database.
+
+use chrono::{Duration, Utc};
+use native::testing::{client, TestApp};
+use serde_json::{json, Value};
+use todo_core::auth::token;
+use todo_core::config::JwtConfig;
+
+struct Reply {
+    status: u16,
+    headers: http::HeaderMap,
+    body: Value,
+}
+
+fn call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
+    let mut req = http::Request::builder().method(method).uri(app.url(path));
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let bytes = match body {
+        Some(b) => {
+            req = req.header("content-type", "application/json");
+            b.to_string().into_bytes()
+        }
+        None => Vec::new(),
+    };
+    send(req.body(bytes).unwrap())
+}
+
+fn send(req: http::Request<Vec<u8>>) -> Reply {
+    let mut resp = client().run(req).unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.body_mut().read_to_string().unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn signup(app: &TestApp, email: &str, password: &str) -> Reply {
+    call(
+        app,
+        "POST",
+        "/api/auth/signup",
+        None,
+        Some(json!({"email": email, "password": password, "name": "Ada"})),
+    )
+}
+
+fn login(app: &TestApp, email: &str, password: &str) -> Reply {
+    call(
+        app,
+        "POST",
+        "/api/auth/login",
+        None,
+        Some(json!({"email": email, "password": password})),
+    )
+}
+
+fn token_of(reply: &Reply) -> String {
+    reply.body["access_token"].as_str().unwrap().to_owned()
+}
+
+fn assert_error(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(reply.body["error"]["code"], code, "{}", reply.body);
+    assert!(reply.body["error"]["message"].is_string(), "{}", reply.body);
+}
+
+#[test]
+fn signup_creates_an_account_and_returns_a_working_token() {
+    let app = TestApp::spawn();
+    let reply = call(
+        &app,
+        "POST",
+        "/api/auth/signup",
+        None,
+        Some(
+            json!({"email": "  Ada@Example.COM ", "password": "correct horse", "name": "  Ada Lovelace "}),
+        ),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.body["token_type"], "bearer");
+    assert_eq!(reply.body["expires_in"], 3600);
+    let user = &reply.body["user"];
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["name"], "Ada Lovelace");
+    assert!(user["id"].as_str().unwrap().len() == 36);
+    assert!(user["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(user.get("password_hash").is_none());
+
+    let me = call(&app, "GET", "/api/auth/me", Some(&token_of(&reply)), None);
+    assert_eq!(me.status, 200);
+    assert_eq!(&me.body, user);
+}
+
+#[test]
+fn passwords_are_stored_as_argon2id_hashes() {
+    let app = TestApp::spawn();
+    signup(&app, "ada@example.com", "correct horse");
+    let rows = app.db.db();
+    let rows = todo_core::ports::Db::query(&rows, "SELECT password_hash FROM users", &[]).unwrap();
+    let hash = rows[0].text("password_hash").unwrap();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    assert!(!hash.contains("correct horse"));
+}
+
+#[test]
+fn signup_reports_every_invalid_field() {
+    let app = TestApp::spawn();
+    let reply = call(
+        &app,
+        "POST",
+        "/api/auth/signup",
+        None,
+        Some(json!({"email": "not-an-email", "password": "short", "name": "   "})),
+    );
+    assert_error(&reply, 422, "validation_failed");
+    let fields = reply.body["error"]["fields"].as_object().unwrap();
+    assert_eq!(
+        fields.keys().collect::<Vec<_>>(),
+        ["email", "name", "password"]
+    );
+
+    let long = call(
+        &app,
+        "POST",
+        "/api/auth/signup",
+        None,
+        Some(
+            json!({"email": "a@example.com", "password": "x".repeat(129), "name": "n".repeat(101)}),
+        ),
+    );
+    assert_error(&long, 422, "validation_failed");
+    assert!(long.body["error"]["fields"]["password"].is_array());
+    assert!(long.body["error"]["fields"]["name"].is_array());
+}
+
+#[test]
+fn signup_names_missing_unknown_and_mistyped_fields() {
+    let app = TestApp::spawn();
+    let missing = call(
+        &app,
+        "POST",
+        "/api/auth/signup",
+        None,
+        Some(json!({"email": "a@example.com", "password": "correct horse"})),
+    );
+    assert_error(&missing, 422, "validation_failed");
+    assert!(
+        missing.body["error"]["fields"]["name"].is_array(),
+        "{}",
+        missing.body
+    );
+
+    let unknown = call(
+        &app,
+        "POST",
+        "/api/auth/signup",
+        None,
+        Some(
+            json!({"email": "a@example.com", "password": "correct horse", "name": "A", "nmae": "typo"}),
+        ),
+    );
+    assert_error(&unknown, 422, "validation_failed");
+    assert!(
+        unknown.body["error"]["fields"]["nmae"].is_array(),
+        "{}",
+        unknown.body
+    );
+
+    let mistyped = call(
+        &app,
+        "POST",
+        "/api/auth/signup",
+        None,
+        Some(json!({"email": "a@example.com", "password": 12345678, "name": "A"})),
+    );
+    assert_error(&mistyped, 422, "validation_failed");
+    assert!(
+        mistyped.body["error"]["fields"]["password"].is_array(),
+        "{}",
+        mistyped.body
+    );
+
+    let not_object = call(&app, "POST", "/api/auth/signup", None, Some(json!(["a"])));
+    assert_error(&not_object, 422, "validation_failed");
+}
+
+#[test]
+fn signup_rejects_malformed_json_and_other_content_types() {
+    let app = TestApp::spawn();
+    let malformed = send(
+        http::Request::post(app.url("/api/auth/signup"))
+            .header("content-type", "application/json")
+            .body(b"{\"email\": ".to_vec())
+            .unwrap(),
+    );
+    assert_error(&malformed, 400, "bad_request");
+
+    let form = send(
+        http::Request::post(app.url("/api/auth/signup"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(b"email=a".to_vec())
+            .unwrap(),
+    );
+    assert_error(&form, 415, "unsupported_media_type");
+
+    let none = send(
+        http::Request::post(app.url("/api/auth/signup"))
+            .body(b"{}".to_vec())
+            .unwrap(),
+    );
+    assert_error(&none, 415, "unsupported_media_type");
+}
+
+#[test]
+fn a_second_signup_with_the_same_email_in_any_case_is_a_conflict() {
+    let app = TestApp::spawn();
+    assert_eq!(signup(&app, "ada@example.com", "correct horse").status, 201);
+    let again = signup(&app, "ADA@example.com", "another password");
+    assert_error(&again, 409, "email_taken");
+}
+
+#[test]
+fn login_with_the_right_password_returns_a_token() {
+    let app = TestApp::spawn();
+    let created = signup(&app, "ada@example.com", "correct horse");
+    let reply = login(&app, " ADA@example.com", "correct horse");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["user"], created.body["user"]);
+    let me = call(&app, "GET", "/api/auth/me", Some(&token_of(&reply)), None);
+    assert_eq!(me.status, 200);
+}
+
+#[test]
+fn wrong_password_and_unknown_email_get_the_same_answer() {
+    let app = TestApp::spawn();
+    signup(&app, "ada@example.com", "correct horse");
+    let wrong = login(&app, "ada@example.com", "wrong horse");
+    let unknown = login(&app, "bob@example.com", "correct horse");
+    assert_error(&wrong, 401, "unauthorized");
+    assert_eq!(wrong.body, unknown.body);
+}
+
+#[test]
+fn five_failed_logins_lock_the_email_until_the_window_passes() {
+    let app = TestApp::spawn();
+    signup(&app, "ada@example.com", "correct horse");
+    for _ in 0..5 {
+        assert_eq!(login(&app, "ada@example.com", "wrong horse").status, 401);
+    }
+    // Even the right password waits now.
+    let locked = login(&app, "ada@example.com", "correct horse");
+    assert_error(&locked, 429, "too_many_requests");
+    let retry: i64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=15 * 60 + 1).contains(&retry), "{retry}");
+
+    // Another email is not affected.
+    signup(&app, "bob@example.com", "correct horse");
+    assert_eq!(login(&app, "bob@example.com", "correct horse").status, 200);
+
+    // Move the failures 16 minutes into the past: the window has passed.
+    let db = app.db.db();
+    todo_core::ports::Db::execute(
+        &db,
+        "UPDATE login_failures SET failed_at = failed_at - interval '16 minutes'",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(login(&app, "ada@example.com", "correct horse").status, 200);
+}
+
+#[test]
+fn me_refuses_missing_malformed_and_foreign_tokens() {
+    let app = TestApp::spawn();
+    let token = token_of(&signup(&app, "ada@example.com", "correct horse"));
+
+    assert_error(
+        &call(&app, "GET", "/api/auth/me", None, None),
+        401,
+        "unauthorized",
+    );
+    for bad in [
+        "garbage",
+        "a.b.c",
+        &format!("{token}x"),
+        &token[..token.len() - 2],
+    ] {
+        assert_error(
+            &call(&app, "GET", "/api/auth/me", Some(bad), None),
+            401,
+            "unauthorized",
+        );
+    }
+    let basic = send(
+        http::Request::get(app.url("/api/auth/me"))
+            .header("authorization", format!("Basic {token}"))
+            .body(Vec::new())
+            .unwrap(),
+    );
+    assert_error(&basic, 401, "unauthorized");
+
+    // Signed with another key.
+    let other = JwtConfig {
+        secret: b"some-other-secret-some-other-secret".to_vec(),
+        ttl_seconds: 3600,
+    };
+    let user_id = signup_user_id(&app, "bob@example.com");
+    let foreign = token::issue(&other, user_id, Utc::now()).unwrap().token;
+    assert_error(
+        &call(&app, "GET", "/api/auth/me", Some(&foreign), None),
+        401,
+        "unauthorized",
+    );
+}
+
+fn signup_user_id(app: &TestApp, email: &str) -> uuid::Uuid {
+    let reply = signup(app, email, "correct horse");
+    reply.body["user"]["id"].as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn expired_and_unsigned_tokens_are_refused() {
+    let app = TestApp::spawn();
+    let user_id = signup_user_id(&app, "ada@example.com");
+    let cfg = JwtConfig {
+        secret: app.jwt_secret.clone().into_bytes(),
+        ttl_seconds: 3600,
+    };
+
+    let fresh = token::issue(&cfg, user_id, Utc::now()).unwrap().token;
+    assert_eq!(
+        call(&app, "GET", "/api/auth/me", Some(&fresh), None).status,
+        200
+    );
+
+    let expired = token::issue(&cfg, user_id, Utc::now() - Duration::hours(2))
+        .unwrap()
+        .token;
+    assert_error(
+        &call(&app, "GET", "/api/auth/me", Some(&expired), None),
+        401,
+        "unauthorized",
+    );
+
+    // The same claims with `alg: none` and no signature.
+    let parts: Vec<&str> = fresh.split('.').collect();
+    use base64::Engine;
+    let none =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let unsigned = format!("{none}.{}.", parts[1]);
+    assert_error(
+        &call(&app, "GET", "/api/auth/me", Some(&unsigned), None),
+        401,
+        "unauthorized",
+    );
+}
+
+#[test]
+fn a_token_of_a_deleted_account_is_refused() {
+    let app = TestApp::spawn();
+    let token = token_of(&signup(&app, "ada@example.com", "correct horse"));
+    todo_core::ports::Db::execute(&app.db.db(), "DELETE FROM users", &[]).unwrap();
+    assert_error(
+        &call(&app, "GET", "/api/auth/me", Some(&token), None),
+        401,
+        "unauthorized",
+    );
+}
+
+#[test]
+fn logout_revokes_exactly_that_token() {
+    let app = TestApp::spawn();
+    let first = token_of(&signup(&app, "ada@example.com", "correct horse"));
+    let second = token_of(&login(&app, "ada@example.com", "correct horse"));
+
+    let out = call(&app, "POST", "/api/auth/logout", Some(&first), None);
+    assert_eq!(out.status, 204);
+    assert_error(
+        &call(&app, "GET", "/api/auth/me", Some(&first), None),
+        401,
+        "unauthorized",
+    );
+    assert_error(
+        &call(&app, "POST", "/api/auth/logout", Some(&first), None),
+        401,
+        "unauthorized",
+    );
+    assert_eq!(
+        call(&app, "GET", "/api/auth/me", Some(&second), None).status,
+        200
+    );
+}
+
+#[test]
+fn a_missing_or_short_jwt_secret_is_reported_as_misconfiguration() {
+    for secret in ["", "too-short-secret"] {
+        let app = TestApp::spawn_with(&[("jwt_secret", secret)]);
+        let reply = signup(&app, "ada@example.com", "correct horse");
+        assert_error(&reply, 500, "misconfigured");
+        assert!(!reply.body.to_string().contains(secret) || secret.is_empty());
+        assert_error(
+            &call(&app, "GET", "/api/auth/me", Some("x.y.z"), None),
+            500,
+            "misconfigured",
+        );
+    }
+}
+
+#[test]
+fn auth_routes_answer_405_and_404_like_the_rest_of_the_api() {
+    let app = TestApp::spawn();
+    let reply = call(&app, "GET", "/api/auth/login", None, None);
+    assert_error(&reply, 405, "method_not_allowed");
+    assert_eq!(reply.headers["allow"], "POST");
+    assert_error(
+        &call(&app, "GET", "/api/auth/nope", None, None),
+        404,
+        "not_found",
+    );
+}
+
+#[test]
+fn every_response_carries_a_request_id() {
+    let app = TestApp::spawn();
+    let reply = signup(&app, "ada@example.com", "correct horse");
+    assert!(!reply.headers["x-request-id"].is_empty());
+}
