@@ -155,8 +155,9 @@ impl Description {
 }
 
 /// Stored as 0..=3 so that it sorts; answered as its lowercase name.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Low,
@@ -359,8 +360,14 @@ mod tests {
             (&long, Ok(&long)),
             ("", Err("must not be empty")),
             ("   \n ", Err("must not be empty")),
-            (&too_long, Err("must be at most 200 characters (it has 201)")),
-            ("two\nlines", Err("must be one line without control characters")),
+            (
+                &too_long,
+                Err("must be at most 200 characters (it has 201)"),
+            ),
+            (
+                "two\nlines",
+                Err("must be one line without control characters"),
+            ),
         ];
         for (raw, want) in cases {
             let got = TodoTitle::parse(raw);
@@ -453,7 +460,11 @@ mod tests {
         for (raw, want) in cases {
             let got = Tags::parse(raw);
             match want {
-                Ok(tags) => assert_eq!(got.map(|t| t.as_slice().to_vec()), Ok(tags.iter().map(|s| s.to_string()).collect()), "{raw:?}"),
+                Ok(tags) => assert_eq!(
+                    got.map(|t| t.as_slice().to_vec()),
+                    Ok(tags.iter().map(|s| s.to_string()).collect()),
+                    "{raw:?}"
+                ),
                 Err(()) => assert!(got.is_err(), "{raw:?}"),
             }
         }
@@ -483,8 +494,14 @@ mod tests {
     fn due_dates_are_rfc3339_or_plain_dates_answered_in_utc() {
         let cases = [
             ("2026-12-01T17:00:00Z", Some("2026-12-01T17:00:00+00:00")),
-            ("2026-12-01T18:00:00+01:00", Some("2026-12-01T17:00:00+00:00")),
-            ("2026-12-01t17:00:00.5z", Some("2026-12-01T17:00:00.500+00:00")),
+            (
+                "2026-12-01T18:00:00+01:00",
+                Some("2026-12-01T17:00:00+00:00"),
+            ),
+            (
+                "2026-12-01t17:00:00.5z",
+                Some("2026-12-01T17:00:00.500+00:00"),
+            ),
             ("2026-12-01", Some("2026-12-01T00:00:00+00:00")),
             ("2026-12-01 17:00", None),
             ("2026-13-01", None),

@@ -89,7 +89,11 @@ impl Sort {
     }
 
     pub fn as_param(self) -> String {
-        format!("{}{}", if self.descending { "-" } else { "" }, self.field.name())
+        format!(
+            "{}{}",
+            if self.descending { "-" } else { "" },
+            self.field.name()
+        )
     }
 }
 
@@ -140,7 +144,10 @@ impl Cursor {
         let keys_ok = match (sort.field, cursor.keys.as_slice()) {
             (SortField::CreatedAt | SortField::DueAt, [t]) => timestamp(t),
             (SortField::Priority, [p, t]) => {
-                p.parse::<i64>().ok().and_then(Priority::from_rank).is_some()
+                p.parse::<i64>()
+                    .ok()
+                    .and_then(Priority::from_rank)
+                    .is_some()
                     && DateTime::parse_from_rfc3339(t).is_ok()
             }
             (SortField::Title, [_]) => true,
@@ -227,11 +234,7 @@ impl ListQuery {
                 raw.push((name, value.into_owned()));
             }
         }
-        let get = |name: &str| {
-            raw.iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
+        let get = |name: &str| raw.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
 
         let mut query = ListQuery::default();
         if let Some(v) = get("status") {
@@ -242,7 +245,10 @@ impl ListQuery {
                 .split(',')
                 .map(Priority::parse)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| "must be low, medium, high or urgent, or a comma-separated list of them".to_owned());
+                .map_err(|_| {
+                    "must be low, medium, high or urgent, or a comma-separated list of them"
+                        .to_owned()
+                });
             query.priorities = fields.take("priority", parsed).unwrap_or_default();
         }
         if let Some(v) = get("tag") {
@@ -251,7 +257,10 @@ impl ListQuery {
         if let Some(v) = get("q") {
             let v = v.trim();
             if v.chars().count() > MAX_SEARCH_CHARS {
-                fields.add("q", format!("must be at most {MAX_SEARCH_CHARS} characters"));
+                fields.add(
+                    "q",
+                    format!("must be at most {MAX_SEARCH_CHARS} characters"),
+                );
             } else if !v.is_empty() {
                 query.q = Some(v.to_owned());
             }

@@ -1,0 +1,572 @@
+//! The todos HTTP API: routing, request bodies and headers, over [`super::store`].
+
+use http::{header, HeaderValue, Method, StatusCode};
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::domain::{
+    parse_todo_id, Description, DueAt, NewTodo, Priority, Recurrence, Tags, Todo, TodoChanges,
+    TodoTitle,
+};
+use super::query::{ListQuery, Status};
+use super::store;
+use crate::api::{allow, empty, json, parse_json, Request, Response};
+use crate::auth::require_user;
+use crate::error::{ApiError, Fields};
+use crate::ports::Ctx;
+
+/// The endpoints of the todos component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Collection,
+    Stats,
+    Item,
+    Toggle,
+    History,
+}
+
+/// A route, its path as the API document spells it, and its methods.
+#[derive(Debug)]
+pub struct RouteSpec {
+    pub route: Route,
+    pub path: &'static str,
+    pub methods: &'static [Method],
+}
+
+/// Every todos endpoint. The router answers exactly these (405 with `Allow`
+/// for other methods) and a test checks the API document against them.
+pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        route: Route::Collection,
+        path: "/api/todos",
+        methods: &[Method::GET, Method::POST, Method::DELETE],
+    },
+    RouteSpec {
+        route: Route::Stats,
+        path: "/api/todos/stats",
+        methods: &[Method::GET],
+    },
+    RouteSpec {
+        route: Route::Item,
+        path: "/api/todos/{id}",
+        methods: &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE],
+    },
+    RouteSpec {
+        route: Route::Toggle,
+        path: "/api/todos/{id}/toggle",
+        methods: &[Method::POST],
+    },
+    RouteSpec {
+        route: Route::History,
+        path: "/api/todos/{id}/history",
+        methods: &[Method::GET],
+    },
+];
+
+/// The route of a path, and the raw `{id}` segment if it has one.
+pub fn match_route(path: &str) -> Option<(Route, Option<&str>)> {
+    let rest = path.strip_prefix("/api/todos")?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() {
+        return Some((Route::Collection, None));
+    }
+    let rest = rest.strip_prefix('/')?;
+    let mut parts = rest.split('/');
+    let first = parts.next()?;
+    match (first, parts.next(), parts.next()) {
+        ("stats", None, _) => Some((Route::Stats, None)),
+        (id, None, _) if !id.is_empty() => Some((Route::Item, Some(id))),
+        (id, Some("toggle"), None) if !id.is_empty() => Some((Route::Toggle, Some(id))),
+        (id, Some("history"), None) if !id.is_empty() => Some((Route::History, Some(id))),
+        _ => None,
+    }
+}
+
+/// The todos component's entry point.
+pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let (route, raw_id) = match_route(req.uri().path()).ok_or_else(ApiError::not_found)?;
+    let methods = ROUTES
+        .iter()
+        .find(|spec| spec.route == route)
+        .map_or(&[][..], |spec| spec.methods);
+    allow(req, methods)?;
+    let user = require_user(req, ctx)?.id;
+    // A malformed id names no todo: 404, like someone else's todo.
+    let id = match raw_id {
+        Some(raw) => Some(parse_todo_id(raw).ok_or_else(ApiError::not_found)?),
+        None => None,
+    };
+    let method = req.method().clone();
+    match (route, id) {
+        (Route::Collection, _) => match method {
+            Method::POST => create(req, ctx, user),
+            Method::DELETE => clear_completed(req, ctx, user),
+            _ => list(req, ctx, user),
+        },
+        (Route::Stats, _) => Ok(json(StatusCode::OK, &store::stats(ctx, user)?)),
+        (Route::Item, Some(id)) => match method {
+            Method::PUT => replace(req, ctx, user, id),
+            Method::PATCH => patch(req, ctx, user, id),
+            Method::DELETE => {
+                store::delete(ctx, user, id, if_match(req).as_deref())?;
+                Ok(empty(StatusCode::NO_CONTENT))
+            }
+            _ => get(req, ctx, user, id),
+        },
+        (Route::Toggle, Some(id)) => {
+            let toggled = store::toggle(ctx, user, id, if_match(req).as_deref())?;
+            let mut response = json(StatusCode::OK, &toggled);
+            set_etag(&mut response, &toggled.todo);
+            Ok(response)
+        }
+        (Route::History, Some(id)) => {
+            let items = store::history(ctx, user, id)?;
+            Ok(json(StatusCode::OK, &json!({ "items": items })))
+        }
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+fn set_etag(response: &mut Response, todo: &Todo) {
+    if let Ok(v) = HeaderValue::from_str(&todo.etag()) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+}
+
+fn todo_response(status: StatusCode, todo: &Todo) -> Response {
+    let mut response = json(status, todo);
+    set_etag(&mut response, todo);
+    response
+}
+
+/// Versions named by the entity tags of a header (`"3"`, `W/"3"`, `"3", "4"`);
+/// tags that are not versions of ours are left out (they match nothing).
+fn versions_in(value: &str) -> Vec<i64> {
+    value
+        .split(',')
+        .filter_map(|tag| {
+            let tag = tag.trim();
+            let tag = tag.strip_prefix("W/").unwrap_or(tag);
+            tag.trim_matches('"').parse::<i64>().ok()
+        })
+        .collect()
+}
+
+/// `If-Match`: `None` when absent or `*` (any version will do).
+fn if_match(req: &Request) -> Option<Vec<i64>> {
+    let values: Vec<&str> = req
+        .headers()
+        .get_all(header::IF_MATCH)
+        .iter()
+        .map(|v| v.to_str().unwrap_or(""))
+        .collect();
+    if values.is_empty() || values.iter().any(|v| v.trim() == "*") {
+        return None;
+    }
+    Some(values.iter().flat_map(|v| versions_in(v)).collect())
+}
+
+fn list(req: &Request, ctx: &Ctx, user: Uuid) -> Result<Response, ApiError> {
+    let query = ListQuery::parse(req.uri().query().unwrap_or("")).map_err(ApiError::validation)?;
+    Ok(json(StatusCode::OK, &store::list(ctx, user, &query)?))
+}
+
+fn get(req: &Request, ctx: &Ctx, user: Uuid, id: Uuid) -> Result<Response, ApiError> {
+    let todo = store::get(ctx, user, id)?;
+    let unchanged = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "*" || versions_in(v).contains(&todo.version));
+    if unchanged {
+        let mut response = empty(StatusCode::NOT_MODIFIED);
+        set_etag(&mut response, &todo);
+        return Ok(response);
+    }
+    Ok(todo_response(StatusCode::OK, &todo))
+}
+
+fn create(req: &Request, ctx: &Ctx, user: Uuid) -> Result<Response, ApiError> {
+    let body: TodoBody = parse_json(req)?;
+    let new = body.parse()?;
+    let todo = store::create(ctx, user, &new)?;
+    let mut response = todo_response(StatusCode::CREATED, &todo);
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/todos/{}", todo.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+fn replace(req: &Request, ctx: &Ctx, user: Uuid, id: Uuid) -> Result<Response, ApiError> {
+    let body: TodoBody = parse_json(req)?;
+    let new = body.parse()?;
+    let todo = store::replace(ctx, user, id, new, if_match(req).as_deref())?;
+    Ok(todo_response(StatusCode::OK, &todo))
+}
+
+fn patch(req: &Request, ctx: &Ctx, user: Uuid, id: Uuid) -> Result<Response, ApiError> {
+    let body: PatchBody = parse_json(req)?;
+    let changes = body.parse()?;
+    let todo = store::update(ctx, user, id, &changes, if_match(req).as_deref())?;
+    Ok(todo_response(StatusCode::OK, &todo))
+}
+
+/// `DELETE /api/todos?status=done`. The parameter is required, so that a
+/// stray `DELETE /api/todos` never empties a list.
+fn clear_completed(req: &Request, ctx: &Ctx, user: Uuid) -> Result<Response, ApiError> {
+    let mut status = None;
+    let mut fields = Fields::default();
+    for (name, value) in url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
+        if name == "status" && status.is_none() {
+            status = Some(Status::parse(&value));
+        } else {
+            fields.add(&name, "unknown parameter");
+        }
+    }
+    match status {
+        Some(Ok(Status::Done)) => {}
+        _ => fields.add(
+            "status",
+            "must be done: DELETE /api/todos?status=done deletes the completed todos",
+        ),
+    }
+    if !fields.is_empty() {
+        return Err(fields.into_error());
+    }
+    let deleted = store::clear_completed(ctx, user)?;
+    Ok(json(StatusCode::OK, &json!({ "deleted": deleted })))
+}
+
+/// The body of POST (create) and PUT (replace): `title` is required, every
+/// other field falls back to its default when missing or null.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TodoBody {
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    priority: Option<String>,
+    #[serde(default)]
+    due_at: Option<String>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    recurrence: Option<String>,
+}
+
+impl TodoBody {
+    fn parse(self) -> Result<NewTodo, ApiError> {
+        let mut f = Fields::default();
+        let title = f.take("title", TodoTitle::parse(&self.title));
+        let description = f.take(
+            "description",
+            self.description
+                .as_deref()
+                .map_or(Ok(Description::default()), Description::parse),
+        );
+        let priority = f.take(
+            "priority",
+            self.priority
+                .as_deref()
+                .map_or(Ok(Priority::default()), Priority::parse),
+        );
+        let due_at = f.take(
+            "due_at",
+            self.due_at.as_deref().map(DueAt::parse).transpose(),
+        );
+        let tags = f.take(
+            "tags",
+            self.tags
+                .as_deref()
+                .map_or(Ok(Tags::default()), Tags::parse),
+        );
+        let recurrence = f.take(
+            "recurrence",
+            self.recurrence
+                .as_deref()
+                .map_or(Ok(Recurrence::default()), Recurrence::parse),
+        );
+        match (title, description, priority, due_at, tags, recurrence) {
+            (
+                Some(title),
+                Some(description),
+                Some(priority),
+                Some(due_at),
+                Some(tags),
+                Some(recurrence),
+            ) if f.is_empty() => Ok(NewTodo {
+                title,
+                description,
+                priority,
+                due_at,
+                tags,
+                recurrence,
+            }),
+            _ => Err(f.into_error()),
+        }
+    }
+}
+
+/// Present-and-null is not absent in a merge patch: `Some(None)` is null.
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The body of PATCH, with JSON merge patch semantics: an absent field stays
+/// as it is; `null` resets it to its default (`due_at: null` clears the due
+/// date). The title cannot be null.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    #[serde(default, deserialize_with = "nullable")]
+    title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    priority: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    due_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    tags: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    recurrence: Option<Option<String>>,
+}
+
+impl PatchBody {
+    fn parse(self) -> Result<TodoChanges, ApiError> {
+        let mut f = Fields::default();
+        let changes = TodoChanges {
+            title: match self.title {
+                None => None,
+                Some(None) => {
+                    f.add("title", "must not be null");
+                    None
+                }
+                Some(Some(t)) => f.take("title", TodoTitle::parse(&t)),
+            },
+            description: self.description.and_then(|d| {
+                f.take(
+                    "description",
+                    d.as_deref()
+                        .map_or(Ok(Description::default()), Description::parse),
+                )
+            }),
+            priority: self.priority.and_then(|p| {
+                f.take(
+                    "priority",
+                    p.as_deref()
+                        .map_or(Ok(Priority::default()), Priority::parse),
+                )
+            }),
+            due_at: self
+                .due_at
+                .and_then(|d| f.take("due_at", d.as_deref().map(DueAt::parse).transpose())),
+            tags: self.tags.and_then(|t| {
+                f.take(
+                    "tags",
+                    t.as_deref().map_or(Ok(Tags::default()), Tags::parse),
+                )
+            }),
+            recurrence: self.recurrence.and_then(|r| {
+                f.take(
+                    "recurrence",
+                    r.as_deref()
+                        .map_or(Ok(Recurrence::default()), Recurrence::parse),
+                )
+            }),
+        };
+        if f.is_empty() {
+            Ok(changes)
+        } else {
+            Err(f.into_error())
+        }
+    }
+}
+
+/// For tests: a request with a JSON body.
+#[cfg(test)]
+fn request(method: Method, uri: &str, body: serde_json::Value) -> Request {
+    http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(bytes::Bytes::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_errors(err: ApiError) -> Vec<String> {
+        err.fields.unwrap_or_default().into_keys().collect()
+    }
+
+    #[test]
+    fn paths_map_to_routes() {
+        let id = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+        let cases: Vec<(String, Option<(Route, Option<&str>)>)> = vec![
+            ("/api/todos".into(), Some((Route::Collection, None))),
+            ("/api/todos/".into(), Some((Route::Collection, None))),
+            ("/api/todos/stats".into(), Some((Route::Stats, None))),
+            (format!("/api/todos/{id}"), Some((Route::Item, Some(id)))),
+            (format!("/api/todos/{id}/"), Some((Route::Item, Some(id)))),
+            (
+                format!("/api/todos/{id}/toggle"),
+                Some((Route::Toggle, Some(id))),
+            ),
+            (
+                format!("/api/todos/{id}/history"),
+                Some((Route::History, Some(id))),
+            ),
+            (
+                "/api/todos/not-an-id".into(),
+                Some((Route::Item, Some("not-an-id"))),
+            ),
+            (format!("/api/todos/{id}/nope"), None),
+            (format!("/api/todos/{id}/toggle/x"), None),
+            ("/api/todos/stats/x".into(), None),
+            ("/api/todosx".into(), None),
+            ("/api/todos//toggle".into(), None),
+            ("/api/other".into(), None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(match_route(&path), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn every_route_has_a_spec() {
+        for route in [
+            Route::Collection,
+            Route::Stats,
+            Route::Item,
+            Route::Toggle,
+            Route::History,
+        ] {
+            assert_eq!(ROUTES.iter().filter(|s| s.route == route).count(), 1);
+        }
+    }
+
+    #[test]
+    fn if_match_lists_versions_and_star_means_any() {
+        let cases: [(&[&str], Option<Vec<i64>>); 6] = [
+            (&[], None),
+            (&["*"], None),
+            (&["\"3\""], Some(vec![3])),
+            (&["W/\"3\", \"4\""], Some(vec![3, 4])),
+            (&["\"3\"", "\"5\""], Some(vec![3, 5])),
+            (&["\"abc\""], Some(vec![])),
+        ];
+        for (values, want) in cases {
+            let mut builder = http::Request::builder();
+            for v in values {
+                builder = builder.header(header::IF_MATCH, *v);
+            }
+            let req = builder.body(bytes::Bytes::new()).unwrap_or_default();
+            assert_eq!(if_match(&req), want, "{values:?}");
+        }
+    }
+
+    #[test]
+    fn a_create_body_gets_defaults_and_normalised_values() {
+        let req = request(
+            Method::POST,
+            "/api/todos",
+            json!({"title": " Buy milk ", "priority": "HIGH", "tags": ["Shopping", "shopping"],
+                   "due_at": "2026-12-01T18:00:00+01:00", "description": null}),
+        );
+        let new = parse_json::<TodoBody>(&req).and_then(TodoBody::parse);
+        let Ok(new) = new else {
+            unreachable!("{new:?}");
+        };
+        assert_eq!(new.title.as_str(), "Buy milk");
+        assert_eq!(new.priority, Priority::High);
+        assert_eq!(new.tags.as_slice(), ["shopping"]);
+        assert_eq!(new.description.as_str(), "");
+        assert_eq!(new.recurrence, Recurrence::None);
+        assert_eq!(
+            new.due_at.map(|d| d.time().to_rfc3339()),
+            Some("2026-12-01T17:00:00+00:00".into())
+        );
+    }
+
+    #[test]
+    fn every_invalid_field_of_a_create_body_is_named() {
+        let req = request(
+            Method::POST,
+            "/api/todos",
+            json!({"title": "", "description": "x".repeat(2001), "priority": "asap",
+                   "due_at": "soon", "tags": ["", "ok"], "recurrence": "hourly"}),
+        );
+        let err = parse_json::<TodoBody>(&req).and_then(TodoBody::parse);
+        assert_eq!(
+            err.map_err(field_errors).err(),
+            Some(
+                [
+                    "description",
+                    "due_at",
+                    "priority",
+                    "recurrence",
+                    "tags",
+                    "title"
+                ]
+                .map(String::from)
+                .to_vec()
+            )
+        );
+    }
+
+    #[test]
+    fn unknown_and_mistyped_fields_are_named() {
+        let cases = [
+            (json!({"title": "a", "titel": "b"}), "titel"),
+            (json!({"title": "a", "completed": true}), "completed"),
+            (json!({"title": 5}), "title"),
+            (json!({"title": "a", "tags": "x"}), "tags"),
+            (json!({}), "title"),
+        ];
+        for (body, field) in cases {
+            let req = request(Method::POST, "/api/todos", body.clone());
+            let err = parse_json::<TodoBody>(&req).map(|_| ());
+            assert_eq!(
+                err.map_err(field_errors),
+                Err(vec![field.to_owned()]),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_patch_distinguishes_absent_from_null() {
+        let req = request(
+            Method::PATCH,
+            "/api/todos/x",
+            json!({"due_at": null, "priority": "urgent", "tags": null}),
+        );
+        let changes = parse_json::<PatchBody>(&req).and_then(PatchBody::parse);
+        let Ok(changes) = changes else {
+            unreachable!("{changes:?}");
+        };
+        assert_eq!(changes.due_at, Some(None));
+        assert_eq!(changes.priority, Some(Priority::Urgent));
+        assert_eq!(changes.tags, Some(Tags::default()));
+        assert_eq!(changes.title, None);
+        assert_eq!(changes.description, None);
+        assert_eq!(changes.recurrence, None);
+
+        let req = request(Method::PATCH, "/api/todos/x", json!({"title": null}));
+        let err = parse_json::<PatchBody>(&req).and_then(PatchBody::parse);
+        assert_eq!(err.map_err(field_errors).err(), Some(vec!["title".into()]));
+
+        let req = request(Method::PATCH, "/api/todos/x", json!({"version": 3}));
+        let err = parse_json::<PatchBody>(&req).map(|_| ());
+        assert_eq!(err.map_err(field_errors), Err(vec!["version".into()]));
+    }
+}

@@ -1,0 +1,17 @@
+//! Todos: one user's task list. [`store`] is the library API (what the chat
+//! assistant and the MCP server call in process); [`http`] wraps it as the
+//! `/api/todos` routes; [`domain`] and [`query`] turn raw input into values
+//! that can only be valid.
+
+pub mod domain;
+pub mod http;
+pub mod query;
+pub mod store;
+
+pub use domain::{
+    parse_todo_id, Description, DueAt, NewTodo, Priority, Recurrence, Tags, Todo, TodoChanges,
+    TodoTitle, MAX_TODOS_PER_USER,
+};
+pub use http::handle;
+pub use query::{ListQuery, Sort, SortField, Status};
+pub use store::{HistoryEntry, TodoError, TodoPage, TodoStats, Toggled};
