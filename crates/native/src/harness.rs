@@ -1,0 +1,299 @@
+//! Serves the app's components natively, doing what `spin up` does and
+//! nothing more: route by `spin.toml`, give each request fresh ports built
+//! from the component's variables and `allowed_outbound_hosts`, add Spin's
+//! request headers, and call the component's handler through
+//! `todo_core::serve`. CORS, errors and logging all belong to the core.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anyhow::{anyhow, bail, Context, Result};
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, StatusCode};
+use todo_core::ports::SystemClock;
+use todo_core::{Ctx, Handler, Request, Response};
+
+use crate::db::NativeDb;
+use crate::http_client::NativeHttp;
+use crate::manifest::Manifest;
+use crate::outbound::AllowedHosts;
+use crate::routes::{RouteMatch, Router};
+use crate::variables::{AppVariables, ComponentVariables};
+
+/// Which core handler each component of `spin.toml` runs (what the Wasm
+/// module of `functions/<id>` would run under Spin).
+pub const HANDLERS: &[(&str, Handler)] = &[
+    ("auth", todo_core::auth::handle),
+    ("todos", todo_core::todos::handle),
+    ("chat", todo_core::chat::handle),
+    ("health", todo_core::health::handle),
+    ("web", todo_core::web::handle),
+];
+
+/// The app as loaded from `spin.toml`, ready to serve requests.
+pub struct App {
+    router: Router,
+    components: HashMap<String, ComponentRuntime>,
+}
+
+struct ComponentRuntime {
+    handler: Handler,
+    vars: ComponentVariables,
+    allowed: Arc<AllowedHosts>,
+    files_root: PathBuf,
+}
+
+impl App {
+    /// Loads `spin.toml`; `overrides` set application variables above the
+    /// environment (tests use them, since they share one process).
+    pub fn load(manifest_path: &Path, overrides: &HashMap<String, String>) -> Result<Self> {
+        let manifest = Manifest::load(manifest_path)?;
+        Self::new(&manifest, overrides)
+    }
+
+    /// The app of `manifest`, each component running its handler from [`HANDLERS`].
+    pub fn new(manifest: &Manifest, overrides: &HashMap<String, String>) -> Result<Self> {
+        Self::with_handlers(manifest, overrides, HANDLERS)
+    }
+
+    /// The app of `manifest` with another handler table (tests of the harness itself).
+    pub fn with_handlers(
+        manifest: &Manifest,
+        overrides: &HashMap<String, String>,
+        handlers: &[(&str, Handler)],
+    ) -> Result<Self> {
+        let app_vars = AppVariables::resolve(manifest, overrides)?;
+        let router = Router::new(&manifest.http_routes)?;
+        let mut components = HashMap::new();
+        for (id, component) in &manifest.components {
+            let handler = handlers
+                .iter()
+                .find(|(name, _)| name == id)
+                .map(|(_, h)| *h)
+                .ok_or_else(|| {
+                    anyhow!("component {id} has no handler in the native harness (see native::harness::HANDLERS)")
+                })?;
+            let hosts = component
+                .allowed_outbound_hosts
+                .iter()
+                .map(|t| app_vars.render(t))
+                .collect::<Result<Vec<_>>>()
+                .with_context(|| format!("component {id}: allowed_outbound_hosts"))?;
+            let allowed = AllowedHosts::parse(&hosts)
+                .with_context(|| format!("component {id}: allowed_outbound_hosts"))?;
+            let vars = app_vars
+                .for_component(component)
+                .with_context(|| format!("component {id}: variables"))?;
+            // Without mounted files the component sees an empty filesystem.
+            let files_root = component.files_root.clone().unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("native-no-files-{}", uuid::Uuid::new_v4()))
+            });
+            components.insert(
+                id.clone(),
+                ComponentRuntime {
+                    handler,
+                    vars,
+                    allowed: Arc::new(allowed),
+                    files_root,
+                },
+            );
+        }
+        Ok(Self { router, components })
+    }
+
+    /// `(route, component)` pairs, in manifest order.
+    pub fn routes(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.router.routes()
+    }
+
+    /// Runs one request the way Spin would. `req`'s URI must be absolute
+    /// (`http://host:port/path?query`), as Spin hands it to a component.
+    pub fn handle(&self, mut req: Request, client_addr: SocketAddr) -> Response {
+        let path = req.uri().path().to_owned();
+        let Some(route) = self.router.route(&path) else {
+            return plain(StatusCode::NOT_FOUND);
+        };
+        let Some(component) = self.components.get(route.component) else {
+            return plain(StatusCode::INTERNAL_SERVER_ERROR);
+        };
+        add_spin_headers(&mut req, &route, client_addr);
+
+        let db = NativeDb::new(
+            todo_core::config::database_url(&component.vars),
+            Arc::clone(&component.allowed),
+        );
+        let http = NativeHttp::new(Arc::clone(&component.allowed));
+        let ctx = Ctx::new(
+            &db,
+            &http,
+            &component.vars,
+            &SystemClock,
+            component.files_root.clone(),
+        );
+        // A panicking Wasm guest becomes a 500 with no body; so does a panicking handler here.
+        catch_unwind(AssertUnwindSafe(|| {
+            todo_core::serve(req, &ctx, component.handler)
+        }))
+        .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR))
+    }
+}
+
+fn plain(status: StatusCode) -> Response {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = status;
+    response
+}
+
+/// The headers Spin adds to every request it passes to a component.
+fn add_spin_headers(req: &mut Request, route: &RouteMatch, client_addr: SocketAddr) {
+    let full_url = req.uri().to_string();
+    let values = [
+        ("spin-full-url", full_url.as_str()),
+        ("spin-path-info", route.path_info),
+        ("spin-matched-route", route.matched_route.as_str()),
+        ("spin-component-route", route.component_route),
+        ("spin-raw-component-route", route.raw_route),
+        ("spin-base-path", "/"),
+        ("spin-client-addr", &client_addr.to_string()),
+    ];
+    let headers = req.headers_mut();
+    for (name, value) in values {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+}
+
+/// A harness listening on a socket; requests run on a thread each.
+pub struct Server {
+    pub addr: SocketAddr,
+    http: Arc<tiny_http::Server>,
+    accept_loop: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts serving `app` on `listen` (e.g. `127.0.0.1:3000`, or port 0 for any free port).
+    pub fn start(app: App, listen: &str) -> Result<Self> {
+        let http = tiny_http::Server::http(listen)
+            .map_err(|e| anyhow!("cannot listen on {listen}: {e}"))?;
+        let addr = http
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| anyhow!("{listen} is not a TCP address"))?;
+        let http = Arc::new(http);
+        let app = Arc::new(app);
+        let accept_loop = {
+            let http = Arc::clone(&http);
+            std::thread::Builder::new()
+                .name("harness-accept".into())
+                .spawn(move || {
+                    for request in http.incoming_requests() {
+                        let app = Arc::clone(&app);
+                        let spawned = std::thread::Builder::new()
+                            .name("harness-request".into())
+                            .spawn(move || respond(&app, request, addr));
+                        if let Err(e) = spawned {
+                            eprintln!("cannot start a request thread: {e}");
+                        }
+                    }
+                })
+                .context("cannot start the accept thread")?
+        };
+        Ok(Self {
+            addr,
+            http,
+            accept_loop: Some(accept_loop),
+        })
+    }
+
+    /// Blocks until the server stops (it does not, unless [`stop`](Self::stop)ped elsewhere).
+    pub fn wait(mut self) {
+        if let Some(handle) = self.accept_loop.take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// Stops accepting requests; requests in flight finish on their threads.
+    pub fn stop(&self) {
+        self.http.unblock();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn respond(app: &App, mut request: tiny_http::Request, local: SocketAddr) {
+    let client_addr = request
+        .remote_addr()
+        .copied()
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let response = match to_http_request(&mut request, local) {
+        Ok(req) => app.handle(req, client_addr),
+        Err(_) => plain(StatusCode::BAD_REQUEST),
+    };
+    // The client may have gone away; there is no one left to tell.
+    let _ = request.respond(to_tiny_response(response));
+}
+
+/// An `http::Request` with the absolute URI Spin gives components.
+fn to_http_request(request: &mut tiny_http::Request, local: SocketAddr) -> Result<Request> {
+    let host = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("host"))
+        .map(|h| h.value.as_str().to_owned())
+        .unwrap_or_else(|| local.to_string());
+    let target = request.url();
+    let path_and_query = if target.starts_with('/') {
+        target.to_owned()
+    } else {
+        // absolute-form request target
+        let uri: http::Uri = target.parse()?;
+        uri.path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned())
+    };
+    let uri: http::Uri = format!("http://{host}{path_and_query}").parse()?;
+    if uri.host().is_none() {
+        bail!("request without a usable host");
+    }
+
+    let mut body = Vec::new();
+    request.as_reader().read_to_end(&mut body)?;
+
+    let mut builder = http::Request::builder()
+        .method(request.method().as_str())
+        .uri(uri);
+    for header in request.headers() {
+        builder = builder.header(header.field.as_str().as_str(), header.value.as_str());
+    }
+    Ok(builder.body(Bytes::from(body))?)
+}
+
+fn to_tiny_response(response: Response) -> tiny_http::Response<std::io::Cursor<Bytes>> {
+    let (parts, body) = response.into_parts();
+    let headers = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            *name != http::header::CONTENT_LENGTH && *name != http::header::TRANSFER_ENCODING
+        })
+        .filter_map(|(name, value)| {
+            tiny_http::Header::from_bytes(name.as_str().as_bytes(), value.as_bytes()).ok()
+        })
+        .collect();
+    let length = body.len();
+    tiny_http::Response::new(
+        tiny_http::StatusCode(parts.status.as_u16()),
+        headers,
+        std::io::Cursor::new(body),
+        Some(length),
+        None,
+    )
+}

@@ -1,0 +1,260 @@
+//! What integration tests across the workspace share: a fresh, migrated
+//! database per test ([`TestDb`]), the whole app served over HTTP on a free
+//! port ([`TestApp`]), and plain variables for tests that build a `Ctx`
+//! themselves ([`TestVars`]). Tests never share state, so they run in parallel.
+//!
+//! Needs `TEST_DATABASE_URL`: an admin connection to a PostgreSQL server that
+//! may create databases (`scripts/test` starts one and sets it).
+
+// Test support: failing loudly, with a message, is the point.
+#![allow(clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use postgres::config::Host;
+use todo_core::ports::Variables;
+use uuid::Uuid;
+
+use crate::db::NativeDb;
+use crate::harness::{App, Server};
+use crate::migrations::{migrate, redact};
+use crate::outbound::AllowedHosts;
+
+/// The HTTP client the tests use, re-exported so other crates need not pin a version.
+pub use ureq;
+
+/// The environment variable naming the admin connection.
+pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
+
+/// A database of its own for one test, migrated to the latest schema and
+/// dropped when the test passes (kept for inspection when it fails).
+pub struct TestDb {
+    /// Connection string, in the form the app builds it (`todo_core::config::database_url`).
+    pub url: String,
+    /// The database's name, `test_<uuid>`.
+    pub name: String,
+    admin_url: String,
+    vars: TestVars,
+}
+
+impl TestDb {
+    /// Creates and migrates a new database on the server at `TEST_DATABASE_URL`.
+    pub fn fresh() -> TestDb {
+        let admin_url = std::env::var(TEST_DATABASE_URL).unwrap_or_else(|_| {
+            panic!(
+                "{TEST_DATABASE_URL} is not set. Run the tests with scripts/test, which starts \
+                 a throwaway PostgreSQL, or set {TEST_DATABASE_URL} to an admin connection \
+                 (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)"
+            )
+        });
+        let config = postgres::Config::from_str(&admin_url)
+            .unwrap_or_else(|e| panic!("{TEST_DATABASE_URL} is not a valid connection URL: {e}"));
+        let host = match config.get_hosts().first() {
+            Some(Host::Tcp(host)) => host.clone(),
+            _ => panic!("{TEST_DATABASE_URL} must name a TCP host (the app connects over TCP)"),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let user = config.get_user().unwrap_or("postgres").to_owned();
+        let password = config
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .unwrap_or_default();
+
+        let name = format!("test_{}", Uuid::new_v4().simple());
+        admin_execute(&admin_url, &format!("CREATE DATABASE \"{name}\""));
+
+        let vars = TestVars::from_pairs(&[
+            ("db_host", &host),
+            ("db_port", &port.to_string()),
+            ("db_name", &name),
+            ("db_user", &user),
+            ("db_password", &password),
+            ("db_sslmode", "disable"),
+        ]);
+        let url = todo_core::config::database_url(&vars);
+        migrate(&url).unwrap_or_else(|e| panic!("migrating {name} failed: {e:#}"));
+        TestDb {
+            url,
+            name,
+            admin_url,
+            vars,
+        }
+    }
+
+    /// A connection to this database, allowed as a component whose
+    /// `allowed_outbound_hosts` lists its host and port.
+    pub fn db(&self) -> NativeDb {
+        NativeDb::new(self.url.clone(), Arc::new(self.allowed_hosts()))
+    }
+
+    /// `postgres://host:port` of this database, as `allowed_outbound_hosts`.
+    pub fn allowed_hosts(&self) -> AllowedHosts {
+        let entry = format!(
+            "postgres://{}:{}",
+            self.vars.get("db_host").unwrap_or_default(),
+            self.vars.get("db_port").unwrap_or_default()
+        );
+        AllowedHosts::parse(&[entry]).expect("the test database's host is a valid entry")
+    }
+
+    /// The `db_*` variables that point the app at this database.
+    pub fn vars(&self) -> TestVars {
+        self.vars.clone()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "kept database {} for inspection ({})",
+                self.name,
+                redact(&self.url)
+            );
+            return;
+        }
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        if let Ok(mut client) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
+            let _ = client.batch_execute(&sql);
+        }
+    }
+}
+
+fn admin_execute(admin_url: &str, sql: &str) {
+    let mut client = postgres::Client::connect(admin_url, postgres::NoTls).unwrap_or_else(|e| {
+        panic!(
+            "cannot connect to {TEST_DATABASE_URL} ({}): {e}",
+            redact(admin_url)
+        )
+    });
+    client
+        .batch_execute(sql)
+        .unwrap_or_else(|e| panic!("{sql} failed: {e}"));
+}
+
+/// Variables from a map, for tests that build a `Ctx` directly.
+#[derive(Debug, Clone, Default)]
+pub struct TestVars(HashMap<String, String>);
+
+impl TestVars {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Self(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    /// The same variables with `name` set to `value`.
+    pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.set(name, value);
+        self
+    }
+
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.0.insert(name.to_owned(), value.into());
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.0.remove(name);
+    }
+}
+
+impl Variables for TestVars {
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+}
+
+/// The whole app (the repository's `spin.toml`) served over HTTP on a free
+/// port, against its own fresh database.
+pub struct TestApp {
+    server: Server,
+    /// `http://127.0.0.1:<port>`, without a trailing slash.
+    pub base_url: String,
+    pub addr: SocketAddr,
+    pub db: TestDb,
+    /// The `jwt_secret` the app signs tokens with.
+    pub jwt_secret: String,
+}
+
+impl TestApp {
+    pub fn spawn() -> TestApp {
+        Self::spawn_with(&[])
+    }
+
+    /// Like [`spawn`](Self::spawn), with application variables set (they win
+    /// over the test defaults, e.g. `("jwt_secret", "")` to test misconfiguration).
+    pub fn spawn_with(vars: &[(&str, &str)]) -> TestApp {
+        let db = TestDb::fresh();
+        let mut overrides: HashMap<String, String> = db.vars().0;
+        overrides.insert("jwt_secret".into(), random_secret(48));
+        for (name, value) in vars {
+            overrides.insert((*name).to_owned(), (*value).to_owned());
+        }
+        let jwt_secret = overrides.get("jwt_secret").cloned().unwrap_or_default();
+        let app = App::load(&manifest_path(), &overrides)
+            .unwrap_or_else(|e| panic!("cannot load spin.toml: {e:#}"));
+        let server =
+            Server::start(app, "127.0.0.1:0").unwrap_or_else(|e| panic!("cannot serve: {e:#}"));
+        let addr = server.addr;
+        TestApp {
+            server,
+            base_url: format!("http://{addr}"),
+            addr,
+            db,
+            jwt_secret,
+        }
+    }
+
+    /// The absolute URL of `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Stops serving; also happens on drop.
+    pub fn stop(&self) {
+        self.server.stop();
+    }
+}
+
+/// The repository's `spin.toml`.
+pub fn manifest_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../spin.toml")
+        .canonicalize()
+        .expect("spin.toml exists at the repository root")
+}
+
+/// An HTTP client for tests: every status is a response (ureq 3 treats 4xx
+/// and 5xx as errors by default), redirects are not followed, 30 s at most.
+pub fn client() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .proxy(None)
+        .build()
+        .into()
+}
+
+/// A random string of lowercase hex digits (from v4 UUIDs).
+pub fn random_secret(len: usize) -> String {
+    let mut s = String::with_capacity(len + 32);
+    while s.len() < len {
+        s.push_str(&Uuid::new_v4().simple().to_string());
+    }
+    s.truncate(len);
+    s
+}

@@ -1,0 +1,219 @@
+//! The harness does what Spin does for a component: routes, request headers,
+//! the component's own variables, its mounted files and its outbound rules.
+//! A small manifest with an echoing handler makes all of that visible.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use http::StatusCode;
+use native::manifest::Manifest;
+use native::testing::{client, manifest_path};
+use native::{App, Server};
+use serde_json::{json, Value};
+use todo_core::{ApiError, Ctx, Handler, Request, Response};
+
+const MANIFEST: &str = r#"
+spin_manifest_version = 2
+
+[application]
+name = "echo"
+
+[variables]
+greeting = { default = "hello" }
+hidden = { default = "not for components" }
+db_host = { default = "127.0.0.1" }
+db_port = { default = "1" }
+upstream = { default = "http://127.0.0.1:9" }
+
+[[trigger.http]]
+route = "/echo/..."
+component = "echo"
+
+[[trigger.http]]
+route = "/exact"
+component = "echo"
+
+[component.echo]
+source = "echo.wasm"
+files = [{ source = "public", destination = "/" }]
+allowed_outbound_hosts = ["{{ upstream }}"]
+
+[component.echo.variables]
+greeting = "{{ greeting }}, world"
+db_host = "{{ db_host }}"
+db_port = "{{ db_port }}"
+"#;
+
+/// Answers with what the component was given.
+#[allow(clippy::result_large_err)] // the signature is todo_core::Handler's
+fn echo(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let headers: serde_json::Map<String, Value> = req
+        .headers()
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("spin-"))
+        .map(|(name, value)| (name.to_string(), json!(value.to_str().unwrap())))
+        .collect();
+    let db_error = ctx.db.query("select 1::int8 as one", &[]).err();
+    let http_error = ctx
+        .http
+        .send(
+            http::Request::get("https://example.com/")
+                .body(Vec::new())
+                .unwrap(),
+            std::time::Duration::from_secs(1),
+        )
+        .err();
+    Ok(todo_core::api::json(
+        StatusCode::OK,
+        &json!({
+            "uri": req.uri().to_string(),
+            "headers": headers,
+            "greeting": ctx.vars.get("greeting"),
+            "hidden": ctx.vars.get("hidden"),
+            "files_root": ctx.files_root,
+            "db_error": db_error.map(|e| e.to_string()),
+            "http_error": http_error.map(|e| e.to_string()),
+        }),
+    ))
+}
+
+#[allow(clippy::result_large_err)] // the signature is todo_core::Handler's
+fn panics(_: &Request, _: &Ctx) -> Result<Response, ApiError> {
+    panic!("the handler fell over");
+}
+
+fn serve(handler: Handler, overrides: &[(&str, &str)]) -> Server {
+    let manifest = Manifest::parse(MANIFEST, Path::new("/srv/echo")).unwrap();
+    let overrides: HashMap<String, String> = overrides
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let app = App::with_handlers(&manifest, &overrides, &[("echo", handler)]).unwrap();
+    Server::start(app, "127.0.0.1:0").unwrap()
+}
+
+fn get(server: &Server, path: &str) -> (u16, Value) {
+    let mut response = client()
+        .get(format!("http://{}{path}", server.addr))
+        .call()
+        .unwrap();
+    let text = response.body_mut().read_to_string().unwrap();
+    (
+        response.status().as_u16(),
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
+#[test]
+fn the_component_gets_spins_request_headers_and_an_absolute_uri() {
+    let server = serve(echo, &[]);
+    let (status, body) = get(&server, "/echo/a/b?x=1");
+    assert_eq!(status, 200);
+    let base = format!("http://{}", server.addr);
+    assert_eq!(body["uri"], format!("{base}/echo/a/b?x=1"));
+    let h = &body["headers"];
+    assert_eq!(h["spin-full-url"], format!("{base}/echo/a/b?x=1"));
+    assert_eq!(h["spin-path-info"], "/a/b");
+    assert_eq!(h["spin-matched-route"], "/echo/...");
+    assert_eq!(h["spin-raw-component-route"], "/echo/...");
+    assert_eq!(h["spin-component-route"], "/echo");
+    assert_eq!(h["spin-base-path"], "/");
+    assert!(h["spin-client-addr"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+}
+
+#[test]
+fn an_exact_route_has_no_path_info_and_unrouted_paths_are_404() {
+    let server = serve(echo, &[]);
+    let (status, body) = get(&server, "/exact");
+    assert_eq!(status, 200);
+    assert_eq!(body["headers"]["spin-path-info"], "");
+    assert_eq!(body["headers"]["spin-matched-route"], "/exact");
+
+    let (status, _) = get(&server, "/exact/more");
+    assert_eq!(status, 404);
+    let (status, _) = get(&server, "/elsewhere");
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn the_component_sees_only_its_variables_with_templates_resolved() {
+    let server = serve(echo, &[("greeting", "hi")]);
+    let (_, body) = get(&server, "/echo");
+    assert_eq!(body["greeting"], "hi, world");
+    assert_eq!(body["hidden"], Value::Null);
+}
+
+#[test]
+fn files_are_mounted_from_the_manifest_folder() {
+    let server = serve(echo, &[]);
+    let (_, body) = get(&server, "/echo");
+    assert_eq!(body["files_root"], "/srv/echo/public");
+}
+
+#[test]
+fn outbound_connections_outside_allowed_hosts_are_refused() {
+    let server = serve(echo, &[]);
+    let (_, body) = get(&server, "/echo");
+    let db_error = body["db_error"].as_str().unwrap();
+    assert!(
+        db_error.contains("postgres://127.0.0.1:1 is not allowed"),
+        "{db_error}"
+    );
+    let http_error = body["http_error"].as_str().unwrap();
+    assert!(http_error.contains("not allowed"), "{http_error}");
+}
+
+#[test]
+fn allowed_hosts_follow_the_variables_they_are_templated_from() {
+    // db_port 1 is now allowed, so the refusal comes from the server instead.
+    let server = serve(echo, &[("upstream", "postgres://127.0.0.1:1")]);
+    let (_, body) = get(&server, "/echo");
+    let db_error = body["db_error"].as_str().unwrap();
+    assert!(!db_error.contains("not allowed"), "{db_error}");
+    assert!(
+        db_error.starts_with("cannot reach the database"),
+        "{db_error}"
+    );
+}
+
+#[test]
+fn a_panicking_handler_is_a_500_with_an_empty_body() {
+    let server = serve(panics, &[]);
+    let mut response = client()
+        .get(format!("http://{}/echo", server.addr))
+        .call()
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    assert_eq!(response.body_mut().read_to_string().unwrap(), "");
+}
+
+#[test]
+fn a_component_without_a_handler_stops_startup() {
+    let manifest = Manifest::parse(MANIFEST, Path::new(".")).unwrap();
+    let err = App::with_handlers(&manifest, &HashMap::new(), &[])
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("component echo has no handler"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_allowed_host_template_that_resolves_to_nothing_stops_startup() {
+    let manifest = Manifest::parse(MANIFEST, Path::new(".")).unwrap();
+    let overrides = HashMap::from([("upstream".to_owned(), String::new())]);
+    assert!(App::with_handlers(&manifest, &overrides, &[("echo", echo)]).is_err());
+}
+
+#[test]
+fn the_repositorys_spin_toml_loads_with_every_component_handled() {
+    let app = App::load(&manifest_path(), &HashMap::new()).unwrap();
+    let components: Vec<&str> = app.routes().map(|(_, c)| c).collect();
+    for id in ["auth", "todos", "chat", "health", "web"] {
+        assert!(components.contains(&id), "{id} has no route");
+    }
+}
