@@ -1,9 +1,9 @@
 //! Spin component for the todos routes; all behaviour lives in `todo_core::todos`.
 
-use bytes::Bytes;
-use spin_sdk::http_component;
-
-#[http_component]
-fn handle(req: http::Request<Bytes>) -> http::Response<Bytes> {
+// Only the Wasm build exports the handler: its export name cannot be linked
+// into a host cdylib, and `cargo build --workspace` builds this crate there too.
+#[cfg(target_arch = "wasm32")]
+#[spin_sdk::http_component]
+fn handle(req: http::Request<bytes::Bytes>) -> http::Response<bytes::Bytes> {
     spin_host::serve(req, todo_core::todos::handle)
 }
