@@ -48,25 +48,33 @@ struct ComponentRuntime {
 }
 
 impl App {
-    /// Loads `spin.toml`; `overrides` set application variables above the
-    /// environment (tests use them, since they share one process).
+    /// Loads `spin.toml`, resolving variables as `spin up` does
+    /// (`SPIN_VARIABLE_*` over defaults), with `overrides` on top.
     pub fn load(manifest_path: &Path, overrides: &HashMap<String, String>) -> Result<Self> {
         let manifest = Manifest::load(manifest_path)?;
-        Self::new(&manifest, overrides)
+        let vars = AppVariables::resolve(&manifest, overrides)?;
+        Self::with_handlers(&manifest, &vars, HANDLERS)
     }
 
-    /// The app of `manifest`, each component running its handler from [`HANDLERS`].
-    pub fn new(manifest: &Manifest, overrides: &HashMap<String, String>) -> Result<Self> {
-        Self::with_handlers(manifest, overrides, HANDLERS)
+    /// Like [`load`](Self::load) but ignoring the process environment, so
+    /// tests do not depend on the shell they run in (a real `qwen_api_key`
+    /// exported there must not send test traffic to Qwen).
+    pub fn load_isolated(
+        manifest_path: &Path,
+        overrides: &HashMap<String, String>,
+    ) -> Result<Self> {
+        let manifest = Manifest::load(manifest_path)?;
+        let vars = AppVariables::resolve_with(&manifest, |_| None, overrides)?;
+        Self::with_handlers(&manifest, &vars, HANDLERS)
     }
 
-    /// The app of `manifest` with another handler table (tests of the harness itself).
+    /// The app of `manifest` with resolved application variables and a
+    /// handler per component (normally [`HANDLERS`]).
     pub fn with_handlers(
         manifest: &Manifest,
-        overrides: &HashMap<String, String>,
+        app_vars: &AppVariables,
         handlers: &[(&str, Handler)],
     ) -> Result<Self> {
-        let app_vars = AppVariables::resolve(manifest, overrides)?;
         let router = Router::new(&manifest.http_routes)?;
         let mut components = HashMap::new();
         for (id, component) in &manifest.components {

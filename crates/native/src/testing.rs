@@ -177,7 +177,8 @@ impl Variables for TestVars {
 }
 
 /// The whole app (the repository's `spin.toml`) served over HTTP on a free
-/// port, against its own fresh database.
+/// port, against its own fresh database. Variables are spin.toml's defaults
+/// plus the test's own; `SPIN_VARIABLE_*` in the environment is ignored.
 pub struct TestApp {
     server: Server,
     /// `http://127.0.0.1:<port>`, without a trailing slash.
@@ -203,7 +204,7 @@ impl TestApp {
             overrides.insert((*name).to_owned(), (*value).to_owned());
         }
         let jwt_secret = overrides.get("jwt_secret").cloned().unwrap_or_default();
-        let app = App::load(&manifest_path(), &overrides)
+        let app = App::load_isolated(&manifest_path(), &overrides)
             .unwrap_or_else(|e| panic!("cannot load spin.toml: {e:#}"));
         let server =
             Server::start(app, "127.0.0.1:0").unwrap_or_else(|e| panic!("cannot serve: {e:#}"));

@@ -8,7 +8,7 @@ use std::path::Path;
 use http::StatusCode;
 use native::manifest::Manifest;
 use native::testing::{client, manifest_path};
-use native::{App, Server};
+use native::{App, AppVariables, Server};
 use serde_json::{json, Value};
 use todo_core::{ApiError, Ctx, Handler, Request, Response};
 
@@ -88,7 +88,8 @@ fn serve(handler: Handler, overrides: &[(&str, &str)]) -> Server {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    let app = App::with_handlers(&manifest, &overrides, &[("echo", handler)]).unwrap();
+    let vars = AppVariables::resolve_with(&manifest, |_| None, &overrides).unwrap();
+    let app = App::with_handlers(&manifest, &vars, &[("echo", handler)]).unwrap();
     Server::start(app, "127.0.0.1:0").unwrap()
 }
 
@@ -193,9 +194,8 @@ fn a_panicking_handler_is_a_500_with_an_empty_body() {
 #[test]
 fn a_component_without_a_handler_stops_startup() {
     let manifest = Manifest::parse(MANIFEST, Path::new(".")).unwrap();
-    let err = App::with_handlers(&manifest, &HashMap::new(), &[])
-        .err()
-        .unwrap();
+    let vars = AppVariables::resolve_with(&manifest, |_| None, &HashMap::new()).unwrap();
+    let err = App::with_handlers(&manifest, &vars, &[]).err().unwrap();
     assert!(
         err.to_string().contains("component echo has no handler"),
         "{err}"
@@ -206,7 +206,8 @@ fn a_component_without_a_handler_stops_startup() {
 fn an_allowed_host_template_that_resolves_to_nothing_stops_startup() {
     let manifest = Manifest::parse(MANIFEST, Path::new(".")).unwrap();
     let overrides = HashMap::from([("upstream".to_owned(), String::new())]);
-    assert!(App::with_handlers(&manifest, &overrides, &[("echo", echo)]).is_err());
+    let vars = AppVariables::resolve_with(&manifest, |_| None, &overrides).unwrap();
+    assert!(App::with_handlers(&manifest, &vars, &[("echo", echo)]).is_err());
 }
 
 #[test]
