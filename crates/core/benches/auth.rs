@@ -1,6 +1,8 @@
 //! What a login and an authenticated request cost in CPU: password hashing
 //! and verification (argon2id, deliberately slow) and token verification.
 
+#![allow(clippy::unwrap_used)] // a benchmark that cannot set up should stop loudly
+
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use todo_core::auth::{password, token, Password};
