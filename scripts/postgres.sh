@@ -49,9 +49,23 @@ pg_prepare_owner() {
   fi
   chown -R postgres: "$PG_DIR"
   if ! pg_as_owner test -w "$PG_DIR"; then
-    echo "the postgres user cannot write $PG_DIR (is a parent folder closed to other users?)" >&2
-    return 1
+    # A checkout under a folder closed to other users (e.g. /root): keep the
+    # cluster in a folder of its own under /tmp instead.
+    pg_use_dir "/tmp/todo-spin-pg-$(printf '%s' "$PG_REPO" | cksum | cut -d' ' -f1)"
+    mkdir -p "$PG_DIR"
+    chown -R postgres: "$PG_DIR"
+    if ! pg_as_owner test -w "$PG_DIR"; then
+      echo "the postgres user cannot write $PG_DIR" >&2
+      return 1
+    fi
   fi
+}
+
+pg_use_dir() {
+  PG_DIR="$1"
+  PG_DATA="$PG_DIR/data"
+  PG_PORT_FILE="$PG_DIR/port"
+  PG_LOG="$PG_DIR/server.log"
 }
 
 pg_free_port() {
