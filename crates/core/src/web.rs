@@ -9,7 +9,28 @@ use crate::api::{allow, Request, Response};
 use crate::error::ApiError;
 use crate::ports::Ctx;
 
+/// The OpenAPI 3.1 document of the whole API (kept in the repository; a
+/// test checks it against the real routes and responses).
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+/// Where [`OPENAPI_JSON`] is served (its own route in `spin.toml`).
+pub const OPENAPI_PATH: &str = "/api/openapi.json";
+
 pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    if req.uri().path().trim_end_matches('/') == OPENAPI_PATH {
+        allow(req, &[Method::GET, Method::HEAD])?;
+        let body = if req.method() == Method::HEAD {
+            Bytes::new()
+        } else {
+            Bytes::from_static(OPENAPI_JSON.as_bytes())
+        };
+        return http::Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CACHE_CONTROL, "no-cache")
+            .body(body)
+            .map_err(ApiError::internal);
+    }
     if req.uri().path().starts_with("/api/") {
         return Err(ApiError::not_found());
     }

@@ -447,7 +447,8 @@ mod tests {
 
     #[test]
     fn tags_are_trimmed_lowercased_and_deduplicated() {
-        let cases: &[(&[&str], Result<&[&str], ()>)] = &[
+        type Case<'a> = (&'a [&'a str], Result<&'a [&'a str], ()>);
+        let cases: &[Case] = &[
             (&[], Ok(&[])),
             (&["Shopping", " home "], Ok(&["shopping", "home"])),
             (&["a", "A", " a "], Ok(&["a"])),

@@ -411,7 +411,8 @@ mod tests {
     #[test]
     fn paths_map_to_routes() {
         let id = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
-        let cases: Vec<(String, Option<(Route, Option<&str>)>)> = vec![
+        type Case<'a> = (String, Option<(Route, Option<&'a str>)>);
+        let cases: Vec<Case> = vec![
             ("/api/todos".into(), Some((Route::Collection, None))),
             ("/api/todos/".into(), Some((Route::Collection, None))),
             ("/api/todos/stats".into(), Some((Route::Stats, None))),

@@ -138,19 +138,20 @@ impl Cursor {
                 sort.as_param()
             ));
         }
-        let timestamp = |k: &String| {
-            k == "infinity" || k == "-infinity" || DateTime::parse_from_rfc3339(k).is_ok()
-        };
+        let timestamp = |k: &String| DateTime::parse_from_rfc3339(k).is_ok();
         let keys_ok = match (sort.field, cursor.keys.as_slice()) {
-            (SortField::CreatedAt | SortField::DueAt, [t]) => timestamp(t),
+            (SortField::CreatedAt, [t]) => timestamp(t),
+            (SortField::DueAt, [due, t]) => {
+                (due == "infinity" || due == "-infinity" || timestamp(due)) && timestamp(t)
+            }
             (SortField::Priority, [p, t]) => {
                 p.parse::<i64>()
                     .ok()
                     .and_then(Priority::from_rank)
                     .is_some()
-                    && DateTime::parse_from_rfc3339(t).is_ok()
+                    && timestamp(t)
             }
-            (SortField::Title, [_]) => true,
+            (SortField::Title, [_, t]) => timestamp(t),
             _ => false,
         };
         if keys_ok {
@@ -452,7 +453,7 @@ mod tests {
         let due = Sort::parse("due_at").unwrap_or_default();
         let infinity = Cursor {
             sort: due.as_param(),
-            keys: vec!["infinity".into()],
+            keys: vec!["infinity".into(), "2026-01-01T00:00:00.000000Z".into()],
             id: Uuid::nil(),
         };
         assert!(Cursor::decode(&infinity.encode(), due).is_ok());

@@ -571,12 +571,16 @@ struct SortKey {
 }
 
 const CREATED_AT_KEY: SortKey = SortKey {
-    order_by: "created_at",
+    // Qualified: a bare `created_at` in ORDER BY would name the output
+    // column of that name (text), which no index serves.
+    order_by: "todos.created_at",
     as_text: "api_ts(created_at)",
     cast: "::text::timestamptz",
 };
 
-/// The keys (before `id`) and SQL direction of a sort order.
+/// The keys (before `id`) and SQL direction of a sort order. Every order but
+/// `created_at` itself breaks ties by creation time, all keys in the same
+/// direction, so that one index (see the migrations) serves each order.
 fn sort_keys(query: &ListQuery) -> (Vec<SortKey>, bool) {
     let sort = query.sort;
     // `sort=priority` means urgent first, which is descending by rank.
@@ -584,16 +588,22 @@ fn sort_keys(query: &ListQuery) -> (Vec<SortKey>, bool) {
     let keys = match sort.field {
         SortField::CreatedAt => vec![CREATED_AT_KEY],
         // Undated todos come last whichever the direction.
-        SortField::DueAt if descending => vec![SortKey {
-            order_by: "COALESCE(due_at, '-infinity'::timestamptz)",
-            as_text: "COALESCE(api_ts(due_at), '-infinity')",
-            cast: "::text::timestamptz",
-        }],
-        SortField::DueAt => vec![SortKey {
-            order_by: "COALESCE(due_at, 'infinity'::timestamptz)",
-            as_text: "COALESCE(api_ts(due_at), 'infinity')",
-            cast: "::text::timestamptz",
-        }],
+        SortField::DueAt if descending => vec![
+            SortKey {
+                order_by: "COALESCE(due_at, '-infinity'::timestamptz)",
+                as_text: "COALESCE(api_ts(due_at), '-infinity')",
+                cast: "::text::timestamptz",
+            },
+            CREATED_AT_KEY,
+        ],
+        SortField::DueAt => vec![
+            SortKey {
+                order_by: "COALESCE(due_at, 'infinity'::timestamptz)",
+                as_text: "COALESCE(api_ts(due_at), 'infinity')",
+                cast: "::text::timestamptz",
+            },
+            CREATED_AT_KEY,
+        ],
         SortField::Priority => vec![
             SortKey {
                 order_by: "priority",
@@ -602,11 +612,14 @@ fn sort_keys(query: &ListQuery) -> (Vec<SortKey>, bool) {
             },
             CREATED_AT_KEY,
         ],
-        SortField::Title => vec![SortKey {
-            order_by: "lower(title)",
-            as_text: "lower(title)",
-            cast: "::text",
-        }],
+        SortField::Title => vec![
+            SortKey {
+                order_by: "lower(title)",
+                as_text: "lower(title)",
+                cast: "::text",
+            },
+            CREATED_AT_KEY,
+        ],
     };
     (keys, descending)
 }
@@ -684,7 +697,7 @@ pub fn list_statements(user: Uuid, query: &ListQuery, now: DateTime<Utc>) -> Lis
     let (keys, descending) = sort_keys(query);
     if let Some(cursor) = &query.cursor {
         let mut left: Vec<&str> = keys.iter().map(|k| k.order_by).collect();
-        left.push("id");
+        left.push("todos.id");
         let mut right: Vec<String> = keys
             .iter()
             .zip(&cursor.keys)
@@ -703,7 +716,7 @@ pub fn list_statements(user: Uuid, query: &ListQuery, now: DateTime<Utc>) -> Lis
         .iter()
         .map(|k| format!("{} {direction}", k.order_by))
         .collect();
-    order.push(format!("id {direction}"));
+    order.push(format!("todos.id {direction}"));
     let key_columns: String = keys
         .iter()
         .enumerate()
@@ -832,26 +845,35 @@ mod tests {
     #[test]
     fn each_sort_orders_by_its_index_keys_then_id() {
         let cases = [
-            ("", "ORDER BY created_at DESC, id DESC"),
-            ("sort=created_at", "ORDER BY created_at ASC, id ASC"),
+            ("", "ORDER BY todos.created_at DESC, todos.id DESC"),
+            (
+                "sort=created_at",
+                "ORDER BY todos.created_at ASC, todos.id ASC",
+            ),
             (
                 "sort=due_at",
-                "ORDER BY COALESCE(due_at, 'infinity'::timestamptz) ASC, id ASC",
+                "ORDER BY COALESCE(due_at, 'infinity'::timestamptz) ASC, todos.created_at ASC, todos.id ASC",
             ),
             (
                 "sort=-due_at",
-                "ORDER BY COALESCE(due_at, '-infinity'::timestamptz) DESC, id DESC",
+                "ORDER BY COALESCE(due_at, '-infinity'::timestamptz) DESC, todos.created_at DESC, todos.id DESC",
             ),
             (
                 "sort=priority",
-                "ORDER BY priority DESC, created_at DESC, id DESC",
+                "ORDER BY priority DESC, todos.created_at DESC, todos.id DESC",
             ),
             (
                 "sort=-priority",
-                "ORDER BY priority ASC, created_at ASC, id ASC",
+                "ORDER BY priority ASC, todos.created_at ASC, todos.id ASC",
             ),
-            ("sort=title", "ORDER BY lower(title) ASC, id ASC"),
-            ("sort=-title", "ORDER BY lower(title) DESC, id DESC"),
+            (
+                "sort=title",
+                "ORDER BY lower(title) ASC, todos.created_at ASC, todos.id ASC",
+            ),
+            (
+                "sort=-title",
+                "ORDER BY lower(title) DESC, todos.created_at DESC, todos.id DESC",
+            ),
         ];
         for (query, order) in cases {
             let sql = page_sql(query).sql;
@@ -875,7 +897,7 @@ mod tests {
         let s = list_statements(user(), &query, now()).page;
         assert!(
             s.sql.contains(
-                "(priority, created_at, id) < ($2::text::smallint, $3::text::timestamptz, $4::text::uuid)"
+                "(priority, todos.created_at, todos.id) < ($2::text::smallint, $3::text::timestamptz, $4::text::uuid)"
             ),
             "{}",
             s.sql

@@ -1,0 +1,1350 @@
+//! The todos API over real HTTP, through the native harness, against a fresh
+//! database per test. Every response a test receives is also checked against
+//! the OpenAPI document (`crates/core/openapi.json`): its status must be
+//! documented for that operation and its body must match the schema.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Duration, Utc};
+use native::testing::{client, TestApp};
+use serde_json::{json, Value};
+use todo_core::db::SqlParam;
+use todo_core::ports::Db;
+use todo_core::todos::http::ROUTES;
+
+// ---------------------------------------------------------------- helpers
+
+struct Reply {
+    status: u16,
+    headers: http::HeaderMap,
+    body: Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn field_errors(&self) -> Vec<String> {
+        self.body["error"]["fields"]
+            .as_object()
+            .map(|f| f.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    #[track_caller]
+    fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status, status, "{}", self.body);
+        self
+    }
+
+    #[track_caller]
+    fn expect_error(self, status: u16, code: &str) -> Self {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.body["error"]["code"], code, "{}", self.body);
+        self
+    }
+}
+
+/// A request to the app; the response is checked against the API document.
+fn send(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Reply {
+    let mut req = http::Request::builder().method(method).uri(app.url(path));
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let has_type = headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+    let bytes = match body {
+        Some(b) => {
+            if !has_type {
+                req = req.header("content-type", "application/json");
+            }
+            b.to_string().into_bytes()
+        }
+        None => Vec::new(),
+    };
+    let mut resp = client().run(req.body(bytes).unwrap()).unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.body_mut().read_to_string().unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    let reply = Reply {
+        status,
+        headers,
+        body,
+    };
+    check_against_document(method, path, &reply);
+    reply
+}
+
+/// A signed-up user of the app.
+struct User<'a> {
+    app: &'a TestApp,
+    token: String,
+    id: String,
+}
+
+impl<'a> User<'a> {
+    fn signup(app: &'a TestApp, email: &str) -> Self {
+        let reply = send(
+            app,
+            "POST",
+            "/api/auth/signup",
+            None,
+            &[],
+            Some(&json!({"email": email, "password": "correct horse battery", "name": "Ada"})),
+        )
+        .expect(201);
+        User {
+            app,
+            token: reply.body["access_token"].as_str().unwrap().to_owned(),
+            id: reply.body["user"]["id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        send(
+            self.app,
+            method,
+            path,
+            Some(&self.token),
+            &[],
+            body.as_ref(),
+        )
+    }
+
+    fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Reply {
+        send(
+            self.app,
+            method,
+            path,
+            Some(&self.token),
+            headers,
+            body.as_ref(),
+        )
+    }
+
+    fn create(&self, body: Value) -> Value {
+        self.call("POST", "/api/todos", Some(body)).expect(201).body
+    }
+
+    fn list(&self, query: &str) -> Value {
+        self.call("GET", &format!("/api/todos?{query}"), None)
+            .expect(200)
+            .body
+    }
+
+    fn titles(&self, query: &str) -> Vec<String> {
+        titles(&self.list(query)["items"])
+    }
+}
+
+fn titles(items: &Value) -> Vec<String> {
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn id_of(todo: &Value) -> String {
+    todo["id"].as_str().unwrap().to_owned()
+}
+
+fn time(raw: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(raw.as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+// ------------------------------------------------ the API document as a check
+
+static DOCUMENT: LazyLock<Value> =
+    LazyLock::new(|| serde_json::from_str(todo_core::web::OPENAPI_JSON).unwrap());
+
+/// The documented path template a concrete path falls under (literal
+/// segments beat `{params}`, as in the router).
+fn template_of(path: &str) -> Option<String> {
+    let path = path.split('?').next().unwrap();
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    let segments: Vec<&str> = path.split('/').collect();
+    DOCUMENT["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|template| {
+            let parts: Vec<&str> = template.split('/').collect();
+            parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+        })
+        .min_by_key(|template| template.matches('{').count())
+        .cloned()
+}
+
+fn resolve(value: &Value) -> &Value {
+    match value["$ref"].as_str() {
+        Some(r) => DOCUMENT
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("dangling $ref {r}")),
+        None => value,
+    }
+}
+
+/// Validates `instance` against `schema`, which may use `$ref`s into the document.
+fn schema_errors(schema: &Value, instance: &Value) -> Vec<String> {
+    let mut root = DOCUMENT.clone();
+    root["x-check"] = schema.clone();
+    root["$ref"] = json!("#/x-check");
+    let validator = jsonschema::draft202012::new(&root).unwrap();
+    validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+fn check_against_document(method: &str, path: &str, reply: &Reply) {
+    let Some(template) = template_of(path) else {
+        assert_eq!(
+            reply.status, 404,
+            "{method} {path} is not in the API document"
+        );
+        return;
+    };
+    let Some(operation) = DOCUMENT["paths"][&template].get(method.to_lowercase()) else {
+        assert_eq!(
+            reply.status, 405,
+            "{method} {template} is not in the API document"
+        );
+        return;
+    };
+    let status = reply.status.to_string();
+    let documented = operation["responses"].get(&status).unwrap_or_else(|| {
+        panic!(
+            "{method} {template}: status {status} is not documented ({})",
+            reply.body
+        )
+    });
+    let documented = resolve(documented);
+    match documented["content"]["application/json"].get("schema") {
+        Some(schema) => {
+            let errors = schema_errors(schema, &reply.body);
+            assert!(
+                errors.is_empty(),
+                "{method} {path} {status}: the body does not match the API document: {errors:?}\n{}",
+                reply.body
+            );
+        }
+        None => assert_eq!(
+            reply.body,
+            Value::Null,
+            "{method} {template} {status} documents no body"
+        ),
+    }
+}
+
+// ---------------------------------------------------------------- creating
+
+#[test]
+fn creating_a_todo_answers_201_with_location_etag_and_defaults() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let reply = ada
+        .call("POST", "/api/todos", Some(json!({"title": "  Buy milk  "})))
+        .expect(201);
+    let todo = &reply.body;
+    assert_eq!(todo["title"], "Buy milk");
+    assert_eq!(todo["description"], "");
+    assert_eq!(todo["priority"], "medium");
+    assert_eq!(todo["completed"], false);
+    assert_eq!(todo["completed_at"], Value::Null);
+    assert_eq!(todo["due_at"], Value::Null);
+    assert_eq!(todo["tags"], json!([]));
+    assert_eq!(todo["recurrence"], "none");
+    assert_eq!(todo["version"], 1);
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/api/todos/{}", id_of(todo)).as_str())
+    );
+    assert_eq!(reply.header("etag"), Some("\"1\""));
+
+    let got = ada
+        .call("GET", reply.header("location").unwrap(), None)
+        .expect(200);
+    assert_eq!(&got.body, todo);
+}
+
+#[test]
+fn input_is_normalised_and_answered_in_utc_and_lowercase() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let todo = ada.create(json!({
+        "title": "Buy milk", "description": " 2 litres ", "priority": "HIGH",
+        "due_at": "2026-12-01T18:00:00+01:00", "tags": [" Shopping", "shopping", "Home"],
+        "recurrence": "Weekly"
+    }));
+    assert_eq!(todo["description"], "2 litres");
+    assert_eq!(todo["priority"], "high");
+    assert_eq!(todo["due_at"], "2026-12-01T17:00:00Z");
+    assert_eq!(todo["tags"], json!(["shopping", "home"]));
+    assert_eq!(todo["recurrence"], "weekly");
+}
+
+#[test]
+fn each_invalid_field_is_named_in_the_422() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let cases = [
+        (json!({"title": ""}), "title"),
+        (json!({"title": "   "}), "title"),
+        (json!({"title": "x".repeat(201)}), "title"),
+        (
+            json!({"title": "a", "description": "x".repeat(2001)}),
+            "description",
+        ),
+        (json!({"title": "a", "priority": "asap"}), "priority"),
+        (json!({"title": "a", "due_at": "next tuesday"}), "due_at"),
+        (json!({"title": "a", "tags": ["ok", ""]}), "tags"),
+        (json!({"title": "a", "tags": ["x".repeat(33)]}), "tags"),
+        (
+            json!({"title": "a", "tags": (0..11).map(|i| format!("t{i}")).collect::<Vec<_>>()}),
+            "tags",
+        ),
+        (json!({"title": "a", "recurrence": "hourly"}), "recurrence"),
+        (json!({"title": 42}), "title"),
+        (json!({"description": "no title"}), "title"),
+    ];
+    for (body, field) in cases {
+        let reply = ada
+            .call("POST", "/api/todos", Some(body.clone()))
+            .expect_error(422, "validation_failed");
+        assert_eq!(reply.field_errors(), vec![field.to_owned()], "{body}");
+    }
+    // All at once: every bad field is reported.
+    let reply = ada
+        .call(
+            "POST",
+            "/api/todos",
+            Some(json!({"title": "", "priority": "x", "recurrence": "y", "due_at": "z"})),
+        )
+        .expect(422);
+    assert_eq!(
+        reply.field_errors(),
+        vec!["due_at", "priority", "recurrence", "title"]
+    );
+    // Nothing was created along the way.
+    assert_eq!(ada.list("")["total"], 0);
+}
+
+#[test]
+fn unknown_fields_are_refused_with_422_naming_them() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let reply = ada
+        .call(
+            "POST",
+            "/api/todos",
+            Some(json!({"title": "a", "priorty": "high"})),
+        )
+        .expect_error(422, "validation_failed");
+    assert_eq!(reply.field_errors(), vec!["priorty"]);
+
+    let todo = ada.create(json!({"title": "a"}));
+    let path = format!("/api/todos/{}", id_of(&todo));
+    for (method, body) in [
+        ("PATCH", json!({"titel": "b"})),
+        ("PUT", json!({"title": "b", "done": true})),
+        ("PATCH", json!({"completed": true})),
+    ] {
+        let reply = ada
+            .call(method, &path, Some(body.clone()))
+            .expect_error(422, "validation_failed");
+        let field = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .find(|k| *k != "title")
+            .unwrap()
+            .clone();
+        assert_eq!(reply.field_errors(), vec![field], "{method} {body}");
+    }
+    assert_eq!(ada.call("GET", &path, None).body["version"], 1);
+}
+
+#[test]
+fn bodies_must_be_json() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let reply = send(
+        &app,
+        "POST",
+        "/api/todos",
+        Some(&ada.token),
+        &[("content-type", "text/plain")],
+        None,
+    );
+    assert_eq!(reply.status, 415, "{}", reply.body);
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(app.url("/api/todos"))
+        .header("authorization", format!("Bearer {}", ada.token))
+        .header("content-type", "application/json");
+    let mut resp = client()
+        .run(req.body(b"{\"title\":".to_vec()).unwrap())
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "bad_request");
+}
+
+// ---------------------------------------------------------------- access
+
+#[test]
+fn every_todo_route_requires_a_valid_token() {
+    let app = TestApp::spawn();
+    let id = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+    for (method, path) in [
+        ("GET", "/api/todos".to_owned()),
+        ("POST", "/api/todos".to_owned()),
+        ("DELETE", "/api/todos?status=done".to_owned()),
+        ("GET", "/api/todos/stats".to_owned()),
+        ("GET", format!("/api/todos/{id}")),
+        ("PATCH", format!("/api/todos/{id}")),
+        ("PUT", format!("/api/todos/{id}")),
+        ("DELETE", format!("/api/todos/{id}")),
+        ("POST", format!("/api/todos/{id}/toggle")),
+        ("GET", format!("/api/todos/{id}/history")),
+    ] {
+        let reply = send(&app, method, &path, None, &[], None);
+        assert_eq!(reply.status, 401, "{method} {path}");
+        let reply = send(&app, method, &path, Some("not.a.token"), &[], None);
+        assert_eq!(reply.status, 401, "{method} {path}");
+    }
+}
+
+#[test]
+fn another_users_todo_is_404_and_never_listed() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let bob = User::signup(&app, "bob@example.com");
+    let todo = ada.create(json!({"title": "Ada's secret", "tags": ["x"]}));
+    ada.call("POST", &format!("/api/todos/{}/toggle", id_of(&todo)), None)
+        .expect(200);
+    let path = format!("/api/todos/{}", id_of(&todo));
+
+    bob.call("GET", &path, None).expect_error(404, "not_found");
+    bob.call("PATCH", &path, Some(json!({"title": "mine"})))
+        .expect(404);
+    bob.call("PUT", &path, Some(json!({"title": "mine"})))
+        .expect(404);
+    bob.call("POST", &format!("{path}/toggle"), None)
+        .expect(404);
+    bob.call("GET", &format!("{path}/history"), None)
+        .expect(404);
+    bob.call("DELETE", &path, None).expect(404);
+    assert_eq!(bob.list("")["total"], 0);
+    assert_eq!(bob.list("tag=x")["items"], json!([]));
+    bob.call("DELETE", "/api/todos?status=done", None)
+        .expect(200);
+    let stats = bob.call("GET", "/api/todos/stats", None).expect(200).body;
+    assert_eq!(stats["total"], 0);
+
+    // Ada's todo is untouched by all of that.
+    let mine = ada.call("GET", &path, None).expect(200).body;
+    assert_eq!(mine["title"], "Ada's secret");
+    assert_eq!(mine["version"], 2);
+}
+
+#[test]
+fn a_malformed_id_is_404_not_500() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    for id in [
+        "42",
+        "not-a-uuid",
+        "7c9e6679742540de944be07fc1f90ae7",
+        "7c9e6679-7425-40de-944b-e07fc1f90aeX",
+        "%27%3B%20drop%20table%20todos",
+    ] {
+        for (method, suffix) in [
+            ("GET", ""),
+            ("PATCH", ""),
+            ("DELETE", ""),
+            ("POST", "/toggle"),
+            ("GET", "/history"),
+        ] {
+            let path = format!("/api/todos/{id}{suffix}");
+            let body = (method == "PATCH").then(|| json!({"title": "x"}));
+            ada.call(method, &path, body).expect_error(404, "not_found");
+        }
+    }
+}
+
+#[test]
+fn unknown_routes_are_404_and_wrong_methods_405_with_allow() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let todo = ada.create(json!({"title": "a"}));
+    let id = id_of(&todo);
+    for path in [
+        format!("/api/todos/{id}/nope"),
+        format!("/api/todos/{id}/toggle/again"),
+        "/api/todos/stats/today".to_owned(),
+    ] {
+        ada.call("GET", &path, None).expect_error(404, "not_found");
+    }
+    let cases = [
+        ("PUT", "/api/todos".to_owned(), "GET, POST, DELETE"),
+        ("POST", "/api/todos/stats".to_owned(), "GET"),
+        (
+            "POST",
+            format!("/api/todos/{id}"),
+            "GET, PUT, PATCH, DELETE",
+        ),
+        ("GET", format!("/api/todos/{id}/toggle"), "POST"),
+        ("DELETE", format!("/api/todos/{id}/history"), "GET"),
+    ];
+    for (method, path, allow) in cases {
+        let reply = ada
+            .call(method, &path, None)
+            .expect_error(405, "method_not_allowed");
+        assert_eq!(reply.header("allow"), Some(allow), "{method} {path}");
+    }
+}
+
+// ---------------------------------------------------------------- reading and changing
+
+#[test]
+fn get_answers_an_etag_and_304_while_it_is_current() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let todo = ada.create(json!({"title": "a"}));
+    let path = format!("/api/todos/{}", id_of(&todo));
+    let reply = ada.call("GET", &path, None).expect(200);
+    assert_eq!(reply.header("etag"), Some("\"1\""));
+    ada.call_with("GET", &path, &[("if-none-match", "\"1\"")], None)
+        .expect(304);
+    ada.call("PATCH", &path, Some(json!({"title": "b"})))
+        .expect(200);
+    let reply = ada
+        .call_with("GET", &path, &[("if-none-match", "\"1\"")], None)
+        .expect(200);
+    assert_eq!(reply.header("etag"), Some("\"2\""));
+}
+
+#[test]
+fn patch_changes_only_the_given_fields_and_null_clears_the_due_date() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let todo = ada.create(json!({
+        "title": "Buy milk", "description": "2 litres", "priority": "high",
+        "due_at": "2026-12-01T17:00:00Z", "tags": ["shopping"], "recurrence": "weekly"
+    }));
+    let path = format!("/api/todos/{}", id_of(&todo));
+
+    let reply = ada
+        .call("PATCH", &path, Some(json!({"priority": "Urgent"})))
+        .expect(200);
+    assert_eq!(reply.header("etag"), Some("\"2\""));
+    let patched = reply.body;
+    assert_eq!(patched["priority"], "urgent");
+    assert_eq!(patched["version"], 2);
+    for field in [
+        "title",
+        "description",
+        "due_at",
+        "tags",
+        "recurrence",
+        "created_at",
+    ] {
+        assert_eq!(patched[field], todo[field], "{field}");
+    }
+    assert!(time(&patched["updated_at"]) >= time(&todo["updated_at"]));
+
+    let patched = ada
+        .call(
+            "PATCH",
+            &path,
+            Some(json!({"due_at": null, "tags": ["a", "B"]})),
+        )
+        .expect(200)
+        .body;
+    assert_eq!(patched["due_at"], Value::Null);
+    assert_eq!(patched["tags"], json!(["a", "b"]));
+    assert_eq!(patched["title"], "Buy milk");
+    assert_eq!(patched["version"], 3);
+
+    // `application/merge-patch+json` is JSON too.
+    let patched = send(
+        &app,
+        "PATCH",
+        &path,
+        Some(&ada.token),
+        &[("content-type", "application/merge-patch+json")],
+        Some(&json!({"description": "oat"})),
+    )
+    .expect(200)
+    .body;
+    assert_eq!(patched["description"], "oat");
+    assert_eq!(patched["version"], 4);
+
+    // Invalid values name the field and change nothing.
+    let reply = ada
+        .call(
+            "PATCH",
+            &path,
+            Some(json!({"title": null, "priority": "meh"})),
+        )
+        .expect(422);
+    assert_eq!(reply.field_errors(), vec!["priority", "title"]);
+    assert_eq!(ada.call("GET", &path, None).body["version"], 4);
+}
+
+#[test]
+fn put_replaces_every_field_and_resets_what_it_leaves_out() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let todo = ada.create(json!({
+        "title": "Buy milk", "description": "2 litres", "priority": "high",
+        "due_at": "2026-12-01T17:00:00Z", "tags": ["shopping"], "recurrence": "weekly"
+    }));
+    let path = format!("/api/todos/{}", id_of(&todo));
+    let put = ada
+        .call(
+            "PUT",
+            &path,
+            Some(json!({"title": "Buy oat milk", "tags": ["vegan"]})),
+        )
+        .expect(200)
+        .body;
+    assert_eq!(put["title"], "Buy oat milk");
+    assert_eq!(put["description"], "");
+    assert_eq!(put["priority"], "medium");
+    assert_eq!(put["due_at"], Value::Null);
+    assert_eq!(put["tags"], json!(["vegan"]));
+    assert_eq!(put["recurrence"], "none");
+    assert_eq!(put["version"], 2);
+    assert_eq!(put["created_at"], todo["created_at"]);
+    ada.call("PUT", &path, Some(json!({"description": "no title"})))
+        .expect(422);
+}
+
+#[test]
+fn a_stale_if_match_is_412_and_leaves_the_todo_unchanged() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let todo = ada.create(json!({"title": "a"}));
+    let path = format!("/api/todos/{}", id_of(&todo));
+    // Someone else changes it first: version 2.
+    ada.call_with(
+        "PATCH",
+        &path,
+        &[("if-match", "\"1\"")],
+        Some(json!({"title": "b"})),
+    )
+    .expect(200);
+
+    let stale = [("if-match", "\"1\"")];
+    let reply = ada
+        .call_with("PATCH", &path, &stale, Some(json!({"title": "c"})))
+        .expect_error(412, "precondition_failed");
+    assert_eq!(reply.header("etag"), Some("\"2\""));
+    ada.call_with("PUT", &path, &stale, Some(json!({"title": "c"})))
+        .expect(412);
+    ada.call_with("POST", &format!("{path}/toggle"), &stale, None)
+        .expect(412);
+    ada.call_with("DELETE", &path, &stale, None).expect(412);
+    ada.call_with(
+        "PATCH",
+        &path,
+        &[("if-match", "\"two\"")],
+        Some(json!({"title": "c"})),
+    )
+    .expect(412);
+
+    let now = ada.call("GET", &path, None).expect(200).body;
+    assert_eq!(now["title"], "b");
+    assert_eq!(now["version"], 2);
+    assert_eq!(now["completed"], false);
+    let history = ada.call("GET", &format!("{path}/history"), None).body;
+    assert_eq!(history["items"].as_array().unwrap().len(), 2);
+
+    // The current version, weak or in a list, or `*` all match.
+    for (tag, now_at) in [("\"2\"", 3), ("W/\"3\"", 4), ("\"7\", \"4\"", 5), ("*", 6)] {
+        let reply = ada
+            .call_with(
+                "PATCH",
+                &path,
+                &[("if-match", tag)],
+                Some(json!({"title": "d"})),
+            )
+            .expect(200);
+        assert_eq!(reply.body["version"], now_at, "{tag}");
+    }
+    ada.call_with(
+        "POST",
+        &format!("{path}/toggle"),
+        &[("if-match", "\"6\"")],
+        None,
+    )
+    .expect(200);
+    ada.call_with("DELETE", &path, &[("if-match", "\"7\"")], None)
+        .expect(204);
+}
+
+#[test]
+fn toggling_sets_and_clears_completed_at() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let todo = ada.create(json!({"title": "a"}));
+    let path = format!("/api/todos/{}/toggle", id_of(&todo));
+    let reply = ada.call("POST", &path, None).expect(200);
+    assert_eq!(reply.header("etag"), Some("\"2\""));
+    let done = &reply.body;
+    assert_eq!(done["todo"]["completed"], true);
+    assert!(done["todo"]["completed_at"].is_string());
+    assert_eq!(done["next"], Value::Null);
+    let open = ada.call("POST", &path, None).expect(200).body;
+    assert_eq!(open["todo"]["completed"], false);
+    assert_eq!(open["todo"]["completed_at"], Value::Null);
+    assert_eq!(open["todo"]["version"], 3);
+}
+
+#[test]
+fn completing_a_recurring_todo_creates_its_next_occurrence() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let cases = [
+        ("daily", "2026-03-28T23:30:00Z", "2026-03-29T23:30:00Z"),
+        ("weekly", "2026-12-01T17:00:00Z", "2026-12-08T17:00:00Z"),
+        ("monthly", "2026-01-31T09:00:00Z", "2026-02-28T09:00:00Z"),
+        ("monthly", "2026-12-15T09:00:00Z", "2027-01-15T09:00:00Z"),
+    ];
+    for (recurrence, due, next_due) in cases {
+        let todo = ada.create(json!({
+            "title": format!("{recurrence} chore"), "description": "d", "priority": "high",
+            "tags": ["home"], "recurrence": recurrence, "due_at": due
+        }));
+        let toggled = ada
+            .call("POST", &format!("/api/todos/{}/toggle", id_of(&todo)), None)
+            .expect(200)
+            .body;
+        assert_eq!(toggled["todo"]["completed"], true);
+        let next = &toggled["next"];
+        assert_eq!(next["due_at"], next_due, "{recurrence} from {due}");
+        assert_ne!(next["id"], todo["id"]);
+        assert_eq!(next["completed"], false);
+        assert_eq!(next["version"], 1);
+        for field in ["title", "description", "priority", "tags", "recurrence"] {
+            assert_eq!(next[field], todo[field], "{field}");
+        }
+        // It is a todo like any other.
+        ada.call("GET", &format!("/api/todos/{}", id_of(next)), None)
+            .expect(200);
+    }
+
+    // Without a due date it counts from now.
+    let todo = ada.create(json!({"title": "water plants", "recurrence": "daily"}));
+    let before = Utc::now();
+    let toggled = ada
+        .call("POST", &format!("/api/todos/{}/toggle", id_of(&todo)), None)
+        .expect(200)
+        .body;
+    let due = time(&toggled["next"]["due_at"]);
+    assert!(
+        due >= before + Duration::days(1) - Duration::seconds(1),
+        "{due}"
+    );
+    assert!(due <= Utc::now() + Duration::days(1), "{due}");
+
+    // Reopening does not create another one.
+    let reopened = ada
+        .call("POST", &format!("/api/todos/{}/toggle", id_of(&todo)), None)
+        .expect(200)
+        .body;
+    assert_eq!(reopened["next"], Value::Null);
+    assert_eq!(ada.list("")["total"], 10);
+}
+
+#[test]
+fn deleting_answers_204_and_then_404() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let todo = ada.create(json!({"title": "a"}));
+    let path = format!("/api/todos/{}", id_of(&todo));
+    let reply = ada.call("DELETE", &path, None).expect(204);
+    assert_eq!(reply.body, Value::Null);
+    ada.call("DELETE", &path, None)
+        .expect_error(404, "not_found");
+    ada.call("GET", &path, None).expect(404);
+    ada.call("PATCH", &path, Some(json!({"title": "b"})))
+        .expect(404);
+}
+
+#[test]
+fn clearing_completed_deletes_only_the_done_todos() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    for i in 0..5 {
+        let todo = ada.create(json!({"title": format!("t{i}")}));
+        if i % 2 == 0 {
+            ada.call("POST", &format!("/api/todos/{}/toggle", id_of(&todo)), None)
+                .expect(200);
+        }
+    }
+    // A bare DELETE never empties the list.
+    let reply = ada.call("DELETE", "/api/todos", None).expect(422);
+    assert_eq!(reply.field_errors(), vec!["status"]);
+    let reply = ada
+        .call("DELETE", "/api/todos?status=open", None)
+        .expect(422);
+    assert_eq!(reply.field_errors(), vec!["status"]);
+
+    let reply = ada
+        .call("DELETE", "/api/todos?status=done", None)
+        .expect(200);
+    assert_eq!(reply.body, json!({"deleted": 3}));
+    let mut left = ada.titles("");
+    left.sort();
+    assert_eq!(left, vec!["t1", "t3"]);
+    let reply = ada
+        .call("DELETE", "/api/todos?status=done", None)
+        .expect(200);
+    assert_eq!(reply.body, json!({"deleted": 0}));
+}
+
+#[test]
+fn history_lists_every_change_newest_first_with_old_and_new_values() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let todo = ada.create(json!({"title": "Buy milk", "priority": "low", "tags": ["a"]}));
+    let path = format!("/api/todos/{}", id_of(&todo));
+    ada.call(
+        "PATCH",
+        &path,
+        Some(
+            json!({"title": "Buy oat milk", "priority": "high", "due_at": "2026-12-01T17:00:00Z"}),
+        ),
+    )
+    .expect(200);
+    ada.call("POST", &format!("{path}/toggle"), None)
+        .expect(200);
+    ada.call("DELETE", &path, None).expect(204);
+
+    let history = ada
+        .call("GET", &format!("{path}/history"), None)
+        .expect(200)
+        .body;
+    let items = history["items"].as_array().unwrap();
+    let actions: Vec<&str> = items
+        .iter()
+        .map(|i| i["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["delete", "toggle", "update", "create"]);
+    let times: Vec<DateTime<Utc>> = items.iter().map(|i| time(&i["at"])).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+
+    let update = &items[2]["changes"];
+    assert_eq!(
+        update,
+        &json!({
+            "title": {"old": "Buy milk", "new": "Buy oat milk"},
+            "priority": {"old": "low", "new": "high"},
+            "due_at": {"old": null, "new": "2026-12-01T17:00:00.000000Z"},
+        })
+    );
+    let toggle = &items[1]["changes"];
+    assert_eq!(toggle["completed"], json!({"old": false, "new": true}));
+    assert_eq!(toggle["completed_at"]["old"], Value::Null);
+    assert!(toggle["completed_at"]["new"].is_string());
+    let create = &items[3]["changes"];
+    assert_eq!(create["title"], json!({"old": null, "new": "Buy milk"}));
+    assert_eq!(create["tags"], json!({"old": null, "new": ["a"]}));
+    let delete = &items[0]["changes"];
+    assert_eq!(delete["title"], json!({"old": "Buy oat milk", "new": null}));
+}
+
+// ---------------------------------------------------------------- listing
+
+#[test]
+fn the_list_filters_by_status_priority_tag_search_and_due_date() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let now = Utc::now();
+    let past = iso(now - Duration::days(2));
+    let soon = iso(now + Duration::days(2));
+    let later = iso(now + Duration::days(20));
+    ada.create(
+        json!({"title": "Buy milk", "priority": "high", "tags": ["shopping"], "due_at": past}),
+    );
+    ada.create(json!({"title": "Call mum", "priority": "urgent", "due_at": soon}));
+    ada.create(json!({"title": "Tax return", "description": "Ask about 50% relief", "priority": "low", "due_at": later, "tags": ["admin"]}));
+    let done = ada.create(json!({"title": "Old chore", "due_at": past, "tags": ["Shopping"]}));
+    ada.call("POST", &format!("/api/todos/{}/toggle", id_of(&done)), None)
+        .expect(200);
+    ada.create(json!({"title": "Someday_maybe"}));
+
+    let sorted = |query: &str| {
+        let mut t = ada.titles(query);
+        t.sort();
+        t
+    };
+    assert_eq!(ada.list("")["total"], 5);
+    assert_eq!(sorted("status=done"), ["Old chore"]);
+    assert_eq!(sorted("status=open").len(), 4);
+    assert_eq!(sorted("status=all").len(), 5);
+    assert_eq!(sorted("priority=high"), ["Buy milk"]);
+    assert_eq!(sorted("priority=HIGH,urgent"), ["Buy milk", "Call mum"]);
+    assert_eq!(sorted("tag=shopping"), ["Buy milk", "Old chore"]);
+    assert_eq!(sorted("tag=SHOPPING&status=open"), ["Buy milk"]);
+    assert_eq!(sorted("q=MILK"), ["Buy milk"]);
+    assert_eq!(
+        sorted("q=relief"),
+        ["Tax return"],
+        "search covers the description"
+    );
+    assert_eq!(sorted("q=50%25"), ["Tax return"]);
+    assert_eq!(
+        sorted("q=%25"),
+        ["Tax return"],
+        "% is a literal, not a wildcard"
+    );
+    assert_eq!(
+        sorted("q=_"),
+        ["Someday_maybe"],
+        "_ is a literal, not a wildcard"
+    );
+    assert_eq!(
+        sorted(&format!("due_before={}", iso(now))),
+        ["Buy milk", "Old chore"]
+    );
+    assert_eq!(
+        sorted(&format!("due_after={}", iso(now))),
+        ["Call mum", "Tax return"]
+    );
+    assert_eq!(
+        sorted(&format!(
+            "due_after={}&due_before={}",
+            iso(now),
+            iso(now + Duration::days(5))
+        )),
+        ["Call mum"]
+    );
+    assert_eq!(sorted("overdue=true"), ["Buy milk"]);
+    assert_eq!(
+        sorted("overdue=false"),
+        ["Call mum", "Old chore", "Someday_maybe", "Tax return"]
+    );
+    let page = ada.list("status=open&limit=2");
+    assert_eq!(page["total"], 4, "total counts every page");
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert!(page["next_cursor"].is_string());
+    assert!(page.get("deleted").is_none());
+}
+
+#[test]
+fn each_sort_order_holds_including_undated_todos_last() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    ada.create(json!({"title": "banana", "priority": "low", "due_at": "2026-12-03T00:00:00Z"}));
+    ada.create(json!({"title": "Apple", "priority": "urgent"}));
+    ada.create(json!({"title": "cherry", "priority": "medium", "due_at": "2026-12-01T00:00:00Z"}));
+    ada.create(json!({"title": "date", "priority": "high", "due_at": "2026-12-02T00:00:00Z"}));
+    ada.create(json!({"title": "elder", "priority": "urgent"}));
+
+    assert_eq!(
+        ada.titles(""),
+        ["elder", "date", "cherry", "Apple", "banana"]
+    );
+    assert_eq!(
+        ada.titles("sort=created_at"),
+        ["banana", "Apple", "cherry", "date", "elder"]
+    );
+    assert_eq!(
+        ada.titles("sort=title"),
+        ["Apple", "banana", "cherry", "date", "elder"]
+    );
+    assert_eq!(
+        ada.titles("sort=-title"),
+        ["elder", "date", "cherry", "banana", "Apple"]
+    );
+    assert_eq!(
+        ada.titles("sort=priority"),
+        ["elder", "Apple", "date", "cherry", "banana"],
+        "urgent first, newest first within a priority"
+    );
+    assert_eq!(
+        ada.titles("sort=-priority"),
+        ["banana", "cherry", "date", "Apple", "elder"]
+    );
+    let asc = ada.titles("sort=due_at");
+    assert_eq!(asc[..3], ["cherry", "date", "banana"]);
+    let mut undated = asc[3..].to_vec();
+    undated.sort();
+    assert_eq!(undated, ["Apple", "elder"], "undated todos come last");
+    let desc = ada.titles("sort=-due_at");
+    assert_eq!(desc[..3], ["banana", "date", "cherry"]);
+    let mut undated = desc[3..].to_vec();
+    undated.sort();
+    assert_eq!(undated, ["Apple", "elder"], "undated todos come last");
+}
+
+#[test]
+fn invalid_query_parameters_are_422_naming_the_parameter() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let cases = [
+        ("status=finished", "status"),
+        ("priority=high,asap", "priority"),
+        ("tag=", "tag"),
+        ("due_before=soon", "due_before"),
+        ("due_after=2026-02-30", "due_after"),
+        ("overdue=1", "overdue"),
+        ("updated_since=yesterday", "updated_since"),
+        ("sort=colour", "sort"),
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=-1", "limit"),
+        ("cursor=nonsense", "cursor"),
+        ("colour=red", "colour"),
+    ];
+    for (query, param) in cases {
+        let reply = ada
+            .call("GET", &format!("/api/todos?{query}"), None)
+            .expect_error(422, "validation_failed");
+        assert_eq!(reply.field_errors(), vec![param.to_owned()], "{query}");
+    }
+    // A cursor only continues the sort order it came from.
+    for i in 0..3 {
+        ada.create(json!({"title": format!("t{i}")}));
+    }
+    let cursor = ada.list("limit=1")["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = ada
+        .call(
+            "GET",
+            &format!("/api/todos?sort=title&cursor={cursor}"),
+            None,
+        )
+        .expect(422);
+    assert_eq!(reply.field_errors(), vec!["cursor"]);
+}
+
+/// Pages through the whole list with `limit`, creating `per_page` todos
+/// from another thread while each page is fetched. Returns the ids seen.
+fn page_through_while_inserting(
+    user: &User,
+    sort: &str,
+    limit: usize,
+    per_page: usize,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page_no in 0.. {
+        assert!(page_no < 60, "{sort}: paging does not end");
+        let query = match &cursor {
+            Some(c) => format!("sort={sort}&limit={limit}&cursor={c}"),
+            None => format!("sort={sort}&limit={limit}"),
+        };
+        let page = std::thread::scope(|s| {
+            let inserter = s.spawn(|| {
+                for i in 0..per_page {
+                    user.create(json!({
+                        "title": format!("task {}", i % 3),
+                        "priority": (["low", "urgent"][i % 2]),
+                    }));
+                }
+            });
+            let page = user.list(&query);
+            inserter.join().unwrap();
+            page
+        });
+        seen.extend(page["items"].as_array().unwrap().iter().map(id_of));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    seen
+}
+
+#[test]
+fn pagination_neither_skips_nor_repeats_under_concurrent_inserts() {
+    let app = TestApp::spawn();
+    for (n, sort) in [
+        "-created_at",
+        "created_at",
+        "priority",
+        "-priority",
+        "due_at",
+        "-due_at",
+        "title",
+        "-title",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // A user of its own per order, holding todos with many ties
+        // (equal titles, priorities and due dates, and undated ones).
+        let user = User::signup(&app, &format!("user{n}@example.com"));
+        let originals: Vec<String> = (0..23)
+            .map(|i| {
+                let due = (i % 3 != 0).then(|| format!("2026-12-{:02}T00:00:00Z", 1 + i % 5));
+                id_of(&user.create(json!({
+                    "title": format!("task {}", i % 7),
+                    "priority": (["low", "medium", "high", "urgent"][i % 4]),
+                    "due_at": due,
+                })))
+            })
+            .collect();
+        let seen = page_through_while_inserting(&user, sort, 4, 2);
+        let unique: HashSet<&String> = seen.iter().collect();
+        assert_eq!(unique.len(), seen.len(), "{sort}: a todo was repeated");
+        for id in &originals {
+            assert!(seen.contains(id), "{sort}: todo {id} was skipped");
+        }
+    }
+}
+
+#[test]
+fn delta_sync_reports_changed_todos_and_deleted_ids() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let bob = User::signup(&app, "bob@example.com");
+    let keep = ada.create(json!({"title": "unchanged"}));
+    let change = ada.create(json!({"title": "to change"}));
+    let gone = ada.create(json!({"title": "to delete"}));
+    let bobs = bob.create(json!({"title": "bob's"}));
+
+    // The client's last sync: the newest updated_at it has seen.
+    let since = ada.list("")["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["updated_at"].as_str().unwrap().to_owned())
+        .max()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    ada.call(
+        "PATCH",
+        &format!("/api/todos/{}", id_of(&change)),
+        Some(json!({"title": "changed"})),
+    )
+    .expect(200);
+    ada.call("DELETE", &format!("/api/todos/{}", id_of(&gone)), None)
+        .expect(204);
+    ada.create(json!({"title": "added"}));
+    bob.call("DELETE", &format!("/api/todos/{}", id_of(&bobs)), None)
+        .expect(204);
+
+    let sync = ada.list(&format!("updated_since={since}"));
+    let mut changed = titles(&sync["items"]);
+    changed.sort();
+    assert_eq!(changed, ["added", "changed"]);
+    assert_eq!(sync["total"], 2);
+    assert_eq!(
+        sync["deleted"],
+        json!([id_of(&gone)]),
+        "only Ada's deletions"
+    );
+    assert!(!changed.contains(&keep["title"].as_str().unwrap().to_owned()));
+
+    // Nothing new since now.
+    let now = iso(Utc::now() + Duration::seconds(1));
+    let sync = ada.list(&format!("updated_since={now}"));
+    assert_eq!(sync["items"], json!([]));
+    assert_eq!(sync["deleted"], json!([]));
+}
+
+#[test]
+fn stats_count_open_done_overdue_due_today_and_priorities() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let now = Utc::now();
+    let today_end = now.date_naive().and_hms_opt(23, 59, 59).unwrap().and_utc();
+    ada.create(
+        json!({"title": "overdue", "priority": "urgent", "due_at": iso(now - Duration::days(3))}),
+    );
+    ada.create(json!({"title": "later today", "priority": "high", "due_at": iso(today_end)}));
+    ada.create(json!({"title": "undated", "priority": "low"}));
+    ada.create(json!({"title": "next week", "due_at": iso(now + Duration::days(7))}));
+    let done = ada.create(json!({"title": "done overdue", "due_at": iso(now - Duration::days(1))}));
+    ada.call("POST", &format!("/api/todos/{}/toggle", id_of(&done)), None)
+        .expect(200);
+    let stats = ada.call("GET", "/api/todos/stats", None).expect(200).body;
+    let due_today = if today_end > now { 1 } else { 0 };
+    assert_eq!(
+        stats,
+        json!({
+            "total": 5, "open": 4, "done": 1, "overdue": 1, "due_today": due_today,
+            "by_priority": {"low": 1, "medium": 2, "high": 1, "urgent": 1}
+        })
+    );
+}
+
+#[test]
+fn the_10001st_todo_is_refused_with_limit_reached() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let db = app.db.db();
+    let seeded = db
+        .execute(
+            "INSERT INTO todos (user_id, title) \
+             SELECT $1::text::uuid, 'seeded ' || i FROM generate_series(1, 9999) AS i",
+            &[SqlParam::Text(ada.id.clone())],
+        )
+        .unwrap();
+    assert_eq!(seeded, 9999);
+    let last = ada.create(json!({"title": "number 10000", "recurrence": "daily"}));
+    ada.call("POST", "/api/todos", Some(json!({"title": "one too many"})))
+        .expect_error(409, "limit_reached");
+    // Completing a recurring todo would need room for its next occurrence.
+    let path = format!("/api/todos/{}", id_of(&last));
+    ada.call("POST", &format!("{path}/toggle"), None)
+        .expect_error(409, "limit_reached");
+    assert_eq!(ada.call("GET", &path, None).body["completed"], false);
+    assert_eq!(ada.list("limit=1")["total"], 10_000);
+    // Another user is not affected; deleting one makes room again.
+    User::signup(&app, "bob@example.com").create(json!({"title": "bob's first"}));
+    ada.call("DELETE", &path, None).expect(204);
+    ada.create(json!({"title": "fits again"}));
+}
+
+// ---------------------------------------------------------------- the API document
+
+#[test]
+fn the_api_document_is_served_as_openapi_3_1() {
+    let app = TestApp::spawn();
+    let reply = send(&app, "GET", "/api/openapi.json", None, &[], None);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.body, *DOCUMENT);
+    assert_eq!(reply.body["openapi"], "3.1.0");
+    // Every $ref points somewhere.
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r.clone());
+                }
+                m.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&DOCUMENT, &mut all);
+    for r in all {
+        assert!(DOCUMENT.pointer(r.trim_start_matches('#')).is_some(), "{r}");
+    }
+    // Other /api/ paths stay 404 in the web component.
+    assert_eq!(
+        send(&app, "GET", "/api/nothing", None, &[], None).status,
+        404
+    );
+}
+
+#[test]
+fn every_todos_route_is_documented_and_every_documented_one_exists() {
+    let documented: HashSet<(String, String)> = DOCUMENT["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, _)| path.starts_with("/api/todos"))
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| *k != "parameters")
+                .map(|m| (path.clone(), m.to_uppercase()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let implemented: HashSet<(String, String)> = ROUTES
+        .iter()
+        .flat_map(|r| r.methods.iter().map(|m| (r.path.to_owned(), m.to_string())))
+        .collect();
+    assert_eq!(documented, implemented);
+}
+
+/// For every documented path, each method answers as documented: a
+/// documented method is routed (not 404/405), and any other method is 405
+/// (or 501 from a component that is not implemented yet). The probes carry
+/// no token and a body no operation accepts, so they change nothing.
+#[test]
+fn every_documented_operation_is_routed_and_no_other_method_is() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let todo = ada.create(json!({"title": "a"}));
+    for (template, item) in DOCUMENT["paths"].as_object().unwrap() {
+        let path = template.replace("{id}", &id_of(&todo));
+        for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] {
+            let documented = item.get(method.to_lowercase()).is_some();
+            // Send a body the operation cannot accept, so nothing changes.
+            let body = (method != "GET" && method != "HEAD").then(|| json!({"unknown": 1}));
+            let mut req = http::Request::builder().method(method).uri(app.url(&path));
+            if body.is_some() {
+                req = req.header("content-type", "application/json");
+            }
+            let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+            let status = client()
+                .run(req.body(bytes).unwrap())
+                .unwrap()
+                .status()
+                .as_u16();
+            if documented {
+                assert!(
+                    status != 404 && status != 405,
+                    "{method} {template} is documented but answers {status}"
+                );
+            } else {
+                assert!(
+                    status == 405 || status == 501,
+                    "{method} {template} answers {status} but is not documented"
+                );
+            }
+        }
+    }
+    // The probing changed nothing.
+    assert_eq!(
+        ada.call("GET", &format!("/api/todos/{}", id_of(&todo)), None)
+            .body["version"],
+        1
+    );
+}
