@@ -1,23 +1,29 @@
 -- What the todos API needs beyond the initial schema: one index per list
 -- ordering (each ends in id, the tie-breaker of the keyset cursor), one for
--- delta sync and one for tag filters, plus the SQL helpers that let a change
+-- delta sync, and for tag and text filters, plus the SQL helpers that let a change
 -- and its audit row be written by a single statement.
 
 -- sort=due_at / -due_at: todos without a due date sort last in both
 -- directions, so each direction gets its own key (a backward scan of one
--- index would put them first).
+-- index would put them first). Ties break by creation time, then id.
 CREATE INDEX todos_user_due_asc
-    ON todos (user_id, COALESCE(due_at, 'infinity'::timestamptz), id);
+    ON todos (user_id, COALESCE(due_at, 'infinity'::timestamptz), created_at, id);
 CREATE INDEX todos_user_due_desc
-    ON todos (user_id, COALESCE(due_at, '-infinity'::timestamptz), id);
+    ON todos (user_id, COALESCE(due_at, '-infinity'::timestamptz), created_at, id);
 -- sort=priority / -priority (newest first within a priority).
 CREATE INDEX todos_user_priority ON todos (user_id, priority, created_at, id);
 -- sort=title / -title, case-insensitive.
-CREATE INDEX todos_user_title ON todos (user_id, lower(title), id);
+CREATE INDEX todos_user_title ON todos (user_id, lower(title), created_at, id);
 -- updated_since= (delta sync).
 CREATE INDEX todos_user_updated ON todos (user_id, updated_at);
 -- tag=.
 CREATE INDEX todos_tags ON todos USING gin (tags);
+-- q= (case-insensitive substring of title or description): trigram indexes.
+-- pg_trgm ships with PostgreSQL and is a trusted extension, so the database
+-- owner may create it.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX todos_title_trgm ON todos USING gin (title gin_trgm_ops);
+CREATE INDEX todos_description_trgm ON todos USING gin (description gin_trgm_ops);
 
 -- The audited fields of a todo as the API spells them.
 CREATE FUNCTION todo_fields(t todos) RETURNS jsonb
