@@ -92,8 +92,7 @@ fn outgoing_request(request: &http::Request<Vec<u8>>) -> Result<OutgoingRequest,
         )));
     };
     let mut headers = header_list(request.headers());
-    let has_length = request.headers().contains_key(http::header::CONTENT_LENGTH);
-    if !request.body().is_empty() && !has_length {
+    if needs_content_length(request) {
         // Without it hyper sends the body chunked, which some servers refuse.
         headers.push((
             "content-length".to_owned(),
@@ -117,6 +116,15 @@ fn outgoing_request(request: &http::Request<Vec<u8>>) -> Result<OutgoingRequest,
         .set_path_with_query(Some(path))
         .map_err(|()| failed(format!("invalid path {path}")))?;
     Ok(outgoing)
+}
+
+/// A body, or a method that expects one, goes out with its length rather
+/// than chunked.
+pub(crate) fn needs_content_length(request: &http::Request<Vec<u8>>) -> bool {
+    let expects_body =
+        [http::Method::POST, http::Method::PUT, http::Method::PATCH].contains(request.method());
+    (expects_body || !request.body().is_empty())
+        && !request.headers().contains_key(http::header::CONTENT_LENGTH)
 }
 
 /// Request headers as wasi-http wants them, minus those the host forbids.
@@ -359,6 +367,26 @@ mod tests {
             list,
             vec![("authorization".to_owned(), b"Bearer k".to_vec())]
         );
+    }
+
+    #[test]
+    fn bodies_and_posts_carry_their_length() {
+        let post = |body: &[u8]| {
+            http::Request::post("http://x.example/")
+                .body(body.to_vec())
+                .unwrap()
+        };
+        assert!(needs_content_length(&post(b"")));
+        assert!(needs_content_length(&post(b"{}")));
+        let get = http::Request::get("http://x.example/")
+            .body(Vec::new())
+            .unwrap();
+        assert!(!needs_content_length(&get));
+        let explicit = http::Request::post("http://x.example/")
+            .header("content-length", "2")
+            .body(b"{}".to_vec())
+            .unwrap();
+        assert!(!needs_content_length(&explicit));
     }
 
     #[test]
