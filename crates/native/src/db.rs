@@ -179,7 +179,8 @@ fn column_value(row: &postgres::Row, i: usize) -> Result<SqlValue, DbError> {
             .try_get::<_, Option<f64>>(i)
             .map_err(decode)?
             .map(SqlValue::Float),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => row
+        // Exactly the string types Spin's outbound-pg reads as `str` (not `name`).
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR => row
             .try_get::<_, Option<String>>(i)
             .map_err(decode)?
             .map(SqlValue::Text),
