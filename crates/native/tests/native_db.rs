@@ -16,7 +16,7 @@ fn parameters_and_columns_convert_both_ways() {
         .query(
             "select $1::bool as b, $2::int8 as i, $3::text as t, \
              $4::int8 is null as null_int, $4::text as null_text, \
-             2::int2 as small, 4::int4 as medium, 'v'::varchar as v, 'c'::char(2) as c, 'n'::name as n",
+             2::int2 as small, 4::int4 as medium, 'v'::varchar as v, 'c'::char(2) as c",
             &[
                 SqlParam::Bool(true),
                 SqlParam::Int(-42),
@@ -36,7 +36,6 @@ fn parameters_and_columns_convert_both_ways() {
     assert_eq!(row.int("medium").unwrap(), 4);
     assert_eq!(row.text("v").unwrap(), "v");
     assert_eq!(row.text("c").unwrap(), "c ");
-    assert_eq!(row.text("n").unwrap(), "n");
 }
 
 #[test]
@@ -57,6 +56,12 @@ fn floats_come_back_as_floats() {
 #[test]
 fn a_column_of_another_type_must_be_selected_as_text() {
     let test_db = TestDb::fresh();
+    // `name` too: Spin's outbound-pg does not read it as a string.
+    let err = test_db
+        .db()
+        .query("select 'n'::name as n", &[])
+        .unwrap_err();
+    assert!(matches!(err, todo_core::db::DbError::Decode(_)), "{err:?}");
     let err = test_db.db().query("select now() as at", &[]).unwrap_err();
     assert_eq!(
         err,
