@@ -229,6 +229,101 @@ impl TestApp {
     }
 }
 
+/// An answer of the app, with its body parsed as JSON when it is JSON
+/// (`Null` when empty, a `String` otherwise).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The field names of a 422's `error.fields`.
+    pub fn field_errors(&self) -> Vec<String> {
+        self.body["error"]["fields"]
+            .as_object()
+            .map(|f| f.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status, status, "{}", self.body);
+        self
+    }
+
+    /// Asserts the status and the standard error shape with `code`.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.body["error"]["code"], code, "{}", self.body);
+        assert!(self.body["error"]["message"].is_string(), "{}", self.body);
+    }
+
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Self {
+        self.assert_error(status, code);
+        self
+    }
+}
+
+impl TestApp {
+    /// Sends a request to the app: `token` as a bearer token, `body` as JSON
+    /// (with `content-type: application/json` unless `headers` set one).
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Reply {
+        let mut req = http::Request::builder().method(method).uri(self.url(path));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let has_type = headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+        let bytes = match body {
+            Some(b) => {
+                if !has_type {
+                    req = req.header("content-type", "application/json");
+                }
+                b.to_string().into_bytes()
+            }
+            None => Vec::new(),
+        };
+        self.send_raw(req.body(bytes).expect("a valid request"))
+    }
+
+    /// Sends a request exactly as built (e.g. a malformed body).
+    pub fn send_raw(&self, req: http::Request<Vec<u8>>) -> Reply {
+        let mut resp = client().run(req).expect("the app answers");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.body_mut().read_to_string().expect("a readable body");
+        let body = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
 /// The repository's `spin.toml`.
 pub fn manifest_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

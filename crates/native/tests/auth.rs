@@ -1,16 +1,10 @@
 //! The auth API over real HTTP, through the native harness, against a fresh database.
 
 use chrono::{Duration, Utc};
-use native::testing::{client, TestApp};
+use native::testing::{Reply, TestApp};
 use serde_json::{json, Value};
 use todo_core::auth::token;
 use todo_core::config::JwtConfig;
-
-struct Reply {
-    status: u16,
-    headers: http::HeaderMap,
-    body: Value,
-}
 
 fn call(
     app: &TestApp,
@@ -19,35 +13,7 @@ fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> Reply {
-    let mut req = http::Request::builder().method(method).uri(app.url(path));
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let bytes = match body {
-        Some(b) => {
-            req = req.header("content-type", "application/json");
-            b.to_string().into_bytes()
-        }
-        None => Vec::new(),
-    };
-    send(req.body(bytes).unwrap())
-}
-
-fn send(req: http::Request<Vec<u8>>) -> Reply {
-    let mut resp = client().run(req).unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.body_mut().read_to_string().unwrap();
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    app.send(method, path, token, &[], body.as_ref())
 }
 
 fn signup(app: &TestApp, email: &str, password: &str) -> Reply {
@@ -72,12 +38,6 @@ fn login(app: &TestApp, email: &str, password: &str) -> Reply {
 
 fn token_of(reply: &Reply) -> String {
     reply.body["access_token"].as_str().unwrap().to_owned()
-}
-
-fn assert_error(reply: &Reply, status: u16, code: &str) {
-    assert_eq!(reply.status, status, "{}", reply.body);
-    assert_eq!(reply.body["error"]["code"], code, "{}", reply.body);
-    assert!(reply.body["error"]["message"].is_string(), "{}", reply.body);
 }
 
 #[test]
@@ -131,7 +91,7 @@ fn signup_reports_every_invalid_field() {
         None,
         Some(json!({"email": "not-an-email", "password": "short", "name": "   "})),
     );
-    assert_error(&reply, 422, "validation_failed");
+    reply.assert_error(422, "validation_failed");
     let fields = reply.body["error"]["fields"].as_object().unwrap();
     assert_eq!(
         fields.keys().collect::<Vec<_>>(),
@@ -147,7 +107,7 @@ fn signup_reports_every_invalid_field() {
             json!({"email": "a@example.com", "password": "x".repeat(129), "name": "n".repeat(101)}),
         ),
     );
-    assert_error(&long, 422, "validation_failed");
+    long.assert_error(422, "validation_failed");
     assert!(long.body["error"]["fields"]["password"].is_array());
     assert!(long.body["error"]["fields"]["name"].is_array());
 }
@@ -162,7 +122,7 @@ fn signup_names_missing_unknown_and_mistyped_fields() {
         None,
         Some(json!({"email": "a@example.com", "password": "correct horse"})),
     );
-    assert_error(&missing, 422, "validation_failed");
+    missing.assert_error(422, "validation_failed");
     assert!(
         missing.body["error"]["fields"]["name"].is_array(),
         "{}",
@@ -178,7 +138,7 @@ fn signup_names_missing_unknown_and_mistyped_fields() {
             json!({"email": "a@example.com", "password": "correct horse", "name": "A", "nmae": "typo"}),
         ),
     );
-    assert_error(&unknown, 422, "validation_failed");
+    unknown.assert_error(422, "validation_failed");
     assert!(
         unknown.body["error"]["fields"]["nmae"].is_array(),
         "{}",
@@ -192,7 +152,7 @@ fn signup_names_missing_unknown_and_mistyped_fields() {
         None,
         Some(json!({"email": "a@example.com", "password": 12345678, "name": "A"})),
     );
-    assert_error(&mistyped, 422, "validation_failed");
+    mistyped.assert_error(422, "validation_failed");
     assert!(
         mistyped.body["error"]["fields"]["password"].is_array(),
         "{}",
@@ -200,34 +160,34 @@ fn signup_names_missing_unknown_and_mistyped_fields() {
     );
 
     let not_object = call(&app, "POST", "/api/auth/signup", None, Some(json!(["a"])));
-    assert_error(&not_object, 422, "validation_failed");
+    not_object.assert_error(422, "validation_failed");
 }
 
 #[test]
 fn signup_rejects_malformed_json_and_other_content_types() {
     let app = TestApp::spawn();
-    let malformed = send(
+    let malformed = app.send_raw(
         http::Request::post(app.url("/api/auth/signup"))
             .header("content-type", "application/json")
             .body(b"{\"email\": ".to_vec())
             .unwrap(),
     );
-    assert_error(&malformed, 400, "bad_request");
+    malformed.assert_error(400, "bad_request");
 
-    let form = send(
+    let form = app.send_raw(
         http::Request::post(app.url("/api/auth/signup"))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(b"email=a".to_vec())
             .unwrap(),
     );
-    assert_error(&form, 415, "unsupported_media_type");
+    form.assert_error(415, "unsupported_media_type");
 
-    let none = send(
+    let none = app.send_raw(
         http::Request::post(app.url("/api/auth/signup"))
             .body(b"{}".to_vec())
             .unwrap(),
     );
-    assert_error(&none, 415, "unsupported_media_type");
+    none.assert_error(415, "unsupported_media_type");
 }
 
 #[test]
@@ -235,7 +195,7 @@ fn a_second_signup_with_the_same_email_in_any_case_is_a_conflict() {
     let app = TestApp::spawn();
     assert_eq!(signup(&app, "ada@example.com", "correct horse").status, 201);
     let again = signup(&app, "ADA@example.com", "another password");
-    assert_error(&again, 409, "email_taken");
+    again.assert_error(409, "email_taken");
 }
 
 #[test]
@@ -255,7 +215,7 @@ fn wrong_password_and_unknown_email_get_the_same_answer() {
     signup(&app, "ada@example.com", "correct horse");
     let wrong = login(&app, "ada@example.com", "wrong horse");
     let unknown = login(&app, "bob@example.com", "correct horse");
-    assert_error(&wrong, 401, "unauthorized");
+    wrong.assert_error(401, "unauthorized");
     assert_eq!(wrong.body, unknown.body);
 }
 
@@ -268,7 +228,7 @@ fn five_failed_logins_lock_the_email_until_the_window_passes() {
     }
     // Even the right password waits now.
     let locked = login(&app, "ada@example.com", "correct horse");
-    assert_error(&locked, 429, "too_many_requests");
+    locked.assert_error(429, "too_many_requests");
     let retry: i64 = locked.headers["retry-after"]
         .to_str()
         .unwrap()
@@ -296,30 +256,22 @@ fn me_refuses_missing_malformed_and_foreign_tokens() {
     let app = TestApp::spawn();
     let token = token_of(&signup(&app, "ada@example.com", "correct horse"));
 
-    assert_error(
-        &call(&app, "GET", "/api/auth/me", None, None),
-        401,
-        "unauthorized",
-    );
+    (call(&app, "GET", "/api/auth/me", None, None)).assert_error(401, "unauthorized");
     for bad in [
         "garbage",
         "a.b.c",
         &format!("{token}x"),
         &token[..token.len() - 2],
     ] {
-        assert_error(
-            &call(&app, "GET", "/api/auth/me", Some(bad), None),
-            401,
-            "unauthorized",
-        );
+        (call(&app, "GET", "/api/auth/me", Some(bad), None)).assert_error(401, "unauthorized");
     }
-    let basic = send(
+    let basic = app.send_raw(
         http::Request::get(app.url("/api/auth/me"))
             .header("authorization", format!("Basic {token}"))
             .body(Vec::new())
             .unwrap(),
     );
-    assert_error(&basic, 401, "unauthorized");
+    basic.assert_error(401, "unauthorized");
 
     // Signed with another key.
     let other = JwtConfig {
@@ -328,11 +280,7 @@ fn me_refuses_missing_malformed_and_foreign_tokens() {
     };
     let user_id = signup_user_id(&app, "bob@example.com");
     let foreign = token::issue(&other, user_id, Utc::now()).unwrap().token;
-    assert_error(
-        &call(&app, "GET", "/api/auth/me", Some(&foreign), None),
-        401,
-        "unauthorized",
-    );
+    (call(&app, "GET", "/api/auth/me", Some(&foreign), None)).assert_error(401, "unauthorized");
 }
 
 fn signup_user_id(app: &TestApp, email: &str) -> uuid::Uuid {
@@ -358,11 +306,7 @@ fn expired_and_unsigned_tokens_are_refused() {
     let expired = token::issue(&cfg, user_id, Utc::now() - Duration::hours(2))
         .unwrap()
         .token;
-    assert_error(
-        &call(&app, "GET", "/api/auth/me", Some(&expired), None),
-        401,
-        "unauthorized",
-    );
+    (call(&app, "GET", "/api/auth/me", Some(&expired), None)).assert_error(401, "unauthorized");
 
     // The same claims with `alg: none` and no signature.
     let parts: Vec<&str> = fresh.split('.').collect();
@@ -370,11 +314,7 @@ fn expired_and_unsigned_tokens_are_refused() {
     let none =
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let unsigned = format!("{none}.{}.", parts[1]);
-    assert_error(
-        &call(&app, "GET", "/api/auth/me", Some(&unsigned), None),
-        401,
-        "unauthorized",
-    );
+    (call(&app, "GET", "/api/auth/me", Some(&unsigned), None)).assert_error(401, "unauthorized");
 }
 
 #[test]
@@ -382,11 +322,7 @@ fn a_token_of_a_deleted_account_is_refused() {
     let app = TestApp::spawn();
     let token = token_of(&signup(&app, "ada@example.com", "correct horse"));
     todo_core::ports::Db::execute(&app.db.db(), "DELETE FROM users", &[]).unwrap();
-    assert_error(
-        &call(&app, "GET", "/api/auth/me", Some(&token), None),
-        401,
-        "unauthorized",
-    );
+    (call(&app, "GET", "/api/auth/me", Some(&token), None)).assert_error(401, "unauthorized");
 }
 
 #[test]
@@ -397,16 +333,8 @@ fn logout_revokes_exactly_that_token() {
 
     let out = call(&app, "POST", "/api/auth/logout", Some(&first), None);
     assert_eq!(out.status, 204);
-    assert_error(
-        &call(&app, "GET", "/api/auth/me", Some(&first), None),
-        401,
-        "unauthorized",
-    );
-    assert_error(
-        &call(&app, "POST", "/api/auth/logout", Some(&first), None),
-        401,
-        "unauthorized",
-    );
+    (call(&app, "GET", "/api/auth/me", Some(&first), None)).assert_error(401, "unauthorized");
+    (call(&app, "POST", "/api/auth/logout", Some(&first), None)).assert_error(401, "unauthorized");
     assert_eq!(
         call(&app, "GET", "/api/auth/me", Some(&second), None).status,
         200
@@ -418,13 +346,9 @@ fn a_missing_or_short_jwt_secret_is_reported_as_misconfiguration() {
     for secret in ["", "too-short-secret"] {
         let app = TestApp::spawn_with(&[("jwt_secret", secret)]);
         let reply = signup(&app, "ada@example.com", "correct horse");
-        assert_error(&reply, 500, "misconfigured");
+        reply.assert_error(500, "misconfigured");
         assert!(!reply.body.to_string().contains(secret) || secret.is_empty());
-        assert_error(
-            &call(&app, "GET", "/api/auth/me", Some("x.y.z"), None),
-            500,
-            "misconfigured",
-        );
+        (call(&app, "GET", "/api/auth/me", Some("x.y.z"), None)).assert_error(500, "misconfigured");
     }
 }
 
@@ -432,13 +356,9 @@ fn a_missing_or_short_jwt_secret_is_reported_as_misconfiguration() {
 fn auth_routes_answer_405_and_404_like_the_rest_of_the_api() {
     let app = TestApp::spawn();
     let reply = call(&app, "GET", "/api/auth/login", None, None);
-    assert_error(&reply, 405, "method_not_allowed");
+    reply.assert_error(405, "method_not_allowed");
     assert_eq!(reply.headers["allow"], "POST");
-    assert_error(
-        &call(&app, "GET", "/api/auth/nope", None, None),
-        404,
-        "not_found",
-    );
+    (call(&app, "GET", "/api/auth/nope", None, None)).assert_error(404, "not_found");
 }
 
 #[test]

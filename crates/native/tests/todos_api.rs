@@ -7,45 +7,13 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Duration, Utc};
-use native::testing::{client, TestApp};
+use native::testing::{Reply, TestApp};
 use serde_json::{json, Value};
 use todo_core::db::SqlParam;
 use todo_core::ports::Db;
 use todo_core::todos::http::ROUTES;
 
 // ---------------------------------------------------------------- helpers
-
-struct Reply {
-    status: u16,
-    headers: http::HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn field_errors(&self) -> Vec<String> {
-        self.body["error"]["fields"]
-            .as_object()
-            .map(|f| f.keys().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    #[track_caller]
-    fn expect(self, status: u16) -> Self {
-        assert_eq!(self.status, status, "{}", self.body);
-        self
-    }
-
-    #[track_caller]
-    fn expect_error(self, status: u16, code: &str) -> Self {
-        assert_eq!(self.status, status, "{}", self.body);
-        assert_eq!(self.body["error"]["code"], code, "{}", self.body);
-        self
-    }
-}
 
 /// A request to the app; the response is checked against the API document.
 fn send(
@@ -56,39 +24,7 @@ fn send(
     headers: &[(&str, &str)],
     body: Option<&Value>,
 ) -> Reply {
-    let mut req = http::Request::builder().method(method).uri(app.url(path));
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    for (name, value) in headers {
-        req = req.header(*name, *value);
-    }
-    let has_type = headers
-        .iter()
-        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
-    let bytes = match body {
-        Some(b) => {
-            if !has_type {
-                req = req.header("content-type", "application/json");
-            }
-            b.to_string().into_bytes()
-        }
-        None => Vec::new(),
-    };
-    let mut resp = client().run(req.body(bytes).unwrap()).unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.body_mut().read_to_string().unwrap();
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    let reply = Reply {
-        status,
-        headers,
-        body,
-    };
+    let reply = app.send(method, path, token, headers, body);
     check_against_document(method, path, &reply);
     reply
 }
@@ -422,12 +358,8 @@ fn bodies_must_be_json() {
         .uri(app.url("/api/todos"))
         .header("authorization", format!("Bearer {}", ada.token))
         .header("content-type", "application/json");
-    let mut resp = client()
-        .run(req.body(b"{\"title\":".to_vec()).unwrap())
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 400);
-    let body: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
-    assert_eq!(body["error"]["code"], "bad_request");
+    app.send_raw(req.body(b"{\"title\":".to_vec()).unwrap())
+        .expect_error(400, "bad_request");
 }
 
 // ---------------------------------------------------------------- access
@@ -1323,11 +1255,7 @@ fn every_documented_operation_is_routed_and_no_other_method_is() {
                 req = req.header("content-type", "application/json");
             }
             let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-            let status = client()
-                .run(req.body(bytes).unwrap())
-                .unwrap()
-                .status()
-                .as_u16();
+            let status = app.send_raw(req.body(bytes).unwrap()).status;
             if documented {
                 assert!(
                     status != 404 && status != 405,
