@@ -62,24 +62,28 @@ pub fn serve(req: Request, ctx: &Ctx, handler: Handler) -> Response {
         headers.append(header::VARY, HeaderValue::from_static("origin"));
     }
 
-    log_request(&req, &response, ctx, &request_id, started, internal);
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let line = log_line(&req, &response, ctx, &request_id, duration_ms, internal);
+    println!("{line}");
     response
 }
 
-fn log_request(
+/// The request's access-log line: what was asked and answered, never a
+/// header, query string or body (where tokens and passwords travel).
+fn log_line(
     req: &Request,
     response: &Response,
     ctx: &Ctx,
     request_id: &str,
-    started: Instant,
+    duration_ms: f64,
     internal: Option<String>,
-) {
+) -> serde_json::Value {
     let mut line = serde_json::json!({
         "time": ctx.clock.now().to_rfc3339(),
         "method": req.method().as_str(),
         "path": req.uri().path(),
         "status": response.status().as_u16(),
-        "duration_ms": started.elapsed().as_secs_f64() * 1000.0,
+        "duration_ms": duration_ms,
         "request_id": request_id,
     });
     if let Some(user) = ctx.user_id.get() {
@@ -88,7 +92,7 @@ fn log_request(
     if let Some(detail) = internal {
         line["error"] = detail.into();
     }
-    println!("{line}");
+    line
 }
 
 /// The caller's `x-request-id` when it is sane, else a fresh one.
@@ -234,4 +238,166 @@ pub fn bearer_token(req: &Request) -> Option<&str> {
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim())
         .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{DbError, Row, SqlParam};
+    use crate::ports::{Clock, Db, HttpClient, OutboundError, Variables};
+    use chrono::{DateTime, TimeZone, Utc};
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    struct NoDb;
+    impl Db for NoDb {
+        fn query(&self, _: &str, _: &[SqlParam]) -> Result<Vec<Row>, DbError> {
+            Err(DbError::Connection("no database in this test".into()))
+        }
+        fn execute(&self, _: &str, _: &[SqlParam]) -> Result<u64, DbError> {
+            Err(DbError::Connection("no database in this test".into()))
+        }
+    }
+    struct NoHttp;
+    impl HttpClient for NoHttp {
+        fn send(
+            &self,
+            _: http::Request<Vec<u8>>,
+            _: Duration,
+        ) -> Result<http::Response<Vec<u8>>, OutboundError> {
+            Err(OutboundError::Failed("no network in this test".into()))
+        }
+    }
+    struct Origins(&'static str);
+    impl Variables for Origins {
+        fn get(&self, name: &str) -> Option<String> {
+            (name == "cors_allowed_origins").then(|| self.0.to_owned())
+        }
+    }
+    struct Fixed;
+    impl Clock for Fixed {
+        fn now(&self) -> DateTime<Utc> {
+            Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
+        }
+    }
+
+    fn with_ctx<T>(origins: &'static str, f: impl FnOnce(&Ctx) -> T) -> T {
+        let vars = Origins(origins);
+        let ctx = Ctx::new(&NoDb, &NoHttp, &vars, &Fixed, PathBuf::from("/nonexistent"));
+        f(&ctx)
+    }
+
+    fn ok(_: &Request, _: &Ctx) -> Result<Response, ApiError> {
+        Ok(empty(StatusCode::NO_CONTENT))
+    }
+
+    fn request(method: Method, uri: &str) -> http::request::Builder {
+        http::Request::builder().method(method).uri(uri)
+    }
+
+    #[test]
+    fn the_log_line_never_carries_headers_queries_or_bodies() {
+        with_ctx("", |ctx| {
+            let user = Uuid::new_v4();
+            ctx.user_id.set(Some(user));
+            let req = request(
+                Method::POST,
+                "http://h/api/auth/login?token=secret-in-query",
+            )
+            .header("authorization", "Bearer secret-token")
+            .body(Bytes::from_static(br#"{"password":"secret-password"}"#))
+            .unwrap();
+            let line = log_line(&req, &empty(StatusCode::OK), ctx, "rid-1", 1.5, None);
+            let text = line.to_string();
+            assert!(!text.contains("secret"), "{text}");
+            assert_eq!(line["path"], "/api/auth/login");
+            assert_eq!(line["status"], 200);
+            assert_eq!(line["request_id"], "rid-1");
+            assert_eq!(line["user_id"], user.to_string());
+            assert_eq!(line["time"], "2026-11-25T12:00:00+00:00");
+        });
+    }
+
+    #[test]
+    fn an_oversized_body_is_refused_before_the_handler_runs() {
+        fn must_not_run(_: &Request, _: &Ctx) -> Result<Response, ApiError> {
+            panic!("the handler ran");
+        }
+        with_ctx("", |ctx| {
+            let req = request(Method::POST, "http://h/api/todos")
+                .body(Bytes::from(vec![b'x'; MAX_BODY_BYTES + 1]))
+                .unwrap();
+            assert_eq!(
+                serve(req, ctx, must_not_run).status(),
+                StatusCode::PAYLOAD_TOO_LARGE
+            );
+        });
+    }
+
+    #[test]
+    fn request_ids_are_echoed_only_when_sane() {
+        with_ctx("", |ctx| {
+            let sent = request(Method::GET, "http://h/")
+                .header(REQUEST_ID, "abc-123")
+                .body(Bytes::new())
+                .unwrap();
+            assert_eq!(serve(sent, ctx, ok).headers()[REQUEST_ID], "abc-123");
+            let odd = request(Method::GET, "http://h/")
+                .header(REQUEST_ID, "a b\"<script>")
+                .body(Bytes::new())
+                .unwrap();
+            let answered = serve(odd, ctx, ok);
+            let id = answered.headers()[REQUEST_ID].to_str().unwrap();
+            assert!(Uuid::parse_str(id).is_ok(), "{id}");
+        });
+    }
+
+    #[test]
+    fn cors_headers_go_only_to_listed_origins() {
+        with_ctx("https://app.example, https://other.example/", |ctx| {
+            let listed = request(Method::GET, "http://h/")
+                .header(header::ORIGIN, "https://other.example")
+                .body(Bytes::new())
+                .unwrap();
+            let response = serve(listed, ctx, ok);
+            assert_eq!(
+                response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+                "https://other.example"
+            );
+            let unlisted = request(Method::GET, "http://h/")
+                .header(header::ORIGIN, "https://evil.example")
+                .body(Bytes::new())
+                .unwrap();
+            let response = serve(unlisted, ctx, ok);
+            assert!(!response
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+        });
+    }
+
+    #[test]
+    fn without_listed_origins_every_preflight_is_refused() {
+        with_ctx("", |ctx| {
+            let preflight = request(Method::OPTIONS, "http://h/api/todos")
+                .header(header::ORIGIN, "https://app.example")
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+                .body(Bytes::new())
+                .unwrap();
+            assert_eq!(serve(preflight, ctx, ok).status(), StatusCode::FORBIDDEN);
+        });
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively_and_trimmed() {
+        let req = |value: &str| {
+            request(Method::GET, "http://h/")
+                .header(header::AUTHORIZATION, value)
+                .body(Bytes::new())
+                .unwrap()
+        };
+        assert_eq!(bearer_token(&req("Bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(&req("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer_token(&req("Basic abc")), None);
+        assert_eq!(bearer_token(&req("Bearer ")), None);
+    }
 }
