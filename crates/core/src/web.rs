@@ -17,34 +17,34 @@ pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 pub const OPENAPI_PATH: &str = "/api/openapi.json";
 
 pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    if req.uri().path().trim_end_matches('/') == OPENAPI_PATH {
+    let path = req.uri().path();
+    if path.trim_end_matches('/') == OPENAPI_PATH {
         allow(req, &[Method::GET, Method::HEAD])?;
-        let body = if req.method() == Method::HEAD {
-            Bytes::new()
-        } else {
-            Bytes::from_static(OPENAPI_JSON.as_bytes())
-        };
-        return http::Response::builder()
-            .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::CACHE_CONTROL, "no-cache")
-            .body(body)
-            .map_err(ApiError::internal);
+        return ok(
+            req,
+            "application/json",
+            Bytes::from_static(OPENAPI_JSON.as_bytes()),
+        );
     }
-    if req.uri().path().starts_with("/api/") {
+    if path.starts_with("/api/") {
         return Err(ApiError::not_found());
     }
     allow(req, &[Method::GET, Method::HEAD])?;
-    let path = resolve(&ctx.files_root, req.uri().path()).ok_or_else(ApiError::not_found)?;
-    let body = std::fs::read(&path).map_err(|_| ApiError::not_found())?;
+    let file = resolve(&ctx.files_root, path).ok_or_else(ApiError::not_found)?;
+    let body = std::fs::read(&file).map_err(|_| ApiError::not_found())?;
+    ok(req, content_type(&file), Bytes::from(body))
+}
+
+/// 200 with `body` (or just its headers for HEAD), revalidated on every use.
+fn ok(req: &Request, content_type: &str, body: Bytes) -> Result<Response, ApiError> {
     let body = if req.method() == Method::HEAD {
         Bytes::new()
     } else {
-        Bytes::from(body)
+        body
     };
     http::Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, content_type(&path))
+        .header(header::CONTENT_TYPE, content_type)
         .header(header::CACHE_CONTROL, "no-cache")
         .header("x-content-type-options", "nosniff")
         .body(body)
