@@ -101,6 +101,17 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
     }
 
+    /// Claims that would pass every check if they were signed with our key.
+    fn claims_json() -> String {
+        format!(
+            r#"{{"sub":"{}","iat":{},"exp":{},"jti":"{}","iss":"{ISSUER}"}}"#,
+            Uuid::new_v4(),
+            now().timestamp(),
+            now().timestamp() + 3600,
+            Uuid::new_v4()
+        )
+    }
+
     #[test]
     fn an_issued_token_verifies_until_it_expires() {
         let user = Uuid::new_v4();
@@ -126,13 +137,7 @@ mod tests {
     fn a_tampered_payload_is_rejected() {
         let issued = issue(&cfg(), Uuid::new_v4(), now()).unwrap();
         let parts: Vec<&str> = issued.token.split('.').collect();
-        let forged = format!(
-            r#"{{"sub":"{}","iat":{},"exp":{},"jti":"{}","iss":"{ISSUER}"}}"#,
-            Uuid::new_v4(),
-            now().timestamp(),
-            now().timestamp() + 3600,
-            Uuid::new_v4()
-        );
+        let forged = claims_json();
         let token = format!(
             "{}.{}.{}",
             parts[0],
@@ -144,13 +149,7 @@ mod tests {
 
     #[test]
     fn unsigned_and_other_algorithm_tokens_are_rejected() {
-        let payload = format!(
-            r#"{{"sub":"{}","iat":{},"exp":{},"jti":"{}","iss":"{ISSUER}"}}"#,
-            Uuid::new_v4(),
-            now().timestamp(),
-            now().timestamp() + 3600,
-            Uuid::new_v4()
-        );
+        let payload = claims_json();
         let body = URL_SAFE_NO_PAD.encode(payload.as_bytes());
         for header in [
             r#"{"alg":"none","typ":"JWT"}"#,
