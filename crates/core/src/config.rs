@@ -31,11 +31,9 @@ pub fn database_url(vars: &dyn Variables) -> String {
     {
         return fallback;
     }
-    url.path_segments_mut()
-        .map(|mut p| {
-            p.push(&name);
-        })
-        .ok();
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.push(&name);
+    }
     url.query_pairs_mut().append_pair("sslmode", &sslmode);
     url.to_string()
 }
