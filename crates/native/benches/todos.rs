@@ -16,26 +16,13 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use native::testing::{TestDb, TEST_DATABASE_URL};
-use native::{AllowedHosts, NativeDb, NativeHttp};
-use todo_core::db::SqlParam;
+use native::{AllowedHosts, NativeHttp};
 use todo_core::ports::{Ctx, Db, SystemClock};
 use todo_core::todos::store;
 use todo_core::todos::{ListQuery, NewTodo, TodoChanges, TodoTitle};
-use uuid::Uuid;
 
 /// Todos held by the user whose list, updates and toggles are measured.
 const HELD: i64 = 10_000;
-
-fn insert_user(db: &NativeDb, email: &str) -> Uuid {
-    let rows = db
-        .query(
-            "INSERT INTO users (email, name, password_hash) VALUES ($1::text, 'Bench', 'x') \
-             RETURNING id::text AS id",
-            &[SqlParam::Text(email.into())],
-        )
-        .unwrap();
-    rows[0].uuid("id").unwrap()
-}
 
 fn bench_todos(c: &mut Criterion) {
     if std::env::var(TEST_DATABASE_URL).is_err() {
@@ -53,7 +40,7 @@ fn bench_todos(c: &mut Criterion) {
 
     // One user holding 10,000 todos (the most allowed), with varied fields,
     // and statistics as autovacuum would leave them.
-    let user = insert_user(&db, "bench@example.com");
+    let user = test_db.insert_user("bench@example.com");
     db.execute(
         "INSERT INTO todos (user_id, title, description, priority, completed, due_at, tags,
                             created_at, updated_at)
@@ -110,7 +97,7 @@ fn bench_todos(c: &mut Criterion) {
 
     // Creating counts the user's todos against the limit; a fresh user takes
     // over every 2,000 creates, so this measures users holding 0 to 2,000.
-    let creator = Cell::new(insert_user(&db, "creator-0@example.com"));
+    let creator = Cell::new(test_db.insert_user("creator-0@example.com"));
     let created = Cell::new(0u32);
     let new = NewTodo::new(TodoTitle::parse("Buy milk").unwrap());
     group.bench_function("create (user holding up to 2,000)", |b| {
@@ -118,7 +105,7 @@ fn bench_todos(c: &mut Criterion) {
             let n = created.get() + 1;
             created.set(n);
             if n % 2_000 == 0 {
-                creator.set(insert_user(&db, &format!("creator-{n}@example.com")));
+                creator.set(test_db.insert_user(&format!("creator-{n}@example.com")));
             }
             store::create(&ctx, creator.get(), &new).unwrap()
         })

@@ -106,6 +106,19 @@ impl TestDb {
     pub fn vars(&self) -> TestVars {
         self.vars.clone()
     }
+
+    /// A user row as sign-up would leave it (without a usable password), for
+    /// tests and benchmarks that call the core's library API directly.
+    pub fn insert_user(&self, email: &str) -> Uuid {
+        let rows = todo_core::ports::Db::query(
+            &self.db(),
+            "INSERT INTO users (email, name, password_hash) VALUES ($1::text, 'Test', 'x') \
+             RETURNING id::text AS id",
+            &[todo_core::db::SqlParam::Text(email.into())],
+        )
+        .expect("inserting a test user");
+        rows[0].uuid("id").expect("a user id")
+    }
 }
 
 impl Drop for TestDb {

@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use native::testing::{TestDb, TestVars};
 use native::{AllowedHosts, NativeDb, NativeHttp};
-use todo_core::db::SqlParam;
 use todo_core::ports::{Clock, Ctx, Db};
 use todo_core::todos::store::{self, list_statements, Statement, TodoError};
 use todo_core::todos::{
@@ -72,17 +71,8 @@ impl World {
         )
     }
 
-    /// A user row, as sign-up would leave it.
     fn user(&self, email: &str) -> Uuid {
-        let rows = self
-            .db
-            .query(
-                "INSERT INTO users (email, name, password_hash) VALUES ($1::text, 'Test', 'x') \
-                 RETURNING id::text AS id",
-                &[SqlParam::Text(email.into())],
-            )
-            .unwrap();
-        rows[0].uuid("id").unwrap()
+        self.test_db.insert_user(email)
     }
 }
 
