@@ -238,6 +238,14 @@ fn clear_completed(req: &Request, ctx: &Ctx, user: Uuid) -> Result<Response, Api
     Ok(json(StatusCode::OK, &json!({ "deleted": deleted })))
 }
 
+/// A field that falls back to its default when missing (or, in a patch, null).
+fn or_default<R: ?Sized, T: Default>(
+    raw: Option<&R>,
+    parse: impl FnOnce(&R) -> Result<T, String>,
+) -> Result<T, String> {
+    raw.map_or_else(|| Ok(T::default()), parse)
+}
+
 /// The body of POST (create) and PUT (replace): `title` is required, every
 /// other field falls back to its default when missing or null.
 #[derive(Debug, Deserialize)]
@@ -262,31 +270,20 @@ impl TodoBody {
         let title = f.take("title", TodoTitle::parse(&self.title));
         let description = f.take(
             "description",
-            self.description
-                .as_deref()
-                .map_or(Ok(Description::default()), Description::parse),
+            or_default(self.description.as_deref(), Description::parse),
         );
         let priority = f.take(
             "priority",
-            self.priority
-                .as_deref()
-                .map_or(Ok(Priority::default()), Priority::parse),
+            or_default(self.priority.as_deref(), Priority::parse),
         );
         let due_at = f.take(
             "due_at",
             self.due_at.as_deref().map(DueAt::parse).transpose(),
         );
-        let tags = f.take(
-            "tags",
-            self.tags
-                .as_deref()
-                .map_or(Ok(Tags::default()), Tags::parse),
-        );
+        let tags = f.take("tags", or_default(self.tags.as_deref(), Tags::parse));
         let recurrence = f.take(
             "recurrence",
-            self.recurrence
-                .as_deref()
-                .map_or(Ok(Recurrence::default()), Recurrence::parse),
+            or_default(self.recurrence.as_deref(), Recurrence::parse),
         );
         match (title, description, priority, due_at, tags, recurrence) {
             (
@@ -350,36 +347,21 @@ impl PatchBody {
                 }
                 Some(Some(t)) => f.take("title", TodoTitle::parse(&t)),
             },
-            description: self.description.and_then(|d| {
-                f.take(
-                    "description",
-                    d.as_deref()
-                        .map_or(Ok(Description::default()), Description::parse),
-                )
-            }),
-            priority: self.priority.and_then(|p| {
-                f.take(
-                    "priority",
-                    p.as_deref()
-                        .map_or(Ok(Priority::default()), Priority::parse),
-                )
-            }),
+            description: self
+                .description
+                .and_then(|d| f.take("description", or_default(d.as_deref(), Description::parse))),
+            priority: self
+                .priority
+                .and_then(|p| f.take("priority", or_default(p.as_deref(), Priority::parse))),
             due_at: self
                 .due_at
                 .and_then(|d| f.take("due_at", d.as_deref().map(DueAt::parse).transpose())),
-            tags: self.tags.and_then(|t| {
-                f.take(
-                    "tags",
-                    t.as_deref().map_or(Ok(Tags::default()), Tags::parse),
-                )
-            }),
-            recurrence: self.recurrence.and_then(|r| {
-                f.take(
-                    "recurrence",
-                    r.as_deref()
-                        .map_or(Ok(Recurrence::default()), Recurrence::parse),
-                )
-            }),
+            tags: self
+                .tags
+                .and_then(|t| f.take("tags", or_default(t.as_deref(), Tags::parse))),
+            recurrence: self
+                .recurrence
+                .and_then(|r| f.take("recurrence", or_default(r.as_deref(), Recurrence::parse))),
         };
         if f.is_empty() {
             Ok(changes)
