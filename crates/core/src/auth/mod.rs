@@ -36,6 +36,11 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 /// The authenticated caller, from a valid, unexpired, unrevoked bearer token
 /// of an account that still exists. Records the user id for the request log.
 pub fn require_user(req: &Request, ctx: &Ctx) -> Result<AuthUser, ApiError> {
+    authenticate(req, ctx).map(|(user, _)| user)
+}
+
+/// [`require_user`], also returning the verified token (logout revokes it).
+fn authenticate(req: &Request, ctx: &Ctx) -> Result<(AuthUser, token::VerifiedToken), ApiError> {
     let cfg = JwtConfig::from_ctx(ctx)?;
     let token = bearer_token(req)
         .ok_or_else(|| ApiError::unauthorized("missing bearer token in Authorization header"))?;
@@ -44,7 +49,7 @@ pub fn require_user(req: &Request, ctx: &Ctx) -> Result<AuthUser, ApiError> {
     let user = store::find_for_token(ctx.db, verified.user_id, verified.jti)?
         .ok_or_else(|| ApiError::unauthorized("invalid or expired token"))?;
     ctx.user_id.set(Some(user.id));
-    Ok(user)
+    Ok((user, verified))
 }
 
 #[derive(Deserialize)]
@@ -119,11 +124,7 @@ fn me(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 fn logout(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    let cfg = JwtConfig::from_ctx(ctx)?;
-    require_user(req, ctx)?;
-    let token = bearer_token(req).unwrap_or_default();
-    let verified = token::verify(&cfg, token, ctx.clock.now())
-        .map_err(|_| ApiError::unauthorized("invalid or expired token"))?;
+    let (_, verified) = authenticate(req, ctx)?;
     store::revoke(
         ctx.db,
         verified.jti,
