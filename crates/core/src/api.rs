@@ -243,7 +243,7 @@ pub fn bearer_token(req: &Request) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{DbError, Row, SqlParam};
+    use crate::db::{DbError, SqlParam};
     use crate::ports::{Clock, Db, HttpClient, OutboundError, Variables};
     use chrono::{DateTime, TimeZone, Utc};
     use std::path::PathBuf;
@@ -251,7 +251,7 @@ mod tests {
 
     struct NoDb;
     impl Db for NoDb {
-        fn query(&self, _: &str, _: &[SqlParam]) -> Result<Vec<Row>, DbError> {
+        fn query_json(&self, _: &str, _: &[SqlParam]) -> Result<String, DbError> {
             Err(DbError::Connection("no database in this test".into()))
         }
         fn execute(&self, _: &str, _: &[SqlParam]) -> Result<u64, DbError> {

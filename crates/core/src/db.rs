@@ -1,11 +1,29 @@
-//! Values crossing the [`Db`](crate::ports::Db) port and small helpers to read rows.
+//! The one way the core talks to PostgreSQL, shaped so that no host can trip
+//! over it:
+//!
+//! - Every statement that returns data answers **exactly one row** holding
+//!   one JSON text value ([`Statement::object`]): a top-level `SELECT`
+//!   without `FROM` over scalar subqueries, which yields one row whatever the
+//!   subqueries match. Spin 4.0.0–4.0.2 never return from a `query` whose
+//!   result has zero rows (spinframework/spin issue 3671), and the native
+//!   harness refuses one, so a "not found" is an empty array or a `null`
+//!   inside the JSON, never an empty result.
+//! - Conflicts are data (`ON CONFLICT DO NOTHING`, then look at what came
+//!   back), never a `query`'s SQLSTATE: Spin loses the SQLSTATE of an error
+//!   raised while rows stream. Statements that need nothing back use
+//!   [`Db::execute`], which keeps it.
+//! - Rows reach Rust through serde, so Spin's `pg4` and the native client
+//!   convert nothing but one text value.
 
-use std::sync::Arc;
-
-use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-/// A statement parameter. See the typing convention on [`crate::ports::Db`].
+use chrono::{DateTime, Utc};
+
+use crate::ports::Db;
+
+/// A statement parameter. Every placeholder is typed in the SQL (`$1::text`,
+/// `$2::int8`, `$3::bool`, then cast further, e.g. `$1::text::uuid`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqlParam {
     Null,
@@ -51,28 +69,12 @@ impl<T: Into<SqlParam>> From<Option<T>> for SqlParam {
     }
 }
 
-/// A column value as the core sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SqlValue {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Text(String),
-}
-
-/// One result row; columns are looked up by name.
-#[derive(Debug, Clone)]
-pub struct Row {
-    columns: Arc<[String]>,
-    values: Vec<SqlValue>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DbError {
     #[error("cannot reach the database: {0}")]
     Connection(String),
-    /// A statement failed; `code` is the SQLSTATE when the server sent one.
+    /// A statement failed. `code` is the SQLSTATE, which only
+    /// [`Db::execute`] reliably has: never branch on it after a query.
     #[error("query failed ({code:?}): {message}")]
     Query {
         code: Option<String>,
@@ -82,91 +84,138 @@ pub enum DbError {
     Decode(String),
 }
 
-impl DbError {
-    pub fn sqlstate(&self) -> Option<&str> {
-        match self {
-            DbError::Query { code, .. } => code.as_deref(),
-            _ => None,
-        }
-    }
+/// What one field of a statement's JSON object holds.
+#[derive(Debug, Clone, Copy)]
+pub enum Json<'a> {
+    /// Every row of a `SELECT`, in its order, as an array (`[]` when none).
+    Rows(&'a str),
+    /// The one row of a `SELECT` as an object, or `null` when it has none
+    /// (more than one is an error).
+    Row(&'a str),
+    /// A scalar SQL expression, e.g. `(SELECT count(*) FROM ...)` or `$3::text`.
+    Value(&'a str),
+}
 
-    /// `23505`: a unique constraint said no.
-    pub fn is_unique_violation(&self) -> bool {
-        self.sqlstate() == Some("23505")
+impl Json<'_> {
+    fn to_sql(self) -> String {
+        match self {
+            Json::Rows(select) => {
+                format!("(SELECT coalesce(json_agg(r), '[]') FROM ({select}) AS r)")
+            }
+            Json::Row(select) => format!("(SELECT row_to_json(r) FROM ({select}) AS r)"),
+            Json::Value(expr) => expr.to_owned(),
+        }
     }
 }
 
-impl Row {
-    pub fn new(columns: Arc<[String]>, values: Vec<SqlValue>) -> Self {
-        Self { columns, values }
-    }
+/// `json_build_object('<name>', <field>, ...)`, an expression.
+pub fn json_object(fields: &[(&str, Json<'_>)]) -> String {
+    let fields: Vec<String> = fields
+        .iter()
+        .map(|(name, field)| format!("'{name}', {}", field.to_sql()))
+        .collect();
+    format!("json_build_object({})", fields.join(", "))
+}
 
-    fn value(&self, name: &str) -> Result<&SqlValue, DbError> {
-        self.columns
-            .iter()
-            .position(|c| c == name)
-            .and_then(|i| self.values.get(i))
-            .ok_or_else(|| DbError::Decode(format!("no column {name}")))
-    }
+/// A statement and its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<SqlParam>,
+}
 
-    fn mismatch(name: &str, want: &str, got: &SqlValue) -> DbError {
-        DbError::Decode(format!("column {name}: expected {want}, got {got:?}"))
-    }
-
-    pub fn opt_text(&self, name: &str) -> Result<Option<String>, DbError> {
-        match self.value(name)? {
-            SqlValue::Null => Ok(None),
-            SqlValue::Text(s) => Ok(Some(s.clone())),
-            other => Err(Self::mismatch(name, "text", other)),
+impl Statement {
+    /// `WITH <ctes> SELECT json_build_object('<name>', <field>, ...)::text`:
+    /// exactly one row, one text column. The CTEs may modify data (they run
+    /// to completion whatever the object reads of them); `ctes` may be empty.
+    pub fn object(ctes: &[&str], fields: &[(&str, Json<'_>)], params: Vec<SqlParam>) -> Self {
+        let with = if ctes.is_empty() {
+            String::new()
+        } else {
+            format!("WITH {} ", ctes.join(", "))
+        };
+        Statement {
+            sql: format!("{with}SELECT {}::text", json_object(fields)),
+            params,
         }
     }
 
-    pub fn text(&self, name: &str) -> Result<String, DbError> {
-        self.opt_text(name)?
-            .ok_or_else(|| DbError::Decode(format!("column {name} is null")))
+    /// Runs the statement and reads its object into `T`.
+    pub fn fetch<T: DeserializeOwned>(&self, db: &dyn Db) -> Result<T, DbError> {
+        let text = db.query_json(&self.sql, &self.params)?;
+        serde_json::from_str(&text).map_err(|e| {
+            DbError::Decode(format!(
+                "{e} in the answer to: {}",
+                statement_name(&self.sql)
+            ))
+        })
+    }
+}
+
+/// Numbers placeholders as they are added, after the ones a statement
+/// already uses (e.g. the caller's, see `auth::Caller`).
+#[derive(Debug, Clone, Default)]
+pub struct Params(pub Vec<SqlParam>);
+
+impl Params {
+    /// Adds a parameter, returning its placeholder with the cast, e.g. `$3::text::uuid`.
+    pub fn add(&mut self, value: impl Into<SqlParam>, cast: &str) -> String {
+        self.0.push(value.into());
+        format!("${}{cast}", self.0.len())
+    }
+}
+
+/// The start of a statement, to name it in errors and logs without
+/// quoting a whole page of SQL.
+pub fn statement_name(sql: &str) -> String {
+    let flat: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(160) {
+        Some((i, _)) => format!("{}…", &flat[..i]),
+        None => flat,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_object_statement_selects_one_json_text_value_without_from() {
+        let s = Statement::object(
+            &["gone AS (DELETE FROM t WHERE id = $1::int8 RETURNING id)"],
+            &[
+                ("items", Json::Rows("SELECT id FROM gone ORDER BY id")),
+                ("first", Json::Row("SELECT id FROM gone LIMIT 1")),
+                ("n", Json::Value("(SELECT count(*) FROM gone)")),
+            ],
+            vec![SqlParam::Int(7)],
+        );
+        assert_eq!(
+            s.sql,
+            "WITH gone AS (DELETE FROM t WHERE id = $1::int8 RETURNING id) \
+             SELECT json_build_object(\
+             'items', (SELECT coalesce(json_agg(r), '[]') FROM (SELECT id FROM gone ORDER BY id) AS r), \
+             'first', (SELECT row_to_json(r) FROM (SELECT id FROM gone LIMIT 1) AS r), \
+             'n', (SELECT count(*) FROM gone))::text"
+        );
+        let plain = Statement::object(&[], &[("v", Json::Value("1"))], vec![]);
+        assert_eq!(plain.sql, "SELECT json_build_object('v', 1)::text");
     }
 
-    pub fn int(&self, name: &str) -> Result<i64, DbError> {
-        match self.value(name)? {
-            SqlValue::Int(i) => Ok(*i),
-            other => Err(Self::mismatch(name, "integer", other)),
-        }
+    #[test]
+    fn params_number_their_placeholders_after_the_existing_ones() {
+        let mut p = Params(vec![SqlParam::Null, SqlParam::Null]);
+        assert_eq!(p.add(Uuid::nil(), "::text::uuid"), "$3::text::uuid");
+        assert_eq!(p.add(5_i64, "::int8"), "$4::int8");
+        assert_eq!(p.0.len(), 4);
     }
 
-    pub fn opt_int(&self, name: &str) -> Result<Option<i64>, DbError> {
-        match self.value(name)? {
-            SqlValue::Null => Ok(None),
-            SqlValue::Int(i) => Ok(Some(*i)),
-            other => Err(Self::mismatch(name, "integer", other)),
-        }
-    }
-
-    pub fn bool(&self, name: &str) -> Result<bool, DbError> {
-        match self.value(name)? {
-            SqlValue::Bool(b) => Ok(*b),
-            other => Err(Self::mismatch(name, "bool", other)),
-        }
-    }
-
-    pub fn uuid(&self, name: &str) -> Result<Uuid, DbError> {
-        let s = self.text(name)?;
-        Uuid::parse_str(&s).map_err(|e| DbError::Decode(format!("column {name}: {e}")))
-    }
-
-    /// Timestamps are selected as text with the SQL function `api_ts(t)`
-    /// (RFC 3339, UTC), see the first migration.
-    pub fn opt_timestamp(&self, name: &str) -> Result<Option<DateTime<Utc>>, DbError> {
-        self.opt_text(name)?
-            .map(|s| {
-                DateTime::parse_from_rfc3339(&s)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|e| DbError::Decode(format!("column {name}: {e}")))
-            })
-            .transpose()
-    }
-
-    pub fn timestamp(&self, name: &str) -> Result<DateTime<Utc>, DbError> {
-        self.opt_timestamp(name)?
-            .ok_or_else(|| DbError::Decode(format!("column {name} is null")))
+    #[test]
+    fn a_statement_is_named_by_its_first_words() {
+        assert_eq!(statement_name("SELECT\n   1"), "SELECT 1");
+        let long = "x ".repeat(200);
+        let name = statement_name(&long);
+        assert_eq!(name.chars().count(), 161);
+        assert!(name.ends_with('…'));
     }
 }

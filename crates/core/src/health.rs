@@ -8,6 +8,7 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::api::{allow, json, Request, Response};
+use crate::db::{Json, Statement};
 use crate::error::ApiError;
 use crate::ports::Ctx;
 use crate::LATEST_MIGRATION;
@@ -56,15 +57,21 @@ fn elapsed_ms(started: Instant) -> u64 {
 
 fn check_database(ctx: &Ctx) -> Value {
     let started = Instant::now();
-    let result = ctx.db.query(
-        "SELECT COALESCE(max(version), 0)::int8 AS version FROM refinery_schema_history",
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        version: i64,
+    }
+    let applied = Statement::object(
         &[],
-    );
+        &[(
+            "version",
+            Json::Value("(SELECT COALESCE(max(version), 0) FROM refinery_schema_history)"),
+        )],
+        Vec::new(),
+    )
+    .fetch::<Answer>(ctx.db)
+    .map(|answer| answer.version);
     let latency_ms = elapsed_ms(started);
-    let applied = result.and_then(|rows| match rows.first() {
-        Some(row) => row.int("version"),
-        None => Ok(0),
-    });
     match applied {
         Ok(v) if v >= LATEST_MIGRATION => {
             json!({"status": "up", "latency_ms": latency_ms, "migration": v})

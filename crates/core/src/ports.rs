@@ -8,18 +8,19 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::db::{DbError, Row, SqlParam};
+use crate::db::{DbError, SqlParam};
 
 /// A PostgreSQL connection. Every statement runs on its own (autocommit);
 /// changes that must be atomic are written as one statement (data-modifying
-/// CTEs), which behaves the same under Spin's pooled connections.
-///
-/// Convention: every placeholder is typed in the SQL (`$1::text`, `$2::int8`,
-/// `$3::bool`, then cast further, e.g. `$1::text::uuid`) and every selected
-/// column is text, int2/4/8, float8 or bool. That keeps Spin's `pg4` and the
-/// native client on exactly the same conversions.
+/// CTEs), which behaves the same under Spin's pooled connections. The core
+/// builds its statements with [`crate::db::Statement`], which explains why
+/// the port is this narrow.
 pub trait Db {
-    fn query(&self, sql: &str, params: &[SqlParam]) -> Result<Vec<Row>, DbError>;
+    /// Runs a statement that answers exactly one row of one text column
+    /// (JSON) and returns that text. Any other shape is an error; zero rows
+    /// in particular, which would hang Spin 4.0.0–4.0.2 for good.
+    fn query_json(&self, sql: &str, params: &[SqlParam]) -> Result<String, DbError>;
+    /// Runs a statement that returns no rows; the number of rows it changed.
     fn execute(&self, sql: &str, params: &[SqlParam]) -> Result<u64, DbError>;
 }
 
@@ -69,7 +70,7 @@ pub struct Ctx<'a> {
     pub clock: &'a dyn Clock,
     /// Where the web component finds `static/` (`/` under Spin, which mounts it there).
     pub files_root: PathBuf,
-    /// Set by `require_user`, read by the request log line.
+    /// Set once a statement confirms the caller, read by the request log line.
     pub user_id: Cell<Option<Uuid>>,
 }
 

@@ -17,9 +17,11 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use native::testing::{TestDb, TEST_DATABASE_URL};
 use native::{AllowedHosts, NativeHttp};
+use todo_core::auth::Caller;
 use todo_core::ports::{Ctx, Db, SystemClock};
 use todo_core::todos::store;
 use todo_core::todos::{ListQuery, NewTodo, TodoChanges, TodoTitle};
+use uuid::Uuid;
 
 /// Todos held by the user whose list, updates and toggles are measured.
 const HELD: i64 = 10_000;
@@ -40,7 +42,8 @@ fn bench_todos(c: &mut Criterion) {
 
     // One user holding 10,000 todos (the most allowed), with varied fields,
     // and statistics as autovacuum would leave them.
-    let user = test_db.insert_user("bench@example.com");
+    // As an HTTP request calls it: a token whose revocation is checked.
+    let user = Caller::token(test_db.insert_user("bench@example.com"), Uuid::new_v4());
     db.execute(
         "INSERT INTO todos (user_id, title, description, priority, completed, due_at, tags,
                             created_at, updated_at)
@@ -49,12 +52,12 @@ fn bench_todos(c: &mut Criterion) {
                 ARRAY['tag' || (i % 20)],
                 now() - i * interval '1 minute', now() - i * interval '1 minute'
          FROM generate_series(1, $2::int8 - 1) AS i",
-        &[user.into(), HELD.into()],
+        &[user.user_id.into(), HELD.into()],
     )
     .unwrap();
     let target = store::create(
         &ctx,
-        user,
+        &user,
         &NewTodo::new(TodoTitle::parse("target").unwrap()),
     )
     .unwrap()
@@ -67,12 +70,12 @@ fn bench_todos(c: &mut Criterion) {
 
     let first_page = ListQuery::default();
     group.bench_function("list (first page of 50, user holding 10,000)", |b| {
-        b.iter(|| store::list(&ctx, user, &first_page).unwrap())
+        b.iter(|| store::list(&ctx, &user, &first_page).unwrap())
     });
     let filtered = ListQuery::parse("status=open&priority=high,urgent&sort=due_at").unwrap();
     group.bench_function(
         "list (open, high+urgent, by due date, user holding 10,000)",
-        |b| b.iter(|| store::list(&ctx, user, &filtered).unwrap()),
+        |b| b.iter(|| store::list(&ctx, &user, &filtered).unwrap()),
     );
 
     let titles = [
@@ -88,16 +91,17 @@ fn bench_todos(c: &mut Criterion) {
                 title: Some(titles[n % 2].clone()),
                 ..TodoChanges::default()
             };
-            store::update(&ctx, user, target, &changes, None).unwrap()
+            store::update(&ctx, &user, target, &changes, None).unwrap()
         })
     });
     group.bench_function("toggle (user holding 10,000)", |b| {
-        b.iter(|| store::toggle(&ctx, user, target, None).unwrap())
+        b.iter(|| store::toggle(&ctx, &user, target, None).unwrap())
     });
 
     // Creating counts the user's todos against the limit; a fresh user takes
     // over every 2,000 creates, so this measures users holding 0 to 2,000.
-    let creator = Cell::new(test_db.insert_user("creator-0@example.com"));
+    let new_creator = |email: &str| Caller::token(test_db.insert_user(email), Uuid::new_v4());
+    let creator = Cell::new(new_creator("creator-0@example.com"));
     let created = Cell::new(0u32);
     let new = NewTodo::new(TodoTitle::parse("Buy milk").unwrap());
     group.bench_function("create (user holding up to 2,000)", |b| {
@@ -105,9 +109,9 @@ fn bench_todos(c: &mut Criterion) {
             let n = created.get() + 1;
             created.set(n);
             if n % 2_000 == 0 {
-                creator.set(test_db.insert_user(&format!("creator-{n}@example.com")));
+                creator.set(new_creator(&format!("creator-{n}@example.com")));
             }
-            store::create(&ctx, creator.get(), &new).unwrap()
+            store::create(&ctx, &creator.get(), &new).unwrap()
         })
     });
     group.finish();

@@ -1,17 +1,26 @@
-//! [`Db`] over the synchronous `postgres` client, converting values exactly as
-//! Spin's `pg4` port does for the types the core uses, so a query that works
-//! here works under Spin. Like a `pg4::Connection`, one instance serves one
-//! request; it connects on first use.
+//! [`Db`] over the synchronous `postgres` client, as strict as the strictest
+//! Spin host, so that a statement that works here works under Spin too:
+//!
+//! - a query that answers zero rows is an error naming the statement (under
+//!   Spin 4.0.0–4.0.2 it never returns, spinframework/spin issue 3671);
+//! - a query's error carries no SQLSTATE (under Spin an error raised while
+//!   rows stream reaches the guest as text only); `execute` keeps it;
+//! - the answer must be one row of one text column, read as Spin's `pg4`
+//!   reads strings (text, varchar, bpchar).
+//!
+//! Like a `pg4::Connection`, one instance serves one request; it connects on
+//! first use.
 
 use std::error::Error as _;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postgres::config::Host;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::{Client, Config, NoTls};
-use todo_core::db::{DbError, Row, SqlParam, SqlValue};
+use todo_core::db::{statement_name, DbError, SqlParam, Statement};
 use todo_core::ports::Db;
 
 use crate::outbound::AllowedHosts;
@@ -23,6 +32,7 @@ pub struct NativeDb {
     url: String,
     allowed: Arc<AllowedHosts>,
     client: Mutex<Option<Client>>,
+    statements: Arc<AtomicU64>,
 }
 
 impl NativeDb {
@@ -33,7 +43,15 @@ impl NativeDb {
             url: url.into(),
             allowed,
             client: Mutex::new(None),
+            statements: Arc::default(),
         }
+    }
+
+    /// Adds one to `statements` for every statement sent from now on (how
+    /// the harness counts round trips).
+    pub fn counting(mut self, statements: Arc<AtomicU64>) -> Self {
+        self.statements = statements;
+        self
     }
 
     fn with_client<T>(
@@ -48,6 +66,7 @@ impl NativeDb {
             Some(client) if !client.is_closed() => guard.insert(client),
             _ => guard.insert(self.connect()?),
         };
+        self.statements.fetch_add(1, Ordering::Relaxed);
         run(client).map_err(query_error)
     }
 
@@ -61,6 +80,33 @@ impl NativeDb {
         config
             .connect(NoTls)
             .map_err(|e| DbError::Connection(error_text(&e)))
+    }
+
+    /// PostgreSQL's plan for `statement`, as `EXPLAIN` prints it (for tests
+    /// that check which indexes the app's statements use).
+    /// Parameters are declared with the types they are sent as, so a part
+    /// of a statement that leaves some of them unused can be explained too.
+    pub fn explain(&self, statement: &Statement) -> Result<String, DbError> {
+        let params = to_sql_params(&statement.params);
+        let types: Vec<Type> = statement
+            .params
+            .iter()
+            .map(|p| match p {
+                SqlParam::Bool(_) => Type::BOOL,
+                SqlParam::Int(_) => Type::INT8,
+                SqlParam::Null | SqlParam::Text(_) => Type::TEXT,
+            })
+            .collect();
+        let sql = format!("EXPLAIN {}", statement.sql);
+        let rows = self.with_client(|c| {
+            let prepared = c.prepare_typed(&sql, &types)?;
+            c.query(&prepared, &params)
+        })?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| row.try_get::<_, String>(0).ok())
+            .collect::<Vec<_>>()
+            .join("\n"))
     }
 
     /// Spin checks every host of the connection string against
@@ -89,25 +135,52 @@ impl NativeDb {
 }
 
 impl Db for NativeDb {
-    fn query(&self, sql: &str, params: &[SqlParam]) -> Result<Vec<Row>, DbError> {
+    fn query_json(&self, sql: &str, params: &[SqlParam]) -> Result<String, DbError> {
         let params = to_sql_params(params);
-        let rows = self.with_client(|c| c.query(sql, &params))?;
-        let Some(first) = rows.first() else {
-            return Ok(Vec::new());
+        let rows = self
+            .with_client(|c| c.query(sql, &params))
+            .map_err(|e| match e {
+                DbError::Query { message, .. } => DbError::Query {
+                    code: None,
+                    message,
+                },
+                other => other,
+            })?;
+        let wrong = |what: &str| {
+            DbError::Decode(format!(
+                "{what}; a query must answer one row of one text column \
+                 (build it with todo_core::db::Statement): {}",
+                statement_name(sql)
+            ))
         };
-        let columns: Arc<[String]> = first
-            .columns()
-            .iter()
-            .map(|c| c.name().to_owned())
-            .collect();
-        rows.iter()
-            .map(|row| {
-                let values = (0..row.len())
-                    .map(|i| column_value(row, i))
-                    .collect::<Result<_, _>>()?;
-                Ok(Row::new(Arc::clone(&columns), values))
-            })
-            .collect()
+        let row = match rows.as_slice() {
+            [row] => row,
+            [] => {
+                return Err(DbError::Query {
+                    code: None,
+                    message: format!(
+                        "the query answered zero rows, which never returns under Spin 4.0.0–4.0.2 \
+                         (spinframework/spin issue 3671); build it with todo_core::db::Statement: {}",
+                        statement_name(sql)
+                    ),
+                })
+            }
+            more => return Err(wrong(&format!("the query answered {} rows", more.len()))),
+        };
+        match row.columns() {
+            [column] if [Type::TEXT, Type::VARCHAR, Type::BPCHAR].contains(column.type_()) => row
+                .try_get::<_, Option<String>>(0)
+                .map_err(|e| DbError::Decode(e.to_string()))?
+                .ok_or_else(|| wrong("the query answered NULL")),
+            [column] => Err(wrong(&format!(
+                "the query answered a column of type {}",
+                column.type_().name()
+            ))),
+            columns => Err(wrong(&format!(
+                "the query answered {} columns",
+                columns.len()
+            ))),
+        }
     }
 
     fn execute(&self, sql: &str, params: &[SqlParam]) -> Result<u64, DbError> {
@@ -148,51 +221,6 @@ fn to_sql_params(params: &[SqlParam]) -> Vec<&(dyn ToSql + Sync)> {
             }
         })
         .collect()
-}
-
-fn column_value(row: &postgres::Row, i: usize) -> Result<SqlValue, DbError> {
-    let column = &row.columns()[i];
-    let ty = column.type_();
-    let decode = |e: postgres::Error| DbError::Decode(format!("column {}: {e}", column.name()));
-    let value = match *ty {
-        Type::BOOL => row
-            .try_get::<_, Option<bool>>(i)
-            .map_err(decode)?
-            .map(SqlValue::Bool),
-        Type::INT2 => row
-            .try_get::<_, Option<i16>>(i)
-            .map_err(decode)?
-            .map(|v| SqlValue::Int(v.into())),
-        Type::INT4 => row
-            .try_get::<_, Option<i32>>(i)
-            .map_err(decode)?
-            .map(|v| SqlValue::Int(v.into())),
-        Type::INT8 => row
-            .try_get::<_, Option<i64>>(i)
-            .map_err(decode)?
-            .map(SqlValue::Int),
-        Type::FLOAT4 => row
-            .try_get::<_, Option<f32>>(i)
-            .map_err(decode)?
-            .map(|v| SqlValue::Float(v.into())),
-        Type::FLOAT8 => row
-            .try_get::<_, Option<f64>>(i)
-            .map_err(decode)?
-            .map(SqlValue::Float),
-        // Exactly the string types Spin's outbound-pg reads as `str` (not `name`).
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR => row
-            .try_get::<_, Option<String>>(i)
-            .map_err(decode)?
-            .map(SqlValue::Text),
-        _ => {
-            return Err(DbError::Decode(format!(
-                "column {} has type {}; select it as text",
-                column.name(),
-                ty.name()
-            )))
-        }
-    };
-    Ok(value.unwrap_or(SqlValue::Null))
 }
 
 /// A server error keeps its SQLSTATE; a lost connection is a connection error.

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -38,6 +39,7 @@ pub const HANDLERS: &[(&str, Handler)] = &[
 pub struct App {
     router: Router,
     components: HashMap<String, ComponentRuntime>,
+    statements: Arc<AtomicU64>,
 }
 
 struct ComponentRuntime {
@@ -110,7 +112,17 @@ impl App {
                 },
             );
         }
-        Ok(Self { router, components })
+        Ok(Self {
+            router,
+            components,
+            statements: Arc::default(),
+        })
+    }
+
+    /// How many SQL statements the app has sent so far, over all requests
+    /// (each is one round trip from the component to PostgreSQL).
+    pub fn statement_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.statements)
     }
 
     /// `(route, component)` pairs, in manifest order.
@@ -133,7 +145,8 @@ impl App {
         let db = NativeDb::new(
             todo_core::config::database_url(&component.vars),
             Arc::clone(&component.allowed),
-        );
+        )
+        .counting(Arc::clone(&self.statements));
         let http = NativeHttp::new(Arc::clone(&component.allowed));
         let ctx = Ctx::new(
             &db,

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,17 +108,26 @@ impl TestDb {
         self.vars.clone()
     }
 
+    /// A plain client of this database, for tests that look underneath the
+    /// app (counts, plans, seeding) with SQL the app itself would not send.
+    pub fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.name))
+    }
+
     /// A user row as sign-up would leave it (without a usable password), for
     /// tests and benchmarks that call the core's library API directly.
     pub fn insert_user(&self, email: &str) -> Uuid {
-        let rows = todo_core::ports::Db::query(
-            &self.db(),
-            "INSERT INTO users (email, name, password_hash) VALUES ($1::text, 'Test', 'x') \
-             RETURNING id::text AS id",
-            &[todo_core::db::SqlParam::Text(email.into())],
-        )
-        .expect("inserting a test user");
-        rows[0].uuid("id").expect("a user id")
+        self.client()
+            .query_one(
+                "INSERT INTO users (email, name, password_hash) VALUES ($1, 'Test', 'x') \
+                 RETURNING id::text",
+                &[&email],
+            )
+            .expect("inserting a test user")
+            .get::<_, String>(0)
+            .parse()
+            .expect("a user id")
     }
 }
 
@@ -200,6 +210,7 @@ pub struct TestApp {
     pub db: TestDb,
     /// The `jwt_secret` the app signs tokens with.
     pub jwt_secret: String,
+    statements: Arc<AtomicU64>,
 }
 
 impl TestApp {
@@ -219,6 +230,7 @@ impl TestApp {
         let jwt_secret = overrides.get("jwt_secret").cloned().unwrap_or_default();
         let app = App::load_isolated(&manifest_path(), &overrides)
             .unwrap_or_else(|e| panic!("cannot load spin.toml: {e:#}"));
+        let statements = app.statement_counter();
         let server =
             Server::start(app, "127.0.0.1:0").unwrap_or_else(|e| panic!("cannot serve: {e:#}"));
         let addr = server.addr;
@@ -228,7 +240,14 @@ impl TestApp {
             addr,
             db,
             jwt_secret,
+            statements,
         }
+    }
+
+    /// How many SQL statements (round trips to PostgreSQL) the app has sent
+    /// so far; the difference around one request is that request's count.
+    pub fn statements_sent(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// The absolute URL of `path` (which starts with `/`).

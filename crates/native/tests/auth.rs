@@ -71,9 +71,12 @@ fn signup_creates_an_account_and_returns_a_working_token() {
 fn passwords_are_stored_as_argon2id_hashes() {
     let app = TestApp::spawn();
     signup(&app, "ada@example.com", "correct horse");
-    let rows = app.db.db();
-    let rows = todo_core::ports::Db::query(&rows, "SELECT password_hash FROM users", &[]).unwrap();
-    let hash = rows[0].text("password_hash").unwrap();
+    let hash: String = app
+        .db
+        .client()
+        .query_one("SELECT password_hash FROM users", &[])
+        .unwrap()
+        .get(0);
     assert!(
         hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{hash}"

@@ -53,7 +53,7 @@ fn echo(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         .filter(|(name, _)| name.as_str().starts_with("spin-"))
         .map(|(name, value)| (name.to_string(), json!(value.to_str().unwrap())))
         .collect();
-    let db_error = ctx.db.query("select 1::int8 as one", &[]).err();
+    let db_error = ctx.db.query_json("select 1::text", &[]).err();
     let http_error = ctx
         .http
         .send(

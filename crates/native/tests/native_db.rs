@@ -1,93 +1,95 @@
-//! NativeDb against a real PostgreSQL: the value conversions of the Db port
-//! (the same ones Spin's pg4 makes), error mapping and the host check.
+//! NativeDb against a real PostgreSQL: as strict as the strictest Spin host
+//! (zero-row queries and SQLSTATEs of queries refused), the one-JSON-value
+//! answers of `todo_core::db::Statement` for every kind of statement that
+//! matches nothing, error mapping and the host check.
 
 use std::sync::Arc;
 
 use native::testing::TestDb;
 use native::{AllowedHosts, NativeDb};
-use todo_core::db::{DbError, SqlParam};
+use serde_json::{json, Value};
+use todo_core::auth::Caller;
+use todo_core::db::{DbError, Json, SqlParam, Statement};
 use todo_core::ports::Db;
+use uuid::Uuid;
 
 #[test]
-fn parameters_and_columns_convert_both_ways() {
+fn a_query_that_answers_zero_rows_is_refused_and_named() {
     let test_db = TestDb::fresh();
-    let db = test_db.db();
-    let rows = db
-        .query(
-            "select $1::bool as b, $2::int8 as i, $3::text as t, \
-             $4::int8 is null as null_int, $4::text as null_text, \
-             2::int2 as small, 4::int4 as medium, 'v'::varchar as v, 'c'::char(2) as c",
-            &[
-                SqlParam::Bool(true),
-                SqlParam::Int(-42),
-                SqlParam::Text("héllo".into()),
-                SqlParam::Null,
-            ],
-        )
-        .unwrap();
-    assert_eq!(rows.len(), 1);
-    let row = &rows[0];
-    assert!(row.bool("b").unwrap());
-    assert_eq!(row.int("i").unwrap(), -42);
-    assert_eq!(row.text("t").unwrap(), "héllo");
-    assert!(row.bool("null_int").unwrap());
-    assert_eq!(row.opt_text("null_text").unwrap(), None);
-    assert_eq!(row.int("small").unwrap(), 2);
-    assert_eq!(row.int("medium").unwrap(), 4);
-    assert_eq!(row.text("v").unwrap(), "v");
-    assert_eq!(row.text("c").unwrap(), "c ");
-}
-
-#[test]
-fn floats_come_back_as_floats() {
-    let test_db = TestDb::fresh();
-    let rows = test_db
-        .db()
-        .query("select 1.5::float4 as f4, 2.25::float8 as f8", &[])
-        .unwrap();
-    // Row has no float accessor (the core needs none); its debug view shows the values.
-    let row = format!("{:?}", rows[0]);
-    assert!(
-        row.contains("Float(1.5)") && row.contains("Float(2.25)"),
-        "{row}"
-    );
-}
-
-#[test]
-fn a_column_of_another_type_must_be_selected_as_text() {
-    let test_db = TestDb::fresh();
-    // `name` too: Spin's outbound-pg does not read it as a string.
     let err = test_db
         .db()
-        .query("select 'n'::name as n", &[])
+        .query_json("select email from users where false", &[])
         .unwrap_err();
-    assert!(matches!(err, todo_core::db::DbError::Decode(_)), "{err:?}");
-    let err = test_db.db().query("select now() as at", &[]).unwrap_err();
-    assert_eq!(
-        err,
-        DbError::Decode("column at has type timestamptz; select it as text".into())
+    let DbError::Query {
+        code: None,
+        message,
+    } = err
+    else {
+        panic!("expected a query error without SQLSTATE, got {err:?}");
+    };
+    assert!(message.contains("zero rows"), "{message}");
+    assert!(message.contains("3671"), "{message}");
+    assert!(
+        message.contains("select email from users where false"),
+        "{message}"
     );
 }
 
 #[test]
-fn an_empty_result_is_an_empty_list() {
+fn a_query_must_answer_one_row_of_one_text_column() {
     let test_db = TestDb::fresh();
-    let rows = test_db
-        .db()
-        .query("select id::text from users where false", &[])
-        .unwrap();
-    assert!(rows.is_empty());
+    let db = test_db.db();
+    for sql in [
+        "select 'a'::text union all select 'b'::text",
+        "select 'a'::text, 'b'::text",
+        "select 1::int8",
+        "select now()",
+        "select 'n'::name",
+        "select null::text",
+    ] {
+        let err = db.query_json(sql, &[]).unwrap_err();
+        assert!(
+            matches!(&err, DbError::Decode(m) if m.contains(sql)),
+            "{sql}: {err:?}"
+        );
+    }
+    // The string types Spin's pg4 reads as strings.
+    for sql in [
+        "select 'v'::varchar",
+        "select 'c'::char(1)",
+        "select 't'::text",
+    ] {
+        assert_eq!(db.query_json(sql, &[]).unwrap().len(), 1, "{sql}");
+    }
 }
 
 #[test]
-fn execute_counts_rows_and_a_unique_violation_keeps_its_sqlstate() {
+fn a_query_error_loses_its_sqlstate_as_under_spin_and_execute_keeps_it() {
     let test_db = TestDb::fresh();
     let db = test_db.db();
     let insert = "insert into users (email, name, password_hash) values ($1::text, 'A', 'x')";
     assert_eq!(db.execute(insert, &["a@example.com".into()]).unwrap(), 1);
     let err = db.execute(insert, &["a@example.com".into()]).unwrap_err();
-    assert!(err.is_unique_violation(), "{err:?}");
-    // The connection is still usable after a failed statement.
+    assert!(
+        matches!(&err, DbError::Query { code: Some(c), .. } if c == "23505"),
+        "{err:?}"
+    );
+    // The same violation raised while a query's rows stream: text only.
+    let err = db
+        .query_json(
+            "with ins as (insert into users (email, name, password_hash) \
+             values ($1::text, 'A', 'x') returning email) select email from ins",
+            &["a@example.com".into()],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, DbError::Query { code: None, message } if message.contains("duplicate")),
+        "{err:?}"
+    );
+    // Even a syntax error, which Spin may report with its code.
+    let err = db.query_json("selec 1", &[]).unwrap_err();
+    assert!(matches!(err, DbError::Query { code: None, .. }), "{err:?}");
+    // The connection is still usable after failed statements.
     assert_eq!(
         db.execute(
             "delete from users where email = $1::text",
@@ -99,17 +101,130 @@ fn execute_counts_rows_and_a_unique_violation_keeps_its_sqlstate() {
 }
 
 #[test]
-fn a_syntax_error_is_a_query_error_with_its_sqlstate() {
+fn parameters_and_values_round_trip_through_the_json_answer() {
     let test_db = TestDb::fresh();
-    let err = test_db.db().query("selec 1", &[]).unwrap_err();
-    assert_eq!(err.sqlstate(), Some("42601"), "{err:?}");
+    let answer: Value = Statement::object(
+        &[],
+        &[
+            ("b", Json::Value("$1::bool")),
+            ("i", Json::Value("$2::int8")),
+            ("t", Json::Value("$3::text")),
+            ("null", Json::Value("$4::text")),
+            ("at", Json::Value("'2026-06-01T12:00:00.5Z'::timestamptz")),
+            ("tags", Json::Value("ARRAY['a', 'b']")),
+        ],
+        vec![
+            SqlParam::Bool(true),
+            SqlParam::Int(-42),
+            SqlParam::Text("héllo \"quoted\"".into()),
+            SqlParam::Null,
+        ],
+    )
+    .fetch(&test_db.db())
+    .unwrap();
+    assert_eq!(answer["b"], true);
+    assert_eq!(answer["i"], -42);
+    assert_eq!(answer["t"], "héllo \"quoted\"");
+    assert_eq!(answer["null"], Value::Null);
+    assert_eq!(answer["tags"], json!(["a", "b"]));
+    let at: chrono::DateTime<chrono::Utc> = serde_json::from_value(answer["at"].clone()).unwrap();
+    assert_eq!(at.to_rfc3339(), "2026-06-01T12:00:00.500+00:00");
+}
+
+/// Every kind of statement that matches nothing still answers one row
+/// through the real port: a select by id, an update, a delete, a list of an
+/// empty table, a duplicate insert, and a caller who does not exist.
+#[test]
+fn statements_that_match_nothing_answer_null_or_an_empty_array() {
+    let test_db = TestDb::fresh();
+    let db = test_db.db();
+    let ada = test_db.insert_user("ada@example.com");
+    let missing = Uuid::new_v4();
+    let answer = |ctes: &[&str], fields: &[(&str, Json<'_>)], params: Vec<SqlParam>| -> Value {
+        Statement::object(ctes, fields, params).fetch(&db).unwrap()
+    };
+
+    let select = answer(
+        &[],
+        &[(
+            "todo",
+            Json::Row("SELECT id, title FROM todos WHERE id = $1::text::uuid"),
+        )],
+        vec![missing.into()],
+    );
+    assert_eq!(select, json!({"todo": null}));
+
+    let update = answer(
+        &["upd AS (UPDATE todos SET title = 'x' WHERE id = $1::text::uuid RETURNING id)"],
+        &[
+            ("todo", Json::Row("SELECT id FROM upd")),
+            ("n", Json::Value("(SELECT count(*) FROM upd)")),
+        ],
+        vec![missing.into()],
+    );
+    assert_eq!(update, json!({"todo": null, "n": 0}));
+
+    let delete = answer(
+        &["del AS (DELETE FROM todos WHERE id = $1::text::uuid RETURNING id)"],
+        &[("deleted", Json::Value("EXISTS (SELECT FROM del)"))],
+        vec![missing.into()],
+    );
+    assert_eq!(delete, json!({"deleted": false}));
+
+    let list = answer(
+        &[],
+        &[
+            (
+                "items",
+                Json::Rows("SELECT id FROM todos WHERE user_id = $1::text::uuid ORDER BY id"),
+            ),
+            (
+                "total",
+                Json::Value("(SELECT count(*) FROM todos WHERE user_id = $1::text::uuid)"),
+            ),
+        ],
+        vec![ada.into()],
+    );
+    assert_eq!(list, json!({"items": [], "total": 0}));
+
+    let duplicate = answer(
+        &["ins AS (INSERT INTO users (email, name, password_hash) \
+           VALUES ('ada@example.com', 'Again', 'x') ON CONFLICT (email) DO NOTHING \
+           RETURNING id)"],
+        &[("user", Json::Row("SELECT id FROM ins"))],
+        vec![],
+    );
+    assert_eq!(duplicate, json!({"user": null}));
+
+    // A caller whose account does not exist: no row from `auth`, and the
+    // statement's own CTEs, which reach the data only through it, change nothing.
+    let stranger = Caller::user(Uuid::new_v4());
+    let mut params = stranger.params();
+    let title = params.add("sneaky", "::text");
+    let insert = format!(
+        "ins AS (INSERT INTO todos (user_id, title) SELECT id, {title} FROM auth RETURNING id)"
+    );
+    let scoped: Value = Caller::statement(
+        &[&insert],
+        &[("todo", Json::Row("SELECT id FROM ins"))],
+        params,
+    )
+    .fetch(&db)
+    .unwrap();
+    assert_eq!(scoped, json!({"caller": null, "result": {"todo": null}}));
+    let count: i64 = test_db
+        .client()
+        .query_one("SELECT count(*) FROM todos", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 0);
 }
 
 #[test]
 fn a_host_not_in_allowed_outbound_hosts_is_refused_before_connecting() {
     let test_db = TestDb::fresh();
     let db = NativeDb::new(test_db.url.clone(), Arc::new(AllowedHosts::none()));
-    match db.query("select 1::int8 as one", &[]) {
+    match db.query_json("select '1'::text", &[]) {
         Err(DbError::Connection(message)) => {
             assert!(message.contains("not allowed"), "{message}")
         }

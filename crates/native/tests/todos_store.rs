@@ -9,8 +9,11 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use native::testing::{TestDb, TestVars};
 use native::{AllowedHosts, NativeDb, NativeHttp};
-use todo_core::ports::{Clock, Ctx, Db};
-use todo_core::todos::store::{self, list_statements, Statement, TodoError};
+use todo_core::auth::Caller;
+use todo_core::db::{Json, Params};
+use todo_core::ports::Db;
+use todo_core::ports::{Clock, Ctx};
+use todo_core::todos::store::{self, list_sql, TodoError};
 use todo_core::todos::{
     DueAt, ListQuery, NewTodo, Priority, Recurrence, Tags, TodoChanges, TodoTitle,
 };
@@ -71,8 +74,8 @@ impl World {
         )
     }
 
-    fn user(&self, email: &str) -> Uuid {
-        self.test_db.insert_user(email)
+    fn user(&self, email: &str) -> Caller {
+        Caller::user(self.test_db.insert_user(email))
     }
 }
 
@@ -86,14 +89,14 @@ fn new_todo(t: &str) -> NewTodo {
 
 fn audit_rows(world: &World, todo: Uuid) -> i64 {
     world
-        .db
-        .query(
-            "SELECT count(*) AS n FROM todo_audit WHERE todo_id = $1::text::uuid",
-            &[todo.into()],
+        .test_db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM todo_audit WHERE todo_id = $1::text::uuid",
+            &[&todo.to_string()],
         )
-        .unwrap()[0]
-        .int("n")
         .unwrap()
+        .get(0)
 }
 
 #[test]
@@ -106,10 +109,10 @@ fn the_library_api_covers_a_todos_whole_life() {
     new.priority = Priority::High;
     new.tags = Tags::parse(&["Shopping"]).unwrap();
     new.due_at = Some(DueAt::parse("2026-06-02").unwrap());
-    let todo = store::create(&ctx, ada, &new).unwrap();
+    let todo = store::create(&ctx, &ada, &new).unwrap();
     assert_eq!(todo.created_at, at("2026-06-01T12:00:00Z"));
     assert_eq!(todo.tags, ["shopping"]);
-    assert_eq!(store::get(&ctx, ada, todo.id).unwrap(), todo);
+    assert_eq!(store::get(&ctx, &ada, todo.id).unwrap(), todo);
 
     world.clock.set("2026-06-01T13:00:00Z");
     let changes = TodoChanges {
@@ -117,36 +120,36 @@ fn the_library_api_covers_a_todos_whole_life() {
         due_at: Some(None),
         ..TodoChanges::default()
     };
-    let updated = store::update(&ctx, ada, todo.id, &changes, Some(&[1])).unwrap();
+    let updated = store::update(&ctx, &ada, todo.id, &changes, Some(&[1])).unwrap();
     assert_eq!(updated.title, "Buy oat milk");
     assert_eq!(updated.due_at, None);
     assert_eq!(updated.priority, Priority::High);
     assert_eq!(updated.updated_at, at("2026-06-01T13:00:00Z"));
     assert_eq!(updated.version, 2);
 
-    let toggled = store::toggle(&ctx, ada, todo.id, None).unwrap();
+    let toggled = store::toggle(&ctx, &ada, todo.id, None).unwrap();
     assert_eq!(toggled.todo.completed_at, Some(at("2026-06-01T13:00:00Z")));
     assert!(toggled.next.is_none());
 
-    let page = store::list(&ctx, ada, &ListQuery::default()).unwrap();
+    let page = store::list(&ctx, &ada, &ListQuery::default()).unwrap();
     assert_eq!(page.total, 1);
     assert_eq!(page.items, vec![toggled.todo.clone()]);
 
-    let stats = store::stats(&ctx, ada).unwrap();
+    let stats = store::stats(&ctx, &ada).unwrap();
     assert_eq!((stats.total, stats.done, stats.by_priority.high), (1, 1, 1));
 
-    assert_eq!(store::clear_completed(&ctx, ada).unwrap(), 1);
+    assert_eq!(store::clear_completed(&ctx, &ada).unwrap(), 1);
     assert!(matches!(
-        store::get(&ctx, ada, todo.id),
+        store::get(&ctx, &ada, todo.id),
         Err(TodoError::NotFound)
     ));
-    let history = store::history(&ctx, ada, todo.id).unwrap();
+    let history = store::history(&ctx, &ada, todo.id).unwrap();
     let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
     assert_eq!(actions, ["delete", "toggle", "update", "create"]);
     assert_eq!(history[0].at, at("2026-06-01T13:00:00Z"));
     assert_eq!(history[3].at, at("2026-06-01T12:00:00Z"));
     assert!(matches!(
-        store::history(&ctx, ada, Uuid::new_v4()),
+        store::history(&ctx, &ada, Uuid::new_v4()),
         Err(TodoError::NotFound)
     ));
 }
@@ -191,8 +194,8 @@ fn recurrence_advances_the_due_date_in_utc_or_counts_from_now() {
         let mut new = new_todo("chore");
         new.recurrence = recurrence;
         new.due_at = due.map(|d| DueAt::parse(d).unwrap());
-        let todo = store::create(&ctx, ada, &new).unwrap();
-        let toggled = store::toggle(&ctx, ada, todo.id, None).unwrap();
+        let todo = store::create(&ctx, &ada, &new).unwrap();
+        let toggled = store::toggle(&ctx, &ada, todo.id, None).unwrap();
         let next = toggled
             .next
             .expect("a recurring todo has a next occurrence");
@@ -223,9 +226,9 @@ fn stats_use_the_clock_for_overdue_and_due_today() {
         let mut new = new_todo("t");
         new.due_at = Some(DueAt::parse(due).unwrap());
         new.priority = priority;
-        store::create(&ctx, ada, &new).unwrap();
+        store::create(&ctx, &ada, &new).unwrap();
     }
-    let stats = store::stats(&ctx, ada).unwrap();
+    let stats = store::stats(&ctx, &ada).unwrap();
     assert_eq!((stats.total, stats.open, stats.done), (4, 4, 0));
     assert_eq!(stats.overdue, 2);
     assert_eq!(stats.due_today, 2);
@@ -239,14 +242,14 @@ fn stats_use_the_clock_for_overdue_and_due_today() {
         (2, 0, 1, 1)
     );
     let q = ListQuery::parse("overdue=true").unwrap();
-    assert_eq!(store::list(&ctx, ada, &q).unwrap().total, 2);
+    assert_eq!(store::list(&ctx, &ada, &q).unwrap().total, 2);
 }
 
 #[test]
 fn concurrent_updates_with_the_same_if_match_let_exactly_one_through() {
     let world = World::new("2026-06-01T12:00:00Z");
     let ada = world.user("ada@example.com");
-    let todo = store::create(&world.ctx(), ada, &new_todo("contended")).unwrap();
+    let todo = store::create(&world.ctx(), &ada, &new_todo("contended")).unwrap();
     let results: Vec<Result<i64, TodoError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)
             .map(|i| {
@@ -265,7 +268,7 @@ fn concurrent_updates_with_the_same_if_match_let_exactly_one_through() {
                         title: Some(title(&format!("writer {i}"))),
                         ..TodoChanges::default()
                     };
-                    store::update(&ctx, ada, todo.id, &changes, Some(&[1])).map(|t| t.version)
+                    store::update(&ctx, &ada, todo.id, &changes, Some(&[1])).map(|t| t.version)
                 })
             })
             .collect();
@@ -277,7 +280,7 @@ fn concurrent_updates_with_the_same_if_match_let_exactly_one_through() {
         .filter(|r| matches!(r, Err(TodoError::VersionMismatch { current: 2 })))
         .count();
     assert_eq!((wins, stale), (1, 7), "{results:?}");
-    assert_eq!(store::get(&world.ctx(), ada, todo.id).unwrap().version, 2);
+    assert_eq!(store::get(&world.ctx(), &ada, todo.id).unwrap().version, 2);
     // One create and one update in the trail: losers wrote nothing.
     assert_eq!(audit_rows(&world, todo.id), 2);
 }
@@ -286,22 +289,22 @@ fn concurrent_updates_with_the_same_if_match_let_exactly_one_through() {
 fn concurrent_toggles_apply_one_after_another() {
     let world = World::new("2026-06-01T12:00:00Z");
     let ada = world.user("ada@example.com");
-    let todo = store::create(&world.ctx(), ada, &new_todo("flip")).unwrap();
+    let todo = store::create(&world.ctx(), &ada, &new_todo("flip")).unwrap();
     std::thread::scope(|s| {
         for _ in 0..6 {
             let world = &world;
             s.spawn(move || {
                 let db = world.test_db.db();
                 let ctx = Ctx::new(&db, &world.http, &world.vars, &world.clock, PathBuf::new());
-                store::toggle(&ctx, ada, todo.id, None).unwrap();
+                store::toggle(&ctx, &ada, todo.id, None).unwrap();
             });
         }
     });
-    let after = store::get(&world.ctx(), ada, todo.id).unwrap();
+    let after = store::get(&world.ctx(), &ada, todo.id).unwrap();
     assert_eq!(after.version, 7);
     assert!(!after.completed, "an even number of flips");
     // Each audit row shows the state it really changed from.
-    let history = store::history(&world.ctx(), ada, todo.id).unwrap();
+    let history = store::history(&world.ctx(), &ada, todo.id).unwrap();
     let flips: Vec<(bool, bool)> = history
         .iter()
         .filter(|h| h.action == "toggle")
@@ -321,40 +324,38 @@ fn a_refused_change_writes_no_audit_row() {
     let ctx = world.ctx();
     let ada = world.user("ada@example.com");
     let bob = world.user("bob@example.com");
-    let todo = store::create(&ctx, ada, &new_todo("mine")).unwrap();
+    let todo = store::create(&ctx, &ada, &new_todo("mine")).unwrap();
     let changes = TodoChanges {
         priority: Some(Priority::Urgent),
         ..TodoChanges::default()
     };
     assert!(matches!(
-        store::update(&ctx, ada, todo.id, &changes, Some(&[7])),
+        store::update(&ctx, &ada, todo.id, &changes, Some(&[7])),
         Err(TodoError::VersionMismatch { current: 1 })
     ));
     assert!(matches!(
-        store::update(&ctx, bob, todo.id, &changes, None),
+        store::update(&ctx, &bob, todo.id, &changes, None),
         Err(TodoError::NotFound)
     ));
     assert!(matches!(
-        store::delete(&ctx, bob, todo.id, None),
+        store::delete(&ctx, &bob, todo.id, None),
         Err(TodoError::NotFound)
     ));
     assert!(matches!(
-        store::toggle(&ctx, ada, todo.id, Some(&[])),
+        store::toggle(&ctx, &ada, todo.id, Some(&[])),
         Err(TodoError::VersionMismatch { current: 1 })
     ));
     assert_eq!(audit_rows(&world, todo.id), 1);
-    assert_eq!(store::get(&ctx, ada, todo.id).unwrap(), todo);
+    assert_eq!(store::get(&ctx, &ada, todo.id).unwrap(), todo);
 }
 
 // ------------------------------------------------------------ query plans
 
-fn plan(db: &dyn Db, statement: &Statement) -> String {
-    db.query(&format!("EXPLAIN {}", statement.sql), &statement.params)
+/// The plan of one part of a list statement, run as the app runs it: a
+/// scoped statement with that part alone.
+fn plan(db: &NativeDb, part: Json<'_>, params: &Params) -> String {
+    db.explain(&Caller::statement(&[], &[("part", part)], params.clone()))
         .unwrap()
-        .iter()
-        .map(|row| row.text("QUERY PLAN").unwrap())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Every list query (each sort, with and without a cursor, and each filter)
@@ -387,17 +388,20 @@ fn every_list_query_is_served_by_an_index() {
                     '2026-01-01T00:00:00Z'::timestamptz + i * interval '1 minute',
                     '2026-01-01T00:00:00Z'::timestamptz + i * interval '1 minute'
              FROM generate_series(1, 10000) AS i",
-            &[ada.into()],
+            &[ada.user_id.into()],
         )
         .unwrap();
     assert_eq!(seeded, 10_000);
     for i in 0..20 {
-        store::create(&ctx, bob, &new_todo(&format!("bob {i}"))).unwrap();
+        store::create(&ctx, &bob, &new_todo(&format!("bob {i}"))).unwrap();
     }
     store::delete(
         &ctx,
-        bob,
-        store::list(&ctx, bob, &ListQuery::default()).unwrap().items[0].id,
+        &bob,
+        store::list(&ctx, &bob, &ListQuery::default())
+            .unwrap()
+            .items[0]
+            .id,
         None,
     )
     .unwrap();
@@ -437,7 +441,7 @@ fn every_list_query_is_served_by_an_index() {
         for filter in filters.iter().chain(&short_searches) {
             let q = ListQuery::parse(&format!("sort={sort}&{filter}")).unwrap();
             // The same query one page further on, through its cursor.
-            let page = store::list(&ctx, ada, &q).unwrap();
+            let page = store::list(&ctx, &ada, &q).unwrap();
             if let Some(cursor) = page.next_cursor {
                 let next = format!("sort={sort}&{filter}&cursor={cursor}");
                 queries.push(ListQuery::parse(&next).unwrap());
@@ -451,35 +455,39 @@ fn every_list_query_is_served_by_an_index() {
         .execute("SET enable_seqscan = off", &[])
         .unwrap();
     let now = world.clock.now();
+    let seq_scan = "Seq Scan on todos";
     for q in &queries {
-        let statements = list_statements(ada, q, now);
+        let sql = list_sql(&ada, q, now);
         let short_search = q.q.as_ref().is_some_and(|s| s.chars().count() < 3);
-        let page_db: &dyn Db = if short_search {
+        let page_db = if short_search {
             &discouraged
         } else {
             &world.db
         };
-        let page_plan = plan(page_db, &statements.page);
+        let page_plan = plan(page_db, Json::Rows(&sql.page), &sql.params);
         assert!(
-            !page_plan.contains("Seq Scan"),
+            !page_plan.contains(seq_scan),
             "{q:?}\n{}\n{page_plan}",
-            statements.page.sql
+            sql.page
         );
-        let count_plan = plan(&discouraged, &statements.count);
+        let total_plan = plan(&discouraged, Json::Value(&sql.total), &sql.params);
         assert!(
-            !count_plan.contains("Seq Scan"),
-            "{q:?}\n{}\n{count_plan}",
-            statements.count.sql
+            !total_plan.contains(seq_scan),
+            "{q:?}\n{}\n{total_plan}",
+            sql.total
         );
-        if let Some(deleted) = &statements.deleted {
+        if let Some(deleted) = &sql.deleted {
             // The audit table is tiny here; show that its index can serve it.
-            let deleted_plan = plan(&discouraged, deleted);
-            assert!(!deleted_plan.contains("Seq Scan"), "{deleted_plan}");
+            let deleted_plan = plan(&discouraged, Json::Value(deleted), &sql.params);
+            assert!(
+                !deleted_plan.contains("Seq Scan on todo_audit"),
+                "{deleted_plan}"
+            );
         }
     }
     // The plain first page, the most common request, reads only its rows.
-    let first = list_statements(ada, &ListQuery::default(), now).page;
-    let first_plan = plan(&world.db, &first);
+    let first = list_sql(&ada, &ListQuery::default(), now);
+    let first_plan = plan(&world.db, Json::Rows(&first.page), &first.params);
     assert!(first_plan.contains("Index Scan"), "{first_plan}");
     assert!(!first_plan.contains("Sort"), "{first_plan}");
 }

@@ -5,10 +5,9 @@
 //! touch the database.
 
 use std::cell::OnceCell;
-use std::sync::Arc;
 
-use spin_sdk::pg4::{Column, Connection, DbValue, ParameterValue, PgError, QueryError};
-use todo_core::db::{DbError, Row, SqlParam, SqlValue};
+use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError};
+use todo_core::db::{statement_name, DbError, SqlParam};
 use todo_core::ports::Db;
 
 use crate::SpinVariables;
@@ -38,13 +37,14 @@ impl SpinDb {
 }
 
 impl Db for SpinDb {
-    fn query(&self, sql: &str, params: &[SqlParam]) -> Result<Vec<Row>, DbError> {
+    fn query_json(&self, sql: &str, params: &[SqlParam]) -> Result<String, DbError> {
         let params: Vec<ParameterValue> = params.iter().map(parameter_value).collect();
         let rows = self
             .connection()?
             .query(sql, &params)
             .map_err(query_error)?;
-        rows_from(rows.columns, rows.rows)
+        single_text(rows.rows)
+            .map_err(|what| DbError::Decode(format!("{what}: {}", statement_name(sql))))
     }
 
     fn execute(&self, sql: &str, params: &[SqlParam]) -> Result<u64, DbError> {
@@ -65,46 +65,16 @@ pub(crate) fn parameter_value(param: &SqlParam) -> ParameterValue {
     }
 }
 
-/// Converts a result set into the core's rows, sharing one column list.
-pub(crate) fn rows_from(
-    columns: Vec<Column>,
-    rows: Vec<Vec<DbValue>>,
-) -> Result<Vec<Row>, DbError> {
-    let names: Arc<[String]> = columns.iter().map(|c| c.name.clone()).collect();
-    rows.into_iter()
-        .map(|row| {
-            let values = columns
-                .iter()
-                .zip(row)
-                .map(|(column, value)| sql_value(column, value))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Row::new(Arc::clone(&names), values))
-        })
-        .collect()
-}
-
-/// The core selects only text, integers, floats and booleans (see
-/// `todo_core::ports::Db`); anything else is a bug in a query, named here.
-pub(crate) fn sql_value(column: &Column, value: DbValue) -> Result<SqlValue, DbError> {
-    Ok(match value {
-        DbValue::DbNull => SqlValue::Null,
-        DbValue::Boolean(b) => SqlValue::Bool(b),
-        DbValue::Int8(i) => SqlValue::Int(i64::from(i)),
-        DbValue::Int16(i) => SqlValue::Int(i64::from(i)),
-        DbValue::Int32(i) => SqlValue::Int(i64::from(i)),
-        DbValue::Int64(i) => SqlValue::Int(i),
-        DbValue::Floating32(f) => SqlValue::Float(f64::from(f)),
-        DbValue::Floating64(f) => SqlValue::Float(f),
-        DbValue::Str(s) => SqlValue::Text(s),
-        _ => {
-            return Err(DbError::Decode(format!(
-                "column {name} has type {kind:?}, which the Spin adapter does not read; \
-                 select it as text ({name}::text)",
-                name = column.name,
-                kind = column.data_type,
-            )))
-        }
-    })
+/// The one text value of a one-row, one-column answer (see `todo_core::db`).
+pub(crate) fn single_text(rows: Vec<Vec<DbValue>>) -> Result<String, String> {
+    let [row] = <[Vec<DbValue>; 1]>::try_from(rows)
+        .map_err(|rows| format!("expected one row, got {}", rows.len()))?;
+    let [value] = <[DbValue; 1]>::try_from(row)
+        .map_err(|row| format!("expected one column, got {}", row.len()))?;
+    match value {
+        DbValue::Str(s) => Ok(s),
+        other => Err(format!("expected a text column, got {other:?}")),
+    }
 }
 
 /// Any failure to open means the database cannot be reached (this includes
@@ -113,7 +83,8 @@ pub(crate) fn open_error(error: PgError) -> DbError {
     DbError::Connection(error_text(error))
 }
 
-/// A failed statement keeps the SQLSTATE when Postgres sent one.
+/// A failed statement keeps the SQLSTATE when Spin passes it on (for
+/// `execute`; a query's error raised while rows stream arrives as text).
 pub(crate) fn query_error(error: PgError) -> DbError {
     match error {
         PgError::ConnectionFailed(message) => DbError::Connection(message),
@@ -142,14 +113,6 @@ fn error_text(error: PgError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spin_sdk::pg4::DbDataType;
-
-    fn column(name: &str, data_type: DbDataType) -> Column {
-        Column {
-            name: name.to_owned(),
-            data_type,
-        }
-    }
 
     #[test]
     fn parameters_map_to_the_types_the_sql_casts_to() {
@@ -171,60 +134,28 @@ mod tests {
     }
 
     #[test]
-    fn rows_are_read_by_column_name() {
-        let columns = vec![
-            column("id", DbDataType::Str),
-            column("n", DbDataType::Int32),
-            column("done", DbDataType::Boolean),
-            column("note", DbDataType::Str),
+    fn the_answer_is_the_text_of_one_row_and_one_column() {
+        assert_eq!(
+            single_text(vec![vec![DbValue::Str("{}".into())]]).unwrap(),
+            "{}"
+        );
+        let err = single_text(vec![]).unwrap_err();
+        assert!(err.contains("got 0"), "{err}");
+        let two_rows = vec![
+            vec![DbValue::Str("a".into())],
+            vec![DbValue::Str("b".into())],
         ];
-        let rows = vec![vec![
-            DbValue::Str("x".into()),
-            DbValue::Int32(3),
-            DbValue::Boolean(true),
-            DbValue::DbNull,
-        ]];
-        let rows = rows_from(columns, rows).unwrap();
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].text("id").unwrap(), "x");
-        assert_eq!(rows[0].int("n").unwrap(), 3);
-        assert!(rows[0].bool("done").unwrap());
-        assert_eq!(rows[0].opt_text("note").unwrap(), None);
+        assert!(single_text(two_rows).unwrap_err().contains("got 2"));
+        let two_columns = vec![vec![DbValue::Str("a".into()), DbValue::Int32(1)]];
+        assert!(single_text(two_columns).unwrap_err().contains("column"));
+        assert!(single_text(vec![vec![DbValue::DbNull]])
+            .unwrap_err()
+            .contains("text"));
     }
 
     #[test]
-    fn every_integer_and_float_width_is_widened() {
-        let c = column("c", DbDataType::Int8);
-        assert_eq!(sql_value(&c, DbValue::Int8(-1)).unwrap(), SqlValue::Int(-1));
-        assert_eq!(sql_value(&c, DbValue::Int16(2)).unwrap(), SqlValue::Int(2));
-        assert_eq!(
-            sql_value(&c, DbValue::Int64(i64::MAX)).unwrap(),
-            SqlValue::Int(i64::MAX)
-        );
-        assert_eq!(
-            sql_value(&c, DbValue::Floating32(0.5)).unwrap(),
-            SqlValue::Float(0.5)
-        );
-        assert_eq!(
-            sql_value(&c, DbValue::Floating64(1.25)).unwrap(),
-            SqlValue::Float(1.25)
-        );
-    }
-
-    #[test]
-    fn an_unsupported_type_names_the_column_and_the_fix() {
-        let c = column("created_at", DbDataType::Datetime);
-        let err = sql_value(&c, DbValue::Datetime((2026, 1, 2, 3, 4, 5, 0))).unwrap_err();
-        let DbError::Decode(message) = err else {
-            panic!("expected a decode error, got {err:?}");
-        };
-        assert!(message.contains("created_at"), "{message}");
-        assert!(message.contains("created_at::text"), "{message}");
-    }
-
-    #[test]
-    fn a_postgres_error_keeps_its_sqlstate() {
-        let err = query_error(PgError::QueryFailed(QueryError::DbError(
+    fn errors_map_to_their_kinds() {
+        let unique = query_error(PgError::QueryFailed(QueryError::DbError(
             spin_sdk::pg4::DbError {
                 as_text: "duplicate key".into(),
                 severity: "ERROR".into(),
@@ -234,11 +165,13 @@ mod tests {
                 extras: vec![],
             },
         )));
-        assert!(err.is_unique_violation());
-    }
-
-    #[test]
-    fn connection_and_other_errors_map_to_their_kinds() {
+        assert_eq!(
+            unique,
+            DbError::Query {
+                code: Some("23505".into()),
+                message: "duplicate key value violates unique constraint".into()
+            }
+        );
         assert_eq!(
             query_error(PgError::ConnectionFailed("gone".into())),
             DbError::Connection("gone".into())

@@ -1,15 +1,17 @@
 //! SQL of the auth capability.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::caller::Caller;
 use super::domain::{Email, UserName};
-use crate::db::{DbError, Row};
-use crate::ports::Db;
+use crate::db::{DbError, Json, Statement};
+use crate::ports::{Ctx, Db};
 
 /// An account as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuthUser {
     pub id: Uuid,
     pub email: String,
@@ -17,18 +19,13 @@ pub struct AuthUser {
     pub created_at: DateTime<Utc>,
 }
 
-const USER_COLUMNS: &str = "id::text AS id, email, name, api_ts(created_at) AS created_at";
-
-fn user_from(row: &Row) -> Result<AuthUser, DbError> {
-    Ok(AuthUser {
-        id: row.uuid("id")?,
-        email: row.text("email")?,
-        name: row.text("name")?,
-        created_at: row.timestamp("created_at")?,
-    })
+#[derive(Deserialize)]
+struct Inserted {
+    user: Option<AuthUser>,
 }
 
-/// `Ok(None)` when the email is taken.
+/// `Ok(None)` when the email is taken (a conflict is data here, never an
+/// error: see `crate::db`).
 pub fn insert_user(
     db: &dyn Db,
     email: &Email,
@@ -36,76 +33,100 @@ pub fn insert_user(
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<AuthUser>, DbError> {
-    let sql = format!(
-        "INSERT INTO users (email, name, password_hash, created_at) \
-         VALUES ($1::text, $2::text, $3::text, $4::text::timestamptz) RETURNING {USER_COLUMNS}"
-    );
-    match db.query(
-        &sql,
-        &[
+    let inserted: Inserted = Statement::object(
+        &["ins AS (
+            INSERT INTO users (email, name, password_hash, created_at)
+            VALUES ($1::text, $2::text, $3::text, $4::text::timestamptz)
+            ON CONFLICT (email) DO NOTHING
+            RETURNING id, email, name, created_at)"],
+        &[("user", Json::Row("SELECT * FROM ins"))],
+        vec![
             email.as_str().into(),
             name.as_str().into(),
             password_hash.into(),
             now.into(),
         ],
-    ) {
-        Ok(rows) => rows.first().map(user_from).transpose(),
-        Err(e) if e.is_unique_violation() => Ok(None),
-        Err(e) => Err(e),
-    }
+    )
+    .fetch(db)?;
+    Ok(inserted.user)
 }
 
-/// The account and its password hash.
-pub fn find_by_email(db: &dyn Db, email: &str) -> Result<Option<(AuthUser, String)>, DbError> {
-    let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1::text");
-    let rows = db.query(&sql, &[email.into()])?;
-    rows.first()
-        .map(|row| Ok((user_from(row)?, row.text("password_hash")?)))
-        .transpose()
+/// What a login needs to know, read in one statement.
+#[derive(Debug, Deserialize)]
+pub struct LoginState {
+    pub failures: RecentFailures,
+    pub account: Option<Account>,
 }
 
-/// The account behind a token, unless that token was revoked.
-pub fn find_for_token(db: &dyn Db, user_id: Uuid, jti: Uuid) -> Result<Option<AuthUser>, DbError> {
-    let sql = format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE id = $1::text::uuid \
-         AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2::text::uuid)"
-    );
-    let rows = db.query(&sql, &[user_id.into(), jti.into()])?;
-    rows.first().map(user_from).transpose()
+/// Failed logins for an email within the throttling window.
+#[derive(Debug, Deserialize)]
+pub struct RecentFailures {
+    pub count: i64,
+    pub oldest: Option<DateTime<Utc>>,
 }
 
-/// Revokes one token and forgets revocations of tokens that have expired anyway.
+#[derive(Debug, Deserialize)]
+pub struct Account {
+    #[serde(flatten)]
+    pub user: AuthUser,
+    pub password_hash: String,
+}
+
+/// The account of `email` and its failed logins since `since`.
+pub fn login_state(db: &dyn Db, email: &str, since: DateTime<Utc>) -> Result<LoginState, DbError> {
+    Statement::object(
+        &[],
+        &[
+            (
+                "failures",
+                Json::Row(
+                    "SELECT count(*) AS count, min(failed_at) AS oldest FROM login_failures \
+                     WHERE email = $1::text AND failed_at > $2::text::timestamptz",
+                ),
+            ),
+            (
+                "account",
+                Json::Row(
+                    "SELECT id, email, name, created_at, password_hash FROM users \
+                     WHERE email = $1::text",
+                ),
+            ),
+        ],
+        vec![email.into(), since.into()],
+    )
+    .fetch(db)
+}
+
+/// The caller's account; `None` when it is gone or the token was revoked.
+pub fn me(ctx: &Ctx, caller: &Caller) -> Result<Option<AuthUser>, DbError> {
+    Ok(caller
+        .fetch::<IgnoredAny>(ctx, &[], &[], Vec::new())?
+        .map(|(user, _)| user))
+}
+
+/// Revokes the caller's token (`jti`, valid until `expires_at`) and forgets
+/// revocations of tokens that have expired anyway. `false` when the token
+/// was already revoked or the account is gone.
 pub fn revoke(
-    db: &dyn Db,
+    ctx: &Ctx,
+    caller: &Caller,
     jti: Uuid,
-    user_id: Uuid,
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<(), DbError> {
-    db.execute(
-        "WITH expired AS (DELETE FROM revoked_tokens WHERE expires_at < $4::text::timestamptz) \
-         INSERT INTO revoked_tokens (jti, user_id, expires_at) \
-         VALUES ($1::text::uuid, $2::text::uuid, $3::text::timestamptz) ON CONFLICT (jti) DO NOTHING",
-        &[jti.into(), user_id.into(), expires_at.into(), now.into()],
+) -> Result<bool, DbError> {
+    let revoked = caller.fetch::<IgnoredAny>(
+        ctx,
+        &[
+            "expired AS (DELETE FROM revoked_tokens WHERE expires_at < $5::text::timestamptz)",
+            "revoked AS (
+                INSERT INTO revoked_tokens (jti, user_id, expires_at)
+                SELECT $3::text::uuid, id, $4::text::timestamptz FROM auth
+                ON CONFLICT (jti) DO NOTHING)",
+        ],
+        &[],
+        vec![jti.into(), expires_at.into(), now.into()],
     )?;
-    Ok(())
-}
-
-/// Failed logins for `email` since `since`: how many, and the oldest.
-pub fn recent_failures(
-    db: &dyn Db,
-    email: &str,
-    since: DateTime<Utc>,
-) -> Result<(i64, Option<DateTime<Utc>>), DbError> {
-    let rows = db.query(
-        "SELECT count(*)::int8 AS n, api_ts(min(failed_at)) AS oldest FROM login_failures \
-         WHERE email = $1::text AND failed_at > $2::text::timestamptz",
-        &[email.into(), since.into()],
-    )?;
-    match rows.first() {
-        Some(row) => Ok((row.int("n")?, row.opt_timestamp("oldest")?)),
-        None => Ok((0, None)),
-    }
+    Ok(revoked.is_some())
 }
 
 /// Records a failed login and drops this email's failures older than `forget_before`.

@@ -12,7 +12,7 @@ use super::domain::{
 use super::query::{ListQuery, Status};
 use super::store;
 use crate::api::{allow, empty, json, parse_json, Request, Response};
-use crate::auth::require_user;
+use crate::auth::{require_caller, Caller};
 use crate::error::{ApiError, Fields};
 use crate::ports::Ctx;
 
@@ -91,7 +91,7 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         .find(|spec| spec.route == route)
         .map_or(&[][..], |spec| spec.methods);
     allow(req, methods)?;
-    let user = require_user(req, ctx)?.id;
+    let caller = &require_caller(req, ctx)?;
     // A malformed id names no todo: 404, like someone else's todo.
     let id = match raw_id {
         Some(raw) => Some(parse_todo_id(raw).ok_or_else(ApiError::not_found)?),
@@ -100,28 +100,28 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let method = req.method().clone();
     match (route, id) {
         (Route::Collection, _) => match method {
-            Method::POST => create(req, ctx, user),
-            Method::DELETE => clear_completed(req, ctx, user),
-            _ => list(req, ctx, user),
+            Method::POST => create(req, ctx, caller),
+            Method::DELETE => clear_completed(req, ctx, caller),
+            _ => list(req, ctx, caller),
         },
-        (Route::Stats, _) => Ok(json(StatusCode::OK, &store::stats(ctx, user)?)),
+        (Route::Stats, _) => Ok(json(StatusCode::OK, &store::stats(ctx, caller)?)),
         (Route::Item, Some(id)) => match method {
-            Method::PUT => replace(req, ctx, user, id),
-            Method::PATCH => patch(req, ctx, user, id),
+            Method::PUT => replace(req, ctx, caller, id),
+            Method::PATCH => patch(req, ctx, caller, id),
             Method::DELETE => {
-                store::delete(ctx, user, id, if_match(req).as_deref())?;
+                store::delete(ctx, caller, id, if_match(req).as_deref())?;
                 Ok(empty(StatusCode::NO_CONTENT))
             }
-            _ => get(req, ctx, user, id),
+            _ => get(req, ctx, caller, id),
         },
         (Route::Toggle, Some(id)) => {
-            let toggled = store::toggle(ctx, user, id, if_match(req).as_deref())?;
+            let toggled = store::toggle(ctx, caller, id, if_match(req).as_deref())?;
             let mut response = json(StatusCode::OK, &toggled);
             set_etag(&mut response, &toggled.todo);
             Ok(response)
         }
         (Route::History, Some(id)) => {
-            let items = store::history(ctx, user, id)?;
+            let items = store::history(ctx, caller, id)?;
             Ok(json(StatusCode::OK, &json!({ "items": items })))
         }
         _ => Err(ApiError::not_found()),
@@ -167,13 +167,13 @@ fn if_match(req: &Request) -> Option<Vec<i64>> {
     Some(values.iter().flat_map(|v| versions_in(v)).collect())
 }
 
-fn list(req: &Request, ctx: &Ctx, user: Uuid) -> Result<Response, ApiError> {
+fn list(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     let query = ListQuery::parse(req.uri().query().unwrap_or("")).map_err(ApiError::validation)?;
-    Ok(json(StatusCode::OK, &store::list(ctx, user, &query)?))
+    Ok(json(StatusCode::OK, &store::list(ctx, caller, &query)?))
 }
 
-fn get(req: &Request, ctx: &Ctx, user: Uuid, id: Uuid) -> Result<Response, ApiError> {
-    let todo = store::get(ctx, user, id)?;
+fn get(req: &Request, ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Response, ApiError> {
+    let todo = store::get(ctx, caller, id)?;
     let unchanged = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -187,10 +187,10 @@ fn get(req: &Request, ctx: &Ctx, user: Uuid, id: Uuid) -> Result<Response, ApiEr
     Ok(todo_response(StatusCode::OK, &todo))
 }
 
-fn create(req: &Request, ctx: &Ctx, user: Uuid) -> Result<Response, ApiError> {
+fn create(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     let body: TodoBody = parse_json(req)?;
     let new = body.parse()?;
-    let todo = store::create(ctx, user, &new)?;
+    let todo = store::create(ctx, caller, &new)?;
     let mut response = todo_response(StatusCode::CREATED, &todo);
     if let Ok(location) = HeaderValue::from_str(&format!("/api/todos/{}", todo.id)) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -198,23 +198,23 @@ fn create(req: &Request, ctx: &Ctx, user: Uuid) -> Result<Response, ApiError> {
     Ok(response)
 }
 
-fn replace(req: &Request, ctx: &Ctx, user: Uuid, id: Uuid) -> Result<Response, ApiError> {
+fn replace(req: &Request, ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Response, ApiError> {
     let body: TodoBody = parse_json(req)?;
     let new = body.parse()?;
-    let todo = store::replace(ctx, user, id, new, if_match(req).as_deref())?;
+    let todo = store::replace(ctx, caller, id, new, if_match(req).as_deref())?;
     Ok(todo_response(StatusCode::OK, &todo))
 }
 
-fn patch(req: &Request, ctx: &Ctx, user: Uuid, id: Uuid) -> Result<Response, ApiError> {
+fn patch(req: &Request, ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Response, ApiError> {
     let body: PatchBody = parse_json(req)?;
     let changes = body.parse()?;
-    let todo = store::update(ctx, user, id, &changes, if_match(req).as_deref())?;
+    let todo = store::update(ctx, caller, id, &changes, if_match(req).as_deref())?;
     Ok(todo_response(StatusCode::OK, &todo))
 }
 
 /// `DELETE /api/todos?status=done`. The parameter is required, so that a
 /// stray `DELETE /api/todos` never empties a list.
-fn clear_completed(req: &Request, ctx: &Ctx, user: Uuid) -> Result<Response, ApiError> {
+fn clear_completed(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     let mut status = None;
     let mut fields = Fields::default();
     for (name, value) in url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
@@ -234,7 +234,7 @@ fn clear_completed(req: &Request, ctx: &Ctx, user: Uuid) -> Result<Response, Api
     if !fields.is_empty() {
         return Err(fields.into_error());
     }
-    let deleted = store::clear_completed(ctx, user)?;
+    let deleted = store::clear_completed(ctx, caller)?;
     Ok(json(StatusCode::OK, &json!({ "deleted": deleted })))
 }
 

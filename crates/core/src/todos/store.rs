@@ -10,18 +10,23 @@
 
 use chrono::{DateTime, Duration, Utc};
 use http::{header, HeaderValue, StatusCode};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::domain::{NewTodo, Priority, Recurrence, Todo, TodoChanges, MAX_TODOS_PER_USER};
 use super::query::{Cursor, ListQuery, SortField, Status};
-use crate::db::{DbError, Row, SqlParam};
+use crate::auth::{self, Caller};
+use crate::db::{DbError, Json, Params, SqlParam, Statement};
 use crate::error::{ApiError, FieldErrors};
 use crate::ports::Ctx;
 
 /// Why a todo operation did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum TodoError {
+    /// The caller's account is gone or its token was revoked.
+    #[error("the caller is not signed in")]
+    Unauthorized,
     /// Missing, or another user's.
     #[error("no such todo")]
     NotFound,
@@ -39,6 +44,7 @@ pub enum TodoError {
 impl From<TodoError> for ApiError {
     fn from(err: TodoError) -> Self {
         match err {
+            TodoError::Unauthorized => auth::rejected(),
             TodoError::NotFound => ApiError::not_found(),
             TodoError::Invalid(fields) => ApiError::validation(fields),
             TodoError::VersionMismatch { current } => {
@@ -116,61 +122,68 @@ pub struct TodoStats {
     pub by_priority: PriorityCounts,
 }
 
-/// A statement and its parameters, as the list runs them (public so that a
-/// test can `EXPLAIN` exactly what the API runs).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Statement {
-    pub sql: String,
-    pub params: Vec<SqlParam>,
+/// A todo as a statement answers it (`priority` as its stored rank). In a
+/// list page it also carries the sort keys of the row, for the cursor.
+#[derive(Deserialize)]
+struct TodoRow {
+    id: Uuid,
+    title: String,
+    description: String,
+    priority: i64,
+    completed: bool,
+    completed_at: Option<DateTime<Utc>>,
+    due_at: Option<DateTime<Utc>>,
+    tags: Vec<String>,
+    recurrence: Recurrence,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    version: i64,
+    #[serde(default)]
+    keys: Vec<serde_json::Value>,
 }
 
-/// The statements one list request runs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ListStatements {
-    /// The page, one row more than asked for (to know whether more follow).
-    pub page: Statement,
-    pub count: Statement,
-    /// Only with `updated_since`.
-    pub deleted: Option<Statement>,
+impl TryFrom<TodoRow> for Todo {
+    type Error = DbError;
+
+    fn try_from(row: TodoRow) -> Result<Self, DbError> {
+        let priority = Priority::from_rank(row.priority)
+            .ok_or_else(|| DbError::Decode(format!("priority {} out of range", row.priority)))?;
+        Ok(Todo {
+            id: row.id,
+            title: row.title,
+            description: row.description,
+            priority,
+            completed: row.completed,
+            completed_at: row.completed_at,
+            due_at: row.due_at,
+            tags: row.tags,
+            recurrence: row.recurrence,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        })
+    }
 }
 
-/// The columns of a todo, readable by [`todo_from_row`]; works on `todos`
-/// and on CTEs that return `todos.*`.
+fn to_todo(row: Option<TodoRow>) -> Result<Option<Todo>, DbError> {
+    row.map(Todo::try_from).transpose()
+}
+
+/// The columns of a todo, as [`TodoRow`] reads them; works on `todos` and
+/// on CTEs that return `todos.*`.
 macro_rules! todo_columns {
     () => {
-        "id::text AS id, title, description, priority, completed, \
-         api_ts(completed_at) AS completed_at, api_ts(due_at) AS due_at, \
-         array_to_json(tags)::text AS tags, recurrence, api_ts(created_at) AS created_at, \
-         api_ts(updated_at) AS updated_at, version"
+        "id, title, description, priority, completed, completed_at, due_at, tags, \
+         recurrence, created_at, updated_at, version"
     };
 }
 const TODO_COLUMNS: &str = todo_columns!();
 
-fn todo_from_row(row: &Row) -> Result<Todo, DbError> {
-    let rank = row.int("priority")?;
-    let priority = Priority::from_rank(rank)
-        .ok_or_else(|| DbError::Decode(format!("priority {rank} out of range")))?;
-    let recurrence = Recurrence::parse(&row.text("recurrence")?).map_err(DbError::Decode)?;
-    let tags = serde_json::from_str(&row.text("tags")?)
-        .map_err(|e| DbError::Decode(format!("tags: {e}")))?;
-    Ok(Todo {
-        id: row.uuid("id")?,
-        title: row.text("title")?,
-        description: row.text("description")?,
-        priority,
-        completed: row.bool("completed")?,
-        completed_at: row.opt_timestamp("completed_at")?,
-        due_at: row.opt_timestamp("due_at")?,
-        tags,
-        recurrence,
-        created_at: row.timestamp("created_at")?,
-        updated_at: row.timestamp("updated_at")?,
-        version: row.int("version")?,
-    })
-}
-
-fn first_todo(rows: &[Row]) -> Result<Option<Todo>, DbError> {
-    rows.first().map(todo_from_row).transpose()
+/// The caller's id, in scoped SQL (see [`Caller`]).
+macro_rules! caller_id {
+    () => {
+        "(SELECT id FROM auth)"
+    };
 }
 
 /// `If-Match` versions as a Postgres array literal; `None` means "any".
@@ -199,129 +212,183 @@ macro_rules! tags_from {
     };
 }
 
-const CREATE_SQL: &str = concat!(
-    "WITH ins AS (
+/// Why a conditional change of one todo matched no row, from the version the
+/// statement found (`None`: missing or another user's); `otherwise` when the
+/// version was fine (only a toggle can miss then: the limit).
+fn miss(current: Option<i64>, if_match: Option<&[i64]>, otherwise: TodoError) -> TodoError {
+    match (current, if_match) {
+        (None, _) => TodoError::NotFound,
+        (Some(current), Some(versions)) if !versions.contains(&current) => {
+            TodoError::VersionMismatch { current }
+        }
+        _ => otherwise,
+    }
+}
+
+/// Runs a statement scoped to `caller` (`params` are its own, `$3`
+/// onwards); [`TodoError::Unauthorized`] when the caller's account is gone
+/// or the token was revoked.
+fn fetch<T: DeserializeOwned>(
+    ctx: &Ctx,
+    caller: &Caller,
+    ctes: &[&str],
+    fields: &[(&str, Json<'_>)],
+    params: Vec<SqlParam>,
+) -> Result<T, TodoError> {
+    let mut all = caller.params();
+    all.0.extend(params);
+    run(ctx, caller, &Caller::statement(ctes, fields, all))
+}
+
+fn run<T: DeserializeOwned>(
+    ctx: &Ctx,
+    caller: &Caller,
+    statement: &Statement,
+) -> Result<T, TodoError> {
+    caller
+        .run(ctx, statement)?
+        .map(|(_, result)| result)
+        .ok_or(TodoError::Unauthorized)
+}
+
+const CREATE_CTES: &[&str] = &[
+    concat!(
+        "ins AS (
         INSERT INTO todos AS t (user_id, title, description, priority, due_at, tags,
                                recurrence, created_at, updated_at)
-        SELECT $1::text::uuid, $2::text, $3::text, $4::int8::smallint, $5::text::timestamptz, ",
-    tags_from!("6"),
-    ", $7::text, $8::text::timestamptz, $8::text::timestamptz
-        WHERE (SELECT count(*) FROM todos WHERE user_id = $1::text::uuid) < $9::int8
-        RETURNING t.*, todo_fields(t) AS fields
-    ), audit AS (
+        SELECT auth.id, $3::text, $4::text, $5::int8::smallint, $6::text::timestamptz, ",
+        tags_from!("7"),
+        ", $8::text, $9::text::timestamptz, $9::text::timestamptz
+        FROM auth
+        WHERE (SELECT count(*) FROM todos WHERE user_id = auth.id) < $10::int8
+        RETURNING t.*, todo_fields(t) AS fields)"
+    ),
+    "audit AS (
         INSERT INTO todo_audit (user_id, todo_id, action, changes, at)
-        SELECT user_id, id, 'create', todo_changes('{}', fields), created_at FROM ins
-    )
-    SELECT ",
-    todo_columns!(),
-    "
-    FROM ins"
-);
+        SELECT user_id, id, 'create', todo_changes('{}', fields), created_at FROM ins)",
+];
+
+#[derive(Deserialize)]
+struct OneTodo {
+    todo: Option<TodoRow>,
+}
 
 /// Creates a todo. [`TodoError::LimitReached`] when the user already holds
 /// [`MAX_TODOS_PER_USER`] todos.
-pub fn create(ctx: &Ctx, user: Uuid, new: &NewTodo) -> Result<Todo, TodoError> {
-    let now = ctx.clock.now();
-    let rows = ctx.db.query(
-        CREATE_SQL,
-        &[
-            user.into(),
+pub fn create(ctx: &Ctx, caller: &Caller, new: &NewTodo) -> Result<Todo, TodoError> {
+    let answer: OneTodo = fetch(
+        ctx,
+        caller,
+        CREATE_CTES,
+        &[(
+            "todo",
+            Json::Row(concat!("SELECT ", todo_columns!(), " FROM ins")),
+        )],
+        vec![
             new.title.as_str().into(),
             new.description.as_str().into(),
             new.priority.rank().into(),
             new.due_at.map(|d| d.time()).into(),
             tags_param(&new.tags),
             new.recurrence.as_str().into(),
-            now.into(),
+            ctx.clock.now().into(),
             MAX_TODOS_PER_USER.into(),
         ],
     )?;
-    first_todo(&rows)?.ok_or(TodoError::LimitReached {
+    to_todo(answer.todo)?.ok_or(TodoError::LimitReached {
         limit: MAX_TODOS_PER_USER,
     })
 }
 
 /// One todo of the user.
-pub fn get(ctx: &Ctx, user: Uuid, id: Uuid) -> Result<Todo, TodoError> {
-    let sql = format!(
-        "SELECT {TODO_COLUMNS} FROM todos WHERE id = $1::text::uuid AND user_id = $2::text::uuid"
-    );
-    let rows = ctx.db.query(&sql, &[id.into(), user.into()])?;
-    first_todo(&rows)?.ok_or(TodoError::NotFound)
+pub fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Todo, TodoError> {
+    let answer: OneTodo = fetch(
+        ctx,
+        caller,
+        &[],
+        &[(
+            "todo",
+            Json::Row(concat!(
+                "SELECT ",
+                todo_columns!(),
+                " FROM todos WHERE id = $3::text::uuid AND user_id = ",
+                caller_id!()
+            )),
+        )],
+        vec![id.into()],
+    )?;
+    to_todo(answer.todo)?.ok_or(TodoError::NotFound)
 }
 
-const STATE_SQL: &str = "SELECT version, completed, recurrence FROM todos \
-     WHERE id = $1::text::uuid AND user_id = $2::text::uuid";
-
-/// Why a conditional change matched no row: gone, stale `If-Match`, or
-/// (for a toggle) the limit.
-fn explain_miss(
-    ctx: &Ctx,
-    user: Uuid,
-    id: Uuid,
-    if_match: Option<&[i64]>,
-) -> Result<TodoError, TodoError> {
-    let rows = ctx.db.query(STATE_SQL, &[id.into(), user.into()])?;
-    let Some(row) = rows.first() else {
-        return Ok(TodoError::NotFound);
-    };
-    let current = row.int("version")?;
-    match if_match {
-        Some(versions) if !versions.contains(&current) => {
-            Ok(TodoError::VersionMismatch { current })
-        }
-        _ => Ok(TodoError::LimitReached {
-            limit: MAX_TODOS_PER_USER,
-        }),
-    }
-}
-
-const UPDATE_SQL: &str = concat!(
-    "WITH cur AS (
+/// The row a change of one todo starts from, locked (`$3` is the todo's id).
+/// Concurrent changes of one todo apply one after another, and each audit
+/// row shows the true old values.
+const CURRENT_CTE: &str = concat!(
+    "cur AS (
         SELECT t.*, todo_fields(t) AS old_fields FROM todos t
-        WHERE t.id = $1::text::uuid AND t.user_id = $2::text::uuid
-        FOR UPDATE
-    ), upd AS (
+        WHERE t.id = $3::text::uuid AND t.user_id = ",
+    caller_id!(),
+    "
+        FOR UPDATE)"
+);
+
+/// What a change of one todo answers: the todo after it, if it happened,
+/// and the version the statement found (`null` when there is no such todo).
+#[derive(Deserialize)]
+struct Changed {
+    todo: Option<TodoRow>,
+    current: Option<i64>,
+}
+
+const UPDATE_CTES: &[&str] = &[
+    CURRENT_CTE,
+    concat!(
+        "upd AS (
         UPDATE todos AS t SET
-            title = COALESCE($3::text, cur.title),
-            description = COALESCE($4::text, cur.description),
-            priority = COALESCE($5::int8::smallint, cur.priority),
-            due_at = CASE WHEN $6::bool THEN $7::text::timestamptz ELSE cur.due_at END,
-            tags = CASE WHEN $8::text IS NULL THEN cur.tags ELSE ",
-    tags_from!("8"),
-    " END,
-            recurrence = COALESCE($9::text, cur.recurrence),
-            updated_at = $10::text::timestamptz,
+            title = COALESCE($4::text, cur.title),
+            description = COALESCE($5::text, cur.description),
+            priority = COALESCE($6::int8::smallint, cur.priority),
+            due_at = CASE WHEN $7::bool THEN $8::text::timestamptz ELSE cur.due_at END,
+            tags = CASE WHEN $9::text IS NULL THEN cur.tags ELSE ",
+        tags_from!("9"),
+        " END,
+            recurrence = COALESCE($10::text, cur.recurrence),
+            updated_at = $11::text::timestamptz,
             version = cur.version + 1
         FROM cur
-        WHERE t.id = cur.id AND ($11::text IS NULL OR cur.version = ANY($11::text::int8[]))
-        RETURNING t.*, cur.old_fields, todo_fields(t) AS new_fields
-    ), audit AS (
+        WHERE t.id = cur.id AND ($12::text IS NULL OR cur.version = ANY($12::text::int8[]))
+        RETURNING t.*, cur.old_fields, todo_fields(t) AS new_fields)"
+    ),
+    "audit AS (
         INSERT INTO todo_audit (user_id, todo_id, action, changes, at)
-        SELECT user_id, id, 'update', todo_changes(old_fields, new_fields), updated_at FROM upd
-    )
-    SELECT ",
-    todo_columns!(),
-    "
-    FROM upd"
-);
+        SELECT user_id, id, 'update', todo_changes(old_fields, new_fields), updated_at FROM upd)",
+];
+
+const CHANGED_FIELDS: &[(&str, Json<'static>)] = &[
+    (
+        "todo",
+        Json::Row(concat!("SELECT ", todo_columns!(), " FROM upd")),
+    ),
+    ("current", Json::Value("(SELECT version FROM cur)")),
+];
 
 /// Applies `changes` (fields left `None` keep their value) and bumps the
 /// version. With `if_match`, only when the todo is at one of those versions
 /// ([`TodoError::VersionMismatch`] otherwise, the todo unchanged).
 pub fn update(
     ctx: &Ctx,
-    user: Uuid,
+    caller: &Caller,
     id: Uuid,
     changes: &TodoChanges,
     if_match: Option<&[i64]>,
 ) -> Result<Todo, TodoError> {
-    let now = ctx.clock.now();
-    let rows = ctx.db.query(
-        UPDATE_SQL,
-        &[
+    let answer: Changed = fetch(
+        ctx,
+        caller,
+        UPDATE_CTES,
+        CHANGED_FIELDS,
+        vec![
             id.into(),
-            user.into(),
             changes.title.as_ref().map(|t| t.as_str()).into(),
             changes.description.as_ref().map(|d| d.as_str()).into(),
             changes.priority.map(Priority::rank).into(),
@@ -329,67 +396,53 @@ pub fn update(
             changes.due_at.flatten().map(|d| d.time()).into(),
             changes.tags.as_ref().map_or(SqlParam::Null, tags_param),
             changes.recurrence.map(Recurrence::as_str).into(),
-            now.into(),
+            ctx.clock.now().into(),
             versions_param(if_match),
         ],
     )?;
-    match first_todo(&rows)? {
-        Some(todo) => Ok(todo),
-        None => Err(explain_miss(ctx, user, id, if_match)?),
-    }
+    to_todo(answer.todo)?.ok_or_else(|| miss(answer.current, if_match, TodoError::NotFound))
 }
 
 /// Replaces every writable field (PUT): what `new` leaves at its default is
 /// reset to the default.
 pub fn replace(
     ctx: &Ctx,
-    user: Uuid,
+    caller: &Caller,
     id: Uuid,
     new: NewTodo,
     if_match: Option<&[i64]>,
 ) -> Result<Todo, TodoError> {
-    update(ctx, user, id, &TodoChanges::from(new), if_match)
+    update(ctx, caller, id, &TodoChanges::from(new), if_match)
 }
 
-const TOGGLE_SQL: &str = concat!(
-    "WITH cur AS (
-        SELECT t.*, todo_fields(t) AS old_fields FROM todos t
-        WHERE t.id = $1::text::uuid AND t.user_id = $2::text::uuid
-        FOR UPDATE
-    ), upd AS (
+const TOGGLE_CTES: &[&str] = &[
+    CURRENT_CTE,
+    "upd AS (
         UPDATE todos AS t SET
             completed = NOT cur.completed,
-            completed_at = CASE WHEN cur.completed THEN NULL ELSE $3::text::timestamptz END,
-            updated_at = $3::text::timestamptz,
+            completed_at = CASE WHEN cur.completed THEN NULL ELSE $4::text::timestamptz END,
+            updated_at = $4::text::timestamptz,
             version = cur.version + 1
         FROM cur
         WHERE t.id = cur.id
-          AND ($4::text IS NULL OR cur.version = ANY($4::text::int8[]))
+          AND ($5::text IS NULL OR cur.version = ANY($5::text::int8[]))
           AND (cur.completed OR cur.recurrence = 'none'
-               OR (SELECT count(*) FROM todos WHERE user_id = $2::text::uuid) < $5::int8)
-        RETURNING t.*, cur.old_fields, todo_fields(t) AS new_fields
-    ), nxt AS (
+               OR (SELECT count(*) FROM todos WHERE user_id = cur.user_id) < $6::int8)
+        RETURNING t.*, cur.old_fields, todo_fields(t) AS new_fields)",
+    "nxt AS (
         INSERT INTO todos AS n (user_id, title, description, priority, due_at, tags,
                                recurrence, created_at, updated_at)
         SELECT user_id, title, description, priority,
-               todo_next_due(recurrence, due_at, $3::text::timestamptz), tags, recurrence,
-               $3::text::timestamptz, $3::text::timestamptz
+               todo_next_due(recurrence, due_at, $4::text::timestamptz), tags, recurrence,
+               $4::text::timestamptz, $4::text::timestamptz
         FROM upd WHERE upd.completed AND upd.recurrence <> 'none'
-        RETURNING n.*, todo_fields(n) AS fields
-    ), audit AS (
+        RETURNING n.*, todo_fields(n) AS fields)",
+    "audit AS (
         INSERT INTO todo_audit (user_id, todo_id, action, changes, at)
         SELECT user_id, id, 'toggle', todo_changes(old_fields, new_fields), updated_at FROM upd
         UNION ALL
-        SELECT user_id, id, 'create', todo_changes('{}', fields), created_at FROM nxt
-    )
-    SELECT 'todo' AS role, ",
-    todo_columns!(),
-    " FROM upd
-    UNION ALL
-    SELECT 'next' AS role, ",
-    todo_columns!(),
-    " FROM nxt"
-);
+        SELECT user_id, id, 'create', todo_changes('{}', fields), created_at FROM nxt)",
+];
 
 /// Flips completion. Completing a recurring todo also creates its next
 /// occurrence, due one period after the old due date (or after now, when
@@ -397,176 +450,188 @@ const TOGGLE_SQL: &str = concat!(
 /// [`TodoError::LimitReached`] (nothing changed) when there is no room.
 pub fn toggle(
     ctx: &Ctx,
-    user: Uuid,
+    caller: &Caller,
     id: Uuid,
     if_match: Option<&[i64]>,
 ) -> Result<Toggled, TodoError> {
-    let now = ctx.clock.now();
-    let rows = ctx.db.query(
-        TOGGLE_SQL,
+    #[derive(Deserialize)]
+    struct Answer {
+        #[serde(flatten)]
+        changed: Changed,
+        next: Option<TodoRow>,
+    }
+    let answer: Answer = fetch(
+        ctx,
+        caller,
+        TOGGLE_CTES,
         &[
+            CHANGED_FIELDS[0],
+            CHANGED_FIELDS[1],
+            (
+                "next",
+                Json::Row(concat!("SELECT ", todo_columns!(), " FROM nxt")),
+            ),
+        ],
+        vec![
             id.into(),
-            user.into(),
-            now.into(),
+            ctx.clock.now().into(),
             versions_param(if_match),
             MAX_TODOS_PER_USER.into(),
         ],
     )?;
-    let mut todo = None;
-    let mut next = None;
-    for row in &rows {
-        let slot = if row.text("role")? == "next" {
-            &mut next
-        } else {
-            &mut todo
-        };
-        *slot = Some(todo_from_row(row)?);
-    }
-    match todo {
-        Some(todo) => Ok(Toggled { todo, next }),
-        None => Err(explain_miss(ctx, user, id, if_match)?),
-    }
+    let limit = TodoError::LimitReached {
+        limit: MAX_TODOS_PER_USER,
+    };
+    let Changed { todo, current } = answer.changed;
+    let todo = to_todo(todo)?.ok_or_else(|| miss(current, if_match, limit))?;
+    Ok(Toggled {
+        todo,
+        next: to_todo(answer.next)?,
+    })
 }
 
-const DELETE_SQL: &str = "WITH del AS (
-        DELETE FROM todos AS t
-        WHERE t.id = $1::text::uuid AND t.user_id = $2::text::uuid
-          AND ($3::text IS NULL OR t.version = ANY($3::text::int8[]))
-        RETURNING t.id, t.user_id, todo_fields(t) AS fields
-    ), audit AS (
+const DELETE_CTES: &[&str] = &[
+    CURRENT_CTE,
+    "del AS (
+        DELETE FROM todos AS t USING cur
+        WHERE t.id = cur.id AND ($4::text IS NULL OR cur.version = ANY($4::text::int8[]))
+        RETURNING t.id, t.user_id, cur.old_fields)",
+    "audit AS (
         INSERT INTO todo_audit (user_id, todo_id, action, changes, at)
-        SELECT user_id, id, 'delete', todo_changes(fields, '{}'), $4::text::timestamptz FROM del
-    )
-    SELECT id::text AS id FROM del";
+        SELECT user_id, id, 'delete', todo_changes(old_fields, '{}'), $5::text::timestamptz
+        FROM del)",
+];
 
 /// Deletes one todo (its audit trail stays).
-pub fn delete(ctx: &Ctx, user: Uuid, id: Uuid, if_match: Option<&[i64]>) -> Result<(), TodoError> {
-    let rows = ctx.db.query(
-        DELETE_SQL,
+pub fn delete(
+    ctx: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<&[i64]>,
+) -> Result<(), TodoError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        deleted: bool,
+        current: Option<i64>,
+    }
+    let answer: Answer = fetch(
+        ctx,
+        caller,
+        DELETE_CTES,
         &[
-            id.into(),
-            user.into(),
-            versions_param(if_match),
-            ctx.clock.now().into(),
+            ("deleted", Json::Value("EXISTS (SELECT FROM del)")),
+            ("current", Json::Value("(SELECT version FROM cur)")),
         ],
+        vec![id.into(), versions_param(if_match), ctx.clock.now().into()],
     )?;
-    if rows.is_empty() {
-        Err(explain_miss(ctx, user, id, if_match)?)
-    } else {
+    if answer.deleted {
         Ok(())
+    } else {
+        Err(miss(answer.current, if_match, TodoError::NotFound))
     }
 }
 
-const CLEAR_COMPLETED_SQL: &str = "WITH del AS (
+const CLEAR_COMPLETED_CTES: &[&str] = &[
+    concat!(
+        "del AS (
         DELETE FROM todos AS t
-        WHERE t.user_id = $1::text::uuid AND t.completed
-        RETURNING t.id, t.user_id, todo_fields(t) AS fields
-    ), audit AS (
+        WHERE t.user_id = ",
+        caller_id!(),
+        " AND t.completed
+        RETURNING t.id, t.user_id, todo_fields(t) AS fields)"
+    ),
+    "audit AS (
         INSERT INTO todo_audit (user_id, todo_id, action, changes, at)
-        SELECT user_id, id, 'delete', todo_changes(fields, '{}'), $2::text::timestamptz FROM del
-    )
-    SELECT count(*) AS deleted FROM del";
+        SELECT user_id, id, 'delete', todo_changes(fields, '{}'), $3::text::timestamptz FROM del)",
+];
 
 /// Deletes all completed todos of the user; returns how many.
-pub fn clear_completed(ctx: &Ctx, user: Uuid) -> Result<i64, TodoError> {
-    let rows = ctx
-        .db
-        .query(CLEAR_COMPLETED_SQL, &[user.into(), ctx.clock.now().into()])?;
-    match rows.first() {
-        Some(row) => Ok(row.int("deleted")?),
-        None => Ok(0),
+pub fn clear_completed(ctx: &Ctx, caller: &Caller) -> Result<i64, TodoError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        deleted: i64,
     }
+    let answer: Answer = fetch(
+        ctx,
+        caller,
+        CLEAR_COMPLETED_CTES,
+        &[("deleted", Json::Value("(SELECT count(*) FROM del)"))],
+        vec![ctx.clock.now().into()],
+    )?;
+    Ok(answer.deleted)
 }
-
-const HISTORY_SQL: &str = "SELECT action, changes::text AS changes, api_ts(at) AS at
-    FROM todo_audit
-    WHERE user_id = $1::text::uuid AND todo_id = $2::text::uuid
-    ORDER BY id DESC";
 
 /// The audit trail of one todo, newest first. Still there after the todo is
 /// deleted; [`TodoError::NotFound`] when the user never had that todo.
-pub fn history(ctx: &Ctx, user: Uuid, id: Uuid) -> Result<Vec<HistoryEntry>, TodoError> {
-    let rows = ctx.db.query(HISTORY_SQL, &[user.into(), id.into()])?;
-    if rows.is_empty() {
+pub fn history(ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Vec<HistoryEntry>, TodoError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        items: Vec<HistoryEntry>,
+    }
+    let answer: Answer = fetch(
+        ctx,
+        caller,
+        &[],
+        &[(
+            "items",
+            Json::Rows(concat!(
+                "SELECT action, changes, at FROM todo_audit
+                 WHERE user_id = ",
+                caller_id!(),
+                " AND todo_id = $3::text::uuid
+                 ORDER BY id DESC"
+            )),
+        )],
+        vec![id.into()],
+    )?;
+    if answer.items.is_empty() {
         return Err(TodoError::NotFound);
     }
-    rows.iter()
-        .map(|row| {
-            let changes = serde_json::from_str(&row.text("changes")?)
-                .map_err(|e| DbError::Decode(format!("changes: {e}")))?;
-            Ok(HistoryEntry {
-                action: row.text("action")?,
-                changes,
-                at: row.timestamp("at")?,
-            })
-        })
-        .collect()
+    Ok(answer.items)
 }
 
-const STATS_SQL: &str = "SELECT
+const STATS_SQL: &str = concat!(
+    "SELECT
         count(*) AS total,
         count(*) FILTER (WHERE NOT completed) AS open,
         count(*) FILTER (WHERE completed) AS done,
-        count(*) FILTER (WHERE NOT completed AND due_at < $2::text::timestamptz) AS overdue,
-        count(*) FILTER (WHERE NOT completed AND due_at >= $3::text::timestamptz
-                                              AND due_at < $4::text::timestamptz) AS due_today,
-        count(*) FILTER (WHERE priority = 0) AS low,
-        count(*) FILTER (WHERE priority = 1) AS medium,
-        count(*) FILTER (WHERE priority = 2) AS high,
-        count(*) FILTER (WHERE priority = 3) AS urgent
-    FROM todos WHERE user_id = $1::text::uuid";
+        count(*) FILTER (WHERE NOT completed AND due_at < $3::text::timestamptz) AS overdue,
+        count(*) FILTER (WHERE NOT completed AND due_at >= $4::text::timestamptz
+                                              AND due_at < $5::text::timestamptz) AS due_today,
+        json_build_object(
+            'low', count(*) FILTER (WHERE priority = 0),
+            'medium', count(*) FILTER (WHERE priority = 1),
+            'high', count(*) FILTER (WHERE priority = 2),
+            'urgent', count(*) FILTER (WHERE priority = 3)) AS by_priority
+    FROM todos WHERE user_id = ",
+    caller_id!()
+);
 
-pub fn stats(ctx: &Ctx, user: Uuid) -> Result<TodoStats, TodoError> {
+pub fn stats(ctx: &Ctx, caller: &Caller) -> Result<TodoStats, TodoError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        stats: TodoStats,
+    }
     let now = ctx.clock.now();
     let today = now
         .date_naive()
         .and_hms_opt(0, 0, 0)
         .map_or(now, |t| t.and_utc());
-    let rows = ctx.db.query(
-        STATS_SQL,
-        &[
-            user.into(),
-            now.into(),
-            today.into(),
-            (today + Duration::days(1)).into(),
-        ],
+    let answer: Answer = fetch(
+        ctx,
+        caller,
+        &[],
+        &[("stats", Json::Row(STATS_SQL))],
+        vec![now.into(), today.into(), (today + Duration::days(1)).into()],
     )?;
-    let row = rows
-        .first()
-        .ok_or_else(|| DbError::Decode("stats returned no row".into()))?;
-    Ok(TodoStats {
-        total: row.int("total")?,
-        open: row.int("open")?,
-        done: row.int("done")?,
-        overdue: row.int("overdue")?,
-        due_today: row.int("due_today")?,
-        by_priority: PriorityCounts {
-            low: row.int("low")?,
-            medium: row.int("medium")?,
-            high: row.int("high")?,
-            urgent: row.int("urgent")?,
-        },
-    })
-}
-
-/// Numbers placeholders as they are added.
-#[derive(Default)]
-struct Params(Vec<SqlParam>);
-
-impl Params {
-    /// Adds a parameter, returning its placeholder with the cast, e.g. `$3::text::uuid`.
-    fn add(&mut self, value: impl Into<SqlParam>, cast: &str) -> String {
-        self.0.push(value.into());
-        format!("${}{cast}", self.0.len())
-    }
+    Ok(answer.stats)
 }
 
 /// One column of a keyset: the expression the rows are ordered by (an index
-/// has the same expression), how to select it as text for the cursor, and
-/// how to cast the cursor's text back.
+/// has the same expression; the cursor carries its JSON text), and how to
+/// cast the cursor's text back.
 struct SortKey {
     order_by: &'static str,
-    as_text: &'static str,
     cast: &'static str,
 }
 
@@ -574,7 +639,6 @@ const CREATED_AT_KEY: SortKey = SortKey {
     // Qualified: a bare `created_at` in ORDER BY would name the output
     // column of that name (text), which no index serves.
     order_by: "todos.created_at",
-    as_text: "api_ts(created_at)",
     cast: "::text::timestamptz",
 };
 
@@ -591,7 +655,6 @@ fn sort_keys(query: &ListQuery) -> (Vec<SortKey>, bool) {
         SortField::DueAt if descending => vec![
             SortKey {
                 order_by: "COALESCE(due_at, '-infinity'::timestamptz)",
-                as_text: "COALESCE(api_ts(due_at), '-infinity')",
                 cast: "::text::timestamptz",
             },
             CREATED_AT_KEY,
@@ -599,7 +662,6 @@ fn sort_keys(query: &ListQuery) -> (Vec<SortKey>, bool) {
         SortField::DueAt => vec![
             SortKey {
                 order_by: "COALESCE(due_at, 'infinity'::timestamptz)",
-                as_text: "COALESCE(api_ts(due_at), 'infinity')",
                 cast: "::text::timestamptz",
             },
             CREATED_AT_KEY,
@@ -607,7 +669,6 @@ fn sort_keys(query: &ListQuery) -> (Vec<SortKey>, bool) {
         SortField::Priority => vec![
             SortKey {
                 order_by: "priority",
-                as_text: "priority::text",
                 cast: "::text::smallint",
             },
             CREATED_AT_KEY,
@@ -615,7 +676,6 @@ fn sort_keys(query: &ListQuery) -> (Vec<SortKey>, bool) {
         SortField::Title => vec![
             SortKey {
                 order_by: "lower(title)",
-                as_text: "lower(title)",
                 cast: "::text",
             },
             CREATED_AT_KEY,
@@ -625,8 +685,8 @@ fn sort_keys(query: &ListQuery) -> (Vec<SortKey>, bool) {
 }
 
 /// The filter conditions of a list query (without the cursor).
-fn filters(query: &ListQuery, user: Uuid, now: DateTime<Utc>, p: &mut Params) -> Vec<String> {
-    let mut conds = vec![format!("user_id = {}", p.add(user, "::text::uuid"))];
+fn filters(query: &ListQuery, now: DateTime<Utc>, p: &mut Params) -> Vec<String> {
+    let mut conds = vec![concat!("user_id = ", caller_id!()).to_owned()];
     match query.status {
         Status::All => {}
         Status::Open => conds.push("NOT completed".into()),
@@ -680,20 +740,54 @@ fn filters(query: &ListQuery, user: Uuid, now: DateTime<Utc>, p: &mut Params) ->
     conds
 }
 
-/// The SQL a list request runs, with its parameters.
-pub fn list_statements(user: Uuid, query: &ListQuery, now: DateTime<Utc>) -> ListStatements {
-    let mut count_params = Params::default();
-    let count_conds = filters(query, user, now, &mut count_params);
-    let count = Statement {
-        sql: format!(
-            "SELECT count(*) AS total FROM todos WHERE {}",
-            count_conds.join(" AND ")
-        ),
-        params: count_params.0,
-    };
+/// The parts of the one statement a list request runs, with their shared
+/// parameters (public so that a test can `EXPLAIN` exactly what the API runs).
+#[derive(Debug, Clone)]
+pub struct ListSql {
+    /// The page, one row more than asked for (to know whether more follow).
+    pub page: String,
+    /// How many todos match the filters (a scalar subquery).
+    pub total: String,
+    /// Only with `updated_since`: the ids deleted since (a scalar subquery).
+    pub deleted: Option<String>,
+    /// The caller's parameters, then every part's.
+    pub params: Params,
+}
 
-    let mut p = Params::default();
-    let mut conds = filters(query, user, now, &mut p);
+impl ListSql {
+    /// The statement `list` runs: the caller check, the page, the total and
+    /// the deleted ids in one round trip.
+    pub fn statement(&self) -> Statement {
+        Caller::statement(
+            &[],
+            &[
+                ("items", Json::Rows(&self.page)),
+                ("total", Json::Value(&self.total)),
+                (
+                    "deleted",
+                    Json::Value(self.deleted.as_deref().unwrap_or("NULL")),
+                ),
+            ],
+            self.params.clone(),
+        )
+    }
+}
+
+/// The SQL a list request runs, with its parameters.
+pub fn list_sql(caller: &Caller, query: &ListQuery, now: DateTime<Utc>) -> ListSql {
+    let mut p = caller.params();
+    let conds = filters(query, now, &mut p);
+    let total = format!("(SELECT count(*) FROM todos WHERE {})", conds.join(" AND "));
+    let deleted = query.updated_since.map(|since| {
+        format!(
+            "(SELECT coalesce(json_agg(todo_id ORDER BY at), '[]') FROM todo_audit \
+             WHERE user_id = {} AND action = 'delete' AND at > {})",
+            caller_id!(),
+            p.add(since, "::text::timestamptz")
+        )
+    });
+
+    let mut conds = conds;
     let (keys, descending) = sort_keys(query);
     if let Some(cursor) = &query.cursor {
         let mut left: Vec<&str> = keys.iter().map(|k| k.order_by).collect();
@@ -717,56 +811,51 @@ pub fn list_statements(user: Uuid, query: &ListQuery, now: DateTime<Utc>) -> Lis
         .map(|k| format!("{} {direction}", k.order_by))
         .collect();
     order.push(format!("todos.id {direction}"));
-    let key_columns: String = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| format!(", {} AS k{i}", k.as_text))
-        .collect();
+    let key_list: Vec<&str> = keys.iter().map(|k| k.order_by).collect();
     let limit = p.add(query.limit + 1, "::int8");
-    let page = Statement {
-        sql: format!(
-            "SELECT {TODO_COLUMNS}{key_columns} FROM todos WHERE {} ORDER BY {} LIMIT {limit}",
-            conds.join(" AND "),
-            order.join(", ")
-        ),
-        params: p.0,
-    };
-
-    let deleted = query.updated_since.map(|since| Statement {
-        sql: "SELECT todo_id::text AS id FROM todo_audit \
-              WHERE user_id = $1::text::uuid AND action = 'delete' \
-                AND at > $2::text::timestamptz \
-              ORDER BY at"
-            .into(),
-        params: vec![user.into(), since.into()],
-    });
-
-    ListStatements {
+    let page = format!(
+        "SELECT {TODO_COLUMNS}, json_build_array({}) AS keys FROM todos WHERE {} ORDER BY {} LIMIT {limit}",
+        key_list.join(", "),
+        conds.join(" AND "),
+        order.join(", ")
+    );
+    ListSql {
         page,
-        count,
+        total,
         deleted,
+        params: p,
+    }
+}
+
+/// A sort key as the cursor carries it: text, as the SQL casts it back.
+fn key_text(value: &serde_json::Value) -> Result<String, DbError> {
+    match value {
+        serde_json::Value::String(s) => Ok(s.clone()),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        other => Err(DbError::Decode(format!("sort key {other}"))),
     }
 }
 
 /// One page of the user's todos matching `query`.
-pub fn list(ctx: &Ctx, user: Uuid, query: &ListQuery) -> Result<TodoPage, TodoError> {
-    let statements = list_statements(user, query, ctx.clock.now());
-    let mut rows = ctx
-        .db
-        .query(&statements.page.sql, &statements.page.params)?;
+pub fn list(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<TodoPage, TodoError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        items: Vec<TodoRow>,
+        total: i64,
+        deleted: Option<Vec<Uuid>>,
+    }
+    let statement = list_sql(caller, query, ctx.clock.now()).statement();
+    let answer: Answer = run(ctx, caller, &statement)?;
+    let mut rows = answer.items;
     let limit = usize::try_from(query.limit).unwrap_or(0);
     let next_cursor = if rows.len() > limit {
         rows.truncate(limit);
         rows.last()
             .map(|last| -> Result<String, DbError> {
-                let key_count = sort_keys(query).0.len();
-                let keys = (0..key_count)
-                    .map(|i| last.text(&format!("k{i}")))
-                    .collect::<Result<Vec<_>, _>>()?;
                 Ok(Cursor {
                     sort: query.sort.as_param(),
-                    keys,
-                    id: last.uuid("id")?,
+                    keys: last.keys.iter().map(key_text).collect::<Result<_, _>>()?,
+                    id: last.id,
                 }
                 .encode())
             })
@@ -775,34 +864,14 @@ pub fn list(ctx: &Ctx, user: Uuid, query: &ListQuery) -> Result<TodoPage, TodoEr
         None
     };
     let items = rows
-        .iter()
-        .map(todo_from_row)
+        .into_iter()
+        .map(Todo::try_from)
         .collect::<Result<Vec<_>, _>>()?;
-
-    let total = ctx
-        .db
-        .query(&statements.count.sql, &statements.count.params)?
-        .first()
-        .map(|row| row.int("total"))
-        .transpose()?
-        .unwrap_or(0);
-
-    let deleted = match &statements.deleted {
-        Some(s) => Some(
-            ctx.db
-                .query(&s.sql, &s.params)?
-                .iter()
-                .map(|row| row.uuid("id"))
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        None => None,
-    };
-
     Ok(TodoPage {
         items,
-        total,
+        total: answer.total,
         next_cursor,
-        deleted,
+        deleted: answer.deleted,
     })
 }
 
@@ -811,8 +880,8 @@ mod tests {
     use super::*;
     use crate::todos::query::Sort;
 
-    fn user() -> Uuid {
-        Uuid::from_u128(1)
+    fn caller() -> Caller {
+        Caller::token(Uuid::from_u128(1), Uuid::from_u128(2))
     }
 
     fn now() -> DateTime<Utc> {
@@ -821,17 +890,18 @@ mod tests {
             .unwrap_or_default()
     }
 
-    fn page_sql(query: &str) -> Statement {
+    fn list_sql_of(query: &str) -> ListSql {
         let query = ListQuery::parse(query).unwrap_or_default();
-        list_statements(user(), &query, now()).page
+        list_sql(&caller(), &query, now())
     }
 
     #[test]
     fn every_placeholder_is_typed_and_numbered_in_order() {
-        let s = page_sql(
+        let s = list_sql_of(
             "status=open&priority=high,low&tag=x&q=50%25_off&due_before=2026-01-01\
              &due_after=2025-01-01&overdue=true&updated_since=2025-01-01&sort=title",
-        );
+        )
+        .statement();
         for n in 1..=s.params.len() {
             let placeholder = format!("${n}::");
             assert!(s.sql.contains(&placeholder), "{placeholder} in {}", s.sql);
@@ -876,7 +946,7 @@ mod tests {
             ),
         ];
         for (query, order) in cases {
-            let sql = page_sql(query).sql;
+            let sql = list_sql_of(query).page;
             assert!(sql.contains(order), "{query}: {sql}");
         }
     }
@@ -894,34 +964,63 @@ mod tests {
             cursor.encode()
         ))
         .unwrap_or_default();
-        let s = list_statements(user(), &query, now()).page;
+        let s = list_sql(&caller(), &query, now());
         assert!(
-            s.sql.contains(
-                "(priority, todos.created_at, todos.id) < ($2::text::smallint, $3::text::timestamptz, $4::text::uuid)"
+            s.page.contains(
+                "(priority, todos.created_at, todos.id) < ($3::text::smallint, $4::text::timestamptz, $5::text::uuid)"
             ),
             "{}",
-            s.sql
+            s.page
         );
         // One row more than the page, to know whether another page follows.
-        assert_eq!(s.params.last(), Some(&SqlParam::Int(11)));
+        assert_eq!(s.params.0.last(), Some(&SqlParam::Int(11)));
     }
 
     #[test]
-    fn the_count_ignores_the_cursor_and_the_deleted_ids_need_updated_since() {
-        let q = ListQuery::parse("status=done").unwrap_or_default();
-        let s = list_statements(user(), &q, now());
+    fn the_total_ignores_the_cursor_and_the_deleted_ids_need_updated_since() {
+        let s = list_sql_of("status=done");
         assert_eq!(
-            s.count.sql,
-            "SELECT count(*) AS total FROM todos WHERE user_id = $1::text::uuid AND completed"
+            s.total,
+            "(SELECT count(*) FROM todos WHERE user_id = (SELECT id FROM auth) AND completed)"
         );
         assert!(s.deleted.is_none());
-        let q = ListQuery::parse("updated_since=2026-01-01").unwrap_or_default();
-        assert!(list_statements(user(), &q, now()).deleted.is_some());
+        assert!(s.statement().sql.contains("'deleted', NULL"));
+        assert!(list_sql_of("updated_since=2026-01-01").deleted.is_some());
+    }
+
+    #[test]
+    fn a_list_is_one_statement_scoped_to_the_caller() {
+        let s = list_sql_of("status=open").statement();
+        assert!(s.sql.starts_with("WITH auth AS ("), "{}", s.sql);
+        assert!(s
+            .sql
+            .contains("'items', (SELECT coalesce(json_agg(r), '[]')"));
+        assert!(s.sql.contains("'total', (SELECT count(*) FROM todos"));
+        // The caller's id is only ever reached through the auth CTE.
+        assert_eq!(s.sql.matches("$1::").count(), 1, "{}", s.sql);
+    }
+
+    #[test]
+    fn a_missed_change_is_explained_by_the_version_it_found() {
+        assert!(matches!(
+            miss(None, Some(&[1]), TodoError::NotFound),
+            TodoError::NotFound
+        ));
+        assert!(matches!(
+            miss(Some(3), Some(&[1, 2]), TodoError::NotFound),
+            TodoError::VersionMismatch { current: 3 }
+        ));
+        let limit = TodoError::LimitReached { limit: 1 };
+        assert!(matches!(
+            miss(Some(3), Some(&[3]), limit),
+            TodoError::LimitReached { .. }
+        ));
     }
 
     #[test]
     fn errors_map_to_their_status_codes() {
         let cases = [
+            (TodoError::Unauthorized, 401, "unauthorized"),
             (TodoError::NotFound, 404, "not_found"),
             (
                 TodoError::Invalid(FieldErrors::new()),

@@ -1,0 +1,141 @@
+//! Who a request acts for, checked inside the very statement that does the
+//! work: the account must exist and the token must not be revoked. Folding
+//! that check into each statement makes every authenticated request one
+//! round trip to PostgreSQL.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::store::AuthUser;
+use crate::db::{json_object, DbError, Json, Params, SqlParam, Statement};
+use crate::ports::Ctx;
+
+/// The CTE every scoped statement starts with: the caller's account, or no
+/// row when it is gone or the token was revoked. Scoped SQL reaches the
+/// user's data only through it (`user_id = (SELECT id FROM auth)`, or
+/// `... FROM auth`), so an unknown caller touches nothing, and never names
+/// `$1` itself.
+const AUTH_CTE: &str = "auth AS (
+        SELECT u.id, u.email, u.name, u.created_at FROM users u
+        WHERE u.id = $1::text::uuid
+          AND NOT EXISTS (SELECT FROM revoked_tokens WHERE jti = $2::text::uuid))";
+
+/// The placeholders `$1` and `$2` belong to the caller; a scoped statement
+/// numbers its own from `$3`.
+pub const CALLER_PARAMS: usize = 2;
+
+/// A user id from a verified token (with the token's id, checked against
+/// revocations), or from code that already trusts it (then only the
+/// account's existence is checked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: Uuid,
+    token_id: Option<Uuid>,
+}
+
+#[derive(Deserialize)]
+struct Scoped<T> {
+    caller: Option<AuthUser>,
+    result: T,
+}
+
+impl Caller {
+    /// The holder of a verified token.
+    pub fn token(user_id: Uuid, token_id: Uuid) -> Self {
+        Self {
+            user_id,
+            token_id: Some(token_id),
+        }
+    }
+
+    /// A user the calling code has already authenticated (in-process
+    /// callers, tests, benchmarks).
+    pub fn user(user_id: Uuid) -> Self {
+        Self {
+            user_id,
+            token_id: None,
+        }
+    }
+
+    /// An empty parameter list holding the caller's two parameters, for
+    /// statements that number theirs as they go.
+    pub fn params(&self) -> Params {
+        Params(vec![self.user_id.into(), self.token_id.into()])
+    }
+
+    /// The statement [`fetch`](Self::fetch) runs: `AUTH_CTE`, then `ctes`,
+    /// answering `{"caller": <account or null>, "result": {fields}}`.
+    /// `params` starts with the caller's (see [`params`](Self::params)).
+    pub fn statement(ctes: &[&str], fields: &[(&str, Json<'_>)], params: Params) -> Statement {
+        let mut all_ctes = Vec::with_capacity(ctes.len() + 1);
+        all_ctes.push(AUTH_CTE);
+        all_ctes.extend_from_slice(ctes);
+        Statement::object(
+            &all_ctes,
+            &[
+                ("caller", Json::Row("SELECT * FROM auth")),
+                ("result", Json::Value(&json_object(fields))),
+            ],
+            params.0,
+        )
+    }
+
+    /// Runs a statement scoped to this caller (see
+    /// [`statement`](Self::statement)); `extra` are its own parameters,
+    /// `$3` onwards. `None` when the caller is unknown or revoked; then the
+    /// statement changed nothing. Records the user for the request log.
+    pub fn fetch<T: DeserializeOwned>(
+        &self,
+        ctx: &Ctx,
+        ctes: &[&str],
+        fields: &[(&str, Json<'_>)],
+        extra: Vec<SqlParam>,
+    ) -> Result<Option<(AuthUser, T)>, DbError> {
+        let mut params = self.params();
+        params.0.extend(extra);
+        self.run(ctx, &Self::statement(ctes, fields, params))
+    }
+
+    /// Runs a statement built by [`statement`](Self::statement).
+    pub fn run<T: DeserializeOwned>(
+        &self,
+        ctx: &Ctx,
+        statement: &Statement,
+    ) -> Result<Option<(AuthUser, T)>, DbError> {
+        let scoped: Scoped<T> = statement.fetch(ctx.db)?;
+        Ok(scoped.caller.map(|user| {
+            ctx.user_id.set(Some(user.id));
+            (user, scoped.result)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scoped_statement_starts_with_the_caller_and_nests_its_fields() {
+        let caller = Caller::token(Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut params = caller.params();
+        let id = params.add(Uuid::from_u128(3), "::text::uuid");
+        let select = format!("SELECT 1 AS one FROM todos WHERE id = {id}");
+        let s = Caller::statement(&[], &[("todo", Json::Row(&select))], params);
+        assert!(s.sql.starts_with("WITH auth AS ("), "{}", s.sql);
+        assert!(s.sql.contains(
+            "'caller', (SELECT row_to_json(r) FROM (SELECT * FROM auth) AS r), \
+             'result', json_build_object('todo', (SELECT row_to_json(r) FROM \
+             (SELECT 1 AS one FROM todos WHERE id = $3::text::uuid) AS r)))::text"
+        ));
+        assert_eq!(
+            s.params,
+            vec![
+                SqlParam::Text(Uuid::from_u128(1).to_string()),
+                SqlParam::Text(Uuid::from_u128(2).to_string()),
+                SqlParam::Text(Uuid::from_u128(3).to_string()),
+            ]
+        );
+        assert_eq!(Caller::user(Uuid::nil()).params().0[1], SqlParam::Null);
+    }
+}
