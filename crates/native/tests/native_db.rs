@@ -103,6 +103,9 @@ fn a_query_error_loses_its_sqlstate_as_under_spin_and_execute_keeps_it() {
 #[test]
 fn parameters_and_values_round_trip_through_the_json_answer() {
     let test_db = TestDb::fresh();
+    let db = test_db.db();
+    // Timestamps come with the session's offset, whatever it is.
+    db.execute("SET TIME ZONE 'Asia/Kathmandu'", &[]).unwrap();
     let answer: Value = Statement::object(
         &[],
         &[
@@ -120,7 +123,7 @@ fn parameters_and_values_round_trip_through_the_json_answer() {
             SqlParam::Null,
         ],
     )
-    .fetch(&test_db.db())
+    .fetch(&db)
     .unwrap();
     assert_eq!(answer["b"], true);
     assert_eq!(answer["i"], -42);
@@ -128,6 +131,7 @@ fn parameters_and_values_round_trip_through_the_json_answer() {
     assert_eq!(answer["null"], Value::Null);
     assert_eq!(answer["tags"], json!(["a", "b"]));
     let at: chrono::DateTime<chrono::Utc> = serde_json::from_value(answer["at"].clone()).unwrap();
+    assert!(answer["at"].as_str().unwrap().ends_with("+05:45"), "{answer}");
     assert_eq!(at.to_rfc3339(), "2026-06-01T12:00:00.500+00:00");
 }
 

@@ -387,6 +387,60 @@ fn every_todo_route_requires_a_valid_token() {
     }
 }
 
+/// The token check rides in the statement that does the work: a revoked
+/// token must still be refused by every route, and change nothing.
+#[test]
+fn a_revoked_token_is_refused_everywhere_and_changes_nothing() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let open = ada.create(json!({"title": "open", "recurrence": "daily"}));
+    let done = ada.create(json!({"title": "done"}));
+    ada.call("POST", &format!("/api/todos/{}/toggle", id_of(&done)), None)
+        .expect(200);
+    let login = send(
+        &app,
+        "POST",
+        "/api/auth/login",
+        None,
+        &[],
+        Some(&json!({"email": "ada@example.com", "password": "correct horse battery"})),
+    )
+    .expect(200);
+    ada.call("POST", "/api/auth/logout", None).expect(204);
+
+    let item = format!("/api/todos/{}", id_of(&open));
+    let title = Some(json!({"title": "changed"}));
+    for (method, path, body) in [
+        ("GET", "/api/todos".to_owned(), None),
+        ("POST", "/api/todos".to_owned(), title.clone()),
+        ("DELETE", "/api/todos?status=done".to_owned(), None),
+        ("GET", "/api/todos/stats".to_owned(), None),
+        ("GET", item.clone(), None),
+        ("PATCH", item.clone(), title.clone()),
+        ("PUT", item.clone(), title.clone()),
+        ("POST", format!("{item}/toggle"), None),
+        ("GET", format!("{item}/history"), None),
+        ("DELETE", item.clone(), None),
+    ] {
+        ada.call(method, &path, body)
+            .expect_error(401, "unauthorized");
+    }
+
+    // Another session of the same account sees everything as it was.
+    let fresh = User {
+        app: &app,
+        token: login.body["access_token"].as_str().unwrap().to_owned(),
+        id: ada.id.clone(),
+    };
+    let page = fresh.list("sort=title");
+    assert_eq!(titles(&page["items"]), ["done", "open"]);
+    assert_eq!(page["items"][1]["version"], 1);
+    let history = fresh
+        .call("GET", &format!("{item}/history"), None)
+        .expect(200);
+    assert_eq!(history.body["items"].as_array().unwrap().len(), 1);
+}
+
 #[test]
 fn another_users_todo_is_404_and_never_listed() {
     let app = TestApp::spawn();

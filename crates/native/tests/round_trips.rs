@@ -1,0 +1,312 @@
+//! How many SQL statements (round trips from a component to PostgreSQL) each
+//! request costs, counted by the native harness. The README lists the same
+//! numbers; this test keeps them from creeping back up.
+
+use native::testing::{Reply, TestApp};
+use serde_json::{json, Value};
+
+/// One request and the statements it sent.
+fn measure(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (Reply, u64) {
+    let before = app.statements_sent();
+    let reply = app.send(method, path, token, headers, body.as_ref());
+    (reply, app.statements_sent() - before)
+}
+
+struct Expect<'a> {
+    what: &'a str,
+    method: &'a str,
+    path: String,
+    token: Option<&'a str>,
+    headers: &'a [(&'a str, &'a str)],
+    body: Option<Value>,
+    status: u16,
+    statements: u64,
+}
+
+fn check(app: &TestApp, cases: Vec<Expect<'_>>) -> Vec<Reply> {
+    cases
+        .into_iter()
+        .map(|c| {
+            let (reply, statements) = measure(app, c.method, &c.path, c.token, c.headers, c.body);
+            assert_eq!(reply.status, c.status, "{}: {}", c.what, reply.body);
+            assert_eq!(
+                statements, c.statements,
+                "{}: {} {} sent {statements} statements",
+                c.what, c.method, c.path
+            );
+            reply
+        })
+        .collect()
+}
+
+fn case<'a>(
+    what: &'a str,
+    method: &'a str,
+    path: impl Into<String>,
+    token: Option<&'a str>,
+    body: Option<Value>,
+    status: u16,
+    statements: u64,
+) -> Expect<'a> {
+    Expect {
+        what,
+        method,
+        path: path.into(),
+        token,
+        headers: &[],
+        body,
+        status,
+        statements,
+    }
+}
+
+#[test]
+fn every_auth_and_health_request_costs_its_documented_round_trips() {
+    let app = TestApp::spawn_with(&[("ollama_url", "http://127.0.0.1:1")]);
+    let ada = json!({"email": "ada@example.com", "password": "correct horse", "name": "Ada"});
+    let right = json!({"email": "ada@example.com", "password": "correct horse"});
+    let wrong = json!({"email": "ada@example.com", "password": "wrong horse!"});
+    let replies = check(
+        &app,
+        vec![
+            case("liveness", "GET", "/health", None, None, 200, 0),
+            case("readiness", "GET", "/health/ready", None, None, 200, 1),
+            case(
+                "signup",
+                "POST",
+                "/api/auth/signup",
+                None,
+                Some(ada.clone()),
+                201,
+                1,
+            ),
+            case(
+                "duplicate signup",
+                "POST",
+                "/api/auth/signup",
+                None,
+                Some(ada),
+                409,
+                1,
+            ),
+            case(
+                "login",
+                "POST",
+                "/api/auth/login",
+                None,
+                Some(right.clone()),
+                200,
+                1,
+            ),
+            case(
+                "wrong password",
+                "POST",
+                "/api/auth/login",
+                None,
+                Some(wrong),
+                401,
+                2,
+            ),
+            case(
+                "login after a failure clears it",
+                "POST",
+                "/api/auth/login",
+                None,
+                Some(right),
+                200,
+                2,
+            ),
+            case(
+                "invalid signup",
+                "POST",
+                "/api/auth/signup",
+                None,
+                Some(json!({"email": "x"})),
+                422,
+                0,
+            ),
+            case(
+                "bad token",
+                "GET",
+                "/api/auth/me",
+                Some("not.a.token"),
+                None,
+                401,
+                0,
+            ),
+        ],
+    );
+    let token = replies[6].body["access_token"].as_str().unwrap().to_owned();
+    let token = Some(token.as_str());
+    check(
+        &app,
+        vec![
+            case("me", "GET", "/api/auth/me", token, None, 200, 1),
+            case("logout", "POST", "/api/auth/logout", token, None, 204, 1),
+            case("me, revoked", "GET", "/api/auth/me", token, None, 401, 1),
+            case(
+                "logout, revoked",
+                "POST",
+                "/api/auth/logout",
+                token,
+                None,
+                401,
+                1,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn every_todos_request_is_one_round_trip() {
+    let app = TestApp::spawn();
+    let signup = app
+        .send(
+            "POST",
+            "/api/auth/signup",
+            None,
+            &[],
+            Some(&json!({"email": "ada@example.com", "password": "correct horse", "name": "Ada"})),
+        )
+        .expect(201);
+    let token = signup.body["access_token"].as_str().unwrap().to_owned();
+    let t = Some(token.as_str());
+    let missing = "/api/todos/7c9e6679-7425-40de-944b-e07fc1f90ae7";
+
+    let created = check(
+        &app,
+        vec![
+            case("empty list", "GET", "/api/todos", t, None, 200, 1),
+            case(
+                "create",
+                "POST",
+                "/api/todos",
+                t,
+                Some(json!({"title": "Pay rent", "recurrence": "monthly", "tags": ["home"]})),
+                201,
+                1,
+            ),
+            case(
+                "invalid create",
+                "POST",
+                "/api/todos",
+                t,
+                Some(json!({})),
+                422,
+                0,
+            ),
+            case("missing todo", "GET", missing, t, None, 404, 1),
+            case(
+                "patch missing",
+                "PATCH",
+                missing,
+                t,
+                Some(json!({"title": "x"})),
+                404,
+                1,
+            ),
+            case("delete missing", "DELETE", missing, t, None, 404, 1),
+            case(
+                "toggle missing",
+                "POST",
+                format!("{missing}/toggle"),
+                t,
+                None,
+                404,
+                1,
+            ),
+            case(
+                "history missing",
+                "GET",
+                format!("{missing}/history"),
+                t,
+                None,
+                404,
+                1,
+            ),
+        ],
+    );
+    let item = format!("/api/todos/{}", created[1].body["id"].as_str().unwrap());
+    check(
+        &app,
+        vec![
+            case("list", "GET", "/api/todos?limit=50", t, None, 200, 1),
+            case(
+                "delta sync",
+                "GET",
+                "/api/todos?updated_since=2020-01-01T00:00:00Z&status=all&tag=home&q=rent",
+                t,
+                None,
+                200,
+                1,
+            ),
+            case("get", "GET", item.clone(), t, None, 200, 1),
+            case(
+                "patch",
+                "PATCH",
+                item.clone(),
+                t,
+                Some(json!({"priority": "high"})),
+                200,
+                1,
+            ),
+            case(
+                "put",
+                "PUT",
+                item.clone(),
+                t,
+                Some(json!({"title": "Pay the rent", "recurrence": "monthly"})),
+                200,
+                1,
+            ),
+            case(
+                "toggle, with next occurrence",
+                "POST",
+                format!("{item}/toggle"),
+                t,
+                None,
+                200,
+                1,
+            ),
+            case("history", "GET", format!("{item}/history"), t, None, 200, 1),
+            case("stats", "GET", "/api/todos/stats", t, None, 200, 1),
+            case(
+                "clear completed",
+                "DELETE",
+                "/api/todos?status=done",
+                t,
+                None,
+                200,
+                1,
+            ),
+            case("delete, already cleared", "DELETE", item, t, None, 404, 1),
+        ],
+    );
+    let other = app
+        .send(
+            "POST",
+            "/api/todos",
+            t,
+            &[],
+            Some(&json!({"title": "Call mom"})),
+        )
+        .expect(201);
+    let mut stale = case(
+        "stale If-Match",
+        "PATCH",
+        format!("/api/todos/{}", other.body["id"].as_str().unwrap()),
+        t,
+        Some(json!({"title": "x"})),
+        412,
+        1,
+    );
+    stale.headers = &[("if-match", "\"7\"")];
+    check(&app, vec![stale]);
+}
