@@ -73,11 +73,13 @@ fn every_auth_and_health_request_costs_its_documented_round_trips() {
     let ada = json!({"email": "ada@example.com", "password": "correct horse", "name": "Ada"});
     let right = json!({"email": "ada@example.com", "password": "correct horse"});
     let wrong = json!({"email": "ada@example.com", "password": "wrong horse!"});
+    let wrong_again = wrong.clone();
     let replies = check(
         &app,
         vec![
             case("liveness", "GET", "/health", None, None, 200, 0),
             case("readiness", "GET", "/health/ready", None, None, 200, 1),
+            // Sign-ups and logins first reserve an attempt (throttling).
             case(
                 "signup",
                 "POST",
@@ -85,7 +87,7 @@ fn every_auth_and_health_request_costs_its_documented_round_trips() {
                 None,
                 Some(ada.clone()),
                 201,
-                1,
+                2,
             ),
             case(
                 "duplicate signup",
@@ -94,7 +96,7 @@ fn every_auth_and_health_request_costs_its_documented_round_trips() {
                 None,
                 Some(ada),
                 409,
-                1,
+                2,
             ),
             case(
                 "login",
@@ -103,7 +105,7 @@ fn every_auth_and_health_request_costs_its_documented_round_trips() {
                 None,
                 Some(right.clone()),
                 200,
-                1,
+                2,
             ),
             case(
                 "wrong password",
@@ -112,14 +114,14 @@ fn every_auth_and_health_request_costs_its_documented_round_trips() {
                 None,
                 Some(wrong),
                 401,
-                2,
+                1,
             ),
             case(
                 "login after a failure clears it",
                 "POST",
                 "/api/auth/login",
                 None,
-                Some(right),
+                Some(right.clone()),
                 200,
                 2,
             ),
@@ -142,6 +144,22 @@ fn every_auth_and_health_request_costs_its_documented_round_trips() {
                 0,
             ),
         ],
+    );
+    for _ in 0..5 {
+        app.send("POST", "/api/auth/login", None, &[], Some(&wrong_again))
+            .expect(401);
+    }
+    check(
+        &app,
+        vec![case(
+            "locked",
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(right),
+            429,
+            1,
+        )],
     );
     let token = replies[6].body["access_token"].as_str().unwrap().to_owned();
     let token = Some(token.as_str());

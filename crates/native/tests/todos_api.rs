@@ -688,14 +688,22 @@ fn a_stale_if_match_is_412_and_leaves_the_todo_unchanged() {
     let history = ada.call("GET", &format!("{path}/history"), None).body;
     assert_eq!(history["items"].as_array().unwrap().len(), 2);
 
-    // The current version, weak or in a list, or `*` all match.
-    for (tag, now_at) in [("\"2\"", 3), ("W/\"3\"", 4), ("\"7\", \"4\"", 5), ("*", 6)] {
+    // A weak tag never matches (If-Match compares strongly).
+    ada.call_with(
+        "PATCH",
+        &path,
+        &[("if-match", "W/\"2\"")],
+        Some(json!({"title": "weak"})),
+    )
+    .expect_error(412, "precondition_failed");
+    // The current version, alone or in a list, or `*` match.
+    for (tag, now_at) in [("\"2\"", 3), ("\"7\", \"3\"", 4), ("*", 5)] {
         let reply = ada
             .call_with(
                 "PATCH",
                 &path,
                 &[("if-match", tag)],
-                Some(json!({"title": "d"})),
+                Some(json!({"title": format!("d{now_at}")})),
             )
             .expect(200);
         assert_eq!(reply.body["version"], now_at, "{tag}");
@@ -703,11 +711,11 @@ fn a_stale_if_match_is_412_and_leaves_the_todo_unchanged() {
     ada.call_with(
         "POST",
         &format!("{path}/toggle"),
-        &[("if-match", "\"6\"")],
+        &[("if-match", "\"5\"")],
         None,
     )
     .expect(200);
-    ada.call_with("DELETE", &path, &[("if-match", "\"7\"")], None)
+    ada.call_with("DELETE", &path, &[("if-match", "\"6\"")], None)
         .expect(204);
 }
 
@@ -1216,6 +1224,12 @@ fn the_10001st_todo_is_refused_with_limit_reached() {
         )
         .unwrap();
     assert_eq!(seeded, 9999);
+    // The app counts a user's todos on the user row; seeding behind its back must too.
+    db.execute(
+        "UPDATE users SET todo_count = 9999 WHERE id = $1::text::uuid",
+        &[SqlParam::Text(ada.id.clone())],
+    )
+    .unwrap();
     let last = ada.create(json!({"title": "number 10000", "recurrence": "daily"}));
     ada.call("POST", "/api/todos", Some(json!({"title": "one too many"})))
         .expect_error(409, "limit_reached");

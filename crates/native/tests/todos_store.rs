@@ -491,3 +491,304 @@ fn every_list_query_is_served_by_an_index() {
     assert!(first_plan.contains("Index Scan"), "{first_plan}");
     assert!(!first_plan.contains("Sort"), "{first_plan}");
 }
+
+// ------------------------------------------------------------ limits that cannot be raced
+
+fn set_todo_count(world: &World, user: &Caller, n: i32) {
+    world
+        .test_db
+        .client()
+        .execute(
+            "UPDATE users SET todo_count = $1 WHERE id = $2::text::uuid",
+            &[&n, &user.user_id.to_string()],
+        )
+        .unwrap();
+}
+
+/// Each thread has a connection of its own, as concurrent requests do.
+fn in_parallel<T: Send>(world: &World, n: usize, run: impl Fn(&Ctx, usize) -> T + Sync) -> Vec<T> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let run = &run;
+                s.spawn(move || {
+                    let db = world.test_db.db();
+                    let ctx = Ctx::new(&db, &world.http, &world.vars, &world.clock, PathBuf::new());
+                    run(&ctx, i)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn concurrent_creates_never_pass_the_limit() {
+    let world = World::new("2026-06-01T12:00:00Z");
+    let ada = world.user("ada@example.com");
+    // The limit counts the user's todos on the user row; start just below it.
+    set_todo_count(
+        &world,
+        &ada,
+        (todo_core::todos::MAX_TODOS_PER_USER - 3) as i32,
+    );
+    let results = in_parallel(&world, 12, |ctx, i| {
+        store::create(ctx, &ada, &new_todo(&format!("racer {i}")))
+    });
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(TodoError::LimitReached { .. })))
+        .count();
+    assert_eq!((created, refused), (3, 9), "{results:?}");
+    // Deleting gives room back, exactly.
+    let one = results.iter().find_map(|r| r.as_ref().ok()).unwrap();
+    store::delete(&world.ctx(), &ada, one.id, None).unwrap();
+    store::create(&world.ctx(), &ada, &new_todo("after a delete")).unwrap();
+    assert!(matches!(
+        store::create(&world.ctx(), &ada, &new_todo("one too many")),
+        Err(TodoError::LimitReached { .. })
+    ));
+}
+
+#[test]
+fn concurrent_deletes_of_one_todo_answer_one_success_and_404s() {
+    let world = World::new("2026-06-01T12:00:00Z");
+    let ada = world.user("ada@example.com");
+    let todo = store::create(&world.ctx(), &ada, &new_todo("once")).unwrap();
+    let results = in_parallel(&world, 8, |ctx, _| {
+        store::delete(ctx, &ada, todo.id, Some(&[1]))
+    });
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results
+        .iter()
+        .all(|r| r.is_ok() || matches!(r, Err(TodoError::NotFound))));
+}
+
+#[test]
+fn an_occurrence_spawns_its_successor_once_however_often_it_is_completed() {
+    let world = World::new("2026-06-01T12:00:00Z");
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let mut new = new_todo("water plants");
+    new.recurrence = Recurrence::Daily;
+    new.due_at = Some(DueAt::parse("2026-06-01T18:00:00Z").unwrap());
+    let todo = store::create(&ctx, &ada, &new).unwrap();
+    let first = store::toggle(&ctx, &ada, todo.id, None).unwrap();
+    assert!(first.next.is_some());
+    let reopened = store::toggle(&ctx, &ada, todo.id, None).unwrap();
+    assert!(!reopened.todo.completed && reopened.next.is_none());
+    let again = store::toggle(&ctx, &ada, todo.id, None).unwrap();
+    assert!(again.todo.completed);
+    assert!(again.next.is_none(), "a second successor: {:?}", again.next);
+    assert_eq!(
+        store::list(&ctx, &ada, &ListQuery::default())
+            .unwrap()
+            .total,
+        2
+    );
+}
+
+#[test]
+fn monthly_recurrence_keeps_the_day_of_the_month() {
+    let world = World::new("2026-01-01T12:00:00Z");
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let mut new = new_todo("pay rent");
+    new.recurrence = Recurrence::Monthly;
+    new.due_at = Some(DueAt::parse("2026-01-31T09:30:00Z").unwrap());
+    let mut id = store::create(&ctx, &ada, &new).unwrap().id;
+    let mut dues = Vec::new();
+    for _ in 0..4 {
+        let next = store::toggle(&ctx, &ada, id, None).unwrap().next.unwrap();
+        dues.push(next.due_at.unwrap().to_rfc3339());
+        id = next.id;
+    }
+    assert_eq!(
+        dues,
+        [
+            "2026-02-28T09:30:00+00:00",
+            "2026-03-31T09:30:00+00:00",
+            "2026-04-30T09:30:00+00:00",
+            "2026-05-31T09:30:00+00:00",
+        ]
+    );
+    // A new due date starts a new series with its own day.
+    let changes = TodoChanges {
+        due_at: Some(Some(DueAt::parse("2026-06-15T09:30:00Z").unwrap())),
+        ..TodoChanges::default()
+    };
+    store::update(&ctx, &ada, id, &changes, None).unwrap();
+    let next = store::toggle(&ctx, &ada, id, None).unwrap().next.unwrap();
+    assert_eq!(
+        next.due_at.unwrap().to_rfc3339(),
+        "2026-07-15T09:30:00+00:00"
+    );
+}
+
+#[test]
+fn a_successor_past_the_last_accepted_day_is_not_created() {
+    let world = World::new("2026-06-01T12:00:00Z");
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let mut new = new_todo("far future");
+    new.recurrence = Recurrence::Weekly;
+    new.due_at = Some(DueAt::parse("9999-12-28T00:00:00Z").unwrap());
+    let todo = store::create(&ctx, &ada, &new).unwrap();
+    let toggled = store::toggle(&ctx, &ada, todo.id, None).unwrap();
+    assert!(toggled.todo.completed);
+    assert!(toggled.next.is_none());
+    // The list still reads everything back.
+    assert_eq!(
+        store::list(&ctx, &ada, &ListQuery::default())
+            .unwrap()
+            .total,
+        1
+    );
+}
+
+#[test]
+fn a_change_that_changes_nothing_is_not_a_new_version() {
+    let world = World::new("2026-06-01T12:00:00Z");
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let mut new = new_todo("same");
+    new.tags = Tags::parse(&["a", "b"]).unwrap();
+    let todo = store::create(&ctx, &ada, &new).unwrap();
+    world.clock.set("2026-06-02T12:00:00Z");
+    let same = TodoChanges {
+        title: Some(title("same")),
+        tags: Some(Tags::parse(&["a", "b"]).unwrap()),
+        ..TodoChanges::default()
+    };
+    assert_eq!(
+        store::update(&ctx, &ada, todo.id, &same, Some(&[1])).unwrap(),
+        todo
+    );
+    assert_eq!(
+        store::replace(&ctx, &ada, todo.id, new, None).unwrap(),
+        todo
+    );
+    assert_eq!(audit_rows(&world, todo.id), 1);
+    // A stale If-Match is still refused, change or not.
+    assert!(matches!(
+        store::update(&ctx, &ada, todo.id, &same, Some(&[9])),
+        Err(TodoError::VersionMismatch { current: 1 })
+    ));
+}
+
+// ------------------------------------------------------------ sync
+
+/// A client that follows the sync tokens while writers change todos
+/// concurrently ends up with exactly the server's todos: no change is
+/// skipped, however the writes interleave with the reads.
+#[test]
+fn following_sync_tokens_never_misses_a_concurrent_change() {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use todo_core::todos::SyncToken;
+
+    let world = World::new("2026-06-01T12:00:00Z");
+    let ada = world.user("ada@example.com");
+    let start = store::list(&world.ctx(), &ada, &ListQuery::default()).unwrap();
+    let mut token = SyncToken::decode(&start.sync_token).unwrap();
+    let mut mirror: BTreeMap<Uuid, i64> = BTreeMap::new();
+    let writing = AtomicBool::new(true);
+
+    std::thread::scope(|s| {
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let world = &world;
+                s.spawn(move || {
+                    let db = world.test_db.db();
+                    let ctx = Ctx::new(&db, &world.http, &world.vars, &world.clock, PathBuf::new());
+                    for i in 0..25 {
+                        let todo =
+                            store::create(&ctx, &ada, &new_todo(&format!("w{w} {i}"))).unwrap();
+                        if i % 3 == 0 {
+                            store::toggle(&ctx, &ada, todo.id, None).unwrap();
+                        }
+                        if i % 5 == 0 {
+                            store::delete(&ctx, &ada, todo.id, None).unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let db = world.test_db.db();
+        let ctx = Ctx::new(&db, &world.http, &world.vars, &world.clock, PathBuf::new());
+        let mut sync = |token: &mut SyncToken| loop {
+            let feed = store::changes(&ctx, &ada, *token, 7).unwrap();
+            for todo in feed.items {
+                mirror.insert(todo.id, todo.version);
+            }
+            for id in feed.deleted {
+                mirror.remove(&id);
+            }
+            *token = SyncToken::decode(&feed.sync_token).unwrap();
+            if !feed.has_more {
+                break;
+            }
+        };
+        while writing.load(Ordering::Relaxed) {
+            sync(&mut token);
+            if writers.iter().all(|w| w.is_finished()) {
+                writing.store(false, Ordering::Relaxed);
+            }
+        }
+        sync(&mut token);
+    });
+
+    let server: BTreeMap<Uuid, i64> =
+        store::list(&world.ctx(), &ada, &ListQuery::parse("limit=100").unwrap())
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|t| (t.id, t.version))
+            .collect();
+    assert_eq!(server.len(), 80);
+    assert_eq!(mirror, server);
+}
+
+#[test]
+fn one_change_larger_than_a_page_is_split_across_pages_without_loss() {
+    use todo_core::todos::SyncToken;
+    let world = World::new("2026-06-01T12:00:00Z");
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let todo = store::create(&ctx, &ada, &new_todo(&format!("t{i}"))).unwrap();
+        store::toggle(&ctx, &ada, todo.id, None).unwrap();
+        ids.push(todo.id);
+    }
+    let token = store::list(&ctx, &ada, &ListQuery::default())
+        .unwrap()
+        .sync_token;
+    assert_eq!(store::clear_completed(&ctx, &ada).unwrap(), 5);
+    let mut token = SyncToken::decode(&token).unwrap();
+    let mut deleted = Vec::new();
+    let mut pages = 0;
+    loop {
+        let feed = store::changes(&ctx, &ada, token, 2).unwrap();
+        assert!(feed.items.is_empty());
+        assert!(feed.deleted.len() <= 2);
+        deleted.extend(feed.deleted);
+        pages += 1;
+        token = SyncToken::decode(&feed.sync_token).unwrap();
+        if !feed.has_more {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    deleted.sort();
+    ids.sort();
+    assert_eq!(deleted, ids);
+    // Nothing more after the last token.
+    let feed = store::changes(&ctx, &ada, token, 2).unwrap();
+    assert!(feed.items.is_empty() && feed.deleted.is_empty() && !feed.has_more);
+}

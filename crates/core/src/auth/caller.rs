@@ -34,10 +34,11 @@ pub struct Caller {
     token_id: Option<Uuid>,
 }
 
+/// `result` is `null` when `caller` is: an unknown caller learns nothing.
 #[derive(Deserialize)]
 struct Scoped<T> {
     caller: Option<AuthUser>,
-    result: T,
+    result: Option<T>,
 }
 
 impl Caller {
@@ -75,7 +76,13 @@ impl Caller {
             &all_ctes,
             &[
                 ("caller", Json::Row("SELECT * FROM auth")),
-                ("result", Json::Value(&json_object(fields))),
+                (
+                    "result",
+                    Json::Value(&format!(
+                        "CASE WHEN EXISTS (SELECT FROM auth) THEN {} END",
+                        json_object(fields)
+                    )),
+                ),
             ],
             params.0,
         )
@@ -104,10 +111,16 @@ impl Caller {
         statement: &Statement,
     ) -> Result<Option<(AuthUser, T)>, DbError> {
         let scoped: Scoped<T> = statement.fetch(ctx.db)?;
-        Ok(scoped.caller.map(|user| {
-            ctx.user_id.set(Some(user.id));
-            (user, scoped.result)
-        }))
+        match (scoped.caller, scoped.result) {
+            (Some(user), Some(result)) => {
+                ctx.user_id.set(Some(user.id));
+                Ok(Some((user, result)))
+            }
+            (None, _) => Ok(None),
+            (Some(_), None) => Err(DbError::Decode(
+                "a scoped statement answered no result".into(),
+            )),
+        }
     }
 }
 
@@ -125,8 +138,8 @@ mod tests {
         assert!(s.sql.starts_with("WITH auth AS ("), "{}", s.sql);
         assert!(s.sql.contains(
             "'caller', (SELECT row_to_json(r) FROM (SELECT * FROM auth) AS r), \
-             'result', json_build_object('todo', (SELECT row_to_json(r) FROM \
-             (SELECT 1 AS one FROM todos WHERE id = $3::text::uuid) AS r)))::text"
+             'result', CASE WHEN EXISTS (SELECT FROM auth) THEN json_build_object('todo', \
+             (SELECT row_to_json(r) FROM (SELECT 1 AS one FROM todos WHERE id = $3::text::uuid) AS r)) END)::text"
         ));
         assert_eq!(
             s.params,

@@ -9,15 +9,12 @@ use regex::Regex;
 pub struct Email(String);
 
 impl Email {
+    /// The longest address SMTP allows, in bytes.
+    pub const MAX_BYTES: usize = 254;
+
     pub fn parse(raw: &str) -> Result<Self, String> {
         static SHAPE: OnceLock<Option<Regex>> = OnceLock::new();
-        let email = raw.trim().to_lowercase();
-        if email.is_empty() {
-            return Err("must not be empty".into());
-        }
-        if email.len() > 254 {
-            return Err("must be at most 254 characters".into());
-        }
+        let email = Self::normalize(raw)?;
         // One @, a non-empty local part, a dotted domain, no spaces.
         let shape = SHAPE.get_or_init(|| {
             Regex::new(r"^[^@\s]{1,64}@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$").ok()
@@ -26,6 +23,22 @@ impl Email {
             Some(re) if re.is_match(&email) => Ok(Self(email)),
             Some(_) => Err("must be a valid email address".into()),
             None => Err("cannot be checked right now".into()),
+        }
+    }
+
+    /// Trimmed and lowercased, bounded, without control characters, but of
+    /// any shape: what a login looks up (and throttles by), where an address
+    /// that could never have signed up simply matches no account.
+    pub fn normalize(raw: &str) -> Result<String, String> {
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() {
+            Err("must not be empty".into())
+        } else if email.len() > Self::MAX_BYTES {
+            Err(format!("must be at most {} characters", Self::MAX_BYTES))
+        } else if email.chars().any(char::is_control) {
+            Err("must not contain control characters".into())
+        } else {
+            Ok(email)
         }
     }
 
@@ -72,6 +85,9 @@ impl UserName {
         let name = raw.trim();
         match name.chars().count() {
             0 => Err("must not be empty".into()),
+            _ if name.chars().any(char::is_control) => {
+                Err("must be one line without control characters".into())
+            }
             1..=100 => Ok(Self(name.to_owned())),
             _ => Err("must be at most 100 characters".into()),
         }
@@ -99,6 +115,8 @@ mod tests {
             ("a b@example.com", None),
             ("a@-example.com", None),
             ("@example.com", None),
+            ("a\u{0}b@example.com", None),
+            ("a\tb@example.com", None),
         ];
         for (raw, want) in cases {
             let got = Email::parse(raw).ok();
@@ -120,6 +138,17 @@ mod tests {
         assert!(UserName::parse("   ").is_err());
         assert!(UserName::parse(&"n".repeat(100)).is_ok());
         assert!(UserName::parse(&"n".repeat(101)).is_err());
+        assert!(UserName::parse("A\u{0}da").is_err());
+        assert!(UserName::parse("A\nda").is_err());
+    }
+
+    #[test]
+    fn a_login_email_is_bounded_but_of_any_shape() {
+        assert_eq!(Email::normalize(" Ada@X "), Ok("ada@x".into()));
+        assert!(Email::normalize(&"a".repeat(255)).is_err());
+        assert!(Email::normalize(&"é".repeat(128)).is_err(), "bytes count");
+        assert!(Email::normalize("a\u{0}@example.com").is_err());
+        assert!(Email::normalize("  ").is_err());
     }
 
     #[test]

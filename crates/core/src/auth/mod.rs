@@ -21,9 +21,19 @@ use crate::config::JwtConfig;
 use crate::error::{ApiError, Fields};
 use crate::ports::Ctx;
 
-/// Failed logins allowed per email within [`LOGIN_WINDOW_MINUTES`].
+/// Login attempts allowed per email and client address within
+/// [`LOGIN_WINDOW_MINUTES`] (a success gives its attempt back and forgets
+/// the failures): a stranger's guesses lock only the stranger out.
 pub const MAX_LOGIN_FAILURES: i64 = 5;
+/// Login attempts allowed per client address, and per email, within the
+/// window, over all emails and addresses (successes given back).
+pub const MAX_LOGINS_PER_ADDRESS: i64 = 50;
+pub const MAX_LOGINS_PER_EMAIL: i64 = 50;
 pub const LOGIN_WINDOW_MINUTES: i64 = 15;
+/// Sign-ups allowed per client address within [`SIGNUP_WINDOW_MINUTES`]:
+/// each costs an argon2 hash.
+pub const MAX_SIGNUPS_PER_ADDRESS: i64 = 10;
+pub const SIGNUP_WINDOW_MINUTES: i64 = 60;
 
 pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     match req.uri().path().trim_end_matches('/') {
@@ -70,6 +80,20 @@ struct LoginBody {
     password: String,
 }
 
+/// The client's IP address as Spin reports it (`spin-client-addr`, an
+/// `ip:port`), for throttling. Behind a proxy it is the proxy's.
+fn client_address(req: &Request) -> String {
+    let raw = req
+        .headers()
+        .get("spin-client-addr")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown");
+    match raw.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr.ip().to_string(),
+        Err(_) => raw.chars().take(64).collect(),
+    }
+}
+
 fn signup(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let cfg = JwtConfig::from_ctx(ctx)?;
     let body: SignupBody = parse_json(req)?;
@@ -80,6 +104,14 @@ fn signup(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let (Some(email), Some(password), Some(name)) = (email, password, name) else {
         return Err(fields.into_error());
     };
+    let limits = [store::Limit {
+        key: format!("signup-address:{}", client_address(req)),
+        max_attempts: MAX_SIGNUPS_PER_ADDRESS,
+    }];
+    let window = Duration::minutes(SIGNUP_WINDOW_MINUTES);
+    if let Some(seconds) = store::reserve(ctx.db, &limits, window, ctx.clock.now())? {
+        return Err(ApiError::too_many_requests(seconds));
+    }
     let hash = password::hash(&password).map_err(ApiError::internal)?;
     let user =
         store::insert_user(ctx.db, &email, &name, &hash, ctx.clock.now())?.ok_or_else(|| {
@@ -92,33 +124,42 @@ fn signup(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 fn login(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let cfg = JwtConfig::from_ctx(ctx)?;
     let body: LoginBody = parse_json(req)?;
-    // Throttle by the normalised address, valid or not.
-    let email = body.email.trim().to_lowercase();
+    let email = Email::normalize(&body.email)
+        .map_err(|message| ApiError::invalid_field("email", message))?;
+    let address = client_address(req);
+    let pair = format!("login:{email}|{address}");
+    let limits = [
+        store::Limit {
+            key: pair.clone(),
+            max_attempts: MAX_LOGIN_FAILURES,
+        },
+        store::Limit {
+            key: format!("login-address:{address}"),
+            max_attempts: MAX_LOGINS_PER_ADDRESS,
+        },
+        store::Limit {
+            key: format!("login-email:{email}"),
+            max_attempts: MAX_LOGINS_PER_EMAIL,
+        },
+    ];
     let now = ctx.clock.now();
-    let window_start = now - Duration::minutes(LOGIN_WINDOW_MINUTES);
-
-    let state = store::login_state(ctx.db, &email, window_start)?;
-    if state.failures.count >= MAX_LOGIN_FAILURES {
-        let retry_at =
-            state.failures.oldest.unwrap_or(now) + Duration::minutes(LOGIN_WINDOW_MINUTES);
-        return Err(ApiError::too_many_requests(
-            (retry_at - now).num_seconds() + 1,
-        ));
+    let window = Duration::minutes(LOGIN_WINDOW_MINUTES);
+    // The attempt is reserved before the password is checked, so parallel
+    // guesses are counted one after another.
+    let state = store::login_state(ctx.db, &email, &limits, window, now)?;
+    if let Some(seconds) = state.blocked_for {
+        return Err(ApiError::too_many_requests(seconds));
     }
-
     let user = match state.account {
         Some(account) if password::verify(&body.password, &account.password_hash) => account.user,
         found => {
             if found.is_none() {
                 password::verify_dummy(&body.password);
             }
-            store::record_failure(ctx.db, &email, now, window_start)?;
             return Err(ApiError::unauthorized("wrong email or password"));
         }
     };
-    if state.failures.count > 0 {
-        store::clear_failures(ctx.db, &email)?;
-    }
+    store::refund(ctx.db, &limits, &pair)?;
     ctx.user_id.set(Some(user.id));
     token_response(StatusCode::OK, &cfg, ctx, &user)
 }

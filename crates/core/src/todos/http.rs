@@ -140,15 +140,23 @@ fn todo_response(status: StatusCode, todo: &Todo) -> Response {
     response
 }
 
-/// Versions named by the entity tags of a header (`"3"`, `W/"3"`, `"3", "4"`);
-/// tags that are not versions of ours are left out (they match nothing).
-fn versions_in(value: &str) -> Vec<i64> {
+/// Versions named by the entity tags of a header (`"3"`, `"3", "4"`). Weak
+/// tags (`W/"3"`) count only when `weak` (the weak comparison of
+/// `If-None-Match`; `If-Match` compares strongly); tags that are not
+/// versions of ours are left out (they match nothing).
+fn versions_in(value: &str, weak: bool) -> Vec<i64> {
     value
         .split(',')
         .filter_map(|tag| {
             let tag = tag.trim();
-            let tag = tag.strip_prefix("W/").unwrap_or(tag);
-            tag.trim_matches('"').parse::<i64>().ok()
+            let tag = match tag.strip_prefix("W/") {
+                Some(weak_tag) if weak => weak_tag,
+                Some(_) => return None,
+                None => tag,
+            };
+            tag.strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .and_then(|t| t.parse::<i64>().ok())
         })
         .collect()
 }
@@ -164,12 +172,18 @@ fn if_match(req: &Request) -> Option<Vec<i64>> {
     if values.is_empty() || values.iter().any(|v| v.trim() == "*") {
         return None;
     }
-    Some(values.iter().flat_map(|v| versions_in(v)).collect())
+    Some(values.iter().flat_map(|v| versions_in(v, false)).collect())
 }
 
 fn list(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     let query = ListQuery::parse(req.uri().query().unwrap_or("")).map_err(ApiError::validation)?;
-    Ok(json(StatusCode::OK, &store::list(ctx, caller, &query)?))
+    match query.since {
+        Some(since) => Ok(json(
+            StatusCode::OK,
+            &store::changes(ctx, caller, since, query.limit)?,
+        )),
+        None => Ok(json(StatusCode::OK, &store::list(ctx, caller, &query)?)),
+    }
 }
 
 fn get(req: &Request, ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Response, ApiError> {
@@ -178,7 +192,7 @@ fn get(req: &Request, ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Response, 
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim() == "*" || versions_in(v).contains(&todo.version));
+        .is_some_and(|v| v.trim() == "*" || versions_in(v, true).contains(&todo.version));
     if unchanged {
         let mut response = empty(StatusCode::NOT_MODIFIED);
         set_etag(&mut response, &todo);
@@ -439,11 +453,13 @@ mod tests {
 
     #[test]
     fn if_match_lists_versions_and_star_means_any() {
-        let cases: [(&[&str], Option<Vec<i64>>); 6] = [
+        let cases: [(&[&str], Option<Vec<i64>>); 7] = [
+            (&["W/\"3\""], Some(vec![])),
             (&[], None),
             (&["*"], None),
             (&["\"3\""], Some(vec![3])),
-            (&["W/\"3\", \"4\""], Some(vec![3, 4])),
+            // If-Match compares strongly: a weak tag matches nothing.
+            (&["W/\"3\", \"4\""], Some(vec![4])),
             (&["\"3\"", "\"5\""], Some(vec![3, 5])),
             (&["\"abc\""], Some(vec![])),
         ];

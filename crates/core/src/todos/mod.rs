@@ -13,5 +13,5 @@ pub use domain::{
     TodoTitle, MAX_TODOS_PER_USER,
 };
 pub use http::handle;
-pub use query::{ListQuery, Sort, SortField, Status};
-pub use store::{HistoryEntry, TodoError, TodoPage, TodoStats, Toggled};
+pub use query::{ChangeKind, ListQuery, Sort, SortField, Status, SyncToken};
+pub use store::{ChangeFeed, HistoryEntry, TodoError, TodoPage, TodoStats, Toggled};

@@ -162,6 +162,66 @@ impl Cursor {
     }
 }
 
+/// A position in a user's stream of changes, handed out as an opaque sync
+/// token: everything after change number `seq` (`after: None`), or, within
+/// change `seq`, after one of its todos or tombstones (one change, such as
+/// clearing the completed todos, may touch more todos than a page holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncToken {
+    pub seq: i64,
+    pub after: Option<(ChangeKind, Uuid)>,
+}
+
+/// What a change left behind: a todo as it is now, or the id of a deleted one.
+/// Within one change, todos come before tombstones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Todo = 0,
+    Deleted = 1,
+}
+
+impl SyncToken {
+    /// Everything up to and including change `seq`.
+    pub fn at(seq: i64) -> Self {
+        Self { seq, after: None }
+    }
+
+    /// 16 hex digits of the change number, then for a position inside a
+    /// change its kind digit and the todo id's 32 hex digits.
+    pub fn encode(&self) -> String {
+        match self.after {
+            None => format!("{:016x}", self.seq),
+            Some((kind, id)) => format!("{:016x}{}{}", self.seq, kind as u8, id.simple()),
+        }
+    }
+
+    pub fn decode(raw: &str) -> Result<Self, String> {
+        let invalid = || "is not a sync token this API handed out".to_owned();
+        let seq = raw
+            .get(..16)
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            .and_then(|seq| i64::try_from(seq).ok())
+            .ok_or_else(invalid)?;
+        let after = match raw.get(16..) {
+            Some("") => None,
+            Some(rest) if rest.len() == 33 => {
+                let kind = match rest.get(..1) {
+                    Some("0") => ChangeKind::Todo,
+                    Some("1") => ChangeKind::Deleted,
+                    _ => return Err(invalid()),
+                };
+                let id = rest
+                    .get(1..)
+                    .and_then(|hex| Uuid::try_parse(hex).ok())
+                    .ok_or_else(invalid)?;
+                Some((kind, id))
+            }
+            _ => return Err(invalid()),
+        };
+        Ok(Self { seq, after })
+    }
+}
+
 /// A parsed list query. `Default` is "everything, newest first, 50 a page".
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
@@ -180,6 +240,9 @@ pub struct ListQuery {
     /// Delta sync: only todos changed after this time, and the ids of todos
     /// deleted after it.
     pub updated_since: Option<DateTime<Utc>>,
+    /// Sync: every change after this token instead of a filtered list
+    /// (only `limit` may go with it).
+    pub since: Option<SyncToken>,
     pub sort: Sort,
     pub limit: i64,
     pub cursor: Option<Cursor>,
@@ -196,6 +259,7 @@ impl Default for ListQuery {
             due_after: None,
             overdue: None,
             updated_since: None,
+            since: None,
             sort: Sort::default(),
             limit: DEFAULT_LIMIT,
             cursor: None,
@@ -203,7 +267,8 @@ impl Default for ListQuery {
     }
 }
 
-const PARAMS: [&str; 11] = [
+const PARAMS: [&str; 12] = [
+    "since",
     "status",
     "priority",
     "tag",
@@ -294,6 +359,18 @@ impl ListQuery {
                 .ok_or_else(|| format!("must be a whole number from 1 to {MAX_LIMIT}"));
             query.limit = fields.take("limit", parsed).unwrap_or(DEFAULT_LIMIT);
         }
+        if let Some(v) = get("since") {
+            query.since = fields.take("since", SyncToken::decode(v));
+            if raw
+                .iter()
+                .any(|(name, _)| name != "since" && name != "limit")
+            {
+                fields.add(
+                    "since",
+                    "lists every change after the token: only limit may go with it",
+                );
+            }
+        }
         // Decoded last: it has to match the sort order.
         if let Some(v) = get("cursor") {
             if fields.is_empty() {
@@ -311,6 +388,45 @@ impl ListQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sync_tokens_round_trip_and_refuse_anything_else() {
+        let id = Uuid::from_u128(0xabc);
+        for token in [
+            SyncToken::at(0),
+            SyncToken::at(i64::MAX),
+            SyncToken {
+                seq: 42,
+                after: Some((ChangeKind::Deleted, id)),
+            },
+            SyncToken {
+                seq: 7,
+                after: Some((ChangeKind::Todo, id)),
+            },
+        ] {
+            assert_eq!(SyncToken::decode(&token.encode()), Ok(token));
+        }
+        let good = SyncToken::at(5).encode();
+        for bad in [
+            "",
+            "xyz",
+            &good[..15],
+            "ffffffffffffffff",
+            &format!("{good}2{}", id.simple()),
+            &format!("{good}0{}", "z".repeat(32)),
+            &format!("{good}0"),
+        ] {
+            assert!(SyncToken::decode(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse("since=0000000000000003&limit=5").map(|q| q.since),
+            Ok(Some(SyncToken::at(3)))
+        );
+        assert_eq!(
+            parse("since=0000000000000003&status=open"),
+            Err(vec!["since".to_owned()])
+        );
+    }
 
     fn parse(q: &str) -> Result<ListQuery, Vec<String>> {
         ListQuery::parse(q).map_err(|f| f.into_keys().collect())

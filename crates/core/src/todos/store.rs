@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::domain::{NewTodo, Priority, Recurrence, Todo, TodoChanges, MAX_TODOS_PER_USER};
-use super::query::{Cursor, ListQuery, SortField, Status};
+use super::query::{ChangeKind, Cursor, ListQuery, SortField, Status, SyncToken};
 use crate::auth::{self, Caller};
 use crate::db::{DbError, Json, Params, SqlParam, Statement};
 use crate::error::{ApiError, FieldErrors};
@@ -80,6 +80,22 @@ pub struct TodoPage {
     /// With `updated_since`: ids of todos deleted since then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<Vec<Uuid>>,
+    /// Pass as `since=` to get every change made after this page was read.
+    pub sync_token: String,
+}
+
+/// Every change of a user's todos after a sync token, in the order they
+/// were made, a page at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeFeed {
+    /// Todos created or changed since, as they are now.
+    pub items: Vec<Todo>,
+    /// Ids of todos deleted since.
+    pub deleted: Vec<Uuid>,
+    /// Pass as `since=` next: for the next page when `has_more`, else for
+    /// the changes still to come.
+    pub sync_token: String,
+    pub has_more: bool,
 }
 
 /// The result of a toggle: the todo, and the next occurrence created when a
@@ -140,6 +156,8 @@ struct TodoRow {
     version: i64,
     #[serde(default)]
     keys: Vec<serde_json::Value>,
+    #[serde(default)]
+    change_seq: i64,
 }
 
 impl TryFrom<TodoRow> for Todo {
@@ -179,10 +197,32 @@ macro_rules! todo_columns {
 }
 const TODO_COLUMNS: &str = todo_columns!();
 
+/// The caller's latest change number, in scoped SQL.
+const CALLER_SEQ: &str = "(SELECT change_seq FROM users WHERE id = (SELECT id FROM auth))";
+
 /// The caller's id, in scoped SQL (see [`Caller`]).
 macro_rules! caller_id {
     () => {
         "(SELECT id FROM auth)"
+    };
+}
+
+/// The CTE body that stamps a change on the caller's user row: the next
+/// change number (`change_seq`), and `todo_count` moved by `delta` where
+/// `condition` holds. The row lock it takes serialises the user's changes,
+/// so change numbers follow commit order and the limit cannot be raced.
+/// Returns the user's `id` and the new `change_seq`.
+macro_rules! bump_user {
+    ($delta:literal, $condition:literal) => {
+        concat!(
+            "UPDATE users u SET change_seq = u.change_seq + 1, todo_count = u.todo_count + ",
+            $delta,
+            " WHERE u.id = ",
+            caller_id!(),
+            " AND ",
+            $condition,
+            " RETURNING u.id, u.change_seq"
+        )
     };
 }
 
@@ -252,20 +292,20 @@ fn run<T: DeserializeOwned>(
 }
 
 const CREATE_CTES: &[&str] = &[
+    concat!("seq AS (", bump_user!("1", "u.todo_count < $10::int8"), ")"),
     concat!(
         "ins AS (
         INSERT INTO todos AS t (user_id, title, description, priority, due_at, tags,
-                               recurrence, created_at, updated_at)
-        SELECT auth.id, $3::text, $4::text, $5::int8::smallint, $6::text::timestamptz, ",
+                               recurrence, created_at, updated_at, change_seq)
+        SELECT seq.id, $3::text, $4::text, $5::int8::smallint, $6::text::timestamptz, ",
         tags_from!("7"),
-        ", $8::text, $9::text::timestamptz, $9::text::timestamptz
-        FROM auth
-        WHERE (SELECT count(*) FROM todos WHERE user_id = auth.id) < $10::int8
+        ", $8::text, $9::text::timestamptz, $9::text::timestamptz, seq.change_seq
+        FROM seq
         RETURNING t.*, todo_fields(t) AS fields)"
     ),
     "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at)
-        SELECT user_id, id, 'create', todo_changes('{}', fields), created_at FROM ins)",
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq)
+        SELECT user_id, id, 'create', todo_changes('{}', fields), created_at, change_seq FROM ins)",
 ];
 
 #[derive(Deserialize)]
@@ -320,20 +360,33 @@ pub fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Todo, TodoError> {
     to_todo(answer.todo)?.ok_or(TodoError::NotFound)
 }
 
-/// The row a change of one todo starts from, locked (`$3` is the todo's id).
-/// Concurrent changes of one todo apply one after another, and each audit
-/// row shows the true old values.
-const CURRENT_CTE: &str = concat!(
-    "cur AS (
-        SELECT t.*, todo_fields(t) AS old_fields FROM todos t
-        WHERE t.id = $3::text::uuid AND t.user_id = ",
-    caller_id!(),
-    "
-        FOR UPDATE)"
-);
+/// The row a change of one todo starts from, locked (`$3` is the todo's
+/// id), and `ok`, the same row if `If-Match` (`$if_match`) lets the change
+/// through. Concurrent changes of one todo apply one after another, and each
+/// audit row shows the true old values.
+macro_rules! current_ctes {
+    ($if_match:literal) => {
+        concat!(
+            "cur AS (
+                SELECT t.*, todo_fields(t) AS old_fields FROM todos t
+                WHERE t.id = $3::text::uuid AND t.user_id = ",
+            caller_id!(),
+            "
+                FOR UPDATE),
+            ok AS (
+                SELECT * FROM cur
+                WHERE $",
+            $if_match,
+            "::text IS NULL OR cur.version = ANY($",
+            $if_match,
+            "::text::int8[]))"
+        )
+    };
+}
 
-/// What a change of one todo answers: the todo after it, if it happened,
-/// and the version the statement found (`null` when there is no such todo).
+/// What a change of one todo answers: the todo after it (or as it was, when
+/// the change changed nothing), and the version the statement found (`null`
+/// when there is no such todo).
 #[derive(Deserialize)]
 struct Changed {
     todo: Option<TodoRow>,
@@ -341,40 +394,56 @@ struct Changed {
 }
 
 const UPDATE_CTES: &[&str] = &[
-    CURRENT_CTE,
+    current_ctes!("12"),
     concat!(
-        "upd AS (
-        UPDATE todos AS t SET
-            title = COALESCE($4::text, cur.title),
-            description = COALESCE($5::text, cur.description),
-            priority = COALESCE($6::int8::smallint, cur.priority),
-            due_at = CASE WHEN $7::bool THEN $8::text::timestamptz ELSE cur.due_at END,
-            tags = CASE WHEN $9::text IS NULL THEN cur.tags ELSE ",
+        "new AS (
+        SELECT ok.id,
+            COALESCE($4::text, ok.title) AS title,
+            COALESCE($5::text, ok.description) AS description,
+            COALESCE($6::int8::smallint, ok.priority) AS priority,
+            CASE WHEN $7::bool THEN $8::text::timestamptz ELSE ok.due_at END AS due_at,
+            CASE WHEN $9::text IS NULL THEN ok.tags ELSE ",
         tags_from!("9"),
-        " END,
-            recurrence = COALESCE($10::text, cur.recurrence),
-            updated_at = $11::text::timestamptz,
-            version = cur.version + 1
-        FROM cur
-        WHERE t.id = cur.id AND ($12::text IS NULL OR cur.version = ANY($12::text::int8[]))
-        RETURNING t.*, cur.old_fields, todo_fields(t) AS new_fields)"
+        " END AS tags,
+            COALESCE($10::text, ok.recurrence) AS recurrence
+        FROM ok)"
     ),
+    "diff AS (
+        SELECT new.* FROM new JOIN ok USING (id)
+        WHERE (new.title, new.description, new.priority, new.due_at, new.tags, new.recurrence)
+              IS DISTINCT FROM (ok.title, ok.description, ok.priority, ok.due_at, ok.tags, ok.recurrence))",
+    concat!(
+        "seq AS (",
+        bump_user!("0", "EXISTS (SELECT FROM diff)"),
+        ")"
+    ),
+    "upd AS (
+        UPDATE todos AS t SET
+            title = diff.title, description = diff.description, priority = diff.priority,
+            due_at = diff.due_at, tags = diff.tags, recurrence = diff.recurrence,
+            -- A new due date starts a new monthly series.
+            due_anchor_day = CASE WHEN diff.due_at IS DISTINCT FROM ok.due_at
+                                  THEN NULL ELSE ok.due_anchor_day END,
+            updated_at = $11::text::timestamptz,
+            version = ok.version + 1,
+            change_seq = seq.change_seq
+        FROM diff, ok, seq
+        WHERE t.id = diff.id AND ok.id = diff.id
+        RETURNING t.*, ok.old_fields, todo_fields(t) AS new_fields)",
     "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at)
-        SELECT user_id, id, 'update', todo_changes(old_fields, new_fields), updated_at FROM upd)",
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq)
+        SELECT user_id, id, 'update', todo_changes(old_fields, new_fields), updated_at, change_seq
+        FROM upd)",
 ];
 
-const CHANGED_FIELDS: &[(&str, Json<'static>)] = &[
-    (
-        "todo",
-        Json::Row(concat!("SELECT ", todo_columns!(), " FROM upd")),
-    ),
-    ("current", Json::Value("(SELECT version FROM cur)")),
-];
+/// The version a change of one todo found, `null` when there is no such todo.
+const CURRENT: (&str, Json<'static>) = ("current", Json::Value("(SELECT version FROM cur)"));
 
 /// Applies `changes` (fields left `None` keep their value) and bumps the
 /// version. With `if_match`, only when the todo is at one of those versions
-/// ([`TodoError::VersionMismatch`] otherwise, the todo unchanged).
+/// ([`TodoError::VersionMismatch`] otherwise, the todo unchanged). A change
+/// that changes nothing answers the todo as it is: no new version, no
+/// history entry.
 pub fn update(
     ctx: &Ctx,
     caller: &Caller,
@@ -386,7 +455,19 @@ pub fn update(
         ctx,
         caller,
         UPDATE_CTES,
-        CHANGED_FIELDS,
+        &[
+            (
+                "todo",
+                Json::Row(concat!(
+                    "SELECT ",
+                    todo_columns!(),
+                    " FROM upd UNION ALL SELECT ",
+                    todo_columns!(),
+                    " FROM ok WHERE NOT EXISTS (SELECT FROM diff)"
+                )),
+            ),
+            CURRENT,
+        ],
         vec![
             id.into(),
             changes.title.as_ref().map(|t| t.as_str()).into(),
@@ -416,37 +497,57 @@ pub fn replace(
 }
 
 const TOGGLE_CTES: &[&str] = &[
-    CURRENT_CTE,
+    current_ctes!("5"),
+    // The next occurrence's due date, when completing this one creates it.
+    "spawn AS (
+        SELECT ok.id, todo_next_due(ok.recurrence, ok.due_at, ok.due_anchor_day,
+                                    $4::text::timestamptz) AS next_due
+        FROM ok WHERE NOT ok.completed AND NOT ok.spawned_next)",
+    concat!(
+        "seq AS (",
+        bump_user!(
+            "(SELECT count(*) FROM spawn WHERE next_due IS NOT NULL)::int",
+            "EXISTS (SELECT FROM ok) AND (u.todo_count < $6::int8 \
+             OR NOT EXISTS (SELECT FROM spawn WHERE next_due IS NOT NULL))"
+        ),
+        ")"
+    ),
     "upd AS (
         UPDATE todos AS t SET
-            completed = NOT cur.completed,
-            completed_at = CASE WHEN cur.completed THEN NULL ELSE $4::text::timestamptz END,
+            completed = NOT ok.completed,
+            completed_at = CASE WHEN ok.completed THEN NULL ELSE $4::text::timestamptz END,
             updated_at = $4::text::timestamptz,
-            version = cur.version + 1
-        FROM cur
-        WHERE t.id = cur.id
-          AND ($5::text IS NULL OR cur.version = ANY($5::text::int8[]))
-          AND (cur.completed OR cur.recurrence = 'none'
-               OR (SELECT count(*) FROM todos WHERE user_id = cur.user_id) < $6::int8)
-        RETURNING t.*, cur.old_fields, todo_fields(t) AS new_fields)",
+            version = ok.version + 1,
+            change_seq = seq.change_seq,
+            spawned_next = ok.spawned_next
+                           OR EXISTS (SELECT FROM spawn WHERE next_due IS NOT NULL)
+        FROM ok, seq
+        WHERE t.id = ok.id
+        RETURNING t.*, ok.old_fields, todo_fields(t) AS new_fields)",
     "nxt AS (
-        INSERT INTO todos AS n (user_id, title, description, priority, due_at, tags,
-                               recurrence, created_at, updated_at)
-        SELECT user_id, title, description, priority,
-               todo_next_due(recurrence, due_at, $4::text::timestamptz), tags, recurrence,
-               $4::text::timestamptz, $4::text::timestamptz
-        FROM upd WHERE upd.completed AND upd.recurrence <> 'none'
+        INSERT INTO todos AS n (user_id, title, description, priority, due_at, due_anchor_day,
+                               tags, recurrence, created_at, updated_at, change_seq)
+        SELECT upd.user_id, upd.title, upd.description, upd.priority, spawn.next_due,
+               CASE WHEN upd.recurrence = 'monthly' THEN COALESCE(upd.due_anchor_day,
+                   extract(day FROM COALESCE(upd.due_at, $4::text::timestamptz)
+                                    AT TIME ZONE 'UTC')::smallint) END,
+               upd.tags, upd.recurrence, $4::text::timestamptz, $4::text::timestamptz,
+               upd.change_seq
+        FROM upd JOIN spawn USING (id) WHERE spawn.next_due IS NOT NULL
         RETURNING n.*, todo_fields(n) AS fields)",
     "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at)
-        SELECT user_id, id, 'toggle', todo_changes(old_fields, new_fields), updated_at FROM upd
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq)
+        SELECT user_id, id, 'toggle', todo_changes(old_fields, new_fields), updated_at, change_seq
+        FROM upd
         UNION ALL
-        SELECT user_id, id, 'create', todo_changes('{}', fields), created_at FROM nxt)",
+        SELECT user_id, id, 'create', todo_changes('{}', fields), created_at, change_seq FROM nxt)",
 ];
 
 /// Flips completion. Completing a recurring todo also creates its next
 /// occurrence, due one period after the old due date (or after now, when
-/// it had none). That new todo counts against the limit:
+/// it had none; monthly keeps the series' day of the month), once per
+/// occurrence however often it is reopened and completed, and not past
+/// 9999-12-31. That new todo counts against the limit:
 /// [`TodoError::LimitReached`] (nothing changed) when there is no room.
 pub fn toggle(
     ctx: &Ctx,
@@ -465,8 +566,11 @@ pub fn toggle(
         caller,
         TOGGLE_CTES,
         &[
-            CHANGED_FIELDS[0],
-            CHANGED_FIELDS[1],
+            (
+                "todo",
+                Json::Row(concat!("SELECT ", todo_columns!(), " FROM upd")),
+            ),
+            CURRENT,
             (
                 "next",
                 Json::Row(concat!("SELECT ", todo_columns!(), " FROM nxt")),
@@ -491,14 +595,15 @@ pub fn toggle(
 }
 
 const DELETE_CTES: &[&str] = &[
-    CURRENT_CTE,
+    current_ctes!("4"),
+    concat!("seq AS (", bump_user!("-1", "EXISTS (SELECT FROM ok)"), ")"),
     "del AS (
-        DELETE FROM todos AS t USING cur
-        WHERE t.id = cur.id AND ($4::text IS NULL OR cur.version = ANY($4::text::int8[]))
-        RETURNING t.id, t.user_id, cur.old_fields)",
+        DELETE FROM todos AS t USING ok WHERE t.id = ok.id
+        RETURNING t.id, t.user_id, ok.old_fields)",
     "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at)
-        SELECT user_id, id, 'delete', todo_changes(old_fields, '{}'), $5::text::timestamptz
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq)
+        SELECT user_id, id, 'delete', todo_changes(old_fields, '{}'), $5::text::timestamptz,
+               (SELECT change_seq FROM seq)
         FROM del)",
 ];
 
@@ -520,7 +625,7 @@ pub fn delete(
         DELETE_CTES,
         &[
             ("deleted", Json::Value("EXISTS (SELECT FROM del)")),
-            ("current", Json::Value("(SELECT version FROM cur)")),
+            CURRENT,
         ],
         vec![id.into(), versions_param(if_match), ctx.clock.now().into()],
     )?;
@@ -540,9 +645,19 @@ const CLEAR_COMPLETED_CTES: &[&str] = &[
         " AND t.completed
         RETURNING t.id, t.user_id, todo_fields(t) AS fields)"
     ),
+    concat!(
+        "seq AS (",
+        bump_user!(
+            "-(SELECT count(*) FROM del)::int",
+            "EXISTS (SELECT FROM del)"
+        ),
+        ")"
+    ),
     "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at)
-        SELECT user_id, id, 'delete', todo_changes(fields, '{}'), $3::text::timestamptz FROM del)",
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq)
+        SELECT user_id, id, 'delete', todo_changes(fields, '{}'), $3::text::timestamptz,
+               (SELECT change_seq FROM seq)
+        FROM del)",
 ];
 
 /// Deletes all completed todos of the user; returns how many.
@@ -767,6 +882,7 @@ impl ListSql {
                     "deleted",
                     Json::Value(self.deleted.as_deref().unwrap_or("NULL")),
                 ),
+                ("sync_seq", Json::Value(CALLER_SEQ)),
             ],
             self.params.clone(),
         )
@@ -843,6 +959,7 @@ pub fn list(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<TodoPage, T
         items: Vec<TodoRow>,
         total: i64,
         deleted: Option<Vec<Uuid>>,
+        sync_seq: i64,
     }
     let statement = list_sql(caller, query, ctx.clock.now()).statement();
     let answer: Answer = run(ctx, caller, &statement)?;
@@ -872,7 +989,100 @@ pub fn list(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<TodoPage, T
         total: answer.total,
         next_cursor,
         deleted: answer.deleted,
+        sync_token: SyncToken::at(answer.sync_seq).encode(),
     })
+}
+
+/// The feed's two streams, todos and tombstones, each in change order and
+/// one row longer than a page, after the token's position (`$3` change
+/// number, `$4` kind, `$5` id).
+const FEED_TODOS: &str = concat!(
+    "SELECT ",
+    todo_columns!(),
+    ", change_seq FROM todos WHERE user_id = ",
+    caller_id!(),
+    " AND change_seq >= $3::int8 AND (change_seq, 0, id) > ($3::int8, $4::int8, $5::text::uuid)
+    ORDER BY change_seq, id LIMIT $6::int8"
+);
+const FEED_DELETED: &str = concat!(
+    "SELECT todo_id AS id, change_seq FROM todo_audit WHERE user_id = ",
+    caller_id!(),
+    " AND action = 'delete' AND change_seq >= $3::int8
+      AND (change_seq, 1, todo_id) > ($3::int8, $4::int8, $5::text::uuid)
+    ORDER BY change_seq, todo_id LIMIT $6::int8"
+);
+
+/// Every change after `since`, at most `limit` entries (todos and deleted
+/// ids together) a page. Changes come in the order they were committed, so
+/// a client that follows the tokens never misses one.
+pub fn changes(
+    ctx: &Ctx,
+    caller: &Caller,
+    since: SyncToken,
+    limit: i64,
+) -> Result<ChangeFeed, TodoError> {
+    #[derive(Deserialize)]
+    struct Tombstone {
+        id: Uuid,
+        change_seq: i64,
+    }
+    #[derive(Deserialize)]
+    struct Answer {
+        items: Vec<TodoRow>,
+        deleted: Vec<Tombstone>,
+        seq: i64,
+    }
+    // Past the last position of a change: kind 2 comes after both kinds.
+    let (kind, id) = since
+        .after
+        .map_or((2, Uuid::nil()), |(kind, id)| (kind as i64, id));
+    let answer: Answer = fetch(
+        ctx,
+        caller,
+        &[],
+        &[
+            ("items", Json::Rows(FEED_TODOS)),
+            ("deleted", Json::Rows(FEED_DELETED)),
+            ("seq", Json::Value(CALLER_SEQ)),
+        ],
+        vec![since.seq.into(), kind.into(), id.into(), (limit + 1).into()],
+    )?;
+    // Merge the two streams by position and keep the first `limit`.
+    let mut entries: Vec<(i64, ChangeKind, Uuid, Option<TodoRow>)> = answer
+        .items
+        .into_iter()
+        .map(|row| (row.change_seq, ChangeKind::Todo, row.id, Some(row)))
+        .chain(
+            answer
+                .deleted
+                .into_iter()
+                .map(|t| (t.change_seq, ChangeKind::Deleted, t.id, None)),
+        )
+        .collect();
+    entries.sort_by_key(|(seq, kind, id, _)| (*seq, *kind as u8, *id));
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let has_more = entries.len() > limit;
+    entries.truncate(limit);
+    let sync_token = match entries.last() {
+        Some((seq, kind, id, _)) if has_more => SyncToken {
+            seq: *seq,
+            after: Some((*kind, *id)),
+        },
+        _ => SyncToken::at(answer.seq),
+    };
+    let mut feed = ChangeFeed {
+        items: Vec::new(),
+        deleted: Vec::new(),
+        sync_token: sync_token.encode(),
+        has_more,
+    };
+    for (_, _, id, row) in entries {
+        match row {
+            Some(row) => feed.items.push(Todo::try_from(row)?),
+            None => feed.deleted.push(id),
+        }
+    }
+    Ok(feed)
 }
 
 #[cfg(test)]
