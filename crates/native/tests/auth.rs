@@ -370,3 +370,116 @@ fn every_response_carries_a_request_id() {
     let reply = signup(&app, "ada@example.com", "correct horse");
     assert!(!reply.headers["x-request-id"].is_empty());
 }
+
+#[test]
+fn parallel_wrong_passwords_are_counted_one_after_another() {
+    let app = TestApp::spawn();
+    signup(&app, "ada@example.com", "correct horse");
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| s.spawn(|| login(&app, "ada@example.com", "wrong horse").status))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let refused = statuses.iter().filter(|s| **s == 401).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((refused, throttled), (5, 11), "{statuses:?}");
+}
+
+/// Calls the auth component directly, as if from `address` (the harness
+/// always reports the loopback address the test connects from).
+fn login_from(app: &TestApp, address: &str, email: &str, password: &str) -> u16 {
+    use native::NativeHttp;
+    use todo_core::ports::{Ctx, SystemClock};
+    let vars = app.db.vars().with("jwt_secret", app.jwt_secret.clone());
+    let db = app.db.db();
+    let http = NativeHttp::new(std::sync::Arc::new(native::AllowedHosts::none()));
+    let ctx = Ctx::new(&db, &http, &vars, &SystemClock, std::path::PathBuf::new());
+    let req = http::Request::post("http://localhost/api/auth/login")
+        .header("content-type", "application/json")
+        .header("spin-client-addr", address)
+        .body(bytes::Bytes::from(
+            json!({"email": email, "password": password}).to_string(),
+        ))
+        .unwrap();
+    todo_core::serve(req, &ctx, todo_core::auth::handle)
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn a_strangers_wrong_passwords_do_not_lock_the_owner_out() {
+    let app = TestApp::spawn();
+    signup(&app, "ada@example.com", "correct horse");
+    for _ in 0..5 {
+        assert_eq!(
+            login_from(&app, "203.0.113.9:4000", "ada@example.com", "guess!guess"),
+            401
+        );
+    }
+    assert_eq!(
+        login_from(&app, "203.0.113.9:4001", "ada@example.com", "correct horse"),
+        429
+    );
+    // Ada, from her own address, logs in as usual.
+    assert_eq!(
+        login_from(
+            &app,
+            "198.51.100.7:5000",
+            "ada@example.com",
+            "correct horse"
+        ),
+        200
+    );
+    // One address cannot try more than 50 logins in the window, whatever the
+    // emails (six so far, the throttled one included).
+    for i in 0..44 {
+        let email = format!("user{i}@example.com");
+        assert_eq!(
+            login_from(&app, "203.0.113.9:4000", &email, "guess!guess"),
+            401
+        );
+    }
+    assert_eq!(
+        login_from(&app, "203.0.113.9:4000", "new@example.com", "guess!guess"),
+        429
+    );
+}
+
+#[test]
+fn sign_ups_are_limited_per_client_address() {
+    let app = TestApp::spawn();
+    for i in 0..todo_core::auth::MAX_SIGNUPS_PER_ADDRESS {
+        assert_eq!(
+            signup(&app, &format!("u{i}@example.com"), "correct horse").status,
+            201
+        );
+    }
+    let reply = signup(&app, "one-more@example.com", "correct horse");
+    reply.assert_error(429, "too_many_requests");
+    assert!(reply.headers.contains_key("retry-after"));
+}
+
+#[test]
+fn login_emails_with_control_characters_or_kilobytes_are_refused_as_invalid() {
+    let app = TestApp::spawn();
+    for email in [
+        "ada\u{0}@example.com".to_owned(),
+        format!("{}@example.com", "x".repeat(4000)),
+    ] {
+        let reply = login(&app, &email, "correct horse");
+        reply.assert_error(422, "validation_failed");
+        assert_eq!(reply.field_errors(), ["email"]);
+    }
+    let reply = signup(&app, "ada\u{0}@example.com", "correct horse");
+    reply.assert_error(422, "validation_failed");
+    let reply = call(
+        &app,
+        "POST",
+        "/api/auth/signup",
+        None,
+        Some(json!({"email": "ada@example.com", "password": "correct horse", "name": "A\u{0}da"})),
+    );
+    reply.assert_error(422, "validation_failed");
+    assert_eq!(reply.field_errors(), ["name"]);
+}

@@ -32,7 +32,7 @@ pub const MAX_LOGINS_PER_EMAIL: i64 = 50;
 pub const LOGIN_WINDOW_MINUTES: i64 = 15;
 /// Sign-ups allowed per client address within [`SIGNUP_WINDOW_MINUTES`]:
 /// each costs an argon2 hash.
-pub const MAX_SIGNUPS_PER_ADDRESS: i64 = 10;
+pub const MAX_SIGNUPS_PER_ADDRESS: i64 = 20;
 pub const SIGNUP_WINDOW_MINUTES: i64 = 60;
 
 pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
