@@ -1344,3 +1344,58 @@ fn every_documented_operation_is_routed_and_no_other_method_is() {
         1
     );
 }
+
+#[test]
+fn input_postgres_would_refuse_is_a_422_on_its_field_not_a_500() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let cases = [
+        (json!({"title": "a\u{0}b"}), "title"),
+        (
+            json!({"title": "t", "description": "a\u{0}b"}),
+            "description",
+        ),
+        (json!({"title": "t", "tags": ["x\u{0}"]}), "tags"),
+        (
+            json!({"title": "t", "due_at": "0000-01-01T00:00:00Z"}),
+            "due_at",
+        ),
+        (
+            json!({"title": "t", "due_at": "10000-01-01T00:00:00Z"}),
+            "due_at",
+        ),
+        (
+            json!({"title": "t", "due_at": "9999-12-31T23:30:00-01:00"}),
+            "due_at",
+        ),
+        (json!({"title": "t", "due_at": "1969-12-31"}), "due_at"),
+    ];
+    for (body, field) in cases {
+        let reply = ada
+            .call("POST", "/api/todos", Some(body.clone()))
+            .expect_error(422, "validation_failed");
+        assert_eq!(reply.field_errors(), [field], "{body}");
+    }
+    let many: Vec<String> = (0..60_000).map(|i| format!("t{i}")).collect();
+    let reply = ada
+        .call(
+            "POST",
+            "/api/todos",
+            Some(json!({"title": "t", "tags": many})),
+        )
+        .expect_error(422, "validation_failed");
+    assert_eq!(reply.field_errors(), ["tags"]);
+    for (query, field) in [
+        ("q=a%00b", "q"),
+        ("due_before=0000-01-01", "due_before"),
+        ("due_after=10000-01-01T00:00:00Z", "due_after"),
+        ("updated_since=1960-01-01", "updated_since"),
+    ] {
+        let reply = ada
+            .call("GET", &format!("/api/todos?{query}"), None)
+            .expect_error(422, "validation_failed");
+        assert_eq!(reply.field_errors(), [field], "{query}");
+    }
+    // Nothing was stored on the way.
+    assert_eq!(ada.list("")["total"], 0);
+}

@@ -144,6 +144,8 @@ impl Description {
                 "must be at most {} characters (it has {chars})",
                 Self::MAX_CHARS
             ))
+        } else if text.contains('\0') {
+            Err("must not contain NUL characters".into())
         } else {
             Ok(Self(text.to_owned()))
         }
@@ -261,20 +263,19 @@ impl Tags {
     pub const MAX_TAGS: usize = 10;
     pub const MAX_CHARS: usize = 32;
 
+    /// Stops at the first bad tag or as soon as there are too many, so a
+    /// huge list costs no more than its first few entries.
     pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Self, String> {
-        let mut tags: Vec<String> = Vec::with_capacity(raw.len());
+        let mut tags: Vec<String> = Vec::with_capacity(Self::MAX_TAGS);
+        let mut seen = std::collections::HashSet::with_capacity(Self::MAX_TAGS);
         for tag in raw {
             let tag = Self::parse_one(tag.as_ref())?;
-            if !tags.contains(&tag) {
+            if seen.insert(tag.clone()) {
+                if tags.len() == Self::MAX_TAGS {
+                    return Err(format!("at most {} different tags", Self::MAX_TAGS));
+                }
                 tags.push(tag);
             }
-        }
-        if tags.len() > Self::MAX_TAGS {
-            return Err(format!(
-                "at most {} different tags (got {})",
-                Self::MAX_TAGS,
-                tags.len()
-            ));
         }
         Ok(Self(tags))
     }
@@ -328,22 +329,41 @@ impl DueAt {
     }
 }
 
+/// The earliest instant the API accepts: 1970-01-01T00:00:00Z.
+pub const EARLIEST: DateTime<Utc> = DateTime::UNIX_EPOCH;
+
+/// The latest instant the API accepts, 9999-12-31T23:59:59.999999Z: every
+/// accepted time round-trips through PostgreSQL and RFC 3339, and a
+/// recurring todo never steps past it (its next occurrence is not created).
+pub fn latest() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_micro_opt(23, 59, 59, 999_999))
+        .map_or(DateTime::<Utc>::MAX_UTC, |t| t.and_utc())
+}
+
 /// RFC 3339 (`2026-12-01T17:00:00Z`, `2026-12-01T18:00:00+01:00`) or a plain
-/// date (midnight UTC). Used for `due_at` and the time filters of the list.
+/// date (midnight UTC), from 1970 to the end of 9999 in UTC. Used for
+/// `due_at` and the time filters of the list.
 pub fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, String> {
     let raw = raw.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+    let time = DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
         .ok()
-        .filter(|_| raw.len() == 10)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
+        .or_else(|| {
+            NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .ok()
+                .filter(|_| raw.len() == 10)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+        })
         .ok_or_else(|| {
             "must be an RFC 3339 date-time such as 2026-12-01T17:00:00Z, or a date such as 2026-12-01"
                 .to_owned()
-        })
+        })?;
+    if time < EARLIEST || time > latest() {
+        return Err("must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z".into());
+    }
+    Ok(time)
 }
 
 #[cfg(test)]
@@ -483,6 +503,50 @@ mod tests {
         assert!(Tags::parse(&dupes).is_ok());
         assert!(Tags::parse(&["x".repeat(32)]).is_ok());
         assert!(Tags::parse(&["x".repeat(33)]).is_err());
+    }
+
+    #[test]
+    fn a_huge_tag_list_is_refused_at_its_eleventh_distinct_tag() {
+        // Parsing stops there: the empty tag after it is never looked at.
+        let mut many: Vec<String> = (0..100_000).map(|i| format!("t{i}")).collect();
+        many.insert(11, String::new());
+        assert_eq!(
+            Tags::parse(&many),
+            Err("at most 10 different tags".to_owned())
+        );
+        let same: Vec<&str> = std::iter::repeat_n("x", 100_000).collect();
+        assert_eq!(Tags::parse(&same).map(|t| t.as_slice().len()), Ok(1));
+    }
+
+    #[test]
+    fn text_with_nul_characters_is_refused_before_the_database() {
+        assert!(TodoTitle::parse("a\u{0}b").is_err());
+        assert!(Description::parse("a\u{0}b").is_err());
+        assert!(Description::parse("two\nlines").is_ok());
+        assert!(Tags::parse(&["a\u{0}"]).is_err());
+    }
+
+    #[test]
+    fn timestamps_are_bounded_to_what_round_trips() {
+        for ok in [
+            "1970-01-01",
+            "1970-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "9999-12-31T23:59:59.999999Z",
+            "2026-12-01T18:00:00+01:00",
+        ] {
+            assert!(parse_timestamp(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "0000-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "1970-01-01T00:30:00+01:00",
+            "9999-12-31T23:00:00-01:00",
+            "10000-01-01T00:00:00Z",
+            "+10000-01-01",
+        ] {
+            assert!(parse_timestamp(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -327,6 +327,8 @@ impl ListQuery {
                     "q",
                     format!("must be at most {MAX_SEARCH_CHARS} characters"),
                 );
+            } else if v.contains('\0') {
+                fields.add("q", "must not contain NUL characters");
             } else if !v.is_empty() {
                 query.q = Some(v.to_owned());
             }
