@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod ports;
+pub mod sealed;
 pub mod todos;
 pub mod web;
 

@@ -457,7 +457,8 @@ fn every_list_query_is_served_by_an_index() {
     let now = world.clock.now();
     let seq_scan = "Seq Scan on todos";
     for q in &queries {
-        let sql = list_sql(&ada, q, now);
+        let cursor = store::open_cursor(&ctx, q).unwrap();
+        let sql = list_sql(&ada, q, cursor.as_ref(), now);
         let short_search = q.q.as_ref().is_some_and(|s| s.chars().count() < 3);
         let page_db = if short_search {
             &discouraged
@@ -486,7 +487,7 @@ fn every_list_query_is_served_by_an_index() {
         }
     }
     // The plain first page, the most common request, reads only its rows.
-    let first = list_sql(&ada, &ListQuery::default(), now);
+    let first = list_sql(&ada, &ListQuery::default(), None, now);
     let first_plan = plan(&world.db, Json::Rows(&first.page), &first.params);
     assert!(first_plan.contains("Index Scan"), "{first_plan}");
     assert!(!first_plan.contains("Sort"), "{first_plan}");

@@ -30,6 +30,9 @@ pub enum TodoError {
     /// Missing, or another user's.
     #[error("no such todo")]
     NotFound,
+    /// A list cursor this app did not hand out (or for another sort order).
+    #[error("bad cursor: {0}")]
+    BadCursor(String),
     #[error("invalid input: {0:?}")]
     Invalid(FieldErrors),
     /// `If-Match` named a version that is no longer current.
@@ -46,6 +49,7 @@ impl From<TodoError> for ApiError {
         match err {
             TodoError::Unauthorized => auth::rejected(),
             TodoError::NotFound => ApiError::not_found(),
+            TodoError::BadCursor(why) => ApiError::bad_request(format!("cursor {why}")),
             TodoError::Invalid(fields) => ApiError::validation(fields),
             TodoError::VersionMismatch { current } => {
                 let e = ApiError::new(
@@ -889,8 +893,14 @@ impl ListSql {
     }
 }
 
-/// The SQL a list request runs, with its parameters.
-pub fn list_sql(caller: &Caller, query: &ListQuery, now: DateTime<Utc>) -> ListSql {
+/// The SQL a list request runs, with its parameters; `cursor` is the
+/// query's, opened ([`open_cursor`]).
+pub fn list_sql(
+    caller: &Caller,
+    query: &ListQuery,
+    cursor: Option<&Cursor>,
+    now: DateTime<Utc>,
+) -> ListSql {
     let mut p = caller.params();
     let conds = filters(query, now, &mut p);
     let total = format!("(SELECT count(*) FROM todos WHERE {})", conds.join(" AND "));
@@ -905,7 +915,7 @@ pub fn list_sql(caller: &Caller, query: &ListQuery, now: DateTime<Utc>) -> ListS
 
     let mut conds = conds;
     let (keys, descending) = sort_keys(query);
-    if let Some(cursor) = &query.cursor {
+    if let Some(cursor) = cursor {
         let mut left: Vec<&str> = keys.iter().map(|k| k.order_by).collect();
         left.push("todos.id");
         let mut right: Vec<String> = keys
@@ -952,6 +962,22 @@ fn key_text(value: &serde_json::Value) -> Result<String, DbError> {
     }
 }
 
+/// Cursors are sealed with a key derived from the app's `jwt_secret`.
+fn cursor_secret(ctx: &Ctx) -> Vec<u8> {
+    ctx.var("jwt_secret").into_bytes()
+}
+
+/// The query's cursor, opened; [`TodoError::BadCursor`] when it is not one
+/// this app handed out for the query's sort order.
+pub fn open_cursor(ctx: &Ctx, query: &ListQuery) -> Result<Option<Cursor>, TodoError> {
+    query
+        .cursor
+        .as_deref()
+        .map(|raw| Cursor::open(raw, &cursor_secret(ctx), query.sort))
+        .transpose()
+        .map_err(TodoError::BadCursor)
+}
+
 /// One page of the user's todos matching `query`.
 pub fn list(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<TodoPage, TodoError> {
     #[derive(Deserialize)]
@@ -961,7 +987,8 @@ pub fn list(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<TodoPage, T
         deleted: Option<Vec<Uuid>>,
         sync_seq: i64,
     }
-    let statement = list_sql(caller, query, ctx.clock.now()).statement();
+    let cursor = open_cursor(ctx, query)?;
+    let statement = list_sql(caller, query, cursor.as_ref(), ctx.clock.now()).statement();
     let answer: Answer = run(ctx, caller, &statement)?;
     let mut rows = answer.items;
     let limit = usize::try_from(query.limit).unwrap_or(0);
@@ -974,7 +1001,7 @@ pub fn list(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<TodoPage, T
                     keys: last.keys.iter().map(key_text).collect::<Result<_, _>>()?,
                     id: last.id,
                 }
-                .encode())
+                .seal(&cursor_secret(ctx)))
             })
             .transpose()?
     } else {
@@ -1102,7 +1129,7 @@ mod tests {
 
     fn list_sql_of(query: &str) -> ListSql {
         let query = ListQuery::parse(query).unwrap_or_default();
-        list_sql(&caller(), &query, now())
+        list_sql(&caller(), &query, None, now())
     }
 
     #[test]
@@ -1169,12 +1196,8 @@ mod tests {
             keys: vec!["2".into(), "2026-01-01T00:00:00.000000Z".into()],
             id: Uuid::nil(),
         };
-        let query = ListQuery::parse(&format!(
-            "sort=priority&limit=10&cursor={}",
-            cursor.encode()
-        ))
-        .unwrap_or_default();
-        let s = list_sql(&caller(), &query, now());
+        let query = ListQuery::parse("sort=priority&limit=10").unwrap_or_default();
+        let s = list_sql(&caller(), &query, Some(&cursor), now());
         assert!(
             s.page.contains(
                 "(priority, todos.created_at, todos.id) < ($3::text::smallint, $4::text::timestamptz, $5::text::uuid)"
@@ -1232,6 +1255,7 @@ mod tests {
         let cases = [
             (TodoError::Unauthorized, 401, "unauthorized"),
             (TodoError::NotFound, 404, "not_found"),
+            (TodoError::BadCursor("x".into()), 400, "bad_request"),
             (
                 TodoError::Invalid(FieldErrors::new()),
                 422,
