@@ -889,6 +889,45 @@ fn history_lists_every_change_newest_first_with_old_and_new_values() {
     assert_eq!(create["tags"], json!({"old": null, "new": ["a"]}));
     let delete = &items[0]["changes"];
     assert_eq!(delete["title"], json!({"old": "Buy oat milk", "new": null}));
+    assert_eq!(history["next_cursor"], Value::Null);
+
+    // Page by page, the same trail.
+    let mut actions = Vec::new();
+    let mut query = "limit=3".to_owned();
+    loop {
+        let page = ada
+            .call("GET", &format!("{path}/history?{query}"), None)
+            .expect(200)
+            .body;
+        assert!(page["items"].as_array().unwrap().len() <= 3);
+        actions.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["action"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => query = format!("limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(actions, ["delete", "toggle", "update", "create"]);
+    // A cursor belongs to its todo's history.
+    let other = ada.create(json!({"title": "other"}));
+    let first = ada
+        .call("GET", &format!("{path}/history?limit=1"), None)
+        .expect(200)
+        .body;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    ada.call(
+        "GET",
+        &format!("/api/todos/{}/history?cursor={cursor}", id_of(&other)),
+        None,
+    )
+    .expect_error(400, "bad_request");
+    ada.call("GET", &format!("{path}/history?limit=0"), None)
+        .expect_error(422, "validation_failed");
 }
 
 // ---------------------------------------------------------------- listing

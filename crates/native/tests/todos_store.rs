@@ -15,7 +15,7 @@ use todo_core::ports::Db;
 use todo_core::ports::{Clock, Ctx};
 use todo_core::todos::store::{self, list_sql, TodoError};
 use todo_core::todos::{
-    DueAt, ListQuery, NewTodo, Priority, Recurrence, Tags, TodoChanges, TodoTitle,
+    DueAt, HistoryQuery, ListQuery, NewTodo, Priority, Recurrence, Tags, TodoChanges, TodoTitle,
 };
 use uuid::Uuid;
 
@@ -143,13 +143,15 @@ fn the_library_api_covers_a_todos_whole_life() {
         store::get(&ctx, &ada, todo.id),
         Err(TodoError::NotFound)
     ));
-    let history = store::history(&ctx, &ada, todo.id).unwrap();
+    let history = store::history(&ctx, &ada, todo.id, &HistoryQuery::default())
+        .unwrap()
+        .items;
     let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
     assert_eq!(actions, ["delete", "toggle", "update", "create"]);
     assert_eq!(history[0].at, at("2026-06-01T13:00:00Z"));
     assert_eq!(history[3].at, at("2026-06-01T12:00:00Z"));
     assert!(matches!(
-        store::history(&ctx, &ada, Uuid::new_v4()),
+        store::history(&ctx, &ada, Uuid::new_v4(), &HistoryQuery::default()),
         Err(TodoError::NotFound)
     ));
 }
@@ -304,7 +306,9 @@ fn concurrent_toggles_apply_one_after_another() {
     assert_eq!(after.version, 7);
     assert!(!after.completed, "an even number of flips");
     // Each audit row shows the state it really changed from.
-    let history = store::history(&world.ctx(), &ada, todo.id).unwrap();
+    let history = store::history(&world.ctx(), &ada, todo.id, &HistoryQuery::default())
+        .unwrap()
+        .items;
     let flips: Vec<(bool, bool)> = history
         .iter()
         .filter(|h| h.action == "toggle")

@@ -9,7 +9,7 @@ use super::domain::{
     parse_todo_id, Description, DueAt, NewTodo, Priority, Recurrence, Tags, Todo, TodoChanges,
     TodoTitle,
 };
-use super::query::{ListQuery, Status};
+use super::query::{HistoryQuery, ListQuery, Status};
 use super::store;
 use crate::api::{allow, empty, json, parse_json, Request, Response};
 use crate::auth::{require_caller, Caller};
@@ -121,8 +121,12 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
             Ok(response)
         }
         (Route::History, Some(id)) => {
-            let items = store::history(ctx, caller, id)?;
-            Ok(json(StatusCode::OK, &json!({ "items": items })))
+            let page = HistoryQuery::parse(req.uri().query().unwrap_or(""))
+                .map_err(ApiError::validation)?;
+            Ok(json(
+                StatusCode::OK,
+                &store::history(ctx, caller, id, &page)?,
+            ))
         }
         _ => Err(ApiError::not_found()),
     }

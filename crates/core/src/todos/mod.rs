@@ -13,5 +13,5 @@ pub use domain::{
     TodoTitle, MAX_TODOS_PER_USER,
 };
 pub use http::handle;
-pub use query::{ChangeKind, ListQuery, Sort, SortField, Status, SyncToken};
-pub use store::{ChangeFeed, HistoryEntry, TodoError, TodoPage, TodoStats, Toggled};
+pub use query::{ChangeKind, HistoryQuery, ListQuery, Sort, SortField, Status, SyncToken};
+pub use store::{ChangeFeed, HistoryEntry, HistoryPage, TodoError, TodoPage, TodoStats, Toggled};

@@ -157,6 +157,60 @@ impl Cursor {
     }
 }
 
+/// `GET /api/todos/{id}/history?limit=&cursor=`: a page of a todo's trail,
+/// newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub limit: i64,
+    /// `next_cursor` of the previous page, opened by the store.
+    pub cursor: Option<String>,
+}
+
+impl Default for HistoryQuery {
+    fn default() -> Self {
+        Self {
+            limit: DEFAULT_LIMIT,
+            cursor: None,
+        }
+    }
+}
+
+impl HistoryQuery {
+    pub fn parse(query: &str) -> Result<Self, FieldErrors> {
+        let mut fields = Fields::default();
+        let mut parsed = HistoryQuery::default();
+        let mut seen: Vec<String> = Vec::new();
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            if seen.contains(&name.to_string()) {
+                fields.add(&name, "given more than once");
+                continue;
+            }
+            seen.push(name.to_string());
+            match name.as_ref() {
+                "limit" => {
+                    if let Some(limit) = fields.take("limit", parse_limit(&value)) {
+                        parsed.limit = limit;
+                    }
+                }
+                "cursor" => parsed.cursor = Some(value.into_owned()),
+                other => fields.add(other, "unknown parameter"),
+            }
+        }
+        if fields.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(fields.into_error().fields.unwrap_or_default())
+        }
+    }
+}
+
+fn parse_limit(raw: &str) -> Result<i64, String> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| (1..=MAX_LIMIT).contains(n))
+        .ok_or_else(|| format!("must be a whole number from 1 to {MAX_LIMIT}"))
+}
+
 /// A position in a user's stream of changes, handed out as an opaque sync
 /// token: everything after change number `seq` (`after: None`), or, within
 /// change `seq`, after one of its todos or tombstones (one change, such as
@@ -351,12 +405,9 @@ impl ListQuery {
             query.sort = fields.take("sort", Sort::parse(v)).unwrap_or_default();
         }
         if let Some(v) = get("limit") {
-            let parsed = v
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| format!("must be a whole number from 1 to {MAX_LIMIT}"));
-            query.limit = fields.take("limit", parsed).unwrap_or(DEFAULT_LIMIT);
+            query.limit = fields
+                .take("limit", parse_limit(v))
+                .unwrap_or(DEFAULT_LIMIT);
         }
         if let Some(v) = get("since") {
             query.since = fields.take("since", SyncToken::decode(v));
@@ -382,6 +433,27 @@ impl ListQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_history_query_takes_a_limit_and_a_cursor_only() {
+        assert_eq!(HistoryQuery::parse(""), Ok(HistoryQuery::default()));
+        assert_eq!(
+            HistoryQuery::parse("limit=2&cursor=abc"),
+            Ok(HistoryQuery {
+                limit: 2,
+                cursor: Some("abc".into())
+            })
+        );
+        for (query, field) in [
+            ("limit=0", "limit"),
+            ("limit=x", "limit"),
+            ("since=1", "since"),
+            ("limit=1&limit=2", "limit"),
+        ] {
+            let errors = HistoryQuery::parse(query).map_err(|f| f.into_keys().collect::<Vec<_>>());
+            assert_eq!(errors, Err(vec![field.to_owned()]), "{query}");
+        }
+    }
 
     #[test]
     fn sync_tokens_round_trip_and_refuse_anything_else() {

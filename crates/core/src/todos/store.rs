@@ -15,11 +15,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::domain::{NewTodo, Priority, Recurrence, Todo, TodoChanges, MAX_TODOS_PER_USER};
-use super::query::{ChangeKind, Cursor, ListQuery, SortField, Status, SyncToken};
+use super::query::{ChangeKind, Cursor, HistoryQuery, ListQuery, SortField, Status, SyncToken};
 use crate::auth::{self, Caller};
 use crate::db::{DbError, Json, Params, SqlParam, Statement};
 use crate::error::{ApiError, FieldErrors};
 use crate::ports::Ctx;
+use crate::sealed;
 
 /// Why a todo operation did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -680,13 +681,56 @@ pub fn clear_completed(ctx: &Ctx, caller: &Caller) -> Result<i64, TodoError> {
     Ok(answer.deleted)
 }
 
-/// The audit trail of one todo, newest first. Still there after the todo is
-/// deleted; [`TodoError::NotFound`] when the user never had that todo.
-pub fn history(ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Vec<HistoryEntry>, TodoError> {
+/// A page of a todo's audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    /// Newest first.
+    pub items: Vec<HistoryEntry>,
+    /// Pass as `cursor=` for older entries; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Where a history page ended: the todo and the last entry's audit id.
+#[derive(Serialize, Deserialize)]
+struct HistoryCursor {
+    todo: Uuid,
+    before: i64,
+}
+
+const HISTORY_CURSOR: &str = "history cursor";
+
+/// The audit trail of one todo, newest first, a page at a time. Still there
+/// after the todo is deleted; [`TodoError::NotFound`] when the user never
+/// had that todo.
+pub fn history(
+    ctx: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    page: &HistoryQuery,
+) -> Result<HistoryPage, TodoError> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: i64,
+        #[serde(flatten)]
+        entry: HistoryEntry,
+    }
     #[derive(Deserialize)]
     struct Answer {
-        items: Vec<HistoryEntry>,
+        items: Vec<Row>,
     }
+    let secret = cursor_secret(ctx);
+    let before = match &page.cursor {
+        None => None,
+        Some(raw) => {
+            let cursor: HistoryCursor = sealed::open(&secret, HISTORY_CURSOR, raw)
+                .and_then(|json| serde_json::from_slice(&json).ok())
+                .filter(|c: &HistoryCursor| c.todo == id)
+                .ok_or_else(|| {
+                    TodoError::BadCursor("is not a cursor of this todo's history".into())
+                })?;
+            Some(cursor.before)
+        }
+    };
     let answer: Answer = fetch(
         ctx,
         caller,
@@ -694,19 +738,38 @@ pub fn history(ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Vec<HistoryEntry>
         &[(
             "items",
             Json::Rows(concat!(
-                "SELECT action, changes, at FROM todo_audit
+                "SELECT id, action, changes, at FROM todo_audit
                  WHERE user_id = ",
                 caller_id!(),
                 " AND todo_id = $3::text::uuid
-                 ORDER BY id DESC"
+                   AND ($4::int8 IS NULL OR id < $4::int8)
+                 ORDER BY id DESC LIMIT $5::int8"
             )),
         )],
-        vec![id.into()],
+        vec![id.into(), before.into(), (page.limit + 1).into()],
     )?;
-    if answer.items.is_empty() {
+    let mut rows = answer.items;
+    if rows.is_empty() && before.is_none() {
         return Err(TodoError::NotFound);
     }
-    Ok(answer.items)
+    let limit = usize::try_from(page.limit).unwrap_or(0);
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|last| {
+            let cursor = HistoryCursor {
+                todo: id,
+                before: last.id,
+            };
+            let json = serde_json::to_vec(&cursor).unwrap_or_default();
+            sealed::seal(&secret, HISTORY_CURSOR, &json)
+        })
+    } else {
+        None
+    };
+    Ok(HistoryPage {
+        items: rows.into_iter().map(|row| row.entry).collect(),
+        next_cursor,
+    })
 }
 
 const STATS_SQL: &str = concat!(
