@@ -13,8 +13,8 @@ use crate::error::ApiError;
 use crate::ports::Ctx;
 use crate::LATEST_MIGRATION;
 
-/// How long readiness waits for Ollama: probes must stay quick.
-const OLLAMA_PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
+/// How long readiness waits for each LLM tier: probes must stay quick.
+const LLM_PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
 
 pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     match req.uri().path().trim_end_matches('/') {
@@ -37,9 +37,7 @@ fn ready(ctx: &Ctx) -> Response {
         "status": if db_ready { "ready" } else { "not_ready" },
         "checks": {
             "database": database,
-            "qwen": {
-                "status": if ctx.var("qwen_api_key").trim().is_empty() { "not_configured" } else { "configured" },
-            },
+            "qwen": check_qwen(ctx),
             "ollama": check_ollama(ctx),
         }
     });
@@ -93,26 +91,56 @@ fn check_database(ctx: &Ctx) -> Value {
     }
 }
 
+/// Qwen answers its model list when the key is good (one cheap request).
+fn check_qwen(ctx: &Ctx) -> Value {
+    let key = ctx.var("qwen_api_key");
+    if key.trim().is_empty() {
+        return json!({"status": "not_configured"});
+    }
+    let url = format!(
+        "{}/compatible-mode/v1/models",
+        ctx.var("qwen_url").trim_end_matches('/')
+    );
+    let request = http::Request::get(url)
+        .header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", key.trim()),
+        )
+        .body(Vec::new());
+    probe(ctx, "qwen", request)
+}
+
+/// Ollama's cheapest liveness check is its version.
 fn check_ollama(ctx: &Ctx) -> Value {
     let url = format!(
         "{}/api/version",
         ctx.var("ollama_url").trim_end_matches('/')
     );
-    let Ok(request) = http::Request::get(&url).body(Vec::new()) else {
-        return json!({"status": "unreachable", "error": "ollama_url is not a valid URL"});
-    };
+    probe(ctx, "ollama", http::Request::get(url).body(Vec::new()))
+}
+
+/// An LLM tier as the public readiness answer shows it: `ok` or
+/// `unavailable`, with the latency. Why it is unavailable (which may name
+/// hosts, or echo a provider's message) goes to the log only.
+fn probe(ctx: &Ctx, tier: &str, request: Result<http::Request<Vec<u8>>, http::Error>) -> Value {
     let started = Instant::now();
-    let result = ctx.http.send(request, OLLAMA_PROBE_TIMEOUT);
+    let failure = match request {
+        Err(e) => Some(format!("invalid URL: {e}")),
+        Ok(request) => match ctx.http.send(request, LLM_PROBE_TIMEOUT) {
+            Ok(r) if r.status().is_success() => None,
+            Ok(r) => Some(format!("HTTP {}", r.status().as_u16())),
+            Err(e) => Some(e.to_string()),
+        },
+    };
     let latency_ms = elapsed_ms(started);
-    match result {
-        Ok(r) if r.status().is_success() => {
-            json!({"status": "reachable", "latency_ms": latency_ms})
-        }
-        Ok(r) => {
-            json!({"status": "unreachable", "latency_ms": latency_ms, "error": format!("HTTP {}", r.status().as_u16())})
-        }
-        Err(e) => {
-            json!({"status": "unreachable", "latency_ms": latency_ms, "error": e.to_string()})
+    match failure {
+        None => json!({"status": "ok", "latency_ms": latency_ms}),
+        Some(error) => {
+            println!(
+                "{}",
+                json!({"event": "readiness_llm_unavailable", "tier": tier, "error": error})
+            );
+            json!({"status": "unavailable", "latency_ms": latency_ms})
         }
     }
 }

@@ -23,8 +23,10 @@ fn closed_port() -> u16 {
         .port()
 }
 
-/// Answers `GET /api/version` the way Ollama does, for as many requests as come.
-fn ollama_stand_in() -> String {
+/// Answers `GET /api/version` the way Ollama does and `GET
+/// /compatible-mode/v1/models` the way Qwen does (with the key
+/// `sk-secret-qwen-key` only), for as many requests as come.
+fn llm_stand_in() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -33,11 +35,24 @@ fn ollama_stand_in() -> String {
             let mut request_line = String::new();
             reader.read_line(&mut request_line).unwrap_or_default();
             let mut line = String::new();
+            let mut authorized = false;
             while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                authorized |=
+                    line.to_ascii_lowercase().trim() == "authorization: bearer sk-secret-qwen-key";
                 line.clear();
             }
             let (status, body) = if request_line.starts_with("GET /api/version ") {
                 ("200 OK", r#"{"version":"0.12.6"}"#)
+            } else if request_line.starts_with("GET /compatible-mode/v1/models ") && authorized {
+                (
+                    "200 OK",
+                    r#"{"object":"list","data":[{"id":"qwen-plus","object":"model"}]}"#,
+                )
+            } else if request_line.starts_with("GET /compatible-mode/v1/models ") {
+                (
+                    "401 Unauthorized",
+                    r#"{"error":{"message":"Incorrect API key provided at llm.internal.example","type":"invalid_request_error","code":"invalid_api_key"}}"#,
+                )
             } else {
                 ("404 Not Found", "404 page not found")
             };
@@ -61,9 +76,10 @@ fn liveness_answers_ok_even_without_a_database() {
 
 #[test]
 fn readiness_reports_each_dependency_with_its_latency() {
-    let ollama = ollama_stand_in();
+    let llm = llm_stand_in();
     let app = TestApp::spawn_with(&[
-        ("ollama_url", &ollama),
+        ("ollama_url", &llm),
+        ("qwen_url", &llm),
         ("qwen_api_key", "sk-secret-qwen-key"),
     ]);
     let (status, body) = get(&app, "/health/ready");
@@ -73,10 +89,39 @@ fn readiness_reports_each_dependency_with_its_latency() {
     assert_eq!(checks["database"]["status"], "up");
     assert_eq!(checks["database"]["migration"], todo_core::LATEST_MIGRATION);
     assert!(checks["database"]["latency_ms"].is_u64());
-    assert_eq!(checks["qwen"]["status"], "configured");
-    assert_eq!(checks["ollama"]["status"], "reachable", "{body}");
-    assert!(checks["ollama"]["latency_ms"].is_u64());
+    for tier in ["qwen", "ollama"] {
+        assert_eq!(checks[tier]["status"], "ok", "{body}");
+        assert!(checks[tier]["latency_ms"].is_u64());
+    }
     assert!(!body.to_string().contains("sk-secret-qwen-key"));
+}
+
+#[test]
+fn an_unavailable_tier_is_reported_without_its_error_or_origin() {
+    let llm = llm_stand_in();
+    let closed = format!("http://127.0.0.1:{}", closed_port());
+    let app = TestApp::spawn_with(&[
+        ("ollama_url", &closed),
+        ("qwen_url", &llm),
+        ("qwen_api_key", "sk-a-wrong-key"),
+    ]);
+    let (status, body) = get(&app, "/health/ready");
+    assert_eq!(status, 200, "{body}");
+    for tier in ["qwen", "ollama"] {
+        let check = body["checks"][tier].as_object().unwrap();
+        assert_eq!(check["status"], "unavailable", "{body}");
+        let keys: Vec<&str> = check.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["latency_ms", "status"], "{body}");
+    }
+    let text = body.to_string();
+    for secret in [
+        "127.0.0.1",
+        "llm.internal.example",
+        "sk-a-wrong-key",
+        "refused",
+    ] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
 }
 
 #[test]
@@ -86,7 +131,7 @@ fn readiness_says_when_no_llm_is_available_but_stays_ready() {
     let (status, body) = get(&app, "/health/ready");
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["checks"]["qwen"]["status"], "not_configured");
-    assert_eq!(body["checks"]["ollama"]["status"], "unreachable");
+    assert_eq!(body["checks"]["ollama"]["status"], "unavailable");
 }
 
 #[test]
