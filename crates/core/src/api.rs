@@ -28,16 +28,31 @@ const CORS_EXPOSE_HEADERS: &str = "etag, location, retry-after, x-request-id";
 /// Runs one request through a component's handler with everything every
 /// response needs: body limit, CORS, `x-request-id`, JSON errors, one log line.
 pub fn serve(req: Request, ctx: &Ctx, handler: Handler) -> Response {
+    let run = if req.body().len() > MAX_BODY_BYTES {
+        Err(ApiError::payload_too_large(MAX_BODY_BYTES))
+    } else {
+        Ok(handler)
+    };
+    answer(req, ctx, run)
+}
+
+/// Answers `error` to a request the host would not read to the end (a body
+/// over [`MAX_BODY_BYTES`], or one that broke off), with the headers and log
+/// line [`serve`] gives every answer. `req` carries the request's head; its
+/// body is not looked at.
+pub fn refuse(req: Request, ctx: &Ctx, error: ApiError) -> Response {
+    answer(req, ctx, Err(error))
+}
+
+fn answer(req: Request, ctx: &Ctx, run: Result<Handler, ApiError>) -> Response {
     let started = Instant::now();
     let request_id = request_id(&req);
     let origin = allowed_origin(&req, ctx);
 
-    let result = if req.body().len() > MAX_BODY_BYTES {
-        Err(ApiError::payload_too_large(MAX_BODY_BYTES))
-    } else if is_preflight(&req) {
-        preflight(origin.as_deref())
-    } else {
-        handler(&req, ctx)
+    let result = match run {
+        Err(refused) => Err(refused),
+        Ok(_) if is_preflight(&req) => preflight(origin.as_deref()),
+        Ok(handler) => handler(&req, ctx),
     };
     let (mut response, internal) = match result {
         Ok(r) => (r, None),
@@ -331,6 +346,29 @@ mod tests {
                 serve(req, ctx, must_not_run).status(),
                 StatusCode::PAYLOAD_TOO_LARGE
             );
+        });
+    }
+
+    #[test]
+    fn a_refused_request_gets_the_error_and_the_headers_of_every_answer() {
+        with_ctx("https://app.example", |ctx| {
+            // A head whose body the host would not read, even as a preflight.
+            let head = request(Method::OPTIONS, "http://h/api/todos")
+                .header(header::ORIGIN, "https://app.example")
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+                .header(REQUEST_ID, "abc-123")
+                .body(Bytes::new())
+                .unwrap();
+            let error = ApiError::payload_too_large(MAX_BODY_BYTES);
+            let response = refuse(head, ctx, error);
+            assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+            assert_eq!(response.headers()[REQUEST_ID], "abc-123");
+            assert_eq!(
+                response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+                "https://app.example"
+            );
+            let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+            assert_eq!(body["error"]["code"], "payload_too_large");
         });
     }
 

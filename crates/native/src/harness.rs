@@ -5,6 +5,7 @@
 //! `todo_core::serve`. CORS, errors and logging all belong to the core.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -15,8 +16,9 @@ use std::thread::JoinHandle;
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
+use todo_core::api::MAX_BODY_BYTES;
 use todo_core::ports::SystemClock;
-use todo_core::{Ctx, Handler, Request, Response};
+use todo_core::{ApiError, Ctx, Handler, Request, Response};
 
 use crate::db::NativeDb;
 use crate::http_client::NativeHttp;
@@ -132,7 +134,28 @@ impl App {
 
     /// Runs one request the way Spin would. `req`'s URI must be absolute
     /// (`http://host:port/path?query`), as Spin hands it to a component.
-    pub fn handle(&self, mut req: Request, client_addr: SocketAddr) -> Response {
+    pub fn handle(&self, req: Request, client_addr: SocketAddr) -> Response {
+        self.dispatch(req, client_addr, todo_core::serve)
+    }
+
+    /// Answers 413 to a request whose body is over
+    /// [`MAX_BODY_BYTES`](todo_core::api::MAX_BODY_BYTES), as the component
+    /// does under Spin when it stops reading: routed, with the component's
+    /// variables, without running its handler. `head` has no body.
+    pub fn refuse_too_large(&self, head: Request, client_addr: SocketAddr) -> Response {
+        self.dispatch(head, client_addr, |req, ctx, _| {
+            todo_core::api::refuse(req, ctx, ApiError::payload_too_large(MAX_BODY_BYTES))
+        })
+    }
+
+    /// Routes `req` to its component and has `run` answer it with the
+    /// component's ports and handler.
+    fn dispatch(
+        &self,
+        mut req: Request,
+        client_addr: SocketAddr,
+        run: impl FnOnce(Request, &Ctx, Handler) -> Response,
+    ) -> Response {
         let path = req.uri().path().to_owned();
         let Some(route) = self.router.route(&path) else {
             return plain(StatusCode::NOT_FOUND);
@@ -156,10 +179,8 @@ impl App {
             component.files_root.clone(),
         );
         // A panicking Wasm guest becomes a 500 with no body; so does a panicking handler here.
-        catch_unwind(AssertUnwindSafe(|| {
-            todo_core::serve(req, &ctx, component.handler)
-        }))
-        .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR))
+        catch_unwind(AssertUnwindSafe(|| run(req, &ctx, component.handler)))
+            .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR))
     }
 }
 
@@ -256,15 +277,28 @@ fn respond(app: &App, mut request: tiny_http::Request, local: SocketAddr) {
         .copied()
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let response = match to_http_request(&mut request, local) {
-        Ok(req) => app.handle(req, client_addr),
+        Ok(Incoming::Whole(req)) => app.handle(req, client_addr),
+        Ok(Incoming::TooLarge(head)) => app.refuse_too_large(head, client_addr),
         Err(_) => plain(StatusCode::BAD_REQUEST),
     };
     // The client may have gone away; there is no one left to tell.
     let _ = request.respond(to_tiny_response(response));
 }
 
-/// An `http::Request` with the absolute URI Spin gives components.
-fn to_http_request(request: &mut tiny_http::Request, local: SocketAddr) -> Result<Request> {
+/// A request as read off the socket.
+enum Incoming {
+    /// Head and whole body.
+    Whole(Request),
+    /// The head only: the body is over [`MAX_BODY_BYTES`], by its
+    /// `Content-Length` or by what arrived.
+    TooLarge(Request),
+}
+
+/// An `http::Request` with the absolute URI Spin gives components, reading
+/// no more than [`MAX_BODY_BYTES`] + 1 bytes of body, as spin-host does
+/// under Spin: a `Content-Length` over the limit is refused before a byte
+/// is read (nor is `100 Continue` sent), and reading stops one byte past it.
+fn to_http_request(request: &mut tiny_http::Request, local: SocketAddr) -> Result<Incoming> {
     let host = request
         .headers()
         .iter()
@@ -285,16 +319,28 @@ fn to_http_request(request: &mut tiny_http::Request, local: SocketAddr) -> Resul
         bail!("request without a usable host");
     }
 
-    let mut body = Vec::new();
-    request.as_reader().read_to_end(&mut body)?;
-
     let mut builder = http::Request::builder()
         .method(request.method().as_str())
         .uri(uri);
     for header in request.headers() {
         builder = builder.header(header.field.as_str().as_str(), header.value.as_str());
     }
-    Ok(builder.body(Bytes::from(body))?)
+    let mut req = builder.body(Bytes::new())?;
+
+    // tiny_http's `body_length` is the Content-Length (none when chunked).
+    if request.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Ok(Incoming::TooLarge(req));
+    }
+    let limit = u64::try_from(MAX_BODY_BYTES)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    let mut body = Vec::new();
+    request.as_reader().take(limit).read_to_end(&mut body)?;
+    if body.len() > MAX_BODY_BYTES {
+        return Ok(Incoming::TooLarge(req));
+    }
+    *req.body_mut() = Bytes::from(body);
+    Ok(Incoming::Whole(req))
 }
 
 fn to_tiny_response(response: Response) -> tiny_http::Response<std::io::Cursor<Bytes>> {

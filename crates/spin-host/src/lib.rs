@@ -1,5 +1,5 @@
 //! Spin-backed implementations of todo-core's ports, and [`serve`], the one
-//! function every component calls.
+//! function every component calls with Spin's streaming request.
 //!
 //! Postgres goes through `spin_sdk::pg4`, variables through
 //! `spin_sdk::variables`. Outbound HTTP deliberately bypasses
@@ -14,12 +14,16 @@
 //! would hit those stubs; only the native harness runs the core natively, with
 //! its own ports.
 
+mod incoming;
 mod outbound;
 mod pg;
 
 use std::path::PathBuf;
 
+use spin_sdk::http::IncomingRequest;
 use todo_core::ports::{Ctx, SystemClock, Variables};
+
+use incoming::Incoming;
 
 pub use outbound::SpinHttp;
 pub use pg::SpinDb;
@@ -39,16 +43,22 @@ const FILES_ROOT: &str = "/";
 
 /// Runs one request through `handler` with the Spin-backed ports.
 ///
+/// Takes Spin's streaming request, not an `http::Request<Bytes>`: for that,
+/// spin-sdk would read the whole body before this runs, however large or
+/// endless. Here the body is read up to [`todo_core::api::MAX_BODY_BYTES`]
+/// and a larger one is answered 413 at once (see [`incoming`]).
+///
 /// The database connection is opened on first use only, so components and
 /// requests that never touch Postgres never open one.
-pub fn serve(
-    req: http::Request<bytes::Bytes>,
-    handler: todo_core::Handler,
-) -> http::Response<bytes::Bytes> {
+pub fn serve(req: IncomingRequest, handler: todo_core::Handler) -> http::Response<bytes::Bytes> {
     let vars = SpinVariables;
     let db = SpinDb::new();
     let http = SpinHttp;
     let clock = SystemClock;
     let ctx = Ctx::new(&db, &http, &vars, &clock, PathBuf::from(FILES_ROOT));
-    todo_core::serve(req, &ctx, handler)
+    match incoming::read_request(req) {
+        Incoming::Whole(req) => todo_core::serve(req, &ctx, handler),
+        Incoming::Refused { head, error } => todo_core::api::refuse(head, &ctx, error),
+        Incoming::Malformed(error) => error.into_response(),
+    }
 }
