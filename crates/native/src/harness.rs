@@ -319,13 +319,18 @@ fn to_http_request(request: &mut tiny_http::Request, local: SocketAddr) -> Resul
         bail!("request without a usable host");
     }
 
-    let mut builder = http::Request::builder()
+    let mut req = http::Request::builder()
         .method(request.method().as_str())
-        .uri(uri);
+        .uri(uri)
+        .body(Bytes::new())?;
+    // A header sent on several lines reaches a Spin component as one value,
+    // the last (spin-sdk's conversion, and spin-host's, keep one per name).
     for header in request.headers() {
-        builder = builder.header(header.field.as_str().as_str(), header.value.as_str());
+        req.headers_mut().insert(
+            HeaderName::from_bytes(header.field.as_str().as_str().as_bytes())?,
+            HeaderValue::from_str(header.value.as_str())?,
+        );
     }
-    let mut req = builder.body(Bytes::new())?;
 
     // tiny_http's `body_length` is the Content-Length (none when chunked).
     if request.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {

@@ -68,6 +68,7 @@ fn echo(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         &json!({
             "uri": req.uri().to_string(),
             "headers": headers,
+            "values_of_repeated": req.headers().get_all("spin-test-repeated").iter().count(),
             "greeting": ctx.vars.get("greeting"),
             "hidden": ctx.vars.get("hidden"),
             "files_root": ctx.files_root,
@@ -123,6 +124,28 @@ fn the_component_gets_spins_request_headers_and_an_absolute_uri() {
         .as_str()
         .unwrap()
         .starts_with("127.0.0.1:"));
+}
+
+/// What a client sends cannot pass for what Spin adds, and a header sent on
+/// several lines arrives once, with its last value, as under Spin.
+#[test]
+fn spin_headers_cannot_be_forged_and_repeated_headers_keep_their_last_value() {
+    let server = serve(echo, &[]);
+    let mut response = client()
+        .get(format!("http://{}/echo/x", server.addr))
+        .header("spin-client-addr", "203.0.113.66:1")
+        .header("spin-test-repeated", "first")
+        .header("spin-test-repeated", "last")
+        .call()
+        .unwrap();
+    let body: Value = serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+    let h = &body["headers"];
+    assert!(h["spin-client-addr"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+    assert_eq!(h["spin-test-repeated"], "last");
+    assert_eq!(body["values_of_repeated"], 1);
 }
 
 #[test]
