@@ -13,6 +13,7 @@ pub mod error;
 pub mod health;
 pub mod ports;
 pub mod sealed;
+pub mod throttle;
 pub mod todos;
 pub mod web;
 
@@ -22,4 +23,4 @@ pub use ports::Ctx;
 
 /// The newest migration in `migrations/`; `/health/ready` reports not ready
 /// until the database has it. A test keeps it in step with the folder.
-pub const LATEST_MIGRATION: i64 = 3;
+pub const LATEST_MIGRATION: i64 = 4;

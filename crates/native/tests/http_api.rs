@@ -136,27 +136,3 @@ fn head_of_the_root_has_headers_and_no_body() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.body_mut().read_to_vec().unwrap(), Vec::<u8>::new());
 }
-
-#[test]
-fn the_chat_placeholder_checks_method_and_token_before_its_501() {
-    let app = TestApp::spawn();
-    let no_token = app.send("POST", "/api/chat/messages", None, &[], None);
-    no_token.assert_error(401, "unauthorized");
-    let wrong_method = app.send("GET", "/api/chat/messages", None, &[], None);
-    wrong_method.assert_error(405, "method_not_allowed");
-    assert_eq!(wrong_method.header("allow"), Some("POST"));
-    let signup = app
-        .send(
-            "POST",
-            "/api/auth/signup",
-            None,
-            &[],
-            Some(&serde_json::json!({"email": "ada@example.com", "password": "correct horse", "name": "Ada"})),
-        )
-        .expect(201);
-    let token = signup.body["access_token"].as_str().unwrap();
-    app.send("POST", "/api/chat/messages", Some(token), &[], None)
-        .assert_error(501, "not_implemented");
-    app.send("GET", "/api/chat/other", Some(token), &[], None)
-        .assert_error(404, "not_found");
-}

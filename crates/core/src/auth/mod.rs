@@ -20,6 +20,7 @@ use crate::api::{allow, bearer_token, empty, json, parse_json, Request, Response
 use crate::config::JwtConfig;
 use crate::error::{ApiError, Fields};
 use crate::ports::Ctx;
+use crate::throttle;
 
 /// Login attempts allowed per email and client address within
 /// [`LOGIN_WINDOW_MINUTES`] (a success gives its attempt back and forgets
@@ -104,12 +105,12 @@ fn signup(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let (Some(email), Some(password), Some(name)) = (email, password, name) else {
         return Err(fields.into_error());
     };
-    let limits = [store::Limit {
+    let limits = [throttle::Limit {
         key: format!("signup-address:{}", client_address(req)),
         max_attempts: MAX_SIGNUPS_PER_ADDRESS,
     }];
     let window = Duration::minutes(SIGNUP_WINDOW_MINUTES);
-    if let Some(seconds) = store::reserve(ctx.db, &limits, window, ctx.clock.now())? {
+    if let Some(seconds) = throttle::reserve(ctx.db, &limits, window, ctx.clock.now())? {
         return Err(ApiError::too_many_requests(seconds));
     }
     let hash = password::hash(&password).map_err(ApiError::internal)?;
@@ -129,15 +130,15 @@ fn login(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let address = client_address(req);
     let pair = format!("login:{email}|{address}");
     let limits = [
-        store::Limit {
+        throttle::Limit {
             key: pair.clone(),
             max_attempts: MAX_LOGIN_FAILURES,
         },
-        store::Limit {
+        throttle::Limit {
             key: format!("login-address:{address}"),
             max_attempts: MAX_LOGINS_PER_ADDRESS,
         },
-        store::Limit {
+        throttle::Limit {
             key: format!("login-email:{email}"),
             max_attempts: MAX_LOGINS_PER_EMAIL,
         },
@@ -159,7 +160,7 @@ fn login(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
             return Err(ApiError::unauthorized("wrong email or password"));
         }
     };
-    store::refund(ctx.db, &limits, &pair)?;
+    throttle::refund(ctx.db, &limits, &pair)?;
     ctx.user_id.set(Some(user.id));
     token_response(StatusCode::OK, &cfg, ctx, &user)
 }

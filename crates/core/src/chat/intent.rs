@@ -1,0 +1,149 @@
+//! What a chat message asks for: the one shape every tier must produce. The
+//! LLM tiers' JSON is read into it with strict serde (unknown fields and
+//! actions refused), the rule parser builds it directly, and the code then
+//! validates it through the same domain types as the REST API and carries it
+//! out for the requesting user only. Targets are named by words ("milk"),
+//! never by id: the code resolves them among that user's todos.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::todos::{Priority, Recurrence};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Intent {
+    /// One or several new todos from one message.
+    Create {
+        todos: Vec<Draft>,
+    },
+    List {
+        #[serde(default)]
+        filter: Filter,
+    },
+    Complete {
+        target: String,
+    },
+    Reopen {
+        target: String,
+    },
+    Update {
+        target: String,
+        changes: Changes,
+    },
+    /// `all`: every todo the target matches; only when the user said "all".
+    Delete {
+        target: String,
+        #[serde(default)]
+        all: bool,
+    },
+    Help,
+    Unknown,
+}
+
+/// A todo to create, before the domain types check it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Draft {
+    pub title: String,
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    #[serde(default)]
+    pub due_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub recurrence: Option<Recurrence>,
+}
+
+/// Which todos a list shows; every field narrows it, none means all open ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    #[serde(default)]
+    pub status: Option<StatusFilter>,
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    #[serde(default)]
+    pub due: Option<DueFilter>,
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Words to look for in titles and descriptions.
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusFilter {
+    Open,
+    Done,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DueFilter {
+    Today,
+    ThisWeek,
+    Overdue,
+}
+
+/// What an update changes; fields left out stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Changes {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    #[serde(default)]
+    pub due_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn intents_read_the_documented_json_and_refuse_anything_else() {
+        let create: Intent = serde_json::from_value(json!({
+            "action": "create",
+            "todos": [{"title": "Buy groceries", "priority": "low",
+                       "due_at": "2026-12-01T09:00:00Z", "tags": []}]
+        }))
+        .unwrap();
+        let Intent::Create { todos } = create else {
+            panic!("not a create");
+        };
+        assert_eq!(todos[0].title, "Buy groceries");
+        assert_eq!(todos[0].priority, Some(Priority::Low));
+        let list: Intent =
+            serde_json::from_value(json!({"action": "list", "filter": {"due": "this_week"}}))
+                .unwrap();
+        assert_eq!(
+            list,
+            Intent::List {
+                filter: Filter {
+                    due: Some(DueFilter::ThisWeek),
+                    ..Filter::default()
+                }
+            }
+        );
+        for bad in [
+            json!({"action": "drop_table"}),
+            json!({"action": "complete"}),
+            json!({"action": "complete", "target": "x", "id": "1"}),
+            json!({"action": "create", "todos": [{"title": "x", "owner": "bob"}]}),
+            json!({"action": "list", "filter": {"due": "someday"}}),
+        ] {
+            assert!(
+                serde_json::from_value::<Intent>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

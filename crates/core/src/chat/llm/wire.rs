@@ -1,0 +1,282 @@
+//! Qwen (DashScope's OpenAI-compatible chat completions) and Ollama
+//! (`/api/chat`) as they really speak: how a request is built from the
+//! configuration, and how the model's text is dug out of an answer. Answers
+//! are read leniently (unknown fields ignored); only the text is used.
+
+use std::time::Duration;
+
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use serde_json::{json, Value};
+
+use super::Tier;
+use crate::ports::{Ctx, OutboundError};
+
+/// Models asked when the variables name none (spin.toml's defaults).
+const DEFAULT_QWEN_MODEL: &str = "qwen-plus";
+const DEFAULT_OLLAMA_MODEL: &str = "qwen2.5:0.5b";
+
+/// Longest piece of a provider's or client's error message kept in a reason.
+const DETAIL_CHARS: usize = 100;
+
+/// A configured tier: where to send and what to ask for.
+pub(super) enum Endpoint {
+    Qwen {
+        url: String,
+        key: String,
+        model: String,
+    },
+    Ollama {
+        url: String,
+        model: String,
+    },
+}
+
+impl Endpoint {
+    /// The tier's endpoint, or why it is not configured.
+    pub(super) fn configured(ctx: &Ctx, tier: Tier) -> Result<Self, &'static str> {
+        let origin = |name: &str| ctx.var(name).trim().trim_end_matches('/').to_owned();
+        let model = |name: &str, default: &str| match ctx.var(name).trim() {
+            "" => default.to_owned(),
+            m => m.to_owned(),
+        };
+        match tier {
+            Tier::Qwen => {
+                let key = ctx.var("qwen_api_key").trim().to_owned();
+                let url = origin("qwen_url");
+                if key.is_empty() {
+                    Err("not configured: qwen_api_key is empty")
+                } else if url.is_empty() {
+                    Err("not configured: qwen_url is empty")
+                } else {
+                    Ok(Endpoint::Qwen {
+                        url: format!("{url}/compatible-mode/v1/chat/completions"),
+                        key,
+                        model: model("qwen_model", DEFAULT_QWEN_MODEL),
+                    })
+                }
+            }
+            Tier::Ollama => {
+                let url = origin("ollama_url");
+                if url.is_empty() {
+                    Err("not configured: ollama_url is empty")
+                } else {
+                    Ok(Endpoint::Ollama {
+                        url: format!("{url}/api/chat"),
+                        model: model("ollama_model", DEFAULT_OLLAMA_MODEL),
+                    })
+                }
+            }
+        }
+    }
+
+    /// The request for `messages` (system prompt first). Both ask for a
+    /// deterministic answer (temperature 0) in JSON: Qwen through
+    /// `response_format` (the prompt carries the schema), Ollama through
+    /// `format`, which constrains its output to `schema`.
+    fn request(
+        &self,
+        messages: &[Value],
+        schema: &Value,
+    ) -> Result<http::Request<Vec<u8>>, http::Error> {
+        match self {
+            Endpoint::Qwen { url, key, model } => {
+                let body = json!({
+                    "model": model,
+                    "messages": messages,
+                    "temperature": 0,
+                    "response_format": {"type": "json_object"},
+                    // Hybrid-thinking Qwen3 models refuse non-streaming calls
+                    // that think; the others ignore the flag.
+                    "enable_thinking": false,
+                });
+                http::Request::post(url.as_str())
+                    .header(CONTENT_TYPE, "application/json")
+                    .header(AUTHORIZATION, format!("Bearer {key}"))
+                    .body(body.to_string().into_bytes())
+            }
+            Endpoint::Ollama { url, model } => {
+                let body = json!({
+                    "model": model,
+                    "messages": messages,
+                    "stream": false,
+                    "format": schema,
+                    "options": {"temperature": 0},
+                });
+                http::Request::post(url.as_str())
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.to_string().into_bytes())
+            }
+        }
+    }
+
+    /// The model's text in a successful answer.
+    fn content<'a>(&self, answer: &'a Value) -> Option<&'a str> {
+        let pointer = match self {
+            Endpoint::Qwen { .. } => "/choices/0/message/content",
+            Endpoint::Ollama { .. } => "/message/content",
+        };
+        answer.pointer(pointer).and_then(Value::as_str)
+    }
+
+    /// What a non-2xx answer's body says, in a few words: OpenAI-style
+    /// `error.code` (or `error.type`) when it is an identifier, Ollama's
+    /// `error` message shortened. Free text from Qwen is left out: OpenAI
+    /// style messages may quote part of the key.
+    fn error_detail(&self, body: &[u8]) -> Option<String> {
+        let body: Value = serde_json::from_slice(body).ok()?;
+        let error = body.get("error")?;
+        if let Some(message) = error.as_str() {
+            return match self {
+                Endpoint::Ollama { .. } => Some(shorten(message, DETAIL_CHARS)),
+                Endpoint::Qwen { .. } => None,
+            };
+        }
+        ["code", "type"]
+            .iter()
+            .filter_map(|field| error.get(*field).and_then(Value::as_str))
+            .find(|code| {
+                (1..=64).contains(&code.len())
+                    && code
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            })
+            .map(str::to_owned)
+    }
+
+    /// Removes the API key from a reason, should any message have echoed it.
+    fn redact(&self, reason: String) -> String {
+        match self {
+            Endpoint::Qwen { key, .. } if !key.is_empty() && reason.contains(key.as_str()) => {
+                reason.replace(key.as_str(), "***")
+            }
+            _ => reason,
+        }
+    }
+}
+
+/// Sends `messages` to the tier and returns the JSON value the model
+/// answered, or a short reason why there is none: the connection failed or
+/// took longer than `timeout`, the status was not 2xx, the body was not the
+/// service's JSON, or the model's text was not JSON.
+pub(super) fn ask(
+    ctx: &Ctx,
+    endpoint: &Endpoint,
+    messages: &[Value],
+    schema: &Value,
+    timeout: Duration,
+) -> Result<Value, String> {
+    exchange(ctx, endpoint, messages, schema, timeout).map_err(|reason| endpoint.redact(reason))
+}
+
+fn exchange(
+    ctx: &Ctx,
+    endpoint: &Endpoint,
+    messages: &[Value],
+    schema: &Value,
+    timeout: Duration,
+) -> Result<Value, String> {
+    let request = endpoint
+        .request(messages, schema)
+        .map_err(|_| "the configured URL is not valid".to_owned())?;
+    let response = ctx.http.send(request, timeout).map_err(|e| match e {
+        OutboundError::Timeout => format!("timed out after {} ms", timeout.as_millis()),
+        OutboundError::NotAllowed(_) => "host not allowed by allowed_outbound_hosts".to_owned(),
+        OutboundError::Failed(detail) => {
+            format!("connection failed: {}", shorten(&detail, DETAIL_CHARS))
+        }
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(match endpoint.error_detail(response.body()) {
+            Some(detail) => format!("HTTP {} ({detail})", status.as_u16()),
+            None => format!("HTTP {}", status.as_u16()),
+        });
+    }
+    let answer: Value = serde_json::from_slice(response.body())
+        .map_err(|_| format!("HTTP {} with a body that is not JSON", status.as_u16()))?;
+    let content = endpoint
+        .content(&answer)
+        .ok_or_else(|| "the answer holds no message content".to_owned())?;
+    serde_json::from_str(unfenced(content)).map_err(|_| "the model did not answer JSON".to_owned())
+}
+
+/// The JSON in a model's text: the text itself, or what its first ``` fence
+/// holds (```json or plain), whatever prose surrounds the fence.
+pub(super) fn unfenced(content: &str) -> &str {
+    let content = content.trim();
+    let Some(start) = content.find("```") else {
+        return content;
+    };
+    let inside = content[start + 3..].trim_start_matches(|c: char| c.is_ascii_alphanumeric());
+    let end = inside.find("```").unwrap_or(inside.len());
+    inside[..end].trim()
+}
+
+/// At most `max_chars` characters of `text`, on one line.
+pub(super) fn shorten(text: &str, max_chars: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(max_chars) {
+        Some((i, _)) => format!("{}…", &flat[..i]),
+        None => flat,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_found_plain_or_in_a_code_fence() {
+        let cases = [
+            ("{\"a\":1}", "{\"a\":1}"),
+            ("  {\"a\":1}\n", "{\"a\":1}"),
+            ("```json\n{\"a\":1}\n```", "{\"a\":1}"),
+            ("```JSON {\"a\":1}```", "{\"a\":1}"),
+            ("```\n{\"a\":1}\n```", "{\"a\":1}"),
+            (
+                "Here you go:\n```json\n{\"a\":1}\n```\nAnything else?",
+                "{\"a\":1}",
+            ),
+            ("```json\n{\"a\":1}", "{\"a\":1}"),
+            ("Sure! I added milk.", "Sure! I added milk."),
+        ];
+        for (content, expected) in cases {
+            assert_eq!(unfenced(content), expected, "{content:?}");
+        }
+    }
+
+    #[test]
+    fn error_details_keep_codes_and_drop_qwens_free_text() {
+        let qwen = Endpoint::Qwen {
+            url: String::new(),
+            key: "sk-secret".into(),
+            model: String::new(),
+        };
+        let ollama = Endpoint::Ollama {
+            url: String::new(),
+            model: String::new(),
+        };
+        let openai = br#"{"error":{"message":"Incorrect API key provided: sk-se***et","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#;
+        assert_eq!(
+            qwen.error_detail(openai).as_deref(),
+            Some("invalid_api_key")
+        );
+        assert_eq!(qwen.error_detail(br#"{"error":"bad key sk-secret"}"#), None);
+        assert_eq!(
+            ollama
+                .error_detail(
+                    br#"{"error":"model \"qwen2.5:0.5b\" not found, try pulling it first"}"#
+                )
+                .as_deref(),
+            Some("model \"qwen2.5:0.5b\" not found, try pulling it first")
+        );
+        assert_eq!(ollama.error_detail(b"<html>502</html>"), None);
+        assert_eq!(qwen.redact("echo sk-secret".into()), "echo ***");
+    }
+
+    #[test]
+    fn shorten_cuts_long_text_on_one_line() {
+        assert_eq!(shorten("a\n  b", 10), "a b");
+        assert_eq!(shorten(&"x".repeat(150), 100).chars().count(), 101);
+    }
+}

@@ -1,0 +1,259 @@
+//! The chat assistant: plain language in, todos changed through the todos
+//! library API. A message is understood by the first tier that can: Qwen,
+//! then Ollama ([`llm`]), then the rule parser ([`rules`]), which always
+//! answers. Every route needs a bearer token; conversations are kept in
+//! PostgreSQL ([`store`]).
+
+pub mod assistant;
+pub mod intent;
+pub mod llm;
+pub mod rules;
+pub mod store;
+
+use std::sync::OnceLock;
+
+use chrono::Duration;
+use chrono_tz::Tz;
+use http::{Method, StatusCode};
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::api::{allow, empty, json, parse_json, Request, Response};
+use crate::auth::{rejected, require_caller, Caller};
+use crate::error::{ApiError, Fields};
+use crate::ports::Ctx;
+use crate::throttle;
+use store::{ChatStoreError, Exchange};
+
+/// The longest message, and goal, the assistant reads.
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+/// Earlier messages sent to an LLM as context.
+const CONTEXT_MESSAGES: i64 = 10;
+const DEFAULT_RATE_PER_MINUTE: i64 = 20;
+
+pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let path = req.uri().path().trim_end_matches('/');
+    let methods: &[Method] = match path {
+        "/api/chat" | "/api/chat/suggest" => &[Method::POST],
+        "/api/chat/history" => &[Method::GET, Method::DELETE],
+        "/api/chat/conversations" => &[Method::GET],
+        _ => return Err(ApiError::not_found()),
+    };
+    allow(req, methods)?;
+    let caller = require_caller(req, ctx)?;
+    match (path, req.method().clone()) {
+        ("/api/chat", _) => chat(req, ctx, &caller),
+        ("/api/chat/suggest", _) => suggest(req, ctx, &caller),
+        ("/api/chat/conversations", _) => {
+            let items = store::conversations(ctx, &caller).map_err(store_error)?;
+            Ok(json(StatusCode::OK, &json!({ "items": items })))
+        }
+        (_, Method::DELETE) => {
+            let (conversation, _) = history_query(req, false)?;
+            store::delete(ctx, &caller, conversation).map_err(store_error)?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        _ => {
+            let (conversation, limit) = history_query(req, true)?;
+            let items = store::history(ctx, &caller, conversation, limit).map_err(store_error)?;
+            Ok(json(
+                StatusCode::OK,
+                &json!({ "conversation_id": conversation, "items": items }),
+            ))
+        }
+    }
+}
+
+fn store_error(err: ChatStoreError) -> ApiError {
+    match err {
+        ChatStoreError::Unauthorized => rejected(),
+        ChatStoreError::NotFound => ApiError::not_found(),
+        ChatStoreError::Db(e) => e.into(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChatBody {
+    message: String,
+    #[serde(default)]
+    conversation_id: Option<Uuid>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuggestBody {
+    goal: String,
+}
+
+/// A message: 1..=2000 characters after trimming, no NUL.
+fn parse_message(raw: &str) -> Result<String, String> {
+    let text = raw.trim();
+    let chars = text.chars().count();
+    if chars == 0 {
+        Err("must not be empty".into())
+    } else if chars > MAX_MESSAGE_CHARS {
+        Err(format!(
+            "must be at most {MAX_MESSAGE_CHARS} characters (it has {chars})"
+        ))
+    } else if text.contains('\0') {
+        Err("must not contain NUL characters".into())
+    } else {
+        Ok(text.to_owned())
+    }
+}
+
+/// The user's time zone from `X-Timezone` (an IANA name), UTC without one.
+fn time_zone(req: &Request) -> Result<Tz, ApiError> {
+    match req.headers().get("x-timezone") {
+        None => Ok(Tz::UTC),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|name| name.trim().parse::<Tz>().ok())
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "X-Timezone",
+                    "must be an IANA time zone name such as Europe/Berlin",
+                )
+            }),
+    }
+}
+
+/// Reserves one of the caller's chat requests for this minute (shared by
+/// all instances, exact under concurrency) before any LLM is asked.
+fn reserve_rate(ctx: &Ctx, caller: &Caller) -> Result<(), ApiError> {
+    let per_minute = ctx
+        .var("chat_rate_per_minute")
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_RATE_PER_MINUTE);
+    let limits = [throttle::Limit {
+        key: format!("chat:{}", caller.user_id),
+        max_attempts: per_minute,
+    }];
+    match throttle::reserve(ctx.db, &limits, Duration::minutes(1), ctx.clock.now())? {
+        Some(seconds) => Err(ApiError::too_many_requests(seconds)),
+        None => Ok(()),
+    }
+}
+
+/// Whether the user's own words say "all" (only then may one message delete
+/// several todos).
+fn says_all(message: &str) -> bool {
+    static ALL: OnceLock<Option<Regex>> = OnceLock::new();
+    ALL.get_or_init(|| Regex::new(r"(?i)\ball\b").ok())
+        .as_ref()
+        .is_some_and(|re| re.is_match(message))
+}
+
+fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
+    let body: ChatBody = parse_json(req)?;
+    let message =
+        parse_message(&body.message).map_err(|e| ApiError::invalid_field("message", e))?;
+    let zone = time_zone(req)?;
+    reserve_rate(ctx, caller)?;
+    let (conversation, context) = match body.conversation_id {
+        Some(id) => {
+            let earlier = store::history(ctx, caller, id, CONTEXT_MESSAGES).map_err(store_error)?;
+            let turns = earlier
+                .into_iter()
+                .map(|m| llm::Turn {
+                    role: m.role,
+                    content: m.content,
+                })
+                .collect::<Vec<_>>();
+            (id, turns)
+        }
+        None => (Uuid::new_v4(), Vec::new()),
+    };
+    let now = ctx.clock.now().with_timezone(&zone);
+
+    let attempts = llm::understand(ctx, &message, &context, now);
+    for skip in &attempts.skipped {
+        println!(
+            "{}",
+            json!({"event": "chat_tier_skipped", "tier": skip.tier, "reason": skip.reason,
+                   "elapsed_ms": skip.elapsed_ms})
+        );
+    }
+    let (tier, intent) = match attempts.intent {
+        Some((tier, intent)) => (json!(tier), intent),
+        None => (json!("rules"), rules::parse(&message, now)),
+    };
+    let outcome = assistant::carry_out(ctx, caller, &intent, says_all(&message), now)?;
+    let tier_name = tier.as_str().unwrap_or("rules").to_owned();
+    store::save(
+        ctx,
+        caller,
+        &Exchange {
+            conversation,
+            user_message: &message,
+            answer: &outcome.response,
+            tier: &tier_name,
+            intent: &intent,
+            at: ctx.clock.now(),
+        },
+    )
+    .map_err(store_error)?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "response": outcome.response,
+            "conversation_id": conversation,
+            "tier": tier,
+            "intent": intent,
+            "result": outcome.result,
+        }),
+    ))
+}
+
+fn suggest(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
+    let body: SuggestBody = parse_json(req)?;
+    let goal = parse_message(&body.goal).map_err(|e| ApiError::invalid_field("goal", e))?;
+    reserve_rate(ctx, caller)?;
+    match llm::suggest(ctx, &goal) {
+        Ok((tier, suggestions)) => Ok(json(
+            StatusCode::OK,
+            &json!({ "suggestions": suggestions, "tier": tier }),
+        )),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "llm_unavailable",
+            "no language model is available to make suggestions; try again later",
+        )),
+    }
+}
+
+/// `conversation_id=` (required) and, for reading, `limit=1..=100` (default 50).
+fn history_query(req: &Request, with_limit: bool) -> Result<(Uuid, i64), ApiError> {
+    let mut fields = Fields::default();
+    let mut conversation = None;
+    let mut limit = 50;
+    for (name, value) in url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
+        match name.as_ref() {
+            "conversation_id" => match Uuid::try_parse(&value) {
+                Ok(id) => conversation = Some(id),
+                Err(_) => fields.add("conversation_id", "must be a UUID"),
+            },
+            "limit" if with_limit => match value.parse::<i64>() {
+                Ok(n) if (1..=100).contains(&n) => limit = n,
+                _ => fields.add("limit", "must be a whole number from 1 to 100"),
+            },
+            other => fields.add(other, "unknown parameter"),
+        }
+    }
+    match conversation {
+        Some(id) if fields.is_empty() => Ok((id, limit)),
+        _ => {
+            if conversation.is_none() {
+                fields.add("conversation_id", "is required");
+            }
+            Err(fields.into_error())
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! SQL of the chat: conversations and their messages, always scoped to the
+//! caller (see `auth::Caller`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::db::{DbError, Json};
+use crate::ports::Ctx;
+
+use super::intent::Intent;
+
+/// Why a chat statement did not answer.
+#[derive(Debug)]
+pub enum ChatStoreError {
+    /// The caller's account is gone or the token was revoked.
+    Unauthorized,
+    /// No such conversation for this user.
+    NotFound,
+    Db(DbError),
+}
+
+impl From<DbError> for ChatStoreError {
+    fn from(e: DbError) -> Self {
+        ChatStoreError::Db(e)
+    }
+}
+
+fn scoped<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx,
+    caller: &Caller,
+    ctes: &[&str],
+    fields: &[(&str, Json<'_>)],
+    params: Vec<crate::db::SqlParam>,
+) -> Result<T, ChatStoreError> {
+    caller
+        .fetch(ctx, ctes, fields, params)?
+        .map(|(_, answer)| answer)
+        .ok_or(ChatStoreError::Unauthorized)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: Uuid,
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+    /// Assistant answers: the tier that understood the message.
+    pub tier: Option<String>,
+    pub intent: Option<Intent>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One exchange to keep: the user's message and the assistant's answer.
+pub struct Exchange<'a> {
+    pub conversation: Uuid,
+    pub user_message: &'a str,
+    pub answer: &'a str,
+    pub tier: &'a str,
+    pub intent: &'a Intent,
+    pub at: DateTime<Utc>,
+}
+
+/// How long a conversation's title (its first message) may be.
+const TITLE_CHARS: usize = 80;
+
+/// Saves an exchange, starting the conversation if it is new. `NotFound`
+/// when the id names another user's conversation.
+pub fn save(ctx: &Ctx, caller: &Caller, exchange: &Exchange) -> Result<(), ChatStoreError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        saved: i64,
+    }
+    let title: String = exchange.user_message.chars().take(TITLE_CHARS).collect();
+    let intent = serde_json::to_string(exchange.intent).unwrap_or_else(|_| "null".into());
+    let answer: Answer = scoped(
+        ctx,
+        caller,
+        &[
+            "conv AS (
+                INSERT INTO chat_conversations AS c (id, user_id, title, created_at, updated_at)
+                SELECT $3::text::uuid, auth.id, $4::text, $5::text::timestamptz,
+                       $5::text::timestamptz
+                FROM auth
+                ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at
+                    WHERE c.user_id = excluded.user_id
+                RETURNING c.id)",
+            "msgs AS (
+                INSERT INTO chat_messages (conversation_id, role, content, tier, intent, created_at)
+                SELECT conv.id, m.role, m.content, m.tier, m.intent::jsonb,
+                       $5::text::timestamptz + m.n * interval '1 microsecond'
+                FROM conv, (VALUES (0, 'user', $6::text, NULL, NULL),
+                                   (1, 'assistant', $7::text, $8::text, $9::text))
+                           AS m (n, role, content, tier, intent)
+                RETURNING id)",
+        ],
+        &[("saved", Json::Value("(SELECT count(*) FROM msgs)"))],
+        vec![
+            exchange.conversation.into(),
+            title.into(),
+            exchange.at.into(),
+            exchange.user_message.into(),
+            exchange.answer.into(),
+            exchange.tier.into(),
+            intent.into(),
+        ],
+    )?;
+    if answer.saved == 2 {
+        Ok(())
+    } else {
+        Err(ChatStoreError::NotFound)
+    }
+}
+
+/// The last `limit` messages of a conversation, oldest first; `NotFound`
+/// when it is not the caller's.
+pub fn history(
+    ctx: &Ctx,
+    caller: &Caller,
+    conversation: Uuid,
+    limit: i64,
+) -> Result<Vec<Message>, ChatStoreError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        found: bool,
+        messages: Vec<Message>,
+    }
+    let answer: Answer = scoped(
+        ctx,
+        caller,
+        &["conv AS (
+            SELECT id FROM chat_conversations
+            WHERE id = $3::text::uuid AND user_id = (SELECT id FROM auth))"],
+        &[
+            ("found", Json::Value("EXISTS (SELECT FROM conv)")),
+            (
+                "messages",
+                Json::Rows(
+                    "SELECT role, content, tier, intent, created_at FROM (
+                        SELECT * FROM chat_messages
+                        WHERE conversation_id = (SELECT id FROM conv)
+                        ORDER BY id DESC LIMIT $4::int8) AS last
+                     ORDER BY id",
+                ),
+            ),
+        ],
+        vec![conversation.into(), limit.into()],
+    )?;
+    if answer.found {
+        Ok(answer.messages)
+    } else {
+        Err(ChatStoreError::NotFound)
+    }
+}
+
+/// The caller's conversations, most recently used first (at most 100).
+pub fn conversations(ctx: &Ctx, caller: &Caller) -> Result<Vec<Conversation>, ChatStoreError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        items: Vec<Conversation>,
+    }
+    let answer: Answer = scoped(
+        ctx,
+        caller,
+        &[],
+        &[(
+            "items",
+            Json::Rows(
+                "SELECT id, title, created_at, updated_at FROM chat_conversations
+                 WHERE user_id = (SELECT id FROM auth)
+                 ORDER BY updated_at DESC, id DESC LIMIT 100",
+            ),
+        )],
+        Vec::new(),
+    )?;
+    Ok(answer.items)
+}
+
+/// Deletes a conversation and its messages; `NotFound` when it is not the caller's.
+pub fn delete(ctx: &Ctx, caller: &Caller, conversation: Uuid) -> Result<(), ChatStoreError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        deleted: bool,
+    }
+    let answer: Answer = scoped(
+        ctx,
+        caller,
+        &["del AS (
+            DELETE FROM chat_conversations
+            WHERE id = $3::text::uuid AND user_id = (SELECT id FROM auth)
+            RETURNING id)"],
+        &[("deleted", Json::Value("EXISTS (SELECT FROM del)"))],
+        vec![conversation.into()],
+    )?;
+    if answer.deleted {
+        Ok(())
+    } else {
+        Err(ChatStoreError::NotFound)
+    }
+}
