@@ -1,6 +1,6 @@
 //! The todos library API (`todo_core::todos::store`) against real Postgres:
-//! list, create, update and toggle, each one statement round trip (two for a
-//! list: the page and the total) through the native `Db` port.
+//! list, create, update and toggle, each one statement round trip through
+//! the native `Db` port.
 //!
 //! Needs `TEST_DATABASE_URL` (as the tests do); without it the benchmark says
 //! so and measures nothing. Run with `cargo bench -p native --bench todos`;

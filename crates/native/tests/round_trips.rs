@@ -328,3 +328,87 @@ fn every_todos_request_is_one_round_trip() {
     stale.headers = &[("if-match", "\"7\"")];
     check(&app, vec![stale]);
 }
+
+/// A chat message answered by the rule tier costs little more than the REST
+/// call it stands for: the rate-limit reservation, the LLM breakers' state
+/// (one read for both tiers), the todos call(s) and saving the exchange.
+#[test]
+fn a_chat_request_answered_by_the_rule_tier_costs_a_few_statements() {
+    // Ollama "configured" where nothing listens, and paused by its breaker
+    // after three failures; no Qwen key.
+    let app = TestApp::spawn_with(&[("ollama_url", "http://127.0.0.1:1"), ("qwen_api_key", "")]);
+    let signup = app
+        .send(
+            "POST",
+            "/api/auth/signup",
+            None,
+            &[],
+            Some(&json!({"email": "ada@example.com", "password": "correct horse", "name": "Ada"})),
+        )
+        .expect(201);
+    let token = signup.body["access_token"].as_str().unwrap().to_owned();
+    let t = Some(token.as_str());
+    let say = |message: &str| Some(json!({ "message": message }));
+    check(
+        &app,
+        vec![
+            // Ollama fails: its failure is counted in the breaker too.
+            case(
+                "chat, Ollama down",
+                "POST",
+                "/api/chat",
+                t,
+                say("help"),
+                200,
+                4,
+            ),
+            case(
+                "chat, Ollama down",
+                "POST",
+                "/api/chat",
+                t,
+                say("help"),
+                200,
+                4,
+            ),
+            case(
+                "chat, Ollama down",
+                "POST",
+                "/api/chat",
+                t,
+                say("help"),
+                200,
+                4,
+            ),
+            // Paused now: reserve, breakers, create, save.
+            case(
+                "chat create",
+                "POST",
+                "/api/chat",
+                t,
+                say("task buy milk"),
+                200,
+                4,
+            ),
+            case(
+                "chat list",
+                "POST",
+                "/api/chat",
+                t,
+                say("show my tasks"),
+                200,
+                4,
+            ),
+            // Finding the todo is one more.
+            case(
+                "chat complete",
+                "POST",
+                "/api/chat",
+                t,
+                say("done buy milk"),
+                200,
+                5,
+            ),
+        ],
+    );
+}
