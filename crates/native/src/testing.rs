@@ -14,11 +14,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use postgres::config::Host;
-use todo_core::ports::Variables;
+use todo_core::ports::{Clock, Variables};
 use uuid::Uuid;
 
 use crate::db::NativeDb;
@@ -158,6 +159,38 @@ fn admin_execute(admin_url: &str, sql: &str) {
     client
         .batch_execute(sql)
         .unwrap_or_else(|e| panic!("{sql} failed: {e}"));
+}
+
+/// A clock that stands still until the test moves it, for tests that build
+/// a `Ctx` directly.
+pub struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    /// Stopped at an RFC 3339 time.
+    pub fn at(rfc3339: &str) -> Self {
+        Self(Mutex::new(parse_time(rfc3339)))
+    }
+
+    pub fn set(&self, rfc3339: &str) {
+        *self.0.lock().expect("the clock's lock") = parse_time(rfc3339);
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        *self.0.lock().expect("the clock's lock") += chrono::Duration::seconds(seconds);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("the clock's lock")
+    }
+}
+
+/// An RFC 3339 time, in UTC.
+pub fn parse_time(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap_or_else(|e| panic!("{rfc3339} is not RFC 3339: {e}"))
+        .with_timezone(&Utc)
 }
 
 /// Variables from a map, for tests that build a `Ctx` directly.

@@ -14,9 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
-use native::testing::{TestDb, TestVars};
+use native::testing::{TestClock, TestDb, TestVars};
 use native::{AllowedHosts, NativeDb, NativeHttp};
 use serde_json::{json, Value};
 use todo_core::chat::intent::Intent;
@@ -257,20 +255,6 @@ fn dead_url() -> String {
 // The world of one test
 
 /// A clock that stands still until the test moves it.
-struct TestClock(Mutex<DateTime<Utc>>);
-
-impl TestClock {
-    fn advance(&self, seconds: i64) {
-        *self.0.lock().unwrap() += chrono::Duration::seconds(seconds);
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
 /// 23:30 UTC on Monday 2026-11-23 is already Tuesday 12:30 in Auckland
 /// (UTC+13 in summer): the prompt must give the user's date, not UTC's.
 const START: &str = "2026-11-23T23:30:00Z";
@@ -309,9 +293,7 @@ impl World {
             test_db,
             http: NativeHttp::new(Arc::new(allowed)),
             vars,
-            clock: TestClock(Mutex::new(
-                DateTime::parse_from_rfc3339(START).unwrap().to_utc(),
-            )),
+            clock: TestClock::at(START),
             qwen,
             ollama,
             dead,

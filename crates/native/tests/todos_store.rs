@@ -4,10 +4,10 @@
 //! index on a user holding 10,000 todos.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use native::testing::{TestDb, TestVars};
+use native::testing::{parse_time, TestClock, TestDb, TestVars};
 use native::{AllowedHosts, NativeDb, NativeHttp};
 use todo_core::auth::Caller;
 use todo_core::db::{Json, Params};
@@ -19,28 +19,8 @@ use todo_core::todos::{
 };
 use uuid::Uuid;
 
-/// A clock that stands still until the test moves it.
-struct TestClock(Mutex<DateTime<Utc>>);
-
-impl TestClock {
-    fn at(rfc3339: &str) -> Self {
-        Self(Mutex::new(at(rfc3339)))
-    }
-    fn set(&self, rfc3339: &str) {
-        *self.0.lock().unwrap() = at(rfc3339);
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
 fn at(rfc3339: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(rfc3339)
-        .unwrap()
-        .with_timezone(&Utc)
+    parse_time(rfc3339)
 }
 
 /// Everything a `Ctx` borrows, for one test.
