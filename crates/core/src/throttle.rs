@@ -98,8 +98,8 @@ pub fn reserve(
     Ok(blocked_for(limits, &answer.hits, window, now))
 }
 
-/// Gives back the attempt a successful login reserved, and forgets the
-/// failures counted under `forget` (the email and address pair).
+/// Gives back an attempt reserved under `limits` (a login that succeeded),
+/// and forgets the failures counted under the key `forget`.
 pub fn refund(db: &dyn Db, limits: &[Limit], forget: &str) -> Result<(), DbError> {
     let keys: Vec<&str> = limits.iter().map(|l| l.key.as_str()).collect();
     db.execute(

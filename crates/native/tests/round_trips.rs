@@ -19,6 +19,20 @@ fn measure(
     (reply, app.statements_sent() - before)
 }
 
+/// Signs Ada up; her token.
+fn signed_up(app: &TestApp) -> String {
+    let reply = app
+        .send(
+            "POST",
+            "/api/auth/signup",
+            None,
+            &[],
+            Some(&json!({"email": "ada@example.com", "password": "correct horse", "name": "Ada"})),
+        )
+        .expect(201);
+    reply.body["access_token"].as_str().unwrap().to_owned()
+}
+
 struct Expect<'a> {
     what: &'a str,
     method: &'a str,
@@ -185,16 +199,7 @@ fn every_auth_and_health_request_costs_its_documented_round_trips() {
 #[test]
 fn every_todos_request_is_one_round_trip() {
     let app = TestApp::spawn();
-    let signup = app
-        .send(
-            "POST",
-            "/api/auth/signup",
-            None,
-            &[],
-            Some(&json!({"email": "ada@example.com", "password": "correct horse", "name": "Ada"})),
-        )
-        .expect(201);
-    let token = signup.body["access_token"].as_str().unwrap().to_owned();
+    let token = signed_up(&app);
     let t = Some(token.as_str());
     let missing = "/api/todos/7c9e6679-7425-40de-944b-e07fc1f90ae7";
 
@@ -337,16 +342,7 @@ fn a_chat_request_answered_by_the_rule_tier_costs_a_few_statements() {
     // Ollama "configured" where nothing listens, and paused by its breaker
     // after three failures; no Qwen key.
     let app = TestApp::spawn_with(&[("ollama_url", "http://127.0.0.1:1"), ("qwen_api_key", "")]);
-    let signup = app
-        .send(
-            "POST",
-            "/api/auth/signup",
-            None,
-            &[],
-            Some(&json!({"email": "ada@example.com", "password": "correct horse", "name": "Ada"})),
-        )
-        .expect(201);
-    let token = signup.body["access_token"].as_str().unwrap().to_owned();
+    let token = signed_up(&app);
     let t = Some(token.as_str());
     let say = |message: &str| Some(json!({ "message": message }));
     // Ollama fails: its failure is counted in the breaker too.

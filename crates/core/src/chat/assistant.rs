@@ -12,6 +12,7 @@ use super::intent::{Changes, Draft, DueFilter, Filter, Intent, StatusFilter};
 use super::rules;
 use crate::auth::Caller;
 use crate::ports::Ctx;
+use crate::todos::query::parse_search;
 use crate::todos::store::{self, TodoError};
 use crate::todos::{
     DueAt, ListQuery, NewTodo, Priority, Status, Tags, Todo, TodoChanges, TodoTitle,
@@ -22,7 +23,8 @@ use crate::todos::{
 pub struct Outcome {
     pub response: String,
     /// `{"created": [...], "count": n}`, `{"todos": [...], "count": n}`,
-    /// `{"updated": [...]}`, `{"deleted": [...]}` or `{"candidates": [...]}`.
+    /// `{"updated": [...]}`, `{"deleted": [...], "count": n}` (`count` alone
+    /// when the completed todos were cleared) or `{"candidates": [...]}`.
     pub result: Value,
 }
 
@@ -71,7 +73,7 @@ fn new_todo(draft: &Draft) -> Result<NewTodo, String> {
     new.tags = Tags::parse(&draft.tags).map_err(|e| format!("tags: {e}"))?;
     new.due_at = draft
         .due_at
-        .map(|t| DueAt::parse(&t.to_rfc3339()).map_err(|e| format!("the due date {e}")))
+        .map(|t| DueAt::new(t).map_err(|e| format!("the due date {e}")))
         .transpose()?;
     Ok(new)
 }
@@ -150,9 +152,7 @@ fn list(
     query.q = filter
         .text
         .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && t.chars().count() <= 200 && !t.contains('\0'))
-        .map(str::to_owned);
+        .and_then(|t| parse_search(t).ok().flatten());
     match filter.due {
         None => {}
         Some(DueFilter::Overdue) => query.overdue = Some(true),
@@ -185,13 +185,12 @@ fn matches(
     target: &str,
     status: Status,
 ) -> Result<Vec<Todo>, TodoError> {
-    let target = target.trim();
-    if target.is_empty() || target.chars().count() > 200 || target.contains('\0') {
+    let Some(target) = parse_search(target).ok().flatten() else {
         return Ok(Vec::new());
-    }
+    };
     let query = ListQuery {
         status,
-        q: Some(target.to_owned()),
+        q: Some(target.clone()),
         limit: MATCH_LIMIT,
         ..ListQuery::default()
     };
@@ -276,7 +275,7 @@ fn update(
         }
         parsed.priority = changes.priority;
         if let Some(due) = changes.due_at {
-            let due = DueAt::parse(&due.to_rfc3339()).map_err(|e| format!("the due date {e}"))?;
+            let due = DueAt::new(due).map_err(|e| format!("the due date {e}"))?;
             parsed.due_at = Some(Some(due));
         }
         if let Some(tags) = &changes.tags {
@@ -315,7 +314,7 @@ fn delete(ctx: &Ctx, caller: &Caller, target: &str, all: bool) -> Result<Outcome
         let deleted = store::clear_completed(ctx, caller)?;
         return Ok(Outcome {
             response: format!("Deleted {deleted} completed todos."),
-            result: json!({"deleted": [], "count": deleted}),
+            result: json!({ "count": deleted }),
         });
     }
     let found = matches(ctx, caller, target, Status::All)?;

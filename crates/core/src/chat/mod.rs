@@ -182,11 +182,10 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
         );
     }
     let (tier, intent) = match attempts.intent {
-        Some((tier, intent)) => (json!(tier), intent),
-        None => (json!("rules"), rules::parse(&message, now)),
+        Some((tier, intent)) => (tier.as_str(), intent),
+        None => ("rules", rules::parse(&message, now)),
     };
     let outcome = assistant::carry_out(ctx, caller, &intent, says_all(&message), now)?;
-    let tier_name = tier.as_str().unwrap_or("rules").to_owned();
     store::save(
         ctx,
         caller,
@@ -194,7 +193,7 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
             conversation,
             user_message: &message,
             answer: &outcome.response,
-            tier: &tier_name,
+            tier,
             intent: &intent,
             at: ctx.clock.now(),
         },

@@ -320,8 +320,9 @@ impl DueAt {
         parse_timestamp(raw).map(Self)
     }
 
-    pub fn at(time: DateTime<Utc>) -> Self {
-        Self(time)
+    /// A due date at `time`, within the bounds every accepted time keeps.
+    pub fn new(time: DateTime<Utc>) -> Result<Self, String> {
+        bounded(time).map(Self)
     }
 
     pub fn time(self) -> DateTime<Utc> {
@@ -360,10 +361,16 @@ pub fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, String> {
             "must be an RFC 3339 date-time such as 2026-12-01T17:00:00Z, or a date such as 2026-12-01"
                 .to_owned()
         })?;
-    if time < EARLIEST || time > latest() {
-        return Err("must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z".into());
+    bounded(time)
+}
+
+/// `time` if it lies from [`EARLIEST`] to [`latest`].
+pub fn bounded(time: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if (EARLIEST..=latest()).contains(&time) {
+        Ok(time)
+    } else {
+        Err("must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z".into())
     }
-    Ok(time)
 }
 
 #[cfg(test)]

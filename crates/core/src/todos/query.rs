@@ -211,6 +211,19 @@ fn parse_limit(raw: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("must be a whole number from 1 to {MAX_LIMIT}"))
 }
 
+/// The `q=` search: trimmed, at most 200 characters, no NUL; `None` when
+/// empty (no search).
+pub fn parse_search(raw: &str) -> Result<Option<String>, String> {
+    let text = raw.trim();
+    if text.chars().count() > MAX_SEARCH_CHARS {
+        Err(format!("must be at most {MAX_SEARCH_CHARS} characters"))
+    } else if text.contains('\0') {
+        Err("must not contain NUL characters".into())
+    } else {
+        Ok(Some(text.to_owned()).filter(|t| !t.is_empty()))
+    }
+}
+
 /// A position in a user's stream of changes, handed out as an opaque sync
 /// token: everything after change number `seq` (`after: None`), or, within
 /// change `seq`, after one of its todos or tombstones (one change, such as
@@ -372,17 +385,7 @@ impl ListQuery {
             query.tag = fields.take("tag", Tags::parse_one(v));
         }
         if let Some(v) = get("q") {
-            let v = v.trim();
-            if v.chars().count() > MAX_SEARCH_CHARS {
-                fields.add(
-                    "q",
-                    format!("must be at most {MAX_SEARCH_CHARS} characters"),
-                );
-            } else if v.contains('\0') {
-                fields.add("q", "must not contain NUL characters");
-            } else if !v.is_empty() {
-                query.q = Some(v.to_owned());
-            }
+            query.q = fields.take("q", parse_search(v)).flatten();
         }
         for (name, slot) in [
             ("due_before", &mut query.due_before),

@@ -144,7 +144,8 @@ pub struct TodoStats {
 }
 
 /// A todo as a statement answers it (`priority` as its stored rank). In a
-/// list page it also carries the sort keys of the row, for the cursor.
+/// list page it also carries the sort keys of the row, for the cursor, and
+/// in the change feed the number of the change that last touched it.
 #[derive(Deserialize)]
 struct TodoRow {
     id: Uuid,

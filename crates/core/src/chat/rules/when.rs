@@ -37,7 +37,7 @@ use chrono_tz::Tz;
 use regex::Regex;
 
 use super::words::{key, phrase, skip, Word};
-use crate::todos::domain::{latest, EARLIEST};
+use crate::todos::domain::bounded;
 
 /// The hour a day without a time of day is due at.
 const DEFAULT_HOUR: u32 = 9;
@@ -171,7 +171,7 @@ fn earliest_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> Option<DateTime
 }
 
 fn storable(at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    (EARLIEST..=latest()).contains(&at).then_some(at)
+    bounded(at).ok()
 }
 
 /// Years the API stores; a phrase naming another is no date.
