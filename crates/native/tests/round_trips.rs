@@ -197,6 +197,86 @@ fn every_auth_and_health_request_costs_its_documented_round_trips() {
 }
 
 #[test]
+fn a_personal_access_token_costs_one_more_round_trip() {
+    let app = TestApp::spawn();
+    let session = signed_up(&app);
+    let session = Some(session.as_str());
+    let replies = check(
+        &app,
+        vec![
+            case(
+                "create a token",
+                "POST",
+                "/api/auth/tokens",
+                session,
+                Some(json!({"name": "agent"})),
+                201,
+                1,
+            ),
+            case(
+                "list tokens",
+                "GET",
+                "/api/auth/tokens",
+                session,
+                None,
+                200,
+                1,
+            ),
+        ],
+    );
+    let token = replies[0].body["token"].as_str().unwrap().to_owned();
+    let id = replies[0].body["id"].as_str().unwrap().to_owned();
+    let pat = Some(token.as_str());
+    let unknown = format!("todo_pat_{}{}", "0".repeat(32), "A".repeat(43));
+    check(
+        &app,
+        vec![
+            // The token's row is read (and its use recorded), then the work
+            // is done as for a session.
+            case("me", "GET", "/api/auth/me", pat, None, 200, 2),
+            case("list todos", "GET", "/api/todos", pat, None, 200, 2),
+            case(
+                "create a todo",
+                "POST",
+                "/api/todos",
+                pat,
+                Some(json!({"title": "x"})),
+                201,
+                2,
+            ),
+            case(
+                "unknown token",
+                "GET",
+                "/api/todos",
+                Some(&unknown),
+                None,
+                401,
+                1,
+            ),
+            case(
+                "malformed token",
+                "GET",
+                "/api/todos",
+                Some("todo_pat_x"),
+                None,
+                401,
+                0,
+            ),
+            case(
+                "revoke",
+                "DELETE",
+                format!("/api/auth/tokens/{id}"),
+                session,
+                None,
+                204,
+                1,
+            ),
+            case("revoked token", "GET", "/api/todos", pat, None, 401, 1),
+        ],
+    );
+}
+
+#[test]
 fn every_todos_request_is_one_round_trip() {
     let app = TestApp::spawn();
     let token = signed_up(&app);

@@ -32,6 +32,7 @@ pub const CALLER_PARAMS: usize = 2;
 pub struct Caller {
     pub user_id: Uuid,
     token_id: Option<Uuid>,
+    read_only: bool,
 }
 
 /// `result` is `null` when `caller` is: an unknown caller learns nothing.
@@ -47,6 +48,18 @@ impl Caller {
         Self {
             user_id,
             token_id: Some(token_id),
+            read_only: false,
+        }
+    }
+
+    /// The holder of a personal access token whose secret was checked (see
+    /// `auth::access_token`); its row's existence was checked at that time,
+    /// and deleting the row is how it is revoked.
+    pub fn access_token(user_id: Uuid, token_id: Uuid, read_only: bool) -> Self {
+        Self {
+            user_id,
+            token_id: Some(token_id),
+            read_only,
         }
     }
 
@@ -56,7 +69,13 @@ impl Caller {
         Self {
             user_id,
             token_id: None,
+            read_only: false,
         }
+    }
+
+    /// Whether the caller may only read (a read-only personal access token).
+    pub fn read_only(&self) -> bool {
+        self.read_only
     }
 
     /// An empty parameter list holding the caller's two parameters, for

@@ -1,6 +1,8 @@
 //! Accounts and tokens: sign-up, login (throttled), the current user, logout,
-//! and [`require_caller`], the one token check every protected route uses.
+//! personal access tokens, and [`require_caller`], the one token check every
+//! protected route uses.
 
+pub mod access_token;
 mod caller;
 mod domain;
 pub mod password;
@@ -14,7 +16,7 @@ use serde_json::json;
 
 pub use caller::{Caller, CALLER_PARAMS};
 pub use domain::{Email, Password, UserName};
-pub use store::AuthUser;
+pub use store::{AccessToken, AuthUser};
 
 use crate::api::{allow, bearer_token, empty, json, parse_json, Request, Response};
 use crate::config::JwtConfig;
@@ -42,16 +44,45 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         "/api/auth/login" => allow(req, &[Method::POST]).and_then(|()| login(req, ctx)),
         "/api/auth/me" => allow(req, &[Method::GET]).and_then(|()| me(req, ctx)),
         "/api/auth/logout" => allow(req, &[Method::POST]).and_then(|()| logout(req, ctx)),
-        _ => Err(ApiError::not_found()),
+        "/api/auth/tokens" => allow(req, &[Method::GET, Method::POST]).and_then(|()| {
+            if req.method() == Method::POST {
+                create_token(req, ctx)
+            } else {
+                list_tokens(req, ctx)
+            }
+        }),
+        path => match path.strip_prefix("/api/auth/tokens/") {
+            Some(id) if !id.contains('/') => {
+                allow(req, &[Method::DELETE]).and_then(|()| delete_token(req, ctx, id))
+            }
+            _ => Err(ApiError::not_found()),
+        },
     }
 }
 
-/// The caller named by a valid, unexpired bearer token. Whether its
-/// account still exists and the token is not revoked is checked by the
-/// statement that does the work (see [`Caller`]), so that an authenticated
-/// request costs one round trip; answer [`rejected`] when it says no.
+/// The caller named by a valid bearer token, refusing a read-only personal
+/// access token on anything but GET and HEAD. A session token is verified
+/// here; whether its account still exists and it is not revoked is checked
+/// by the statement that does the work (see [`Caller`]), so that an
+/// authenticated request costs one round trip; answer [`rejected`] when it
+/// says no. A personal access token costs one more: its row is read and
+/// its secret compared before any work is done.
 pub fn require_caller(req: &Request, ctx: &Ctx) -> Result<Caller, ApiError> {
-    verify(req, ctx).map(|token| Caller::token(token.user_id, token.jti))
+    let caller = authenticate(req, ctx)?;
+    if caller.read_only() && !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return Err(read_only_refused());
+    }
+    Ok(caller)
+}
+
+/// The caller named by a valid bearer token, whatever the request does
+/// (for routes that tell reads from writes themselves, like MCP's tools;
+/// they must refuse writes when [`Caller::read_only`]).
+pub fn authenticate(req: &Request, ctx: &Ctx) -> Result<Caller, ApiError> {
+    Ok(match credential(req, ctx)? {
+        Credential::Session(token) => Caller::token(token.user_id, token.jti),
+        Credential::Access(caller, _) => caller,
+    })
 }
 
 /// The answer to a token that verified but whose account is gone or which was revoked.
@@ -59,11 +90,54 @@ pub fn rejected() -> ApiError {
     ApiError::unauthorized("invalid or expired token")
 }
 
-fn verify(req: &Request, ctx: &Ctx) -> Result<token::VerifiedToken, ApiError> {
-    let cfg = JwtConfig::from_ctx(ctx)?;
+/// The answer to a write attempted with a read-only personal access token.
+pub fn read_only_refused() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "read_only_token",
+        "this personal access token may only read",
+    )
+}
+
+enum Credential {
+    Session(token::VerifiedToken),
+    /// A personal access token (its id), whose secret matched its live row.
+    Access(Caller, uuid::Uuid),
+}
+
+fn credential(req: &Request, ctx: &Ctx) -> Result<Credential, ApiError> {
     let token = bearer_token(req)
         .ok_or_else(|| ApiError::unauthorized("missing bearer token in Authorization header"))?;
-    token::verify(&cfg, token, ctx.clock.now()).map_err(|_| rejected())
+    if access_token::is_access_token(token) {
+        let presented = access_token::parse(token).ok_or_else(rejected)?;
+        let stored = store::access_token_for_use(
+            ctx.db,
+            presented.id,
+            &presented.sha256(),
+            ctx.clock.now(),
+        )?
+        .filter(|stored| presented.matches(&stored.secret_sha256))
+        .ok_or_else(rejected)?;
+        let caller = Caller::access_token(stored.user_id, presented.id, stored.read_only);
+        return Ok(Credential::Access(caller, presented.id));
+    }
+    let cfg = JwtConfig::from_ctx(ctx)?;
+    token::verify(&cfg, token, ctx.clock.now())
+        .map(Credential::Session)
+        .map_err(|_| rejected())
+}
+
+/// The caller of a route only a session may use (managing tokens): a
+/// leaked personal access token cannot mint or list others.
+fn require_session(req: &Request, ctx: &Ctx) -> Result<Caller, ApiError> {
+    match credential(req, ctx)? {
+        Credential::Session(token) => Ok(Caller::token(token.user_id, token.jti)),
+        Credential::Access(..) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "session_required",
+            "personal access tokens are managed with a session token: log in first",
+        )),
+    }
 }
 
 #[derive(Deserialize)]
@@ -171,14 +245,99 @@ fn me(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     Ok(json(StatusCode::OK, &user))
 }
 
+/// Revokes the token the request carries: a session token, or a personal
+/// access token (then deleted, as by `DELETE /api/auth/tokens/{id}`).
 fn logout(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    let token = verify(req, ctx)?;
-    let caller = Caller::token(token.user_id, token.jti);
-    let now = ctx.clock.now();
-    if !store::revoke(ctx, &caller, token.jti, token.expires_at, now)? {
+    let revoked = match credential(req, ctx)? {
+        Credential::Session(token) => {
+            let caller = Caller::token(token.user_id, token.jti);
+            let now = ctx.clock.now();
+            store::revoke(ctx, &caller, token.jti, token.expires_at, now)?
+        }
+        Credential::Access(caller, id) => {
+            store::delete_access_token(ctx, &caller, id)?.unwrap_or(false)
+        }
+    };
+    if !revoked {
         return Err(rejected());
     }
     Ok(empty(StatusCode::NO_CONTENT))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTokenBody {
+    name: String,
+    expires_in_days: Option<i64>,
+    #[serde(default)]
+    read_only: bool,
+}
+
+fn create_token(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = require_session(req, ctx)?;
+    let body: NewTokenBody = parse_json(req)?;
+    let mut fields = Fields::default();
+    let name = fields.take("name", UserName::parse(&body.name));
+    let days = body.expires_in_days.unwrap_or(access_token::DEFAULT_DAYS);
+    let days = fields.take(
+        "expires_in_days",
+        if (1..=access_token::MAX_DAYS).contains(&days) {
+            Ok(days)
+        } else {
+            Err(format!(
+                "must be a whole number of days from 1 to {}",
+                access_token::MAX_DAYS
+            ))
+        },
+    );
+    let (Some(name), Some(days)) = (name, days) else {
+        return Err(fields.into_error());
+    };
+    let minted = access_token::mint().map_err(ApiError::internal)?;
+    let expires_at = ctx.clock.now() + Duration::days(days);
+    let created = store::create_access_token(
+        ctx,
+        &caller,
+        minted.id,
+        name.as_str(),
+        &minted.secret_sha256,
+        body.read_only,
+        expires_at,
+        access_token::MAX_PER_USER,
+    )?
+    .ok_or_else(rejected)?;
+    match created {
+        store::Created::Token(token) => {
+            let mut body = serde_json::to_value(&token).map_err(ApiError::internal)?;
+            body["token"] = minted.token.into();
+            Ok(json(StatusCode::CREATED, &body))
+        }
+        store::Created::TooMany => Err(ApiError::conflict(
+            "too_many_tokens",
+            format!(
+                "an account may hold {} live personal access tokens: revoke one first",
+                access_token::MAX_PER_USER
+            ),
+        )),
+    }
+}
+
+fn list_tokens(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = require_session(req, ctx)?;
+    let items = store::access_tokens(ctx, &caller)?.ok_or_else(rejected)?;
+    Ok(json(StatusCode::OK, &json!({ "items": items })))
+}
+
+fn delete_token(req: &Request, ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    let caller = require_session(req, ctx)?;
+    // An id that is no UUID names no token of the caller's.
+    let Ok(id) = uuid::Uuid::try_parse(id) else {
+        return Err(ApiError::not_found());
+    };
+    match store::delete_access_token(ctx, &caller, id)?.ok_or_else(rejected)? {
+        true => Ok(empty(StatusCode::NO_CONTENT)),
+        false => Err(ApiError::not_found()),
+    }
 }
 
 fn token_response(

@@ -135,3 +135,178 @@ pub fn revoke(
     )?;
     Ok(revoked.is_some())
 }
+
+/// A personal access token as its owner sees it (never its secret).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessToken {
+    pub id: Uuid,
+    pub name: String,
+    /// How the token starts, to tell it apart from others.
+    #[serde(default)]
+    pub hint: String,
+    pub read_only: bool,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl AccessToken {
+    fn with_hint(mut self) -> Self {
+        self.hint = super::access_token::hint(self.id);
+        self
+    }
+}
+
+const ACCESS_TOKEN_COLUMNS: &str = "id, name, read_only, created_at, expires_at, last_used_at";
+
+/// What the check of a presented personal access token needs: its live row.
+#[derive(Debug, Deserialize)]
+pub struct StoredAccessToken {
+    pub user_id: Uuid,
+    pub secret_sha256: String,
+    pub read_only: bool,
+}
+
+/// The live (unexpired) token `id`, marking it used at `now` when
+/// `presented_sha256` is its digest (at most once a minute, to spare
+/// writes). The caller compares the digests itself, in constant time,
+/// before trusting the row.
+pub fn access_token_for_use(
+    db: &dyn Db,
+    id: Uuid,
+    presented_sha256: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<StoredAccessToken>, DbError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        token: Option<StoredAccessToken>,
+    }
+    let answer: Answer = Statement::object(
+        &[
+            "tok AS (
+                SELECT id, user_id, secret_sha256, read_only, last_used_at FROM access_tokens
+                WHERE id = $1::text::uuid AND expires_at > $2::text::timestamptz)",
+            "touched AS (
+                UPDATE access_tokens t SET last_used_at = $2::text::timestamptz
+                FROM tok
+                WHERE t.id = tok.id AND tok.secret_sha256 = $3::text
+                  AND (tok.last_used_at IS NULL
+                       OR tok.last_used_at < $2::text::timestamptz - interval '1 minute'))",
+        ],
+        &[(
+            "token",
+            Json::Row("SELECT user_id, secret_sha256, read_only FROM tok"),
+        )],
+        vec![id.into(), now.into(), presented_sha256.into()],
+    )
+    .fetch(db)?;
+    Ok(answer.token)
+}
+
+/// The outcome of [`create_access_token`].
+pub enum Created {
+    Token(AccessToken),
+    /// The account already holds [`MAX_PER_USER`](super::access_token::MAX_PER_USER) live tokens.
+    TooMany,
+}
+
+/// Stores a new token for the caller, forgetting the caller's expired ones;
+/// `None` when the caller is unknown.
+#[allow(clippy::too_many_arguments)]
+pub fn create_access_token(
+    ctx: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    name: &str,
+    secret_sha256: &str,
+    read_only: bool,
+    expires_at: DateTime<Utc>,
+    max_live: i64,
+) -> Result<Option<Created>, DbError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        token: Option<AccessToken>,
+    }
+    let now = ctx.clock.now();
+    let answer = caller.fetch::<Answer>(
+        ctx,
+        &[
+            // Serialises concurrent creations by the same user, so the limit holds.
+            "locked AS (SELECT id FROM users WHERE id = (SELECT id FROM auth) FOR UPDATE)",
+            "expired AS (
+                DELETE FROM access_tokens
+                WHERE user_id = (SELECT id FROM locked) AND expires_at <= $7::text::timestamptz)",
+            &format!(
+                "ins AS (
+                    INSERT INTO access_tokens
+                        (id, user_id, name, secret_sha256, read_only, created_at, expires_at)
+                    SELECT $3::text::uuid, locked.id, $4::text, $5::text, $6::bool,
+                           $7::text::timestamptz, $8::text::timestamptz
+                    FROM locked
+                    WHERE (SELECT count(*) FROM access_tokens
+                           WHERE user_id = locked.id AND expires_at > $7::text::timestamptz)
+                          < $9::int8
+                    RETURNING {ACCESS_TOKEN_COLUMNS})"
+            ),
+        ],
+        &[("token", Json::Row("SELECT * FROM ins"))],
+        vec![
+            id.into(),
+            name.into(),
+            secret_sha256.into(),
+            read_only.into(),
+            now.into(),
+            expires_at.into(),
+            max_live.into(),
+        ],
+    )?;
+    Ok(answer.map(|(_, answer)| match answer.token {
+        Some(token) => Created::Token(token.with_hint()),
+        None => Created::TooMany,
+    }))
+}
+
+/// The caller's live tokens, newest first; `None` when the caller is unknown.
+pub fn access_tokens(ctx: &Ctx, caller: &Caller) -> Result<Option<Vec<AccessToken>>, DbError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        items: Vec<AccessToken>,
+    }
+    let select = format!(
+        "SELECT {ACCESS_TOKEN_COLUMNS} FROM access_tokens
+         WHERE user_id = (SELECT id FROM auth) AND expires_at > $3::text::timestamptz
+         ORDER BY created_at DESC, id DESC"
+    );
+    let answer = caller.fetch::<Answer>(
+        ctx,
+        &[],
+        &[("items", Json::Rows(&select))],
+        vec![ctx.clock.now().into()],
+    )?;
+    Ok(answer.map(|(_, answer)| {
+        answer
+            .items
+            .into_iter()
+            .map(AccessToken::with_hint)
+            .collect()
+    }))
+}
+
+/// Deletes (revokes) the caller's token `id`: `Some(false)` when the caller
+/// has no such token, `None` when the caller is unknown.
+pub fn delete_access_token(ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Option<bool>, DbError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        deleted: bool,
+    }
+    let answer = caller.fetch::<Answer>(
+        ctx,
+        &["del AS (
+            DELETE FROM access_tokens
+            WHERE id = $3::text::uuid AND user_id = (SELECT id FROM auth)
+            RETURNING id)"],
+        &[("deleted", Json::Value("EXISTS (SELECT FROM del)"))],
+        vec![id.into()],
+    )?;
+    Ok(answer.map(|(_, answer)| answer.deleted))
+}

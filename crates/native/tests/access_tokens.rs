@@ -1,0 +1,409 @@
+//! Personal access tokens over real HTTP, through the native harness; every
+//! answer is checked against the API document.
+
+mod api_document;
+
+use chrono::{DateTime, Duration, Utc};
+use native::testing::{Reply, TestApp};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// `app.send`, with the answer checked against the API document.
+fn send(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> Reply {
+    let reply = app.send(method, path, token, &[], body);
+    api_document::check_against_document(method, path, &reply);
+    reply
+}
+
+fn signup(app: &TestApp, email: &str) -> String {
+    let reply = app
+        .send(
+            "POST",
+            "/api/auth/signup",
+            None,
+            &[],
+            Some(&json!({"email": email, "password": "correct horse", "name": "Ada"})),
+        )
+        .expect(201);
+    reply.body["access_token"].as_str().unwrap().to_owned()
+}
+
+fn create(app: &TestApp, session: &str, body: Value) -> Reply {
+    send(app, "POST", "/api/auth/tokens", Some(session), Some(&body))
+}
+
+/// A new token's secret text.
+fn new_token(app: &TestApp, session: &str, body: Value) -> String {
+    let reply = create(app, session, body).expect(201);
+    reply.body["token"].as_str().unwrap().to_owned()
+}
+
+fn get(app: &TestApp, path: &str, token: &str) -> Reply {
+    send(app, "GET", path, Some(token), None)
+}
+
+fn add_todo(app: &TestApp, token: &str, title: &str) -> Reply {
+    send(
+        app,
+        "POST",
+        "/api/todos",
+        Some(token),
+        Some(&json!({ "title": title })),
+    )
+}
+
+fn time(value: &Value) -> DateTime<Utc> {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_new_token_is_shown_once_and_then_works_like_a_session() {
+    let app = TestApp::spawn();
+    let session = signup(&app, "ada@example.com");
+    let before = Utc::now();
+    let reply = create(&app, &session, json!({"name": "  Claude Desktop "})).expect(201);
+    let token = reply.body["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("todo_pat_"), "{token}");
+    assert_eq!(token.len(), "todo_pat_".len() + 32 + 43);
+    assert_eq!(reply.body["name"], "Claude Desktop");
+    assert_eq!(reply.body["read_only"], false);
+    assert_eq!(reply.body["last_used_at"], Value::Null);
+    assert!(token.starts_with(reply.body["hint"].as_str().unwrap()));
+    // Unless told otherwise, a token lives 30 days.
+    let expires = time(&reply.body["expires_at"]);
+    assert!(expires >= before + Duration::days(30) && expires <= Utc::now() + Duration::days(30));
+
+    let me = get(&app, "/api/auth/me", &token).expect(200);
+    assert_eq!(me.body["email"], "ada@example.com");
+    let todo = add_todo(&app, &token, "made by an agent").expect(201);
+    let listed = get(&app, "/api/todos", &session).expect(200);
+    assert_eq!(listed.body["items"][0]["id"], todo.body["id"]);
+
+    // The listing names the token and when it was last used, never its secret.
+    let tokens = get(&app, "/api/auth/tokens", &session).expect(200);
+    let items = tokens.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], reply.body["id"]);
+    assert_eq!(items[0]["name"], "Claude Desktop");
+    assert!(items[0].get("token").is_none());
+    assert!(!tokens.body.to_string().contains(&token[40..]));
+    assert!(time(&items[0]["last_used_at"]) >= before);
+}
+
+#[test]
+fn only_a_digest_of_the_secret_is_stored() {
+    let app = TestApp::spawn();
+    let session = signup(&app, "ada@example.com");
+    let token = new_token(&app, &session, json!({"name": "ci"}));
+    let secret = &token[token.len() - 43..];
+    let row: String = app
+        .db
+        .client()
+        .query_one("SELECT row_to_json(t)::text FROM access_tokens t", &[])
+        .unwrap()
+        .get(0);
+    assert!(!row.contains(secret), "{row}");
+    let digest: String = Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(row.contains(&digest), "{row}");
+}
+
+#[test]
+fn revoked_expired_tampered_and_unknown_tokens_are_refused_at_once() {
+    let app = TestApp::spawn();
+    let session = signup(&app, "ada@example.com");
+    let token = new_token(&app, &session, json!({"name": "agent"}));
+    get(&app, "/api/todos", &token).expect(200);
+
+    // The same id with another secret, a token of no row, a malformed one.
+    // (A character well inside the secret: the last one also carries
+    // padding bits, and most changes to it make no valid base64 at all.)
+    let mut tampered = token.clone();
+    let at = tampered.len() - 10;
+    let swapped = if &tampered[at..=at] == "A" { "B" } else { "A" };
+    tampered.replace_range(at..=at, swapped);
+    let unknown = new_token(&app, &session, json!({"name": "other"}));
+    let unknown_id: String = unknown["todo_pat_".len().."todo_pat_".len() + 32].into();
+    app.db
+        .client()
+        .execute(
+            "DELETE FROM access_tokens WHERE id = $1::text::uuid",
+            &[&unknown_id],
+        )
+        .unwrap();
+    for bad in [tampered.as_str(), unknown.as_str(), "todo_pat_short"] {
+        get(&app, "/api/todos", bad).expect_error(401, "unauthorized");
+        send(
+            &app,
+            "POST",
+            "/api/todos",
+            Some(bad),
+            Some(&json!({"title": "x"})),
+        )
+        .expect_error(401, "unauthorized");
+    }
+    // A wrong secret does not count as a use of the token.
+    let used: Option<String> = app
+        .db
+        .client()
+        .query_one("SELECT last_used_at::text FROM access_tokens", &[])
+        .unwrap()
+        .get(0);
+    assert!(used.is_some());
+    app.db
+        .client()
+        .execute("UPDATE access_tokens SET last_used_at = NULL", &[])
+        .unwrap();
+    get(&app, "/api/todos", &tampered).expect_error(401, "unauthorized");
+    let used: Option<String> = app
+        .db
+        .client()
+        .query_one("SELECT last_used_at::text FROM access_tokens", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(used, None);
+
+    // Expired: refused, and no longer listed.
+    app.db
+        .client()
+        .execute(
+            "UPDATE access_tokens SET expires_at = now() - interval '1 second'",
+            &[],
+        )
+        .unwrap();
+    get(&app, "/api/auth/me", &token).expect_error(401, "unauthorized");
+    let tokens = get(&app, "/api/auth/tokens", &session).expect(200);
+    assert_eq!(tokens.body["items"], json!([]));
+
+    // Revoked: refused on the very next request.
+    let token = new_token(&app, &session, json!({"name": "agent 2"}));
+    let id = get(&app, "/api/auth/tokens", &session).body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    get(&app, "/api/todos", &token).expect(200);
+    send(
+        &app,
+        "DELETE",
+        &format!("/api/auth/tokens/{id}"),
+        Some(&session),
+        None,
+    )
+    .expect(204);
+    get(&app, "/api/todos", &token).expect_error(401, "unauthorized");
+    send(
+        &app,
+        "DELETE",
+        &format!("/api/auth/tokens/{id}"),
+        Some(&session),
+        None,
+    )
+    .expect_error(404, "not_found");
+}
+
+#[test]
+fn a_token_reaches_only_its_owners_data_and_only_its_owner_revokes_it() {
+    let app = TestApp::spawn();
+    let ada = signup(&app, "ada@example.com");
+    let bob = signup(&app, "bob@example.com");
+    let ada_token = new_token(&app, &ada, json!({"name": "agent"}));
+    let ada_todo = add_todo(&app, &ada, "ada's").expect(201);
+    let id = ada_todo.body["id"].as_str().unwrap();
+
+    let bob_token = new_token(&app, &bob, json!({"name": "agent"}));
+    get(&app, &format!("/api/todos/{id}"), &bob_token).expect_error(404, "not_found");
+    assert_eq!(get(&app, "/api/todos", &bob_token).body["items"], json!([]));
+    get(&app, &format!("/api/todos/{id}"), &ada_token).expect(200);
+
+    let ada_token_id = get(&app, "/api/auth/tokens", &ada).body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    send(
+        &app,
+        "DELETE",
+        &format!("/api/auth/tokens/{ada_token_id}"),
+        Some(&bob),
+        None,
+    )
+    .expect_error(404, "not_found");
+    get(&app, "/api/todos", &ada_token).expect(200);
+    assert_eq!(
+        get(&app, "/api/auth/tokens", &bob).body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_read_only_token_reads_but_changes_nothing() {
+    let app = TestApp::spawn();
+    let session = signup(&app, "ada@example.com");
+    let todo = add_todo(&app, &session, "kept").expect(201);
+    let id = todo.body["id"].as_str().unwrap();
+    let reply = create(&app, &session, json!({"name": "reader", "read_only": true})).expect(201);
+    assert_eq!(reply.body["read_only"], true);
+    let token = reply.body["token"].as_str().unwrap();
+
+    get(&app, "/api/todos", token).expect(200);
+    get(&app, &format!("/api/todos/{id}"), token).expect(200);
+    get(&app, "/api/todos/stats", token).expect(200);
+    add_todo(&app, token, "new").expect_error(403, "read_only_token");
+    send(
+        &app,
+        "PATCH",
+        &format!("/api/todos/{id}"),
+        Some(token),
+        Some(&json!({"title": "changed"})),
+    )
+    .expect_error(403, "read_only_token");
+    send(
+        &app,
+        "DELETE",
+        &format!("/api/todos/{id}"),
+        Some(token),
+        None,
+    )
+    .expect_error(403, "read_only_token");
+    send(
+        &app,
+        "POST",
+        "/api/chat",
+        Some(token),
+        Some(&json!({"message": "add buy milk"})),
+    )
+    .expect_error(403, "read_only_token");
+    let listed = get(&app, "/api/todos", &session).expect(200);
+    assert_eq!(listed.body["total"], 1);
+    assert_eq!(listed.body["items"][0]["title"], "kept");
+}
+
+#[test]
+fn tokens_are_managed_only_with_a_session() {
+    let app = TestApp::spawn();
+    let session = signup(&app, "ada@example.com");
+    let token = new_token(&app, &session, json!({"name": "agent"}));
+    create(&app, &token, json!({"name": "minted by a token"}))
+        .expect_error(403, "session_required");
+    get(&app, "/api/auth/tokens", &token).expect_error(403, "session_required");
+    let id = get(&app, "/api/auth/tokens", &session).body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    send(
+        &app,
+        "DELETE",
+        &format!("/api/auth/tokens/{id}"),
+        Some(&token),
+        None,
+    )
+    .expect_error(403, "session_required");
+    for (method, path) in [
+        ("GET", "/api/auth/tokens"),
+        ("POST", "/api/auth/tokens"),
+        ("DELETE", "/api/auth/tokens/not-a-uuid"),
+    ] {
+        send(&app, method, path, None, Some(&json!({"name": "x"})))
+            .expect_error(401, "unauthorized");
+    }
+    send(
+        &app,
+        "DELETE",
+        "/api/auth/tokens/not-a-uuid",
+        Some(&session),
+        None,
+    )
+    .expect_error(404, "not_found");
+    send(&app, "PUT", "/api/auth/tokens", Some(&session), None)
+        .expect_error(405, "method_not_allowed");
+}
+
+#[test]
+fn logout_with_a_token_revokes_that_token_only() {
+    let app = TestApp::spawn();
+    let session = signup(&app, "ada@example.com");
+    let token = new_token(&app, &session, json!({"name": "agent"}));
+    let other = new_token(&app, &session, json!({"name": "other agent"}));
+    send(&app, "POST", "/api/auth/logout", Some(&token), None).expect(204);
+    get(&app, "/api/todos", &token).expect_error(401, "unauthorized");
+    get(&app, "/api/todos", &other).expect(200);
+    get(&app, "/api/todos", &session).expect(200);
+    let items = get(&app, "/api/auth/tokens", &session).body["items"].clone();
+    assert_eq!(items.as_array().unwrap().len(), 1);
+    assert_eq!(items[0]["name"], "other agent");
+}
+
+#[test]
+fn invalid_token_requests_name_their_fields() {
+    let app = TestApp::spawn();
+    let session = signup(&app, "ada@example.com");
+    let cases = [
+        (json!({"name": "   "}), "name"),
+        (json!({"name": "n".repeat(101)}), "name"),
+        (json!({"name": "a\nb"}), "name"),
+        (
+            json!({"name": "x", "expires_in_days": 0}),
+            "expires_in_days",
+        ),
+        (
+            json!({"name": "x", "expires_in_days": 366}),
+            "expires_in_days",
+        ),
+        (
+            json!({"name": "x", "expires_in_days": 1.5}),
+            "expires_in_days",
+        ),
+        (json!({"name": "x", "read_only": "yes"}), "read_only"),
+        (json!({"name": "x", "scope": "all"}), "scope"),
+        (json!({}), "name"),
+    ];
+    for (body, field) in cases {
+        let reply = create(&app, &session, body.clone());
+        reply.assert_error(422, "validation_failed");
+        assert_eq!(reply.field_errors(), vec![field.to_owned()], "{body}");
+    }
+    let reply = create(
+        &app,
+        &session,
+        json!({"name": "year", "expires_in_days": 365}),
+    )
+    .expect(201);
+    let expires = time(&reply.body["expires_at"]);
+    assert!(expires > Utc::now() + Duration::days(364));
+}
+
+#[test]
+fn an_account_holds_at_most_fifty_live_tokens() {
+    let app = TestApp::spawn();
+    let session = signup(&app, "ada@example.com");
+    for n in 0..50 {
+        create(&app, &session, json!({"name": format!("t{n}")})).expect(201);
+    }
+    create(&app, &session, json!({"name": "one too many"})).expect_error(409, "too_many_tokens");
+    // Expired tokens do not count (and are forgotten).
+    app.db
+        .client()
+        .execute(
+            "UPDATE access_tokens SET expires_at = now() - interval '1 second' WHERE name = 't0'",
+            &[],
+        )
+        .unwrap();
+    create(&app, &session, json!({"name": "replacement"})).expect(201);
+    let count: i64 = app
+        .db
+        .client()
+        .query_one("SELECT count(*) FROM access_tokens", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 50);
+}
