@@ -21,8 +21,8 @@ pub type Handler = fn(&Request, &Ctx) -> Result<Response, ApiError>;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 const REQUEST_ID: &str = "x-request-id";
-const CORS_ALLOW_HEADERS: &str =
-    "authorization, content-type, if-match, if-none-match, x-request-id";
+const CORS_ALLOW_HEADERS: &str = "authorization, content-type, if-match, if-none-match, \
+    x-request-id, x-timezone, mcp-protocol-version, mcp-method, mcp-name";
 const CORS_EXPOSE_HEADERS: &str = "etag, location, retry-after, x-request-id";
 
 /// Runs one request through a component's handler with everything every
@@ -125,7 +125,7 @@ fn request_id(req: &Request) -> String {
 }
 
 /// The request's `Origin` if `cors_allowed_origins` lists it.
-fn allowed_origin(req: &Request, ctx: &Ctx) -> Option<String> {
+pub fn allowed_origin(req: &Request, ctx: &Ctx) -> Option<String> {
     let origin = req.headers().get(header::ORIGIN)?.to_str().ok()?;
     let allowed = ctx.var("cors_allowed_origins");
     allowed

@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod health;
+pub mod mcp;
 pub mod ports;
 pub mod sealed;
 pub mod throttle;

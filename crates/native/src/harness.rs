@@ -34,6 +34,7 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("todos", todo_core::todos::handle),
     ("chat", todo_core::chat::handle),
     ("health", todo_core::health::handle),
+    ("mcp", todo_core::mcp::handle),
     ("web", todo_core::web::handle),
 ];
 

@@ -277,6 +277,58 @@ fn a_personal_access_token_costs_one_more_round_trip() {
 }
 
 #[test]
+fn an_mcp_request_is_one_round_trip() {
+    let app = TestApp::spawn();
+    let token = signed_up(&app);
+    let token = Some(token.as_str());
+    let modern = |method: &str, params: Value| {
+        let mut params = params;
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        });
+        json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+    };
+    let cases = [
+        ("list tools", "tools/list", None, json!({}), 1),
+        (
+            "add a task",
+            "tools/call",
+            Some("add_task"),
+            json!({"name": "add_task", "arguments": {"title": "x"}}),
+            1,
+        ),
+        (
+            "list tasks",
+            "tools/call",
+            Some("list_tasks"),
+            json!({"name": "list_tasks", "arguments": {}}),
+            1,
+        ),
+    ];
+    for (what, method, name, params, statements) in cases {
+        let mut headers = vec![
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", method),
+        ];
+        if let Some(name) = name {
+            headers.push(("mcp-name", name));
+        }
+        let before = app.statements_sent();
+        let reply = app.send(
+            "POST",
+            "/mcp",
+            token,
+            &headers,
+            Some(&modern(method, params)),
+        );
+        assert_eq!(reply.status, 200, "{what}: {}", reply.body);
+        assert!(reply.body.get("result").is_some(), "{what}: {}", reply.body);
+        assert_eq!(app.statements_sent() - before, statements, "{what}");
+    }
+}
+
+#[test]
 fn every_todos_request_is_one_round_trip() {
     let app = TestApp::spawn();
     let token = signed_up(&app);

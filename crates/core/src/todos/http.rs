@@ -265,10 +265,11 @@ fn or_default<R: ?Sized, T: Default>(
 }
 
 /// The body of POST (create) and PUT (replace): `title` is required, every
-/// other field falls back to its default when missing or null.
+/// other field falls back to its default when missing or null. Also the
+/// arguments of the MCP `add_task` tool, so both check input alike.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TodoBody {
+pub struct TodoBody {
     title: String,
     #[serde(default)]
     description: Option<String>,
@@ -283,7 +284,8 @@ struct TodoBody {
 }
 
 impl TodoBody {
-    fn parse(self) -> Result<NewTodo, ApiError> {
+    /// Every field parsed into its domain type; 422 naming each bad field.
+    pub fn parse(self) -> Result<NewTodo, ApiError> {
         let mut f = Fields::default();
         let title = f.take("title", TodoTitle::parse(&self.title));
         let description = f.take(
@@ -335,10 +337,11 @@ where
 
 /// The body of PATCH, with JSON merge patch semantics: an absent field stays
 /// as it is; `null` resets it to its default (`due_at: null` clears the due
-/// date). The title cannot be null.
+/// date). The title cannot be null. Also the changes of the MCP
+/// `update_task` tool.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PatchBody {
+pub struct PatchBody {
     #[serde(default, deserialize_with = "nullable")]
     title: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
@@ -354,7 +357,8 @@ struct PatchBody {
 }
 
 impl PatchBody {
-    fn parse(self) -> Result<TodoChanges, ApiError> {
+    /// The changes, each parsed into its domain type; 422 naming each bad field.
+    pub fn parse(self) -> Result<TodoChanges, ApiError> {
         let mut f = Fields::default();
         let changes = TodoChanges {
             title: match self.title {

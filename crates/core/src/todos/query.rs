@@ -176,23 +176,32 @@ impl Default for HistoryQuery {
 }
 
 impl HistoryQuery {
+    /// Parses a URL query string (without the `?`).
     pub fn parse(query: &str) -> Result<Self, FieldErrors> {
+        Self::from_params(url_params(query))
+    }
+
+    /// The query from decoded `(name, value)` pairs: the URL's parameters,
+    /// or the MCP `task_history` tool's arguments, checked by the same rules.
+    pub fn from_params(
+        params: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, FieldErrors> {
         let mut fields = Fields::default();
         let mut parsed = HistoryQuery::default();
         let mut seen: Vec<String> = Vec::new();
-        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            if seen.contains(&name.to_string()) {
+        for (name, value) in params {
+            if seen.contains(&name) {
                 fields.add(&name, "given more than once");
                 continue;
             }
-            seen.push(name.to_string());
-            match name.as_ref() {
+            seen.push(name.clone());
+            match name.as_str() {
                 "limit" => {
                     if let Some(limit) = fields.take("limit", parse_limit(&value)) {
                         parsed.limit = limit;
                     }
                 }
-                "cursor" => parsed.cursor = Some(value.into_owned()),
+                "cursor" => parsed.cursor = Some(value),
                 other => fields.add(other, "unknown parameter"),
             }
         }
@@ -202,6 +211,11 @@ impl HistoryQuery {
             Err(fields.into_error().fields.unwrap_or_default())
         }
     }
+}
+
+/// A URL query string's parameters, decoded.
+fn url_params(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    url::form_urlencoded::parse(query.as_bytes()).map(|(n, v)| (n.into_owned(), v.into_owned()))
 }
 
 fn parse_limit(raw: &str) -> Result<i64, String> {
@@ -350,18 +364,25 @@ impl ListQuery {
     /// Parses a URL query string (without the `?`). Unknown or repeated
     /// parameters are errors too: a typo must not silently widen the list.
     pub fn parse(query: &str) -> Result<Self, FieldErrors> {
+        Self::from_params(url_params(query))
+    }
+
+    /// The query from decoded `(name, value)` pairs: the URL's parameters,
+    /// or the MCP `list_tasks` tool's arguments, checked by the same rules.
+    pub fn from_params(
+        params: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, FieldErrors> {
         let mut fields = Fields::default();
         let mut seen: Vec<String> = Vec::new();
         let mut raw: Vec<(String, String)> = Vec::new();
-        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            let name = name.into_owned();
+        for (name, value) in params {
             if !PARAMS.contains(&name.as_str()) {
                 fields.add(&name, "unknown parameter");
             } else if seen.contains(&name) {
                 fields.add(&name, "given more than once");
             } else {
                 seen.push(name.clone());
-                raw.push((name, value.into_owned()));
+                raw.push((name, value));
             }
         }
         let get = |name: &str| raw.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
