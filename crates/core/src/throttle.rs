@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
 use crate::db::{DbError, Json, SqlParam, Statement};
-use crate::ports::Db;
+use crate::ports::{Ctx, Db};
 
 /// One throttling counter: its key and how many attempts it allows per window.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +79,30 @@ pub(crate) fn blocked_for(
 
 /// Reserves one attempt under each of `limits` (counted per `window`);
 /// `Some(seconds)` to wait when any of them is used up.
+/// Reserves one attempt of `key` in its one-minute window, allowing as many
+/// per minute as the application variable `variable` says (a positive
+/// whole number; `default` otherwise). `Some(seconds)` to wait when they
+/// are used up.
+pub fn reserve_per_minute(
+    ctx: &Ctx,
+    key: String,
+    variable: &str,
+    default: i64,
+) -> Result<Option<i64>, DbError> {
+    let per_minute = ctx
+        .var(variable)
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .unwrap_or(default);
+    let limits = [Limit {
+        key,
+        max_attempts: per_minute,
+    }];
+    reserve(ctx.db, &limits, Duration::minutes(1), ctx.clock.now())
+}
+
 pub fn reserve(
     db: &dyn Db,
     limits: &[Limit],

@@ -1326,3 +1326,25 @@ fn a_read_only_token_may_read_but_every_write_tool_says_it_is_read_only() {
     let rest = ada.rest("GET", "/api/todos", None).expect(200).body;
     assert_eq!(rest["items"], json!([todo]));
 }
+
+#[test]
+fn tool_calls_are_limited_per_user_and_minute() {
+    let app = TestApp::spawn_with(&[("mcp_rate_per_minute", "3")]);
+    let ada = signup(&app, "ada@example.com");
+    let bob = signup(&app, "bob@example.com");
+    for n in 0..3 {
+        ada.tool(
+            Rev::Modern,
+            "add_task",
+            json!({"title": format!("task {n}")}),
+        );
+    }
+    let message = ada.tool_error(Rev::Modern, "add_task", json!({"title": "one too many"}));
+    assert!(message.contains("Too many tool calls"), "{message}");
+    assert!(message.contains("seconds"), "{message}");
+    // Listing the tools is no tool call, and another user has calls of their own.
+    ada.result(Rev::Modern, "tools/list", json!({}));
+    bob.tool(Rev::Modern, "list_tasks", json!({}));
+    let rest = ada.rest("GET", "/api/todos", None).expect(200).body;
+    assert_eq!(rest["total"], 3);
+}

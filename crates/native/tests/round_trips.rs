@@ -277,7 +277,7 @@ fn a_personal_access_token_costs_one_more_round_trip() {
 }
 
 #[test]
-fn an_mcp_request_is_one_round_trip() {
+fn an_mcp_request_costs_its_documented_round_trips() {
     let app = TestApp::spawn();
     let token = signed_up(&app);
     let token = Some(token.as_str());
@@ -289,6 +289,7 @@ fn an_mcp_request_is_one_round_trip() {
         });
         json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
     };
+    // A tool call first reserves one of the user's calls per minute.
     let cases = [
         ("list tools", "tools/list", None, json!({}), 1),
         (
@@ -296,14 +297,14 @@ fn an_mcp_request_is_one_round_trip() {
             "tools/call",
             Some("add_task"),
             json!({"name": "add_task", "arguments": {"title": "x"}}),
-            1,
+            2,
         ),
         (
             "list tasks",
             "tools/call",
             Some("list_tasks"),
             json!({"name": "list_tasks", "arguments": {}}),
-            1,
+            2,
         ),
     ];
     for (what, method, name, params, statements) in cases {

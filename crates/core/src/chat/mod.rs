@@ -12,7 +12,6 @@ pub mod store;
 
 use std::sync::OnceLock;
 
-use chrono::Duration;
 use chrono_tz::Tz;
 use http::{Method, StatusCode};
 use regex::Regex;
@@ -125,18 +124,8 @@ fn time_zone(req: &Request) -> Result<Tz, ApiError> {
 /// Reserves one of the caller's chat requests for this minute (shared by
 /// all instances, exact under concurrency) before any LLM is asked.
 fn reserve_rate(ctx: &Ctx, caller: &Caller) -> Result<(), ApiError> {
-    let per_minute = ctx
-        .var("chat_rate_per_minute")
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .unwrap_or(DEFAULT_RATE_PER_MINUTE);
-    let limits = [throttle::Limit {
-        key: format!("chat:{}", caller.user_id),
-        max_attempts: per_minute,
-    }];
-    match throttle::reserve(ctx.db, &limits, Duration::minutes(1), ctx.clock.now())? {
+    let key = format!("chat:{}", caller.user_id);
+    match throttle::reserve_per_minute(ctx, key, "chat_rate_per_minute", DEFAULT_RATE_PER_MINUTE)? {
         Some(seconds) => Err(ApiError::too_many_requests(seconds)),
         None => Ok(()),
     }

@@ -17,9 +17,14 @@ use super::protocol::RpcError;
 use crate::auth::{self, Caller};
 use crate::error::{ApiError, FieldErrors};
 use crate::ports::Ctx;
+use crate::throttle;
 use crate::todos::http::{PatchBody, TodoBody};
 use crate::todos::store::{self, TodoError, Toggled};
 use crate::todos::{parse_todo_id, HistoryQuery, ListQuery, Todo};
+
+/// Tool calls one user may make per minute, unless `mcp_rate_per_minute`
+/// says otherwise (the spec asks servers to rate-limit tool invocations).
+const DEFAULT_RATE_PER_MINUTE: i64 = 120;
 
 /// Every tool, in the order `tools/list` answers them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -501,10 +506,18 @@ pub fn call(
             )))
         }
     };
+    let key = format!("mcp:{}", caller.user_id);
     let outcome = if tool.writes() && caller.read_only() {
         Err(Failed::Tool(format!(
             "This token is read-only: it may list and read tasks but not change them, so \
              {name} is not allowed. Ask the user for a personal access token with write access."
+        )))
+    } else if let Some(seconds) =
+        throttle::reserve_per_minute(ctx, key, "mcp_rate_per_minute", DEFAULT_RATE_PER_MINUTE)?
+    {
+        Err(Failed::Tool(format!(
+            "Too many tool calls for this user in the last minute (the limit is set by \
+             mcp_rate_per_minute). Wait {seconds} seconds, then call the tool again."
         )))
     } else {
         run(ctx, caller, tool, arguments)
