@@ -1,0 +1,737 @@
+// The todo list: loading with the filters of the URL, rendering, adding,
+// inline editing, toggling, deleting with Undo, and staying in step with
+// other tabs through the delta sync (`GET /api/todos?since=<sync_token>`).
+
+import { api, ApiError, describe } from './api.js';
+import { $, h, icon, toast, showFieldErrors, clearFieldErrors, clearErrorOnInput, busy, showBanner, hideBanner, announce } from './ui.js';
+import { toDueAt, fromDueAt, dueState, formatDue, formatLong } from './dates.js';
+
+const DEFAULTS = { status: 'all', priority: '', tag: '', q: '', sort: '-created_at' };
+const PAGE = 100;
+const UNDO_MS = 6000;
+const POLL_MS = 4000;
+const RANK = { urgent: 0, high: 1, medium: 2, low: 3 };
+const PRIORITY_WORDS = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' };
+const REPEAT_WORDS = { daily: 'Daily', weekly: 'Weekly', monthly: 'Monthly' };
+
+const state = {
+  filters: { ...DEFAULTS },
+  todos: new Map(),
+  nextCursor: null,
+  syncToken: null,
+  stats: null,
+  knownTags: new Set(),
+  pendingDeletes: new Map(),
+  clearing: null,
+  editing: null,
+  loaded: false,
+  generation: 0,
+  syncing: null,
+  pollTimer: null,
+};
+
+// ------------------------------------------------------------------ filters
+
+export function readFilters() {
+  const params = new URLSearchParams(location.search);
+  const f = { ...DEFAULTS };
+  for (const key of Object.keys(DEFAULTS)) {
+    const value = params.get(key);
+    if (value !== null) f[key] = value;
+  }
+  if (!['all', 'open', 'done'].includes(f.status)) f.status = 'all';
+  state.filters = f;
+  syncControls();
+}
+
+function writeFilters(push) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(state.filters)) {
+    if (value && value !== DEFAULTS[key]) params.set(key, value);
+  }
+  const query = params.toString();
+  const url = `/${query ? `?${query}` : ''}`;
+  if (url !== location.pathname + location.search) {
+    history[push ? 'pushState' : 'replaceState'](null, '', url);
+  }
+}
+
+function syncControls() {
+  const f = state.filters;
+  $('#search').value = f.q;
+  for (const radio of document.querySelectorAll('input[name="status"]')) radio.checked = radio.value === f.status;
+  setSelect($('#priority-filter'), f.priority);
+  renderTagOptions();
+  setSelect($('#sort'), f.sort);
+}
+
+function setSelect(select, value) {
+  if (![...select.options].some((o) => o.value === value)) {
+    select.append(h('option', { value }, value));
+  }
+  select.value = value;
+}
+
+function setFilter(changes, push = true) {
+  Object.assign(state.filters, changes);
+  writeFilters(push);
+  syncControls();
+  loadList();
+}
+
+function filtersActive() {
+  const f = state.filters;
+  return f.status !== 'all' || f.priority || f.tag || f.q;
+}
+
+// ------------------------------------------------------------------ loading
+
+function listQuery(cursor) {
+  const f = state.filters;
+  const params = new URLSearchParams({ limit: String(PAGE), sort: f.sort });
+  if (f.status !== 'all') params.set('status', f.status);
+  if (f.priority) params.set('priority', f.priority);
+  if (f.tag) params.set('tag', f.tag);
+  if (f.q.trim()) params.set('q', f.q.trim());
+  if (cursor) params.set('cursor', cursor);
+  return `/api/todos?${params}`;
+}
+
+export async function loadList() {
+  const generation = ++state.generation;
+  $('#list-wrap').setAttribute('aria-busy', 'true');
+  try {
+    const page = await api('GET', listQuery());
+    if (generation !== state.generation) return;
+    state.todos = new Map(page.items.map((t) => [t.id, t]));
+    state.nextCursor = page.next_cursor;
+    state.syncToken = page.sync_token;
+    state.loaded = true;
+    hideBanner();
+    render();
+    loadStats();
+  } catch (error) {
+    if (generation !== state.generation) return;
+    if (error instanceof ApiError && error.status === 422 && error.fields) {
+      // A hand-edited URL with a filter the API refuses: back to the defaults.
+      toast(`Some filters in the address were not valid and were reset. ${describe(error)}`, { kind: 'error' });
+      state.filters = { ...DEFAULTS };
+      writeFilters(false);
+      syncControls();
+      loadList();
+      return;
+    }
+    if (error.status === 401) return;
+    state.loaded = true;
+    render(describe(error));
+  } finally {
+    if (generation === state.generation) $('#list-wrap').setAttribute('aria-busy', 'false');
+  }
+}
+
+async function loadMore() {
+  if (!state.nextCursor) return;
+  const generation = state.generation;
+  try {
+    const page = await busy($('#load-more'), api('GET', listQuery(state.nextCursor)));
+    if (generation !== state.generation) return;
+    for (const t of page.items) state.todos.set(t.id, t);
+    state.nextCursor = page.next_cursor;
+    render();
+  } catch (error) {
+    if (error.status !== 401) toast(describe(error), { kind: 'error' });
+  }
+}
+
+export async function loadStats() {
+  try {
+    state.stats = await api('GET', '/api/todos/stats');
+    renderStats();
+    renderFooter();
+    if (state.loaded) renderEmpty();
+  } catch {
+    // The list shows the failure; the counts keep their last values.
+  }
+}
+
+/** Every change since the last sync token, applied in place (no reload). */
+export function sync() {
+  if (!state.syncToken || state.syncing) return state.syncing;
+  state.syncing = (async () => {
+    let changed = false;
+    try {
+      for (let pages = 0; pages < 20; pages++) {
+        const token = state.syncToken;
+        const feed = await api('GET', `/api/todos?since=${encodeURIComponent(token)}&limit=${PAGE}`);
+        if (token !== state.syncToken) break; // the list was reloaded meanwhile
+        changed = applyChanges(feed.items, feed.deleted, false) || changed;
+        state.syncToken = feed.sync_token;
+        if (!feed.has_more) break;
+      }
+      hideBanner();
+      if (changed) {
+        render();
+        loadStats();
+      }
+    } catch (error) {
+      if (error.status === 422) loadList();
+      else if (error.network || error.status >= 500) {
+        showBanner("Can't reach the server. Showing what was last loaded; we'll keep trying.");
+      }
+    } finally {
+      state.syncing = null;
+    }
+  })();
+  return state.syncing;
+}
+
+/** Puts changed todos in and takes deleted ones out; answers whether anything changed. */
+export function applyChanges(items = [], deleted = [], rerender = true) {
+  let changed = false;
+  for (const todo of items) {
+    const known = state.todos.get(todo.id);
+    if (!known || known.version < todo.version || known.updated_at !== todo.updated_at) {
+      state.todos.set(todo.id, todo);
+      changed = true;
+    }
+  }
+  for (const id of deleted) changed = state.todos.delete(id) || changed;
+  if (changed && rerender) {
+    render();
+    loadStats();
+  }
+  return changed;
+}
+
+function onVisible() {
+  if (document.visibilityState === 'visible') sync();
+}
+
+export function startSync() {
+  stopSync();
+  state.pollTimer = setInterval(() => {
+    if (document.visibilityState === 'visible') sync();
+  }, POLL_MS);
+  document.addEventListener('visibilitychange', onVisible);
+  window.addEventListener('focus', onVisible);
+  window.addEventListener('online', onVisible);
+}
+
+export function stopSync() {
+  clearInterval(state.pollTimer);
+  state.pollTimer = null;
+  document.removeEventListener('visibilitychange', onVisible);
+  window.removeEventListener('focus', onVisible);
+  window.removeEventListener('online', onVisible);
+}
+
+/** Forgets everything of the signed-out user. */
+export function reset() {
+  stopSync();
+  flushDeletes();
+  state.todos = new Map();
+  state.syncToken = null;
+  state.stats = null;
+  state.knownTags = new Set();
+  state.loaded = false;
+  state.editing = null;
+  state.generation++;
+  $('#todo-list').replaceChildren();
+  $('#stats').replaceChildren();
+}
+
+// ------------------------------------------------------------------ matching
+
+function matches(todo) {
+  const f = state.filters;
+  if (state.pendingDeletes.has(todo.id)) return false;
+  if (state.clearing && todo.completed) return false;
+  if (f.status === 'open' && todo.completed) return false;
+  if (f.status === 'done' && !todo.completed) return false;
+  if (f.priority && !f.priority.split(',').includes(todo.priority)) return false;
+  if (f.tag && !todo.tags.includes(f.tag.toLowerCase())) return false;
+  const q = f.q.trim().toLowerCase();
+  if (q && !`${todo.title}\n${todo.description}`.toLowerCase().includes(q)) return false;
+  return true;
+}
+
+function compare(a, b) {
+  const sort = state.filters.sort;
+  const desc = sort.startsWith('-');
+  const key = sort.replace(/^-/, '');
+  let c = 0;
+  if (key === 'due_at') {
+    if (!a.due_at || !b.due_at) {
+      c = (a.due_at ? 0 : 1) - (b.due_at ? 0 : 1);
+      if (c) return c; // undated last either way
+    } else c = Date.parse(a.due_at) - Date.parse(b.due_at);
+  } else if (key === 'priority') c = RANK[a.priority] - RANK[b.priority];
+  else if (key === 'title') c = a.title.toLowerCase().localeCompare(b.title.toLowerCase());
+  else c = Date.parse(a.created_at) - Date.parse(b.created_at);
+  if (!c) c = a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  return desc ? -c : c;
+}
+
+// ------------------------------------------------------------------ rendering
+
+function render(failure) {
+  const list = $('#todo-list');
+  const focus = rememberFocus();
+  const visible = [...state.todos.values()].filter(matches).sort(compare);
+  for (const t of state.todos.values()) for (const tag of t.tags) state.knownTags.add(tag);
+  const old = new Map([...list.children].map((li) => [li.dataset.id, li]));
+  const items = visible.map((todo) => {
+    const li = old.get(todo.id);
+    if (todo.id === state.editing && li?.querySelector('form')) return li;
+    return renderItem(todo);
+  });
+  list.replaceChildren(...items);
+  if (state.editing && !visible.some((t) => t.id === state.editing)) state.editing = null;
+  $('#load-more').hidden = !state.nextCursor;
+  renderTagOptions();
+  renderEmpty(failure, visible.length);
+  renderFooter();
+  restoreFocus(focus);
+}
+
+function rememberFocus() {
+  const el = document.activeElement;
+  const li = el?.closest?.('#todo-list > li');
+  if (!li) return null;
+  return { id: li.dataset.id, part: el.dataset.focus || 'row' };
+}
+
+function restoreFocus(focus) {
+  if (!focus || document.activeElement?.closest?.('#todo-list > li')) return;
+  const li = $(`#todo-list > li[data-id="${CSS.escape(focus.id)}"]`);
+  if (!li) return;
+  (li.querySelector(`[data-focus="${focus.part}"]`) || li).focus();
+}
+
+function renderItem(todo) {
+  const state_ = dueState(todo);
+  const titleId = `title-${todo.id}`;
+  const meta = [];
+  if (todo.priority !== 'medium') {
+    meta.push(h('span', { class: `pill pill-${todo.priority}` }, PRIORITY_WORDS[todo.priority]));
+  }
+  if (todo.due_at) {
+    const label = state_ === 'overdue' ? `Overdue · ${formatDue(todo.due_at)}` : formatDue(todo.due_at);
+    meta.push(
+      h('span', { class: `due due-${state_ || 'later'}`, title: formatLong(todo.due_at) },
+        icon('calendar'), h('time', { datetime: todo.due_at }, label)),
+    );
+  }
+  if (todo.recurrence !== 'none') {
+    meta.push(h('span', { class: 'repeat', title: `Repeats ${todo.recurrence}` }, icon('repeat'), REPEAT_WORDS[todo.recurrence]));
+  }
+  for (const tag of todo.tags) {
+    meta.push(
+      h('button', {
+        type: 'button', class: 'tag', 'aria-label': `Show todos tagged ${tag}`,
+        onclick: () => setFilter({ tag }),
+      }, `#${tag}`),
+    );
+  }
+  const classes = ['todo', todo.completed && 'is-done', state_ && `is-${state_}`, `prio-${todo.priority}`];
+  return h('li', {
+    class: classes.filter(Boolean).join(' '),
+    dataset: { id: todo.id },
+    tabindex: '0',
+    'aria-labelledby': titleId,
+    onkeydown: (e) => {
+      if (e.target !== e.currentTarget) return;
+      if (e.key === 'Enter') { e.preventDefault(); startEdit(todo.id); }
+      if (e.key === 'Delete') { e.preventDefault(); remove(todo.id); }
+    },
+  },
+  h('input', {
+    type: 'checkbox', class: 'check', checked: todo.completed, dataset: { focus: 'check' },
+    'aria-labelledby': titleId, onchange: () => toggle(todo.id),
+  }),
+  h('div', { class: 'todo-body', ondblclick: () => startEdit(todo.id) },
+    h('span', { class: 'todo-title', id: titleId }, todo.title),
+    todo.description ? h('p', { class: 'todo-desc' }, todo.description) : null,
+    meta.length ? h('div', { class: 'todo-meta' }, meta) : null,
+  ),
+  h('div', { class: 'todo-actions' },
+    h('button', {
+      type: 'button', class: 'icon-btn', 'aria-label': `Edit “${todo.title}”`, dataset: { focus: 'edit' },
+      onclick: () => startEdit(todo.id),
+    }, icon('edit')),
+    h('button', {
+      type: 'button', class: 'icon-btn icon-btn-danger', 'aria-label': `Delete “${todo.title}”`, dataset: { focus: 'delete' },
+      onclick: () => remove(todo.id),
+    }, icon('trash')),
+  ));
+}
+
+function renderStats() {
+  const s = state.stats;
+  const ul = $('#stats');
+  if (!s) return;
+  const chip = (n, word, kind) =>
+    h('li', { class: `stat${kind && n ? ` stat-${kind}` : ''}` }, h('strong', {}, String(n)), ` ${word}`);
+  ul.replaceChildren(
+    chip(s.open, 'open'),
+    chip(s.overdue, 'overdue', 'danger'),
+    chip(s.due_today, 'due today', 'warning'),
+    chip(s.done, 'done'),
+  );
+}
+
+function renderTagOptions() {
+  const select = $('#tag-filter');
+  const tags = new Set(state.knownTags);
+  if (state.filters.tag) tags.add(state.filters.tag);
+  const wanted = ['', ...[...tags].sort()];
+  const have = [...select.options].map((o) => o.value);
+  if (wanted.join('\n') !== have.join('\n')) {
+    select.replaceChildren(...wanted.map((t) => h('option', { value: t }, t ? `#${t}` : 'Any tag')));
+  }
+  select.value = state.filters.tag;
+}
+
+function renderEmpty(failure, count = $('#todo-list').children.length) {
+  const empty = $('#empty');
+  if (!state.loaded || count) {
+    empty.hidden = true;
+    return;
+  }
+  empty.hidden = false;
+  if (failure) {
+    empty.replaceChildren(
+      h('p', { class: 'empty-title' }, 'Your todos could not be loaded'),
+      h('p', {}, failure),
+      h('button', { type: 'button', class: 'btn', onclick: () => loadList() }, 'Try again'),
+    );
+  } else if (filtersActive()) {
+    const onlyOpen = state.filters.status === 'open' && !state.filters.priority && !state.filters.tag && !state.filters.q;
+    empty.replaceChildren(
+      h('p', { class: 'empty-title' }, onlyOpen ? 'All caught up' : 'No todos match these filters'),
+      h('p', {}, onlyOpen ? 'Every todo is done. Add a new one, or enjoy the quiet.' : 'Try another search, or show everything again.'),
+      h('button', { type: 'button', class: 'btn', onclick: () => setFilter({ ...DEFAULTS, sort: state.filters.sort }) }, 'Clear filters'),
+    );
+  } else {
+    empty.replaceChildren(
+      h('div', { class: 'empty-art', 'aria-hidden': 'true' }, icon('check')),
+      h('p', { class: 'empty-title' }, 'Nothing to do yet'),
+      h('p', {}, 'Add your first todo above (press n), or ask the assistant something like “urgent task pay rent tomorrow”.'),
+    );
+  }
+}
+
+function renderFooter() {
+  const done = state.stats ? state.stats.done : [...state.todos.values()].filter((t) => t.completed).length;
+  const button = $('#clear-done');
+  button.hidden = !done || Boolean(state.clearing);
+  button.textContent = `Clear completed (${done})`;
+}
+
+// ------------------------------------------------------------------ adding
+
+function parseTags(text) {
+  return text.split(',').map((t) => t.trim()).filter(Boolean);
+}
+
+async function create(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  clearFieldErrors(form);
+  const title = $('#new-title').value;
+  const body = {
+    title,
+    priority: $('#new-priority').value,
+    tags: parseTags($('#new-tags').value),
+    recurrence: $('#new-recurrence').value,
+  };
+  const due = toDueAt($('#new-due').value, $('#new-time').value);
+  if (due) body.due_at = due;
+  try {
+    const todo = await busy($('#new-submit'), api('POST', '/api/todos', { body }));
+    state.todos.set(todo.id, todo);
+    form.reset();
+    $('#new-title').focus();
+    render();
+    loadStats();
+    if (matches(todo)) announce(`Added “${todo.title}”.`);
+    else toast(`Added “${todo.title}”. The current filters hide it.`);
+  } catch (error) {
+    if (error.status === 401) return;
+    const fields = { ...(error.fields || {}) };
+    const invalid = showFieldErrors('new', fields);
+    const rest = Object.keys(fields).length ? describe(Object.assign(error, { fields })) : '';
+    if (!invalid.length || rest) $('#new-error').textContent = rest || describe(error);
+    (invalid[0] || $('#new-title')).focus();
+  }
+}
+
+// ------------------------------------------------------------------ editing
+
+function startEdit(id) {
+  const todo = state.todos.get(id);
+  const li = $(`#todo-list > li[data-id="${CSS.escape(id)}"]`);
+  if (!todo || !li) return;
+  if (state.editing && state.editing !== id) cancelEdit();
+  state.editing = id;
+  const { date, time } = fromDueAt(todo.due_at);
+  const field = (label, control, name, cls = '') =>
+    h('div', { class: `mini-field ${cls}` }, h('label', { for: control.id }, label), control,
+      name ? h('p', { class: 'field-error', id: `edit-${name}-error` }) : null);
+  const option = (value, label, current) => h('option', { value, selected: value === current }, label);
+  const title = h('input', { id: 'edit-title', value: todo.title, 'aria-describedby': 'edit-title-error', autocomplete: 'off' });
+  const form = h('form', {
+    class: 'edit-form', novalidate: true, 'aria-label': `Edit “${todo.title}”`,
+    onsubmit: (e) => { e.preventDefault(); saveEdit(id, form); },
+    onkeydown: (e) => { if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); cancelEdit(true); } },
+  },
+  field('Title', title, 'title', 'wide'),
+  field('Notes', h('textarea', { id: 'edit-description', rows: '2', 'aria-describedby': 'edit-description-error' }, todo.description), 'description', 'wide'),
+  h('div', { class: 'composer-details' },
+    field('Priority', h('select', { id: 'edit-priority', 'aria-describedby': 'edit-priority-error' },
+      ['low', 'medium', 'high', 'urgent'].map((p) => option(p, PRIORITY_WORDS[p], todo.priority))), 'priority'),
+    field('Due', h('input', { id: 'edit-due', type: 'date', value: date, 'aria-describedby': 'edit-due_at-error' }), 'due_at'),
+    field('Time', h('input', { id: 'edit-time', type: 'time', value: time })),
+    field('Tags', h('input', { id: 'edit-tags', value: todo.tags.join(', '), 'aria-describedby': 'edit-tags-error', autocomplete: 'off' }), 'tags', 'grow'),
+    field('Repeats', h('select', { id: 'edit-recurrence', 'aria-describedby': 'edit-recurrence-error' },
+      option('none', 'Never', todo.recurrence), option('daily', 'Daily', todo.recurrence),
+      option('weekly', 'Weekly', todo.recurrence), option('monthly', 'Monthly', todo.recurrence)), 'recurrence'),
+  ),
+  h('p', { class: 'form-error', id: 'edit-error', role: 'alert' }),
+  h('div', { class: 'edit-actions' },
+    h('button', { type: 'button', class: 'btn', onclick: () => cancelEdit(true) }, 'Cancel'),
+    h('button', { type: 'submit', class: 'btn btn-primary', id: 'edit-save' }, 'Save'),
+  ));
+  clearErrorOnInput(form);
+  li.classList.add('is-editing');
+  li.removeAttribute('tabindex');
+  li.replaceChildren(form);
+  title.focus();
+  title.select();
+}
+
+function cancelEdit(refocus = false) {
+  const id = state.editing;
+  state.editing = null;
+  render();
+  if (refocus && id) $(`#todo-list > li[data-id="${CSS.escape(id)}"]`)?.focus();
+}
+
+async function saveEdit(id, form) {
+  const todo = state.todos.get(id);
+  clearFieldErrors(form);
+  const next = {
+    title: $('#edit-title').value,
+    description: $('#edit-description').value,
+    priority: $('#edit-priority').value,
+    due_at: toDueAt($('#edit-due').value, $('#edit-time').value),
+    tags: parseTags($('#edit-tags').value),
+    recurrence: $('#edit-recurrence').value,
+  };
+  const patch = {};
+  for (const [key, value] of Object.entries(next)) {
+    const before = todo[key];
+    const same = key === 'tags'
+      ? value.map((t) => t.toLowerCase()).join(',') === before.join(',')
+      : key === 'due_at'
+        ? (value && before ? Date.parse(value) === Date.parse(before) : value === before)
+        : value === before;
+    if (!same) patch[key] = value;
+  }
+  if (!Object.keys(patch).length) {
+    cancelEdit(true);
+    return;
+  }
+  try {
+    const updated = await busy($('#edit-save'), api('PATCH', `/api/todos/${id}`, {
+      body: patch, headers: { 'if-match': `"${todo.version}"` },
+    }));
+    state.todos.set(id, updated);
+    state.editing = null;
+    render();
+    loadStats();
+    $(`#todo-list > li[data-id="${CSS.escape(id)}"]`)?.focus();
+    announce('Saved.');
+  } catch (error) {
+    if (error.status === 401) return;
+    if (error.status === 412) {
+      try {
+        state.todos.set(id, await api('GET', `/api/todos/${id}`));
+      } catch { /* the message below still holds */ }
+      $('#edit-error').textContent =
+        'This todo was changed somewhere else meanwhile. Save again to keep your version, or Cancel to see theirs.';
+      return;
+    }
+    if (error.status === 404) {
+      state.todos.delete(id);
+      state.editing = null;
+      render();
+      toast(describe(error, 'This todo'), { kind: 'error' });
+      return;
+    }
+    const fields = { ...(error.fields || {}) };
+    const invalid = showFieldErrors('edit', fields);
+    if (!invalid.length || Object.keys(fields).length) $('#edit-error').textContent = describe(Object.assign(error, { fields }));
+    (invalid[0] || $('#edit-title')).focus();
+  }
+}
+
+// ------------------------------------------------------------------ toggling
+
+async function toggle(id) {
+  const todo = state.todos.get(id);
+  if (!todo) return;
+  // Shown at once; put back if the API refuses.
+  state.todos.set(id, { ...todo, completed: !todo.completed });
+  render();
+  try {
+    const { todo: updated, next } = await api('POST', `/api/todos/${id}/toggle`, {
+      headers: { 'if-match': `"${todo.version}"` },
+    });
+    state.todos.set(id, updated);
+    if (next) {
+      state.todos.set(next.id, next);
+      toast(`Next “${next.title}” is due ${formatDue(next.due_at).toLowerCase()}.`);
+    }
+    announce(updated.completed ? `Completed “${updated.title}”.` : `Reopened “${updated.title}”.`);
+    render();
+    loadStats();
+  } catch (error) {
+    state.todos.set(id, todo);
+    if (error.status === 412) {
+      try { state.todos.set(id, await api('GET', `/api/todos/${id}`)); } catch { /* shown below */ }
+    } else if (error.status === 404) state.todos.delete(id);
+    render();
+    if (error.status !== 401) toast(describe(error, 'This todo'), { kind: 'error' });
+  }
+}
+
+// ------------------------------------------------------------------ deleting
+
+/** Hidden at once, deleted after the Undo window: an undone delete loses nothing. */
+function remove(id) {
+  const todo = state.todos.get(id);
+  if (!todo || state.pendingDeletes.has(id)) return;
+  const li = $(`#todo-list > li[data-id="${CSS.escape(id)}"]`);
+  const neighbour = li?.nextElementSibling || li?.previousElementSibling;
+  if (state.editing === id) state.editing = null;
+  const timer = setTimeout(() => commitDelete(id), UNDO_MS);
+  state.pendingDeletes.set(id, { timer, todo });
+  render();
+  (neighbour?.isConnected ? neighbour : $('#new-title')).focus();
+  const close = toast(`Deleted “${todo.title}”.`, {
+    timeout: UNDO_MS,
+    action: {
+      label: 'Undo',
+      run: () => {
+        const pending = state.pendingDeletes.get(id);
+        if (!pending) return;
+        clearTimeout(pending.timer);
+        state.pendingDeletes.delete(id);
+        render();
+        $(`#todo-list > li[data-id="${CSS.escape(id)}"]`)?.focus();
+        announce(`Restored “${todo.title}”.`);
+      },
+    },
+  });
+  state.pendingDeletes.get(id).close = close;
+}
+
+async function commitDelete(id) {
+  const pending = state.pendingDeletes.get(id);
+  if (!pending) return;
+  try {
+    await api('DELETE', `/api/todos/${id}`);
+    state.pendingDeletes.delete(id);
+    state.todos.delete(id);
+    loadStats();
+  } catch (error) {
+    state.pendingDeletes.delete(id);
+    if (error.status === 404) state.todos.delete(id);
+    else if (error.status !== 401) toast(`“${pending.todo.title}” was not deleted. ${describe(error)}`, { kind: 'error' });
+    render();
+  }
+}
+
+/** Sends the deletes still waiting for their Undo window (the page is going away). */
+export function flushDeletes() {
+  for (const [id, pending] of state.pendingDeletes) {
+    clearTimeout(pending.timer);
+    api('DELETE', `/api/todos/${id}`, { keepalive: true }).catch(() => {});
+  }
+  state.pendingDeletes.clear();
+  if (state.clearing) {
+    clearTimeout(state.clearing.timer);
+    api('DELETE', '/api/todos?status=done', { keepalive: true }).catch(() => {});
+    state.clearing = null;
+  }
+}
+
+function clearCompleted() {
+  if (state.clearing) return;
+  const count = state.stats?.done ?? 0;
+  const timer = setTimeout(commitClear, UNDO_MS);
+  state.clearing = { timer };
+  render();
+  $('#new-title').focus();
+  toast(`Cleared ${count} completed ${count === 1 ? 'todo' : 'todos'}.`, {
+    timeout: UNDO_MS,
+    action: {
+      label: 'Undo',
+      run: () => {
+        if (!state.clearing) return;
+        clearTimeout(state.clearing.timer);
+        state.clearing = null;
+        render();
+        announce('Restored the completed todos.');
+      },
+    },
+  });
+}
+
+async function commitClear() {
+  if (!state.clearing) return;
+  try {
+    await api('DELETE', '/api/todos?status=done');
+    for (const [id, t] of state.todos) if (t.completed) state.todos.delete(id);
+    loadStats();
+  } catch (error) {
+    if (error.status !== 401) toast(`The completed todos were not cleared. ${describe(error)}`, { kind: 'error' });
+  } finally {
+    state.clearing = null;
+    render();
+  }
+}
+
+// ------------------------------------------------------------------ wiring
+
+let searchTimer;
+
+export function initTodos() {
+  $('#new-todo').addEventListener('submit', create);
+  $('#search').addEventListener('input', (e) => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => setFilter({ q: e.target.value }, false), 250);
+  });
+  $('#search').addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && e.target.value) {
+      e.stopPropagation();
+      e.target.value = '';
+      setFilter({ q: '' }, false);
+    }
+  });
+  $('#status-filter').addEventListener('change', (e) => setFilter({ status: e.target.value }));
+  $('#priority-filter').addEventListener('change', (e) => setFilter({ priority: e.target.value }));
+  $('#tag-filter').addEventListener('change', (e) => setFilter({ tag: e.target.value }));
+  $('#sort').addEventListener('change', (e) => setFilter({ sort: e.target.value }));
+  $('#load-more').addEventListener('click', loadMore);
+  $('#clear-done').addEventListener('click', clearCompleted);
+  window.addEventListener('pagehide', flushDeletes);
+}
+
+/** Esc: closes the editor if one is open; answers whether it did. */
+export function closeEditor() {
+  if (!state.editing) return false;
+  cancelEdit(true);
+  return true;
+}

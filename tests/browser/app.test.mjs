@@ -1,0 +1,316 @@
+// The web UI end to end in headless Chromium, against the app served over a
+// fresh database (scripts/browser-test). One account walks through the
+// product as a person would; every screen is checked with axe-core and
+// photographed at desktop and phone width.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  launch, newContext, openPage, signUp, logIn, checkA11y, screenshot, addTodo, row, titles,
+  localDate, noProblems, warmUp, DESKTOP, PHONE,
+} from './harness.mjs';
+
+let browser;
+let context;
+let page;
+let email;
+
+before(async () => {
+  browser = await launch();
+  await warmUp(browser);
+  context = await newContext(browser);
+  page = await openPage(context);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+const poll = (fn, timeout = 15000) => assert.doesNotReject(async () => {
+  const start = Date.now();
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (Date.now() - start > timeout) throw error;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+});
+
+test('the login and sign-up screens are accessible and explain mistakes beside the field', async () => {
+  await page.goto('/');
+  await page.waitForURL('**/login');
+  await page.getByRole('heading', { name: 'Welcome back' }).waitFor();
+  await checkA11y(page, 'login');
+  await screenshot(page, 'login-desktop');
+  await page.setViewportSize(PHONE);
+  await checkA11y(page, 'login at phone width');
+  await screenshot(page, 'login-phone');
+  await page.setViewportSize(DESKTOP);
+
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  await page.waitForURL('**/signup');
+  await page.getByLabel('Name').fill('Ada');
+  await page.getByLabel('Email').fill('ada@example.com');
+  await page.getByLabel('Password').fill('short');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  const error = page.locator('#auth-password-error');
+  await error.waitFor();
+  assert.match(await error.textContent(), /8 characters/);
+  assert.equal(await page.getByLabel('Password').getAttribute('aria-invalid'), 'true');
+  await checkA11y(page, 'sign-up with an error');
+
+  await page.getByLabel('Password').fill('wrong password');
+  await page.getByRole('link', { name: 'Log in' }).click();
+  await page.getByLabel('Email').fill('nobody@example.com');
+  await page.getByLabel('Password').fill('wrong password');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByText('Wrong email or password.').waitFor();
+  noProblems(page);
+});
+
+test('a new account starts with an empty list that says what to do', async () => {
+  email = await signUp(page);
+  await page.getByText('Nothing to do yet').waitFor();
+  assert.equal(new URL(page.url()).pathname, '/');
+  await checkA11y(page, 'empty list');
+  await screenshot(page, 'empty-desktop');
+});
+
+test('todos are added with priorities, due dates and tags, and overdue and today stand out', async () => {
+  await addTodo(page, { title: 'Buy milk', priority: 'high', due: localDate(0), tags: 'shopping, home' });
+  await addTodo(page, { title: 'File taxes', priority: 'urgent', due: localDate(-2), tags: 'admin' });
+  await addTodo(page, { title: 'Water the plants', due: localDate(3), tags: 'home', recurrence: 'weekly' });
+  await addTodo(page, { title: 'Read a book', priority: 'low' });
+  await addTodo(page, { title: 'Plan the holiday', due: localDate(20), time: '10:30', tags: 'travel' });
+
+  assert.match(await row(page, 'File taxes').textContent(), /Overdue/);
+  assert.ok(await row(page, 'File taxes').evaluate((li) => li.classList.contains('is-overdue')));
+  assert.ok(await row(page, 'Buy milk').evaluate((li) => li.classList.contains('is-today')));
+  assert.match(await row(page, 'Water the plants').textContent(), /Weekly/);
+  assert.match(await row(page, 'Buy milk').textContent(), /#shopping/);
+
+  // Counts come from /api/todos/stats.
+  await poll(async () => assert.match(await page.locator('#stats').textContent(), /5 open.*1 overdue.*done/s));
+
+  // A server-side validation message beside its field.
+  await page.getByLabel('New todo', { exact: true }).fill('Too many tags');
+  await page.locator('#new-tags').fill('a,b,c,d,e,f,g,h,i,j,k');
+  await page.getByRole('button', { name: 'Add', exact: true }).click();
+  await page.locator('#new-tags-error').filter({ hasText: /./ }).waitFor();
+  await page.locator('#new-tags').fill('');
+  await page.getByLabel('New todo', { exact: true }).fill('');
+
+  await checkA11y(page, 'list');
+  await screenshot(page, 'list-desktop');
+  noProblems(page);
+});
+
+test('filters and sort narrow the list and live in the URL', async () => {
+  await page.getByRole('combobox', { name: 'Filter by tag' }).selectOption('home');
+  await poll(async () => assert.deepEqual((await titles(page)).sort(), ['Buy milk', 'Water the plants']));
+  assert.equal(new URL(page.url()).searchParams.get('tag'), 'home');
+
+  await page.getByRole('combobox', { name: 'Filter by tag' }).selectOption('');
+  await page.getByRole('combobox', { name: 'Filter by priority' }).selectOption('high,urgent');
+  await poll(async () => assert.deepEqual((await titles(page)).sort(), ['Buy milk', 'File taxes']));
+
+  await page.getByRole('combobox', { name: 'Filter by priority' }).selectOption('');
+  await page.keyboard.press('Escape');
+  await page.locator('body').press('/');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'search');
+  await page.keyboard.type('holiday');
+  await poll(async () => assert.deepEqual(await titles(page), ['Plan the holiday']));
+  assert.equal(new URL(page.url()).searchParams.get('q'), 'holiday');
+  await page.getByLabel('Search todos').press('Escape');
+  await poll(async () => assert.equal((await titles(page)).length, 5));
+
+  await page.getByRole('combobox', { name: 'Sort by' }).selectOption('due_at');
+  await poll(async () => assert.deepEqual(await titles(page),
+    ['File taxes', 'Buy milk', 'Water the plants', 'Plan the holiday', 'Read a book']));
+  assert.equal(new URL(page.url()).searchParams.get('sort'), 'due_at');
+});
+
+test('a todo is edited inline, by double-click or Enter, and Esc cancels', async () => {
+  await row(page, 'Read a book').locator('.todo-title').dblclick();
+  const title = page.locator('#edit-title');
+  await title.waitFor();
+  await title.fill('Read a good book');
+  await page.locator('#edit-tags').fill('leisure');
+  await page.locator('#edit-priority').selectOption('high');
+  await screenshot(page, 'edit-desktop');
+  await title.press('Enter');
+  await row(page, 'Read a good book').waitFor();
+  assert.match(await row(page, 'Read a good book').textContent(), /High.*#leisure/s);
+  // Focus comes back to the row; Enter opens the editor again, Esc closes it unchanged.
+  assert.equal(await page.evaluate(() => document.activeElement.closest('li')?.dataset.id !== undefined), true);
+  await row(page, 'Read a good book').focus();
+  await page.keyboard.press('Enter');
+  await page.locator('#edit-title').waitFor();
+  await page.locator('#edit-title').fill('Something else');
+  await page.keyboard.press('Escape');
+  await row(page, 'Read a good book').waitFor();
+  assert.equal(await page.locator('#edit-title').count(), 0);
+
+  // An empty title is refused by the API, with the message beside the field.
+  await row(page, 'Read a good book').getByRole('button', { name: /^Edit/ }).click();
+  await page.locator('#edit-title').fill('   ');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.locator('#edit-title-error').filter({ hasText: /./ }).waitFor();
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  noProblems(page);
+});
+
+test('completing, deleting with Undo, and clearing completed', async () => {
+  await row(page, 'Buy milk').getByRole('checkbox').check();
+  await poll(async () => assert.ok(await row(page, 'Buy milk').evaluate((li) => li.classList.contains('is-done'))));
+  await poll(async () => assert.match(await page.locator('#stats').textContent(), /1 done/));
+
+  // Done only.
+  await page.getByRole('radio', { name: 'Done' }).check();
+  await poll(async () => assert.deepEqual(await titles(page), ['Buy milk']));
+  assert.equal(new URL(page.url()).searchParams.get('status'), 'done');
+  await page.getByRole('radio', { name: 'All' }).check();
+
+  // Delete, then Undo: the todo stays, nothing was lost.
+  await row(page, 'Plan the holiday').getByRole('button', { name: /^Delete/ }).click();
+  await poll(async () => assert.equal(await row(page, 'Plan the holiday').count(), 0));
+  await page.getByRole('button', { name: 'Undo' }).click();
+  await row(page, 'Plan the holiday').waitFor();
+  await page.waitForTimeout(6500);
+  await page.reload();
+  await row(page, 'Plan the holiday').waitFor();
+
+  // Delete for good.
+  await row(page, 'Read a good book').getByRole('button', { name: /^Delete/ }).click();
+  await page.waitForTimeout(6800);
+  await page.reload();
+  await row(page, 'Plan the holiday').waitFor();
+  assert.equal(await row(page, 'Read a good book').count(), 0);
+
+  // Clear completed.
+  await page.getByRole('button', { name: /Clear completed/ }).click();
+  await poll(async () => assert.equal(await row(page, 'Buy milk').count(), 0));
+  await page.waitForTimeout(6800);
+  await poll(async () => assert.match(await page.locator('#stats').textContent(), /0 done/));
+  noProblems(page);
+});
+
+test('the assistant creates "urgent task pay rent tomorrow" and the list shows it at once', async () => {
+  await page.getByRole('button', { name: 'Assistant' }).click();
+  await page.getByRole('complementary', { name: 'Assistant' }).waitFor();
+  await checkA11y(page, 'list with the assistant open');
+  await page.getByLabel('Message the assistant').fill('urgent task pay rent tomorrow');
+  await page.getByRole('button', { name: 'Send' }).click();
+  const reply = page.locator('.msg-assistant').filter({ hasText: 'Created' }).last();
+  await reply.waitFor();
+  assert.match(await reply.locator('.tier').textContent(), /Rules/);
+  assert.match(await reply.textContent(), /Added.*pay rent/s);
+  await row(page, 'pay rent').waitFor();
+  assert.match(await row(page, 'pay rent').textContent(), /Urgent.*Tomorrow/s);
+  await checkA11y(page, 'assistant with a reply');
+  await screenshot(page, 'assistant-desktop');
+
+  // An example command, then Esc closes the panel and focus returns.
+  await page.getByLabel('Message the assistant').fill('mark done pay rent');
+  await page.getByLabel('Message the assistant').press('Enter');
+  await page.locator('.msg-assistant').filter({ hasText: /Completed|Marked|done/i }).last().waitFor();
+  await poll(async () => assert.ok(await row(page, 'pay rent').evaluate((li) => li.classList.contains('is-done'))));
+  await page.keyboard.press('Escape');
+  assert.equal(await page.locator('#assistant').isHidden(), true);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'assistant-toggle');
+  noProblems(page);
+});
+
+test('a reload keeps the session, the filters in the URL and the conversation', async () => {
+  await page.goto('/?status=open&sort=due_at');
+  await page.getByRole('heading', { name: 'My todos' }).waitFor();
+  await poll(async () => assert.deepEqual(await titles(page), ['File taxes', 'Water the plants', 'Plan the holiday']));
+  assert.equal(await page.getByRole('radio', { name: 'Open' }).isChecked(), true);
+  assert.equal(await page.getByRole('combobox', { name: 'Sort by' }).inputValue(), 'due_at');
+  await page.reload();
+  await poll(async () => assert.deepEqual(await titles(page), ['File taxes', 'Water the plants', 'Plan the holiday']));
+  await page.getByRole('button', { name: 'Assistant' }).click();
+  await page.locator('.msg-user').filter({ hasText: 'urgent task pay rent tomorrow' }).waitFor();
+  await page.getByRole('button', { name: 'Close assistant' }).click();
+  await page.goto('/');
+});
+
+test('a change made on another device appears without a reload', async () => {
+  const other = await newContext(browser);
+  const second = await openPage(other);
+  await logIn(second, email);
+  await page.goto('/');
+  await row(page, 'File taxes').waitFor();
+  await page.evaluate(() => { window.notReloaded = true; });
+
+  await addTodo(second, { title: 'Synced from the phone', tags: 'sync' });
+  await row(page, 'Synced from the phone').waitFor({ timeout: 15000 });
+  await row(second, 'File taxes').getByRole('checkbox').check();
+  await poll(async () => assert.ok(await row(page, 'File taxes').evaluate((li) => li.classList.contains('is-done'))));
+  await row(second, 'Synced from the phone').getByRole('button', { name: /^Delete/ }).click();
+  await poll(async () => assert.equal(await row(page, 'Synced from the phone').count(), 0), 20000);
+  assert.equal(await page.evaluate(() => window.notReloaded), true);
+  noProblems(second);
+  await other.close();
+});
+
+test('when the API cannot be reached, the page says so in plain words', async () => {
+  await page.route('**/api/**', (route) => route.abort('connectionrefused'));
+  await page.getByLabel('New todo', { exact: true }).fill('This will not be saved');
+  await page.getByRole('button', { name: 'Add', exact: true }).click();
+  const message = page.locator('#new-error');
+  await message.filter({ hasText: /./ }).waitFor();
+  assert.match(await message.textContent(), /Can't reach the server/);
+  await page.locator('#banner').filter({ hasText: /Can't reach the server/ }).waitFor({ timeout: 15000 });
+  await screenshot(page, 'offline-desktop');
+  await page.unroute('**/api/**');
+  await page.getByRole('button', { name: 'Add', exact: true }).click();
+  await row(page, 'This will not be saved').waitFor();
+  await poll(async () => assert.equal(await page.locator('#banner').isHidden(), true));
+});
+
+test('phone width: the list and the assistant are usable and accessible', async () => {
+  await page.setViewportSize(PHONE);
+  await page.goto('/');
+  await row(page, 'Water the plants').waitFor();
+  await checkA11y(page, 'list at phone width');
+  await screenshot(page, 'list-phone', { fullPage: true });
+  await page.locator('body').press('n');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'new-title');
+  await page.keyboard.press('Escape');
+  await page.getByRole('button', { name: 'Assistant' }).click();
+  await page.getByLabel('Message the assistant').waitFor();
+  await checkA11y(page, 'assistant at phone width');
+  await screenshot(page, 'assistant-phone');
+  await page.getByRole('button', { name: 'Close assistant' }).click();
+  await page.setViewportSize(DESKTOP);
+  noProblems(page);
+});
+
+test('the dark theme follows the system and stays readable', async () => {
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.goto('/');
+  await row(page, 'Water the plants').waitFor();
+  await checkA11y(page, 'list in the dark theme');
+  await screenshot(page, 'list-dark-desktop');
+  await page.emulateMedia({ colorScheme: 'light' });
+});
+
+test('an expired or revoked token returns to the login form with a message', async () => {
+  await page.goto('/');
+  await row(page, 'Water the plants').waitFor();
+  await page.evaluate(() => {
+    const s = JSON.parse(localStorage.getItem('todo.session'));
+    s.token = `${s.token}x`;
+    localStorage.setItem('todo.session', JSON.stringify(s));
+  });
+  await page.reload();
+  await page.waitForURL('**/login');
+  await page.getByText('Your session has expired. Please log in again.').waitFor();
+  await logIn(page, email);
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByText('You have logged out.').waitFor();
+  noProblems(page);
+});
