@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   launch, newContext, openPage, signUp, logIn, checkA11y, screenshot, addTodo, row, titles,
-  localDate, noProblems, warmUp, DESKTOP, PHONE,
+  localDate, noProblems, DESKTOP, PHONE,
 } from './harness.mjs';
 
 let browser;
@@ -17,7 +17,6 @@ let email;
 
 before(async () => {
   browser = await launch();
-  await warmUp(browser);
   context = await newContext(browser);
   page = await openPage(context);
 });

@@ -36,29 +36,6 @@ export function newContext(browser, options = {}) {
   return browser.newContext({ viewport: DESKTOP, baseURL: BASE, ...options });
 }
 
-/**
- * Loads the app once before the tests, retrying quickly. The native
- * devserver (tiny_http 0.12) can leave a new connection queued behind idle
- * keep-alive connections when Chromium opens several at once (its task pool
- * hands the burst to one waiting thread); closing the context frees them.
- * Under Spin this does not happen; see the report on the devserver.
- */
-export async function warmUp(browser) {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const context = await newContext(browser);
-    try {
-      const page = await context.newPage();
-      await page.goto('/login', { timeout: 5000 });
-      await page.getByRole('heading', { name: 'Welcome back' }).waitFor({ timeout: 2000 });
-      return;
-    } catch {
-      // Try again on fresh connections.
-    } finally {
-      await context.close();
-    }
-  }
-}
-
 /** A page that fails the test on any script error or CSP violation. */
 export async function openPage(context) {
   const page = await context.newPage();

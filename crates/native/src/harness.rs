@@ -5,20 +5,29 @@
 //! `todo_core::serve`. CORS, errors and logging all belong to the core.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::convert::Infallible;
+use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Body;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use todo_core::api::MAX_BODY_BYTES;
 use todo_core::ports::SystemClock;
 use todo_core::{ApiError, Ctx, Handler, Request, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 use crate::db::NativeDb;
 use crate::http_client::NativeHttp;
@@ -211,58 +220,63 @@ fn add_spin_headers(req: &mut Request, route: &RouteMatch, client_addr: SocketAd
     }
 }
 
-/// A harness listening on a socket; requests run on a thread each.
+/// A harness listening on a socket. Every connection is served at once,
+/// kept alive as long as its client wants, by a runtime on a thread of its
+/// own; handlers, which block (they reach PostgreSQL synchronously), run on
+/// that runtime's blocking threads.
 pub struct Server {
     pub addr: SocketAddr,
-    http: Arc<tiny_http::Server>,
-    accept_loop: Option<JoinHandle<()>>,
+    stopping: watch::Sender<bool>,
+    serving: Option<JoinHandle<()>>,
 }
 
 impl Server {
     /// Starts serving `app` on `listen` (e.g. `127.0.0.1:3000`, or port 0 for any free port).
     pub fn start(app: App, listen: &str) -> Result<Self> {
-        let http = tiny_http::Server::http(listen)
-            .map_err(|e| anyhow!("cannot listen on {listen}: {e}"))?;
-        let addr = http
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| anyhow!("{listen} is not a TCP address"))?;
-        let http = Arc::new(http);
-        let app = Arc::new(app);
-        let accept_loop = {
-            let http = Arc::clone(&http);
+        let listener = std::net::TcpListener::bind(listen)
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        // One thread for all the connections' I/O; the blocking threads
+        // come and go with the requests.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .thread_name("harness-request")
+            .build()
+            .context("cannot start the server's runtime")?;
+        let listener = {
+            let _entered = runtime.enter();
+            TcpListener::from_std(listener)?
+        };
+        let (stopping, _) = watch::channel(false);
+        let serving = {
+            let stopping = stopping.clone();
+            let app = Arc::new(app);
             std::thread::Builder::new()
-                .name("harness-accept".into())
-                .spawn(move || {
-                    for request in http.incoming_requests() {
-                        let app = Arc::clone(&app);
-                        let spawned = std::thread::Builder::new()
-                            .name("harness-request".into())
-                            .spawn(move || respond(&app, request, addr));
-                        if let Err(e) = spawned {
-                            eprintln!("cannot start a request thread: {e}");
-                        }
-                    }
-                })
-                .context("cannot start the accept thread")?
+                .name("harness-server".into())
+                .spawn(move || runtime.block_on(serve(listener, app, addr, stopping)))
+                .context("cannot start the server thread")?
         };
         Ok(Self {
             addr,
-            http,
-            accept_loop: Some(accept_loop),
+            stopping,
+            serving: Some(serving),
         })
     }
 
-    /// Blocks until the server stops (it does not, unless [`stop`](Self::stop)ped elsewhere).
+    /// Blocks until the server stops (it does not, unless [`stop`](Self::stop)ped
+    /// elsewhere) and its last connection has closed.
     pub fn wait(mut self) {
-        if let Some(handle) = self.accept_loop.take() {
+        if let Some(handle) = self.serving.take() {
             let _ = handle.join();
         }
     }
 
-    /// Stops accepting requests; requests in flight finish on their threads.
+    /// Stops accepting connections; requests in flight are answered, then
+    /// their connections close.
     pub fn stop(&self) {
-        self.http.unblock();
+        self.stopping.send_replace(true);
     }
 }
 
@@ -272,18 +286,104 @@ impl Drop for Server {
     }
 }
 
-fn respond(app: &App, mut request: tiny_http::Request, local: SocketAddr) {
-    let client_addr = request
-        .remote_addr()
-        .copied()
-        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let response = match to_http_request(&mut request, local) {
-        Ok(Incoming::Whole(req)) => app.handle(req, client_addr),
-        Ok(Incoming::TooLarge(head)) => app.refuse_too_large(head, client_addr),
+/// Accepts connections until `stopping` turns true, then waits for the
+/// open ones to finish what they are doing and close.
+async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    local: SocketAddr,
+    stopping: watch::Sender<bool>,
+) {
+    let http = hyper::server::conn::http1::Builder::new();
+    let mut stopped = stopping.subscribe();
+    loop {
+        let (stream, client_addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, say: give the others time to close.
+                    eprintln!("cannot accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = until_stopped(&mut stopped) => break,
+        };
+        let service = {
+            let app = Arc::clone(&app);
+            // Boxed, so that the connection can hand back its socket.
+            service_fn(move |request| {
+                Box::pin(respond(Arc::clone(&app), request, local, client_addr))
+            })
+        };
+        let mut connection = http.serve_connection(TokioIo::new(stream), service);
+        // Each connection holds a receiver: `closed` below waits for all.
+        let mut stopped = stopping.subscribe();
+        tokio::spawn(async move {
+            // Errors are the client's (gone away, malformed); there is no
+            // one to tell. hyper has answered what it could answer.
+            tokio::select! {
+                _ = poll_fn(|cx| connection.poll_without_shutdown(cx)) => {}
+                _ = until_stopped(&mut stopped) => {
+                    // Finishes the request in flight, if any, and keeps no
+                    // connection alive.
+                    std::pin::Pin::new(&mut connection).graceful_shutdown();
+                    let _ = poll_fn(|cx| connection.poll_without_shutdown(cx)).await;
+                }
+            }
+            close_lingering(connection.into_parts().io.into_inner()).await;
+        });
+    }
+    drop((listener, stopped));
+    stopping.closed().await;
+}
+
+/// Resolves once the server is [stopped](Server::stop).
+async fn until_stopped(stopped: &mut watch::Receiver<bool>) {
+    // An error means every sender is gone, which stops the server too.
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// How long a closing connection goes on reading what its client still sends.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Closes a connection without losing the answer just sent on it. A client
+/// may still be sending a body that was refused unread (413); closing a
+/// socket with unread data resets it, and the reset can reach the client
+/// before it reads the answer. So the server closes its side first and drops
+/// what still arrives until the client closes too, or for [`LINGER`] at most.
+async fn close_lingering(mut stream: TcpStream) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut discard = vec![0; 64 * 1024];
+    let _ = tokio::time::timeout(LINGER, async {
+        while matches!(stream.read(&mut discard).await, Ok(n) if n > 0) {}
+    })
+    .await;
+}
+
+async fn respond(
+    app: Arc<App>,
+    request: hyper::Request<hyper::body::Incoming>,
+    local: SocketAddr,
+    client_addr: SocketAddr,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let response = match to_http_request(request, local).await {
+        Ok(Incoming::Whole(req)) => run_blocking(move || app.handle(req, client_addr)).await,
+        Ok(Incoming::TooLarge(head)) => {
+            run_blocking(move || app.refuse_too_large(head, client_addr)).await
+        }
         Err(_) => plain(StatusCode::BAD_REQUEST),
     };
-    // The client may have gone away; there is no one left to tell.
-    let _ = request.respond(to_tiny_response(response));
+    Ok(to_hyper_response(response))
+}
+
+/// Runs a handler where it may block without holding up any connection.
+async fn run_blocking(handler: impl FnOnce() -> Response + Send + 'static) -> Response {
+    tokio::task::spawn_blocking(handler)
+        .await
+        .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR))
 }
 
 /// A request as read off the socket.
@@ -298,75 +398,60 @@ enum Incoming {
 /// An `http::Request` with the absolute URI Spin gives components, reading
 /// no more than [`MAX_BODY_BYTES`] + 1 bytes of body, as spin-host does
 /// under Spin: a `Content-Length` over the limit is refused before a byte
-/// is read (nor is `100 Continue` sent), and reading stops one byte past it.
-fn to_http_request(request: &mut tiny_http::Request, local: SocketAddr) -> Result<Incoming> {
-    let host = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("host"))
-        .map(|h| h.value.as_str().to_owned())
-        .unwrap_or_else(|| local.to_string());
-    let target = request.url();
-    let path_and_query = if target.starts_with('/') {
-        target.to_owned()
-    } else {
-        // absolute-form request target
-        let uri: http::Uri = target.parse()?;
-        uri.path_and_query()
-            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned())
+/// is read (nor is `100 Continue` sent: hyper sends it only once the body
+/// is polled), and reading stops one byte past it.
+async fn to_http_request(
+    request: hyper::Request<hyper::body::Incoming>,
+    local: SocketAddr,
+) -> Result<Incoming> {
+    let (head, mut body) = request.into_parts();
+    let host = match head.headers.get(http::header::HOST) {
+        Some(host) => host.to_str()?.to_owned(),
+        None => local.to_string(),
     };
+    // An absolute-form request target keeps only its path and query.
+    let path_and_query = head
+        .uri
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str);
     let uri: http::Uri = format!("http://{host}{path_and_query}").parse()?;
     if uri.host().is_none() {
         bail!("request without a usable host");
     }
 
     let mut req = http::Request::builder()
-        .method(request.method().as_str())
+        .method(head.method)
         .uri(uri)
         .body(Bytes::new())?;
     // A header sent on several lines reaches a Spin component as one value,
     // the last (spin-sdk's conversion, and spin-host's, keep one per name).
-    for header in request.headers() {
-        req.headers_mut().insert(
-            HeaderName::from_bytes(header.field.as_str().as_str().as_bytes())?,
-            HeaderValue::from_str(header.value.as_str())?,
-        );
+    for (name, value) in &head.headers {
+        req.headers_mut().insert(name.clone(), value.clone());
     }
 
-    // tiny_http's `body_length` is the Content-Length (none when chunked).
-    if request.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {
+    // hyper's size hint is exact with a Content-Length (and 0 when chunked).
+    let limit = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX);
+    if body.size_hint().lower() > limit {
         return Ok(Incoming::TooLarge(req));
     }
-    let limit = u64::try_from(MAX_BODY_BYTES)
-        .unwrap_or(u64::MAX)
-        .saturating_add(1);
-    let mut body = Vec::new();
-    request.as_reader().take(limit).read_to_end(&mut body)?;
-    if body.len() > MAX_BODY_BYTES {
-        return Ok(Incoming::TooLarge(req));
+    let mut received = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            received.extend_from_slice(&data);
+            if received.len() > MAX_BODY_BYTES {
+                return Ok(Incoming::TooLarge(req));
+            }
+        }
     }
-    *req.body_mut() = Bytes::from(body);
+    *req.body_mut() = received.freeze();
     Ok(Incoming::Whole(req))
 }
 
-fn to_tiny_response(response: Response) -> tiny_http::Response<std::io::Cursor<Bytes>> {
-    let (parts, body) = response.into_parts();
-    let headers = parts
-        .headers
-        .iter()
-        .filter(|(name, _)| {
-            *name != http::header::CONTENT_LENGTH && *name != http::header::TRANSFER_ENCODING
-        })
-        .filter_map(|(name, value)| {
-            tiny_http::Header::from_bytes(name.as_str().as_bytes(), value.as_bytes()).ok()
-        })
-        .collect();
-    let length = body.len();
-    tiny_http::Response::new(
-        tiny_http::StatusCode(parts.status.as_u16()),
-        headers,
-        std::io::Cursor::new(body),
-        Some(length),
-        None,
-    )
+/// The app's answer as hyper sends it. hyper frames the body itself (and
+/// sends none for HEAD), so the app's own framing headers are dropped.
+fn to_hyper_response(response: Response) -> hyper::Response<Full<Bytes>> {
+    let (mut parts, body) = response.into_parts();
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    parts.headers.remove(http::header::TRANSFER_ENCODING);
+    hyper::Response::from_parts(parts, Full::new(body))
 }

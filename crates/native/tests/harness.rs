@@ -3,7 +3,11 @@
 //! A small manifest with an echoing handler makes all of that visible.
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use native::manifest::Manifest;
@@ -81,6 +85,14 @@ fn echo(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 #[allow(clippy::result_large_err)] // the signature is todo_core::Handler's
 fn panics(_: &Request, _: &Ctx) -> Result<Response, ApiError> {
     panic!("the handler fell over");
+}
+
+#[allow(clippy::result_large_err)] // the signature is todo_core::Handler's
+fn hello(_: &Request, _: &Ctx) -> Result<Response, ApiError> {
+    Ok(todo_core::api::json(
+        StatusCode::OK,
+        &json!({"hello": "world"}),
+    ))
 }
 
 fn serve(handler: Handler, overrides: &[(&str, &str)]) -> Server {
@@ -240,4 +252,88 @@ fn the_repositorys_spin_toml_loads_with_every_component_handled() {
     for id in ["auth", "todos", "chat", "health", "mcp", "web"] {
         assert!(components.contains(&id), "{id} has no route");
     }
+}
+
+/// Sends a keep-alive `GET path` on `stream` and reads its answer (head,
+/// then the body by `Content-Length`), leaving the connection open.
+fn get_keeping_alive(stream: &TcpStream, path: &str) -> std::io::Result<u16> {
+    let host = stream.peer_addr()?;
+    (&*stream).write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())?;
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line)?;
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap();
+            }
+        }
+    }
+    reader.read_exact(&mut vec![0; length])?;
+    status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not a status line: {status_line:?}")))
+}
+
+/// A browser opens several connections at once and keeps each alive; no
+/// connection may wait for another to close (tiny_http's pool could queue a
+/// burst of new connections behind one idle worker, so page loads hung).
+/// Whether a burst lands that way depends on timing, so the scene is played
+/// on several fresh servers.
+#[test]
+fn new_connections_are_answered_while_others_stay_open() {
+    for _ in 0..10 {
+        a_burst_of_connections_is_answered_while_others_stay_open();
+    }
+}
+
+fn a_burst_of_connections_is_answered_while_others_stay_open() {
+    const KEPT_OPEN: usize = 3;
+    const AT_ONCE: usize = 12;
+    const DEADLINE: Duration = Duration::from_secs(5);
+
+    let server = serve(hello, &[]);
+    let connect = || {
+        let stream = TcpStream::connect(server.addr).unwrap();
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        stream
+    };
+    let kept: Vec<TcpStream> = (0..KEPT_OPEN)
+        .map(|_| {
+            let stream = connect();
+            assert_eq!(get_keeping_alive(&stream, "/exact").unwrap(), 200);
+            stream
+        })
+        .collect();
+
+    // Each new connection asks once and then stays open, as the kept ones do.
+    let started = Instant::now();
+    let burst: Vec<TcpStream> = (0..AT_ONCE).map(|_| connect()).collect();
+    let answers: Vec<Result<u16, String>> = thread::scope(|scope| {
+        let asking: Vec<_> = burst
+            .iter()
+            .map(|stream| scope.spawn(|| get_keeping_alive(stream, "/exact")))
+            .collect();
+        asking
+            .into_iter()
+            .map(|asked| asked.join().unwrap().map_err(|e| e.to_string()))
+            .collect()
+    });
+    let waited = started.elapsed();
+    let answered = answers.iter().filter(|a| a == &&Ok(200)).count();
+    assert_eq!(
+        answered, AT_ONCE,
+        "{answered} of {AT_ONCE} new connections answered within {waited:?}: {answers:?}"
+    );
+    assert!(waited < DEADLINE, "answered after {waited:?}");
+    drop((kept, burst));
 }

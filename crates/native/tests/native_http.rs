@@ -1,6 +1,7 @@
 //! NativeHttp against local servers: what comes back, deadlines, and the
 //! allowed_outbound_hosts check that happens before anything is sent.
 
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,16 +9,36 @@ use std::time::{Duration, Instant};
 use native::{AllowedHosts, NativeHttp};
 use todo_core::ports::{HttpClient, OutboundError};
 
-/// A server answering every request with `status` and the request body.
+/// A server answering every request with `status` and the request body
+/// (one request per connection, its body read by `Content-Length`).
 fn echo_server(status: u16) -> String {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let addr = server.server_addr().to_ip().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
-        for mut request in server.incoming_requests() {
-            let mut body = Vec::new();
-            request.as_reader().read_to_end(&mut body).unwrap();
-            let response = tiny_http::Response::from_data(body).with_status_code(status);
-            let _ = request.respond(response);
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let head = format!(
+                "HTTP/1.1 {status} Echo\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = (&stream).write_all(head.as_bytes());
+            let _ = (&stream).write_all(&body);
         }
     });
     format!("http://{addr}")
