@@ -277,6 +277,20 @@ impl TestApp {
         }
     }
 
+    /// Signs `email` up (as "Ada", with [`TEST_PASSWORD`]) and answers the
+    /// account's session token and id; panics unless the answer is 201.
+    pub fn signup(&self, email: &str) -> SignedUp {
+        let body = serde_json::json!({"email": email, "password": TEST_PASSWORD, "name": "Ada"});
+        let reply = self
+            .send("POST", "/api/auth/signup", None, &[], Some(&body))
+            .expect(201);
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        SignedUp {
+            token: text(&reply.body["access_token"]),
+            id: text(&reply.body["user"]["id"]),
+        }
+    }
+
     /// How many SQL statements (round trips to PostgreSQL) the app has sent
     /// so far; the difference around one request is that request's count.
     pub fn statements_sent(&self) -> u64 {
@@ -292,6 +306,16 @@ impl TestApp {
     pub fn stop(&self) {
         self.server.stop();
     }
+}
+
+/// The password [`TestApp::signup`] gives every account.
+pub const TEST_PASSWORD: &str = "correct horse battery";
+
+/// An account made by [`TestApp::signup`].
+pub struct SignedUp {
+    /// Its session token.
+    pub token: String,
+    pub id: String,
 }
 
 /// An answer of the app, with its body parsed as JSON when it is JSON

@@ -22,16 +22,7 @@ fn send(
 }
 
 fn signup(app: &TestApp, email: &str) -> String {
-    let reply = app
-        .send(
-            "POST",
-            "/api/auth/signup",
-            None,
-            &[],
-            Some(&json!({"email": email, "password": "correct horse", "name": "Ada"})),
-        )
-        .expect(201);
-    reply.body["access_token"].as_str().unwrap().to_owned()
+    app.signup(email).token
 }
 
 fn create(app: &TestApp, session: &str, body: Value) -> Reply {

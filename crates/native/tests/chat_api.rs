@@ -15,18 +15,9 @@ struct User<'a> {
 
 impl<'a> User<'a> {
     fn signup(app: &'a TestApp, email: &str) -> Self {
-        let reply = app
-            .send(
-                "POST",
-                "/api/auth/signup",
-                None,
-                &[],
-                Some(&json!({"email": email, "password": "correct horse", "name": "Ada"})),
-            )
-            .expect(201);
         User {
             app,
-            token: reply.body["access_token"].as_str().unwrap().to_owned(),
+            token: app.signup(email).token,
         }
     }
 

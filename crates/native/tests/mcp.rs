@@ -31,18 +31,9 @@ struct User<'a> {
 }
 
 fn signup<'a>(app: &'a TestApp, email: &str) -> User<'a> {
-    let reply = app
-        .send(
-            "POST",
-            "/api/auth/signup",
-            None,
-            &[],
-            Some(&json!({"email": email, "password": "correct horse battery", "name": "Ada"})),
-        )
-        .expect(201);
     User {
         app,
-        token: reply.body["access_token"].as_str().unwrap().to_owned(),
+        token: app.signup(email).token,
     }
 }
 

@@ -21,16 +21,7 @@ fn measure(
 
 /// Signs Ada up; her token.
 fn signed_up(app: &TestApp) -> String {
-    let reply = app
-        .send(
-            "POST",
-            "/api/auth/signup",
-            None,
-            &[],
-            Some(&json!({"email": "ada@example.com", "password": "correct horse", "name": "Ada"})),
-        )
-        .expect(201);
-    reply.body["access_token"].as_str().unwrap().to_owned()
+    app.signup("ada@example.com").token
 }
 
 struct Expect<'a> {

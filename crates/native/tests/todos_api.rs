@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use api_document::{check_against_document, DOCUMENT};
 
 use chrono::{DateTime, Duration, Utc};
-use native::testing::{Reply, TestApp};
+use native::testing::{Reply, TestApp, TEST_PASSWORD};
 use serde_json::{json, Value};
 use todo_core::db::SqlParam;
 use todo_core::ports::Db;
@@ -41,19 +41,11 @@ struct User<'a> {
 
 impl<'a> User<'a> {
     fn signup(app: &'a TestApp, email: &str) -> Self {
-        let reply = send(
-            app,
-            "POST",
-            "/api/auth/signup",
-            None,
-            &[],
-            Some(&json!({"email": email, "password": "correct horse battery", "name": "Ada"})),
-        )
-        .expect(201);
+        let account = app.signup(email);
         User {
             app,
-            token: reply.body["access_token"].as_str().unwrap().to_owned(),
-            id: reply.body["user"]["id"].as_str().unwrap().to_owned(),
+            token: account.token,
+            id: account.id,
         }
     }
 
@@ -314,7 +306,7 @@ fn a_revoked_token_is_refused_everywhere_and_changes_nothing() {
         "/api/auth/login",
         None,
         &[],
-        Some(&json!({"email": "ada@example.com", "password": "correct horse battery"})),
+        Some(&json!({"email": "ada@example.com", "password": TEST_PASSWORD})),
     )
     .expect(200);
     ada.call("POST", "/api/auth/logout", None).expect(204);
