@@ -147,6 +147,7 @@ export async function loadStats() {
   try {
     state.stats = await api('GET', '/api/todos/stats');
     renderStats();
+    renderTagOptions();
     renderFooter();
     if (state.loaded) renderEmpty();
   } catch {
@@ -382,7 +383,9 @@ function renderStats() {
 
 function renderTagOptions() {
   const select = $('#tag-filter');
+  // The tags of the todos loaded so far, and the most used ones of all.
   const tags = new Set(state.knownTags);
+  for (const { tag } of state.stats?.by_tag ?? []) tags.add(tag);
   if (state.filters.tag) tags.add(state.filters.tag);
   const wanted = ['', ...[...tags].sort()];
   const have = [...select.options].map((o) => o.value);

@@ -129,6 +129,16 @@ test('filters and sort narrow the list and live in the URL', async () => {
   await poll(async () => assert.deepEqual(await titles(page),
     ['File taxes', 'Buy milk', 'Water the plants', 'Plan the holiday', 'Read a book']));
   assert.equal(new URL(page.url()).searchParams.get('sort'), 'due_at');
+
+  // A page that has loaded no todo still offers every tag in use (the stats name them).
+  await page.goto('/?status=done');
+  await poll(async () => assert.deepEqual(
+    await page.getByRole('combobox', { name: 'Filter by tag' }).locator('option').allTextContents(),
+    ['Any tag', '#admin', '#home', '#shopping', '#travel'],
+  ));
+  assert.deepEqual(await titles(page), []);
+  await page.goto('/');
+  await poll(async () => assert.equal((await titles(page)).length, 5));
 });
 
 test('a todo is edited inline, by double-click or Enter, and Esc cancels', async () => {

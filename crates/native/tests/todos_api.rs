@@ -1156,16 +1156,21 @@ fn delta_sync_reports_changed_todos_and_deleted_ids() {
 }
 
 #[test]
-fn stats_count_open_done_overdue_due_today_and_priorities() {
+fn stats_count_open_done_overdue_due_today_priorities_and_tags() {
     let app = TestApp::spawn();
     let ada = User::signup(&app, "ada@example.com");
     let now = Utc::now();
     let today_end = now.date_naive().and_hms_opt(23, 59, 59).unwrap().and_utc();
-    ada.create(
-        json!({"title": "overdue", "priority": "urgent", "due_at": iso(now - Duration::days(3))}),
-    );
-    ada.create(json!({"title": "later today", "priority": "high", "due_at": iso(today_end)}));
-    ada.create(json!({"title": "undated", "priority": "low"}));
+    ada.create(json!({
+        "title": "overdue", "priority": "urgent", "due_at": iso(now - Duration::days(3)),
+        "tags": ["work", "admin"]
+    }));
+    ada.create(json!({
+        "title": "later today", "priority": "high", "due_at": iso(today_end), "tags": ["home"]
+    }));
+    ada.create(json!({"title": "undated", "priority": "low", "tags": ["work"]}));
+    // Another user's tags are not counted.
+    User::signup(&app, "bob@example.com").create(json!({"title": "bob's", "tags": ["bob"]}));
     ada.create(json!({"title": "next week", "due_at": iso(now + Duration::days(7))}));
     let done = ada.create(json!({"title": "done overdue", "due_at": iso(now - Duration::days(1))}));
     ada.call("POST", &format!("/api/todos/{}/toggle", id_of(&done)), None)
@@ -1176,7 +1181,12 @@ fn stats_count_open_done_overdue_due_today_and_priorities() {
         stats,
         json!({
             "total": 5, "open": 4, "done": 1, "overdue": 1, "due_today": due_today,
-            "by_priority": {"low": 1, "medium": 2, "high": 1, "urgent": 1}
+            "by_priority": {"low": 1, "medium": 2, "high": 1, "urgent": 1},
+            "by_tag": [
+                {"tag": "work", "count": 2},
+                {"tag": "admin", "count": 1},
+                {"tag": "home", "count": 1},
+            ]
         })
     );
 }

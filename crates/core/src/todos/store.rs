@@ -141,7 +141,19 @@ pub struct TodoStats {
     pub due_today: i64,
     /// All todos (open and done) per priority.
     pub by_priority: PriorityCounts,
+    /// The most used tags (at most [`MAX_STATS_TAGS`]), with how many todos
+    /// (open and done) carry each, most used first, then by name.
+    pub by_tag: Vec<TagCount>,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagCount {
+    pub tag: String,
+    pub count: i64,
+}
+
+/// How many tags the stats name.
+pub const MAX_STATS_TAGS: i64 = 100;
 
 /// A todo as a statement answers it (`priority` as its stored rank). In a
 /// list page it also carries the sort keys of the row, for the cursor, and
@@ -785,7 +797,13 @@ const STATS_SQL: &str = concat!(
             'low', count(*) FILTER (WHERE priority = 0),
             'medium', count(*) FILTER (WHERE priority = 1),
             'high', count(*) FILTER (WHERE priority = 2),
-            'urgent', count(*) FILTER (WHERE priority = 3)) AS by_priority
+            'urgent', count(*) FILTER (WHERE priority = 3)) AS by_priority,
+        (SELECT COALESCE(json_agg(json_build_object('tag', tag, 'count', n) ORDER BY n DESC, tag), '[]')
+         FROM (SELECT tag, count(*) AS n FROM todos, unnest(tags) AS tag
+               WHERE user_id = ",
+    caller_id!(),
+    "
+               GROUP BY tag ORDER BY n DESC, tag LIMIT $6::int8) AS t) AS by_tag
     FROM todos WHERE user_id = ",
     caller_id!()
 );
@@ -805,7 +823,12 @@ pub fn stats(ctx: &Ctx, caller: &Caller) -> Result<TodoStats, TodoError> {
         caller,
         &[],
         &[("stats", Json::Row(STATS_SQL))],
-        vec![now.into(), today.into(), (today + Duration::days(1)).into()],
+        vec![
+            now.into(),
+            today.into(),
+            (today + Duration::days(1)).into(),
+            MAX_STATS_TAGS.into(),
+        ],
     )?;
     Ok(answer.stats)
 }
