@@ -16,7 +16,7 @@ use serde_json::json;
 
 pub use caller::{Caller, CALLER_PARAMS};
 pub use domain::{Email, Password, UserName};
-pub use store::{AccessToken, AuthUser};
+pub use store::AuthUser;
 
 use crate::api::{allow, bearer_token, empty, json, parse_json, Request, Response};
 use crate::config::JwtConfig;
