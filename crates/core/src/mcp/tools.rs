@@ -20,7 +20,7 @@ use crate::ports::Ctx;
 use crate::throttle;
 use crate::todos::http::{PatchBody, TodoBody};
 use crate::todos::store::{self, TodoError, Toggled};
-use crate::todos::{parse_todo_id, HistoryQuery, ListQuery, Todo};
+use crate::todos::{parse_todo_id, HistoryQuery, ListQuery, Todo, LIST_PARAMS, SYNC_PARAMS};
 
 /// Tool calls one user may make per minute, unless `mcp_rate_per_minute`
 /// says otherwise (the spec asks servers to rate-limit tool invocations).
@@ -714,25 +714,16 @@ fn no_more(args: &Map<String, Value>) -> Result<(), Failed> {
     }
 }
 
-/// The filters `list_tasks` takes: those of `GET /api/todos` except the
-/// sync ones (`since`, `updated_since`), which answer another shape.
-const LIST_ARGUMENTS: [&str; 10] = [
-    "status",
-    "priority",
-    "tag",
-    "q",
-    "due_before",
-    "due_after",
-    "overdue",
-    "sort",
-    "limit",
-    "cursor",
-];
+/// Whether `list_tasks` takes `name`: the filters of `GET /api/todos`
+/// except the sync ones (`since`, `updated_since`), which answer another shape.
+fn is_list_argument(name: &str) -> bool {
+    LIST_PARAMS.contains(&name) && !SYNC_PARAMS.contains(&name)
+}
 
 fn list_query(args: Map<String, Value>) -> Result<ListQuery, Failed> {
     let mut fields = crate::error::Fields::default();
     for name in args.keys() {
-        if !LIST_ARGUMENTS.contains(&name.as_str()) {
+        if !is_list_argument(name) {
             fields.add(name, "is not an argument of list_tasks");
         }
     }

@@ -13,5 +13,8 @@ pub use domain::{
     TodoTitle, MAX_TODOS_PER_USER,
 };
 pub use http::handle;
-pub use query::{ChangeKind, HistoryQuery, ListQuery, Sort, SortField, Status, SyncToken};
+pub use query::{
+    ChangeKind, HistoryQuery, ListQuery, Sort, SortField, Status, SyncToken, PARAMS as LIST_PARAMS,
+    SYNC_PARAMS,
+};
 pub use store::{ChangeFeed, HistoryEntry, HistoryPage, TodoError, TodoPage, TodoStats, Toggled};

@@ -188,21 +188,13 @@ impl HistoryQuery {
     ) -> Result<Self, FieldErrors> {
         let mut fields = Fields::default();
         let mut parsed = HistoryQuery::default();
-        let mut seen: Vec<String> = Vec::new();
-        for (name, value) in params {
-            if seen.contains(&name) {
-                fields.add(&name, "given more than once");
-                continue;
-            }
-            seen.push(name.clone());
-            match name.as_str() {
-                "limit" => {
-                    if let Some(limit) = fields.take("limit", parse_limit(&value)) {
-                        parsed.limit = limit;
-                    }
+        for (name, value) in known_params(params, &["limit", "cursor"], &mut fields) {
+            if name == "limit" {
+                if let Some(limit) = fields.take("limit", parse_limit(&value)) {
+                    parsed.limit = limit;
                 }
-                "cursor" => parsed.cursor = Some(value),
-                other => fields.add(other, "unknown parameter"),
+            } else {
+                parsed.cursor = Some(value);
             }
         }
         if fields.is_empty() {
@@ -211,6 +203,27 @@ impl HistoryQuery {
             Err(fields.into_error().fields.unwrap_or_default())
         }
     }
+}
+
+/// The pairs of `params` whose name is one of `known`, each name at most
+/// once; an unknown or repeated parameter is a field error (a typo must not
+/// silently widen a query).
+fn known_params(
+    params: impl IntoIterator<Item = (String, String)>,
+    known: &[&str],
+    fields: &mut Fields,
+) -> Vec<(String, String)> {
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for (name, value) in params {
+        if !known.contains(&name.as_str()) {
+            fields.add(&name, "unknown parameter");
+        } else if kept.iter().any(|(n, _)| *n == name) {
+            fields.add(&name, "given more than once");
+        } else {
+            kept.push((name, value));
+        }
+    }
+    kept
 }
 
 /// A URL query string's parameters, decoded.
@@ -345,7 +358,8 @@ impl Default for ListQuery {
     }
 }
 
-const PARAMS: [&str; 12] = [
+/// The parameters of a list; [`SYNC_PARAMS`] ask for changes instead of a page.
+pub const PARAMS: [&str; 12] = [
     "since",
     "status",
     "priority",
@@ -360,6 +374,8 @@ const PARAMS: [&str; 12] = [
     "cursor",
 ];
 
+pub const SYNC_PARAMS: [&str; 2] = ["since", "updated_since"];
+
 impl ListQuery {
     /// Parses a URL query string (without the `?`). Unknown or repeated
     /// parameters are errors too: a typo must not silently widen the list.
@@ -373,18 +389,7 @@ impl ListQuery {
         params: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, FieldErrors> {
         let mut fields = Fields::default();
-        let mut seen: Vec<String> = Vec::new();
-        let mut raw: Vec<(String, String)> = Vec::new();
-        for (name, value) in params {
-            if !PARAMS.contains(&name.as_str()) {
-                fields.add(&name, "unknown parameter");
-            } else if seen.contains(&name) {
-                fields.add(&name, "given more than once");
-            } else {
-                seen.push(name.clone());
-                raw.push((name, value));
-            }
-        }
+        let raw = known_params(params, &PARAMS, &mut fields);
         let get = |name: &str| raw.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
 
         let mut query = ListQuery::default();
