@@ -187,8 +187,9 @@ async def exercise(mode: str, ada_token: str, ada_session: str, bob_token: str, 
             with warnings.catch_warnings():
                 # The SDK warns that ping is gone in 2026-07-28; this is the legacy exchange.
                 warnings.simplefilter("ignore", MCPDeprecationWarning)
-                await ada.send_ping()
-            check(True, "legacy ping answered")
+                pong = await ada.send_ping()
+            # A ping answers an empty result (the SDK raises on an error answer).
+            check(type(pong).__name__ == "EmptyResult", f"legacy ping answered: {pong!r}")
         await check_tool_list(ada, modern)
 
         # add_task → REST
