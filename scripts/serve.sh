@@ -63,15 +63,19 @@ PY
   export SPIN_VARIABLE_QWEN_API_KEY="${SPIN_VARIABLE_QWEN_API_KEY:-}"
   export SPIN_VARIABLE_CORS_ALLOWED_ORIGINS="${SPIN_VARIABLE_CORS_ALLOWED_ORIGINS:-}"
 
-  # Both binaries from one build (a no-op after scripts/test's), run directly
-  # so that serve_stop can stop the server.
+  # The devserver and migrate binaries that scripts/test's `cargo test
+  # --workspace` built for the integration tests (the same command, so a
+  # no-op after it; `cargo build -p native` would resolve features apart and
+  # build a second copy of everything), run directly so that serve_stop can
+  # stop the server.
   local binaries devserver migrate
-  binaries="$(cargo build -q -p native --bin devserver --bin migrate \
+  binaries="$(cargo test -q --workspace --no-run \
     --message-format=json-render-diagnostics | python3 -c '
 import json, sys
 for line in sys.stdin:
     message = json.loads(line)
-    if message.get("reason") == "compiler-artifact" and message.get("executable"):
+    if (message.get("reason") == "compiler-artifact" and message.get("executable")
+            and message["target"]["kind"] == ["bin"] and not message["profile"]["test"]):
         print(message["target"]["name"], message["executable"])
 ')"
   devserver="$(awk '$1 == "devserver" { print $2 }' <<<"$binaries")"
