@@ -6,7 +6,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
-use crate::db::{DbError, Json, SqlParam, Statement};
+use crate::auth::{self, Caller};
+use crate::db::{DbError, Json, Params, Statement};
+use crate::error::ApiError;
 use crate::ports::{Ctx, Db};
 
 /// One throttling counter: its key and how many attempts it allows per window.
@@ -17,78 +19,97 @@ pub struct Limit {
 }
 
 #[derive(Deserialize)]
-pub(crate) struct Hit {
+struct Hit {
     key: String,
     attempts: i64,
     window_start: DateTime<Utc>,
 }
 
-/// The CTEs that reserve one attempt under each key of `$1` (a JSON array)
-/// at `$2` (now), starting a new window for counters whose window began at
-/// or before `$3`, and forget counters idle since `$4`. One atomic upsert,
-/// so parallel attempts are counted one after another.
-pub(crate) const RESERVE_CTES: &[&str] = &[
-    "hits AS (
-        INSERT INTO throttle AS th (key, window_start, attempts)
-        SELECT k, $2::text::timestamptz, 1 FROM jsonb_array_elements_text($1::text::jsonb) AS k
-        ON CONFLICT (key) DO UPDATE SET
-            window_start = CASE WHEN th.window_start <= $3::text::timestamptz
-                                THEN excluded.window_start ELSE th.window_start END,
-            attempts = CASE WHEN th.window_start <= $3::text::timestamptz
-                            THEN 1 ELSE th.attempts + 1 END
-        RETURNING key, attempts, window_start)",
-    "gc AS (
-        DELETE FROM throttle WHERE key IN (
-            SELECT key FROM throttle
-            WHERE window_start < $4::text::timestamptz
-              AND key NOT IN (SELECT jsonb_array_elements_text($1::text::jsonb))
-            LIMIT 100))",
-];
-
-pub(crate) fn reserve_params(
+/// The CTEs that reserve one attempt under each of `limits` at `now`,
+/// starting a new window for counters whose window is over, and forget
+/// counters idle for a day; their parameters are added to `params`. The
+/// attempt is counted only when `guard` (an SQL condition) holds. One
+/// atomic upsert, so parallel attempts are counted one after another.
+pub(crate) fn reserve_ctes(
+    params: &mut Params,
     limits: &[Limit],
     window: Duration,
     now: DateTime<Utc>,
-) -> Vec<SqlParam> {
+    guard: &str,
+) -> [String; 2] {
     let keys: Vec<&str> = limits.iter().map(|l| l.key.as_str()).collect();
-    vec![
-        serde_json::to_string(&keys).unwrap_or_default().into(),
-        now.into(),
-        (now - window).into(),
-        (now - Duration::days(1)).into(),
+    let keys = params.add(
+        serde_json::to_string(&keys).unwrap_or_default(),
+        "::text::jsonb",
+    );
+    let now_at = params.add(now, "::text::timestamptz");
+    let over = params.add(now - window, "::text::timestamptz");
+    let idle = params.add(now - Duration::days(1), "::text::timestamptz");
+    [
+        format!(
+            "hits AS (
+        INSERT INTO throttle AS th (key, window_start, attempts)
+        SELECT k, {now_at}, 1 FROM jsonb_array_elements_text({keys}) AS k WHERE {guard}
+        ON CONFLICT (key) DO UPDATE SET
+            window_start = CASE WHEN th.window_start <= {over}
+                                THEN excluded.window_start ELSE th.window_start END,
+            attempts = CASE WHEN th.window_start <= {over}
+                            THEN 1 ELSE th.attempts + 1 END
+        RETURNING key, attempts, window_start)"
+        ),
+        format!(
+            "gc AS (
+        DELETE FROM throttle WHERE key IN (
+            SELECT key FROM throttle
+            WHERE window_start < {idle}
+              AND key NOT IN (SELECT jsonb_array_elements_text({keys}))
+            LIMIT 100))"
+        ),
     ]
 }
 
-/// Seconds until every counter over its limit has a fresh window; `None`
-/// when no counter is over.
-pub(crate) fn blocked_for(
-    limits: &[Limit],
-    hits: &[Hit],
-    window: Duration,
-    now: DateTime<Utc>,
-) -> Option<i64> {
-    hits.iter()
-        .filter(|hit| {
-            limits
-                .iter()
-                .any(|l| l.key == hit.key && hit.attempts > l.max_attempts)
-        })
-        .map(|hit| (hit.window_start + window - now).num_seconds() + 1)
-        .max()
+/// The field that answers the reserved counters.
+pub(crate) const HITS: (&str, Json<'static>) = ("hits", Json::Rows("SELECT * FROM hits"));
+
+#[derive(Deserialize)]
+pub(crate) struct Hits {
+    hits: Vec<Hit>,
 }
 
-/// Reserves one attempt under each of `limits` (counted per `window`);
-/// `Some(seconds)` to wait when any of them is used up.
-/// Reserves one attempt of `key` in its one-minute window, allowing as many
-/// per minute as the application variable `variable` says (a positive
-/// whole number; `default` otherwise). `Some(seconds)` to wait when they
-/// are used up.
+impl Hits {
+    /// Seconds until every counter over its limit has a fresh window;
+    /// `None` when no counter is over.
+    pub(crate) fn blocked_for(
+        &self,
+        limits: &[Limit],
+        window: Duration,
+        now: DateTime<Utc>,
+    ) -> Option<i64> {
+        self.hits
+            .iter()
+            .filter(|hit| {
+                limits
+                    .iter()
+                    .any(|l| l.key == hit.key && hit.attempts > l.max_attempts)
+            })
+            .map(|hit| (hit.window_start + window - now).num_seconds() + 1)
+            .max()
+    }
+}
+
+/// Reserves one attempt of the caller's counter `<prefix>:<user id>` in
+/// its one-minute window, allowing as many per minute as the application
+/// variable `variable` says (a positive whole number; `default`
+/// otherwise). `Some(seconds)` to wait when they are used up. The same
+/// statement checks the caller, so a revoked token is a 401 and uses up
+/// nothing of its user's allowance.
 pub fn reserve_per_minute(
     ctx: &Ctx,
-    key: String,
+    caller: &Caller,
+    prefix: &str,
     variable: &str,
     default: i64,
-) -> Result<Option<i64>, DbError> {
+) -> Result<Option<i64>, ApiError> {
     let per_minute = ctx
         .var(variable)
         .trim()
@@ -97,29 +118,38 @@ pub fn reserve_per_minute(
         .filter(|n| *n > 0)
         .unwrap_or(default);
     let limits = [Limit {
-        key,
+        key: format!("{prefix}:{}", caller.user_id),
         max_attempts: per_minute,
     }];
-    reserve(ctx.db, &limits, Duration::minutes(1), ctx.clock.now())
+    let (window, now) = (Duration::minutes(1), ctx.clock.now());
+    let mut params = caller.params();
+    let ctes = reserve_ctes(
+        &mut params,
+        &limits,
+        window,
+        now,
+        "EXISTS (SELECT FROM auth)",
+    );
+    let ctes: Vec<&str> = ctes.iter().map(String::as_str).collect();
+    let (_, answer) = caller
+        .run::<Hits>(ctx, &Caller::statement(&ctes, &[HITS], params))?
+        .ok_or_else(auth::rejected)?;
+    Ok(answer.blocked_for(&limits, window, now))
 }
 
+/// Reserves one attempt under each of `limits` (counted per `window`);
+/// `Some(seconds)` to wait when any of them is used up.
 pub fn reserve(
     db: &dyn Db,
     limits: &[Limit],
     window: Duration,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, DbError> {
-    #[derive(Deserialize)]
-    struct Answer {
-        hits: Vec<Hit>,
-    }
-    let answer: Answer = Statement::object(
-        RESERVE_CTES,
-        &[("hits", Json::Rows("SELECT * FROM hits"))],
-        reserve_params(limits, window, now),
-    )
-    .fetch(db)?;
-    Ok(blocked_for(limits, &answer.hits, window, now))
+    let mut params = Params::default();
+    let ctes = reserve_ctes(&mut params, limits, window, now, "TRUE");
+    let ctes: Vec<&str> = ctes.iter().map(String::as_str).collect();
+    let answer: Hits = Statement::object(&ctes, &[HITS], params.0).fetch(db)?;
+    Ok(answer.blocked_for(limits, window, now))
 }
 
 /// Gives back an attempt reserved under `limits` (a login that succeeded),

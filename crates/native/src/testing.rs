@@ -291,6 +291,19 @@ impl TestApp {
         }
     }
 
+    /// Logs `email` in with [`TEST_PASSWORD`] and answers a new session
+    /// token; panics unless the answer is 200.
+    pub fn login(&self, email: &str) -> String {
+        let body = serde_json::json!({"email": email, "password": TEST_PASSWORD});
+        let reply = self
+            .send("POST", "/api/auth/login", None, &[], Some(&body))
+            .expect(200);
+        reply.body["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// How many SQL statements (round trips to PostgreSQL) the app has sent
     /// so far; the difference around one request is that request's count.
     pub fn statements_sent(&self) -> u64 {

@@ -246,6 +246,17 @@ fn chat_requests_are_rate_limited_per_user() {
     let app = spawn_with(&[("chat_rate_per_minute", "3")]);
     let ada = User::signup(&app, "ada@example.com");
     let bob = User::signup(&app, "bob@example.com");
+    // A revoked token of hers is refused before it can use up her requests.
+    let revoked = User {
+        app: &app,
+        token: app.login("ada@example.com"),
+    };
+    revoked.call("POST", "/api/auth/logout", None).expect(204);
+    for _ in 0..5 {
+        revoked
+            .call("POST", "/api/chat", Some(json!({"message": "list"})))
+            .assert_error(401, "unauthorized");
+    }
     for _ in 0..3 {
         ada.say("show my tasks");
     }

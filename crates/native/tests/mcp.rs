@@ -1323,6 +1323,20 @@ fn tool_calls_are_limited_per_user_and_minute() {
     let app = TestApp::spawn_with(&[("mcp_rate_per_minute", "3")]);
     let ada = signup(&app, "ada@example.com");
     let bob = signup(&app, "bob@example.com");
+    // A revoked token of hers is refused before it can use up her calls.
+    let revoked = User {
+        app: &app,
+        token: app.login("ada@example.com"),
+    };
+    revoked.rest("POST", "/api/auth/logout", None).expect(204);
+    for _ in 0..5 {
+        let reply = revoked.rpc(
+            Rev::Modern,
+            "tools/call",
+            json!({"name": "list_tasks", "arguments": {}}),
+        );
+        assert_eq!(reply.status, 401, "{}", reply.body);
+    }
     for n in 0..3 {
         ada.tool(
             Rev::Modern,

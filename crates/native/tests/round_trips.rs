@@ -318,6 +318,30 @@ fn an_mcp_request_costs_its_documented_round_trips() {
         assert!(reply.body.get("result").is_some(), "{what}: {}", reply.body);
         assert_eq!(app.statements_sent() - before, statements, "{what}");
     }
+    // With a personal access token, its lookup is the token check.
+    let reply = app
+        .send(
+            "POST",
+            "/api/auth/tokens",
+            token,
+            &[],
+            Some(&json!({"name": "agent"})),
+        )
+        .expect(201);
+    let pat = reply.body["token"].as_str().unwrap();
+    let before = app.statements_sent();
+    let reply = app.send(
+        "POST",
+        "/mcp",
+        Some(pat),
+        &[
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/list"),
+        ],
+        Some(&modern("tools/list", json!({}))),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(app.statements_sent() - before, 1, "tools/list with a token");
 }
 
 #[test]

@@ -118,6 +118,9 @@ fn credential(req: &Request, ctx: &Ctx) -> Result<Credential, ApiError> {
         )?
         .filter(|stored| presented.matches(&stored.secret_sha256))
         .ok_or_else(rejected)?;
+        // A live token's row vouches for its account (deleting the account
+        // deletes its tokens), so the request is known to act for it.
+        ctx.user_id.set(Some(stored.user_id));
         let caller = Caller::access_token(stored.user_id, presented.id, stored.read_only);
         return Ok(Credential::Access(caller, presented.id));
     }

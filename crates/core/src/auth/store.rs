@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 use super::caller::Caller;
 use super::domain::{Email, UserName};
-use crate::db::{DbError, Json, Statement};
+use crate::db::{DbError, Json, Params, Statement};
 use crate::ports::{Ctx, Db};
-use crate::throttle::{blocked_for, reserve_params, Hit, Limit, RESERVE_CTES};
+use crate::throttle::{reserve_ctes, Hits, Limit, HITS};
 
 /// An account as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -78,28 +78,21 @@ pub fn login_state(
 ) -> Result<LoginState, DbError> {
     #[derive(Deserialize)]
     struct Answer {
-        hits: Vec<Hit>,
+        #[serde(flatten)]
+        hits: Hits,
         account: Option<Account>,
     }
-    let mut params = reserve_params(limits, window, now);
-    params.push(email.into());
-    let answer: Answer = Statement::object(
-        RESERVE_CTES,
-        &[
-            ("hits", Json::Rows("SELECT * FROM hits")),
-            (
-                "account",
-                Json::Row(
-                    "SELECT id, email, name, created_at, password_hash FROM users \
-                     WHERE email = $5::text",
-                ),
-            ),
-        ],
-        params,
-    )
-    .fetch(db)?;
+    let mut params = Params::default();
+    let ctes = reserve_ctes(&mut params, limits, window, now, "TRUE");
+    let ctes: Vec<&str> = ctes.iter().map(String::as_str).collect();
+    let account = format!(
+        "SELECT id, email, name, created_at, password_hash FROM users WHERE email = {}",
+        params.add(email, "::text")
+    );
+    let answer: Answer =
+        Statement::object(&ctes, &[HITS, ("account", Json::Row(&account))], params.0).fetch(db)?;
     Ok(LoginState {
-        blocked_for: blocked_for(limits, &answer.hits, window, now),
+        blocked_for: answer.hits.blocked_for(limits, window, now),
         account: answer.account,
     })
 }

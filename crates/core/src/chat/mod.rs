@@ -124,8 +124,13 @@ fn time_zone(req: &Request) -> Result<Tz, ApiError> {
 /// Reserves one of the caller's chat requests for this minute (shared by
 /// all instances, exact under concurrency) before any LLM is asked.
 fn reserve_rate(ctx: &Ctx, caller: &Caller) -> Result<(), ApiError> {
-    let key = format!("chat:{}", caller.user_id);
-    match throttle::reserve_per_minute(ctx, key, "chat_rate_per_minute", DEFAULT_RATE_PER_MINUTE)? {
+    match throttle::reserve_per_minute(
+        ctx,
+        caller,
+        "chat",
+        "chat_rate_per_minute",
+        DEFAULT_RATE_PER_MINUTE,
+    )? {
         Some(seconds) => Err(ApiError::too_many_requests(seconds)),
         None => Ok(()),
     }

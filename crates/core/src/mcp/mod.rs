@@ -91,9 +91,10 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
             format!("Method not found: {other}"),
         )),
     };
-    // A tool's statement checks the caller as it works (and records the
-    // user); when none ran (other methods, a call refused before it), the
-    // caller is checked here, so a revoked token gets nothing but a 401.
+    // A tool's statement (or a personal access token's lookup) checks the
+    // caller and records the user; when none did (a session token and a
+    // method without a statement, or a call refused before it), the caller
+    // is checked here, so a revoked token gets nothing but a 401.
     if ctx.user_id.get().is_none() {
         confirm(ctx, &caller)?;
     }

@@ -506,15 +506,18 @@ pub fn call(
             )))
         }
     };
-    let key = format!("mcp:{}", caller.user_id);
     let outcome = if tool.writes() && caller.read_only() {
         Err(Failed::Tool(format!(
             "This token is read-only: it may list and read tasks but not change them, so \
              {name} is not allowed. Ask the user for a personal access token with write access."
         )))
-    } else if let Some(seconds) =
-        throttle::reserve_per_minute(ctx, key, "mcp_rate_per_minute", DEFAULT_RATE_PER_MINUTE)?
-    {
+    } else if let Some(seconds) = throttle::reserve_per_minute(
+        ctx,
+        caller,
+        "mcp",
+        "mcp_rate_per_minute",
+        DEFAULT_RATE_PER_MINUTE,
+    )? {
         Err(Failed::Tool(format!(
             "Too many tool calls for this user in the last minute (the limit is set by \
              mcp_rate_per_minute). Wait {seconds} seconds, then call the tool again."
