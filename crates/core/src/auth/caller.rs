@@ -123,6 +123,34 @@ impl Caller {
         self.run(ctx, &Self::statement(ctes, fields, params))
     }
 
+    /// Deletes the caller's row `id` of `table` (one with `id` and
+    /// `user_id` columns); whether there was one, or `None` when the caller
+    /// is unknown or revoked.
+    pub fn delete_own(
+        &self,
+        ctx: &Ctx,
+        table: &'static str,
+        id: Uuid,
+    ) -> Result<Option<bool>, DbError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            deleted: bool,
+        }
+        let del = format!(
+            "del AS (
+            DELETE FROM {table}
+            WHERE id = $3::text::uuid AND user_id = (SELECT id FROM auth)
+            RETURNING id)"
+        );
+        let answer = self.fetch::<Answer>(
+            ctx,
+            &[&del],
+            &[("deleted", Json::Value("EXISTS (SELECT FROM del)"))],
+            vec![id.into()],
+        )?;
+        Ok(answer.map(|(_, answer)| answer.deleted))
+    }
+
     /// Runs a statement built by [`statement`](Self::statement).
     pub fn run<T: DeserializeOwned>(
         &self,

@@ -288,18 +288,5 @@ pub fn access_tokens(ctx: &Ctx, caller: &Caller) -> Result<Option<Vec<AccessToke
 /// Deletes (revokes) the caller's token `id`: `Some(false)` when the caller
 /// has no such token, `None` when the caller is unknown.
 pub fn delete_access_token(ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Option<bool>, DbError> {
-    #[derive(Deserialize)]
-    struct Answer {
-        deleted: bool,
-    }
-    let answer = caller.fetch::<Answer>(
-        ctx,
-        &["del AS (
-            DELETE FROM access_tokens
-            WHERE id = $3::text::uuid AND user_id = (SELECT id FROM auth)
-            RETURNING id)"],
-        &[("deleted", Json::Value("EXISTS (SELECT FROM del)"))],
-        vec![id.into()],
-    )?;
-    Ok(answer.map(|(_, answer)| answer.deleted))
+    caller.delete_own(ctx, "access_tokens", id)
 }

@@ -186,23 +186,9 @@ pub fn conversations(ctx: &Ctx, caller: &Caller) -> Result<Vec<Conversation>, Ch
 
 /// Deletes a conversation and its messages; `NotFound` when it is not the caller's.
 pub fn delete(ctx: &Ctx, caller: &Caller, conversation: Uuid) -> Result<(), ChatStoreError> {
-    #[derive(Deserialize)]
-    struct Answer {
-        deleted: bool,
-    }
-    let answer: Answer = scoped(
-        ctx,
-        caller,
-        &["del AS (
-            DELETE FROM chat_conversations
-            WHERE id = $3::text::uuid AND user_id = (SELECT id FROM auth)
-            RETURNING id)"],
-        &[("deleted", Json::Value("EXISTS (SELECT FROM del)"))],
-        vec![conversation.into()],
-    )?;
-    if answer.deleted {
-        Ok(())
-    } else {
-        Err(ChatStoreError::NotFound)
+    match caller.delete_own(ctx, "chat_conversations", conversation)? {
+        Some(true) => Ok(()),
+        Some(false) => Err(ChatStoreError::NotFound),
+        None => Err(ChatStoreError::Unauthorized),
     }
 }
