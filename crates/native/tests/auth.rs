@@ -461,6 +461,58 @@ fn sign_ups_are_limited_per_client_address() {
 }
 
 #[test]
+fn behind_a_trusted_proxy_sign_ups_are_counted_per_forwarded_client() {
+    // The harness's peer is loopback: here it plays the ingress.
+    let app = TestApp::spawn_with(&[("trusted_proxies", "127.0.0.1, ::1")]);
+    let from = |client: &str, email: &str| {
+        let body = json!({"email": email, "password": "correct horse", "name": "Ada"});
+        app.send(
+            "POST",
+            "/api/auth/signup",
+            None,
+            &[("x-forwarded-for", client)],
+            Some(&body),
+        )
+    };
+    for i in 0..todo_core::auth::MAX_SIGNUPS_PER_ADDRESS {
+        // A forged address left of the proxy's entry changes nothing.
+        let forwarded = format!("192.0.2.{i}, 203.0.113.9");
+        assert_eq!(from(&forwarded, &format!("u{i}@example.com")).status, 201);
+    }
+    from("203.0.113.9", "one-more@example.com").assert_error(429, "too_many_requests");
+    // Another client behind the same proxy has a budget of its own.
+    assert_eq!(from("198.51.100.7", "other@example.com").status, 201);
+}
+
+#[test]
+fn without_trusted_proxies_x_forwarded_for_is_ignored() {
+    let app = TestApp::spawn();
+    for i in 0..=todo_core::auth::MAX_SIGNUPS_PER_ADDRESS {
+        let body = json!({"email": format!("u{i}@example.com"), "password": "correct horse", "name": "Ada"});
+        let reply = app.send(
+            "POST",
+            "/api/auth/signup",
+            None,
+            &[("x-forwarded-for", &format!("192.0.2.{i}"))],
+            Some(&body),
+        );
+        let expected = if i < todo_core::auth::MAX_SIGNUPS_PER_ADDRESS {
+            201
+        } else {
+            429
+        };
+        assert_eq!(reply.status, expected, "{}", reply.body);
+    }
+}
+
+#[test]
+fn a_malformed_trusted_proxies_list_is_reported_as_misconfiguration() {
+    let app = TestApp::spawn_with(&[("trusted_proxies", "ingress-controller")]);
+    let reply = login(&app, "ada@example.com", "correct horse");
+    reply.assert_error(500, "misconfigured");
+}
+
+#[test]
 fn login_emails_with_control_characters_or_kilobytes_are_refused_as_invalid() {
     let app = TestApp::spawn();
     for email in [

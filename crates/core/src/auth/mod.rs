@@ -3,6 +3,7 @@
 //! protected route uses.
 
 pub mod access_token;
+mod address;
 mod caller;
 mod domain;
 pub mod password;
@@ -158,18 +159,10 @@ struct LoginBody {
     password: String,
 }
 
-/// The client's IP address as Spin reports it (`spin-client-addr`, an
-/// `ip:port`), for throttling. Behind a proxy it is the proxy's.
-fn client_address(req: &Request) -> String {
-    let raw = req
-        .headers()
-        .get("spin-client-addr")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("unknown");
-    match raw.parse::<std::net::SocketAddr>() {
-        Ok(addr) => addr.ip().to_string(),
-        Err(_) => raw.chars().take(64).collect(),
-    }
+/// Whom the per-address throttles count a request under (see [`address`]).
+fn client_address(req: &Request, ctx: &Ctx) -> Result<String, ApiError> {
+    let proxies = address::TrustedProxies::from_ctx(ctx)?;
+    Ok(address::client_address(req, &proxies))
 }
 
 fn signup(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
@@ -183,7 +176,7 @@ fn signup(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         return Err(fields.into_error());
     };
     let limits = [throttle::Limit {
-        key: format!("signup-address:{}", client_address(req)),
+        key: format!("signup-address:{}", client_address(req, ctx)?),
         max_attempts: MAX_SIGNUPS_PER_ADDRESS,
     }];
     let window = Duration::minutes(SIGNUP_WINDOW_MINUTES);
@@ -204,7 +197,7 @@ fn login(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let body: LoginBody = parse_json(req)?;
     let email = Email::normalize(&body.email)
         .map_err(|message| ApiError::invalid_field("email", message))?;
-    let address = client_address(req);
+    let address = client_address(req, ctx)?;
     let pair = format!("login:{email}|{address}");
     let limits = [
         throttle::Limit {
