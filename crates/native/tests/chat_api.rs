@@ -134,6 +134,40 @@ fn an_ambiguous_target_changes_nothing_and_offers_the_candidates() {
 }
 
 #[test]
+fn tags_named_in_a_message_are_added_or_taken_off_and_the_others_kept() {
+    let app = spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    ada.say("task buy milk #shopping");
+    let tags_after = |message: &str| {
+        let answer = ada.say(message);
+        assert_eq!(answer["tier"], "rules", "{answer}");
+        answer["result"]["updated"][0]["tags"].clone()
+    };
+    assert_eq!(
+        tags_after("tag buy milk #home"),
+        json!(["shopping", "home"])
+    );
+    assert_eq!(
+        tags_after("add the tags errands and home to buy milk"),
+        json!(["shopping", "home", "errands"])
+    );
+    assert_eq!(
+        tags_after("remove #shopping from buy milk"),
+        json!(["home", "errands"])
+    );
+    assert_eq!(tags_after("untag buy milk #errands"), json!(["home"]));
+    for unchanged in ["remove #work from buy milk", "tag buy milk #home"] {
+        let answer = ada.say(unchanged);
+        let response = answer["response"].as_str().unwrap();
+        assert!(response.starts_with("Nothing to change"), "{answer}");
+    }
+    let todo = ada.call("GET", "/api/todos", None).expect(200).body["items"][0].clone();
+    assert_eq!(todo["tags"], json!(["home"]));
+    // Four changes, each one version.
+    assert_eq!(todo["version"], 5, "{todo}");
+}
+
+#[test]
 fn delete_all_done_clears_the_completed_todos() {
     let app = spawn();
     let ada = User::signup(&app, "ada@example.com");

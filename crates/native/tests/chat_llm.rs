@@ -852,6 +852,11 @@ fn the_intent_schema_accepts_exactly_what_the_code_accepts() {
         ),
         (
             true,
+            json!({"action": "update", "target": "milk", "changes": {
+                "add_tags": ["home"], "remove_tags": ["shop"]}}),
+        ),
+        (
+            true,
             json!({"action": "update", "target": "milk", "changes": {}}),
         ),
         (true, json!({"action": "delete", "target": "milk"})),
@@ -911,6 +916,14 @@ fn the_intent_schema_accepts_exactly_what_the_code_accepts() {
             json!({"action": "update", "target": "milk", "changes": {"recurrence": "daily"}}),
         ),
         (false, json!({"action": "update", "target": "milk"})),
+        (
+            false,
+            json!({"action": "update", "target": "milk", "changes": {"add_tags": many_tags}}),
+        ),
+        (
+            false,
+            json!({"action": "update", "target": "milk", "changes": {"remove_tags": "home"}}),
+        ),
         (
             false,
             json!({"action": "delete", "target": "milk", "all": "yes"}),

@@ -269,7 +269,12 @@ fn update(
     changes: &Changes,
 ) -> Result<Outcome, TodoError> {
     let mut parsed = TodoChanges::default();
-    let problem = (|| -> Result<(), String> {
+    let tag_lists = |tags: &Option<Vec<String>>| {
+        tags.as_deref()
+            .map(|tags| Tags::parse(tags).map_err(|e| format!("tags: {e}")))
+            .transpose()
+    };
+    let problem = (|| -> Result<_, String> {
         if let Some(title) = &changes.title {
             parsed.title = Some(TodoTitle::parse(title).map_err(|e| format!("the title {e}"))?);
         }
@@ -278,21 +283,51 @@ fn update(
             let due = DueAt::new(due).map_err(|e| format!("the due date {e}"))?;
             parsed.due_at = Some(Some(due));
         }
-        if let Some(tags) = &changes.tags {
-            parsed.tags = Some(Tags::parse(tags).map_err(|e| format!("tags: {e}"))?);
-        }
-        Ok(())
+        Ok((
+            tag_lists(&changes.tags)?,
+            tag_lists(&changes.add_tags)?,
+            tag_lists(&changes.remove_tags)?,
+        ))
     })();
-    if let Err(why) = problem {
-        return Ok(Outcome::say(format!("I could not change it: {why}.")));
-    }
-    if parsed == TodoChanges::default() {
+    let (replace, add, remove) = match problem {
+        Ok(tags) => tags,
+        Err(why) => return Ok(Outcome::say(format!("I could not change it: {why}."))),
+    };
+    let tags_change = replace.is_some() || add.is_some() || remove.is_some();
+    if parsed == TodoChanges::default() && !tags_change {
         return Ok(Outcome::say(rules::unknown_text()));
     }
     let todo = match resolve(ctx, caller, target, Status::All)? {
         Ok(todo) => todo,
         Err(answer) => return Ok(answer),
     };
+    if tags_change {
+        // Replaced (when asked), then added to and taken from, so the
+        // todo keeps the tags the message did not name.
+        let mut tags = replace.map_or_else(|| todo.tags.clone(), |t| t.as_slice().to_vec());
+        for tag in add.iter().flat_map(Tags::as_slice) {
+            if !tags.contains(tag) {
+                tags.push(tag.clone());
+            }
+        }
+        if let Some(remove) = &remove {
+            tags.retain(|tag| !remove.as_slice().contains(tag));
+        }
+        if tags != todo.tags {
+            match Tags::parse(&tags) {
+                Ok(tags) => parsed.tags = Some(tags),
+                Err(why) => {
+                    return Ok(Outcome::say(format!("I could not change it: tags: {why}.")))
+                }
+            }
+        }
+    }
+    if parsed == TodoChanges::default() {
+        return Ok(Outcome::say(format!(
+            "Nothing to change: {}",
+            describe(&todo)
+        )));
+    }
     let updated = store::update(ctx, caller, todo.id, &parsed, Some(&[todo.version]))?;
     Ok(Outcome {
         response: format!("Updated: {}", describe(&updated)),

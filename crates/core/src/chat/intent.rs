@@ -99,8 +99,15 @@ pub struct Changes {
     pub priority: Option<Priority>,
     #[serde(default)]
     pub due_at: Option<DateTime<Utc>>,
+    /// Replaces all of the todo's tags.
     #[serde(default)]
     pub tags: Option<Vec<String>>,
+    /// Tags to add, keeping the others.
+    #[serde(default)]
+    pub add_tags: Option<Vec<String>>,
+    /// Tags to take off, keeping the others.
+    #[serde(default)]
+    pub remove_tags: Option<Vec<String>>,
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@ pub fn parse(message: &str, now: DateTime<Tz>) -> Intent {
     let clock = Clock::new(now);
     list::bare(words, &clock)
         .or_else(|| edit::add_tags(words))
+        .or_else(|| edit::remove_tags(words))
         .or_else(|| create(words, &clock))
         .or_else(|| list::parse(words, &clock))
         .or_else(|| edit::parse(words, &clock))
@@ -67,7 +68,7 @@ pub fn help_text() -> &'static str {
      - show my tasks / what's due today / show overdue / list #shopping / find milk\n\
      - mark done buy milk / reopen buy milk\n\
      - rename buy milk to buy oat milk / make call the bank urgent\n\
-     - move call the bank to friday / tag call the bank #finance\n\
+     - move call the bank to friday / tag call the bank #finance / remove #finance from call the bank\n\
      - delete buy milk / delete all done\n\
      Priorities: urgent, asap, important, high priority, low priority, p1 to p4.\n\
      Dates: today, tonight, tomorrow, friday, next monday, in 3 days, on 2026-12-01, \
@@ -429,6 +430,20 @@ mod tests {
     fn due_to(utc: &str) -> Changes {
         Changes {
             due_at: Some(utc.parse().unwrap()),
+            ..Changes::default()
+        }
+    }
+
+    fn add_tags(tags: &[&str]) -> Changes {
+        Changes {
+            add_tags: Some(tags.iter().map(|t| t.to_string()).collect()),
+            ..Changes::default()
+        }
+    }
+
+    fn remove_tags(tags: &[&str]) -> Changes {
+        Changes {
+            remove_tags: Some(tags.iter().map(|t| t.to_string()).collect()),
             ..Changes::default()
         }
     }
@@ -926,36 +941,63 @@ mod tests {
                     },
                 ),
             ),
+            // Tags named in an update are added; the todo keeps the others.
             (
                 "tag groceries #home",
-                update(
-                    "groceries",
-                    Changes {
-                        tags: Some(vec!["home".into()]),
-                        ..Changes::default()
-                    },
-                ),
+                update("groceries", add_tags(&["home"])),
             ),
             (
                 "tag buy milk with home and errands",
-                update(
-                    "buy milk",
-                    Changes {
-                        tags: Some(vec!["home".into(), "errands".into()]),
-                        ..Changes::default()
-                    },
-                ),
+                update("buy milk", add_tags(&["home", "errands"])),
             ),
             (
                 "add #home to groceries",
+                update("groceries", add_tags(&["home"])),
+            ),
+            (
+                "add the tags home and errands to buy milk",
+                update("buy milk", add_tags(&["home", "errands"])),
+            ),
+            (
+                "make groceries urgent #home",
                 update(
                     "groceries",
                     Changes {
-                        tags: Some(vec!["home".into()]),
-                        ..Changes::default()
+                        priority: Some(Priority::Urgent),
+                        ..add_tags(&["home"])
                     },
                 ),
             ),
+            // Taking tags off.
+            (
+                "remove #home from groceries",
+                update("groceries", remove_tags(&["home"])),
+            ),
+            (
+                "take the tag home off buy milk",
+                update("buy milk", remove_tags(&["home"])),
+            ),
+            (
+                "delete tags home and errands from buy milk",
+                update("buy milk", remove_tags(&["home", "errands"])),
+            ),
+            (
+                "untag #home from groceries",
+                update("groceries", remove_tags(&["home"])),
+            ),
+            (
+                "untag buy milk #home #errands",
+                update("buy milk", remove_tags(&["home", "errands"])),
+            ),
+            // Without a hashtag or "tag", "remove" deletes a todo.
+            (
+                "remove home insurance from my list",
+                Intent::Delete {
+                    target: "home insurance".into(),
+                    all: false,
+                },
+            ),
+            ("untag #home", Intent::Unknown),
             ("make dinner tomorrow", Intent::Unknown),
             ("move dentist", Intent::Unknown),
             // Help.

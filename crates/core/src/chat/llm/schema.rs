@@ -87,6 +87,8 @@ pub fn intent_schema() -> Value {
             "priority": priority,
             "due_at": due_at,
             "tags": tags,
+            "add_tags": tags,
+            "remove_tags": tags,
         }),
         &[],
     );
@@ -189,10 +191,10 @@ fn check_changes(changes: &Changes) -> Result<(), String> {
     if let Some(title) = &changes.title {
         bounded("title", title, TodoTitle::MAX_CHARS)?;
     }
-    match &changes.tags {
-        Some(tags) => check_tags(tags),
-        None => Ok(()),
-    }
+    [&changes.tags, &changes.add_tags, &changes.remove_tags]
+        .into_iter()
+        .flatten()
+        .try_for_each(|tags| check_tags(tags))
 }
 
 fn check_tags(tags: &[String]) -> Result<(), String> {

@@ -395,7 +395,10 @@ fn changes_of(found: &Found, clock: &Clock) -> Option<Changes> {
         title: None,
         priority: found.priority,
         due_at,
-        tags: (!found.tags.is_empty()).then(|| found.tags.clone()),
+        // "tag X #home", "make X urgent #work": tags are added, never
+        // taken away.
+        add_tags: (!found.tags.is_empty()).then(|| found.tags.clone()),
+        ..Changes::default()
     };
     (changes != Changes::default()).then_some(changes)
 }
@@ -430,7 +433,7 @@ fn tag_with_words(words: &[Word<'_>]) -> Option<Intent> {
     Some(Intent::Update {
         target,
         changes: Changes {
-            tags: Some(tags),
+            add_tags: Some(tags),
             ..Changes::default()
         },
     })
@@ -448,36 +451,84 @@ fn tag_list(words: &[Word<'_>]) -> Option<Vec<String>> {
     (!tags.is_empty()).then_some(tags)
 }
 
-/// "add #home to X", "add tag #home to X": read before "add X" creates a
-/// todo.
+/// "add #home to X", "add the tag home to X": read before "add X" creates a
+/// todo. The todo keeps its other tags.
 pub(super) fn add_tags(words: &[Word<'_>]) -> Option<Intent> {
-    let mut at = phrase(
-        words,
-        0,
-        &[
-            &["add"],
-            &["the", "a", ""],
-            &["tags", "tag", "label", "labels", ""],
-        ],
-    )?;
-    let mut tags: Vec<String> = Vec::new();
-    while let Some(tag) = words.get(at).and_then(tag_of) {
-        if !tags.contains(&tag) {
-            tags.push(tag);
-        }
-        at += 1;
-        at = skip(words, at, &["and", "&"]);
-    }
-    if tags.is_empty() {
-        return None;
-    }
+    let (tags, at) = named_tags(words, &["add", "put"])?;
     let end = phrase(words, at, &[&["to", "on", "onto"]])?;
     let target = target(rest(words, end))?;
     Some(Intent::Update {
         target,
         changes: Changes {
-            tags: Some(tags),
+            add_tags: Some(tags),
             ..Changes::default()
         },
     })
+}
+
+/// "remove #home from X", "take the tag home off X", "untag #home from X",
+/// "untag X #home": read before "remove X" deletes a todo. The todo keeps
+/// its other tags.
+pub(super) fn remove_tags(words: &[Word<'_>]) -> Option<Intent> {
+    let verbs = &["remove", "delete", "drop", "take", "untag", "unlabel"];
+    let named = named_tags(words, verbs).and_then(|(tags, at)| {
+        let end = phrase(words, at, &[&["from", "off"]])?;
+        Some((tags, target(rest(words, end))?))
+    });
+    let (tags, target) = named.or_else(|| untag_trailing(words))?;
+    Some(Intent::Update {
+        target,
+        changes: Changes {
+            remove_tags: Some(tags),
+            ..Changes::default()
+        },
+    })
+}
+
+/// "untag X #home #work": the hashtags at the end.
+fn untag_trailing(words: &[Word<'_>]) -> Option<(Vec<String>, String)> {
+    let start = phrase(words, 0, &[&["untag", "unlabel"]])?;
+    let first_tag = (start..words.len())
+        .rev()
+        .take_while(|&i| words.get(i).and_then(tag_of).is_some())
+        .last()?;
+    let tags = tag_list(between(words, first_tag, words.len()))?;
+    Some((tags, target(between(words, start, first_tag))?))
+}
+
+/// After one of `verbs` (and "the tag"), the tags named: hashtags joined by
+/// "and", or plain words too when "tag" was said ("the tags home and
+/// work"). The tags and the index after them; `None` when none is named.
+fn named_tags(words: &[Word<'_>], verbs: &[&str]) -> Option<(Vec<String>, usize)> {
+    let mut at = phrase(
+        words,
+        0,
+        &[
+            verbs,
+            &["the", "a", ""],
+            &["tags", "tag", "label", "labels", ""],
+        ],
+    )?;
+    let plain = at > 0
+        && words
+            .get(at - 1)
+            .is_some_and(|w| w.is_any(&["tags", "tag", "label", "labels"]));
+    let mut tags: Vec<String> = Vec::new();
+    while let Some(word) = words.get(at) {
+        let tag = match tag_of(word) {
+            Some(tag) => tag,
+            None if plain && !word.is_any(&["to", "on", "onto", "from", "off"]) => {
+                match word.keyword().and_then(|key| Tags::parse_one(key).ok()) {
+                    Some(tag) => tag,
+                    None => break,
+                }
+            }
+            None => break,
+        };
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+        at = skip(words, at + 1, &["and", "&"]);
+    }
+    (!tags.is_empty()).then_some((tags, at))
 }
