@@ -168,6 +168,53 @@ fn tags_named_in_a_message_are_added_or_taken_off_and_the_others_kept() {
 }
 
 #[test]
+fn it_means_the_todo_the_conversation_is_about_and_is_never_searched_for() {
+    let app = spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    // "it" is in this title: a search for it would find it.
+    ada.say("task submit report");
+    let created = ada.say("task pay rent");
+    let conversation = created["conversation_id"].as_str().unwrap();
+    let say = |message: &str| ada.say_in(message, Some(conversation));
+    let title_changed = |answer: &Value| answer["result"]["updated"][0]["title"].clone();
+
+    let urgent = say("make it urgent");
+    assert_eq!(urgent["intent"]["target"], "pay rent", "{urgent}");
+    assert_eq!(title_changed(&urgent), "pay rent");
+    assert_eq!(urgent["result"]["updated"][0]["priority"], "urgent");
+    // A list in between changes nothing about what "it" is.
+    say("show my tasks");
+    assert_eq!(title_changed(&say("mark it as done")), "pay rent");
+    // After a rename, "it" goes by its new title.
+    say("rename pay rent to pay the rent");
+    assert_eq!(title_changed(&say("reopen it")), "pay the rent");
+    let deleted = say("delete it");
+    assert_eq!(deleted["result"]["count"], 1, "{deleted}");
+    // Deleted, it is gone: the assistant asks instead of guessing.
+    let unclear = say("complete it");
+    assert!(
+        unclear["response"]
+            .as_str()
+            .unwrap()
+            .starts_with("Which todo"),
+        "{unclear}"
+    );
+    // So it does in a new conversation.
+    let unclear = ada.say("make it urgent");
+    assert!(
+        unclear["response"]
+            .as_str()
+            .unwrap()
+            .starts_with("Which todo"),
+        "{unclear}"
+    );
+    let page = ada.call("GET", "/api/todos", None).expect(200).body;
+    assert_eq!(page["items"][0]["title"], "submit report");
+    assert_eq!(page["items"][0]["priority"], "medium");
+    assert_eq!(page["items"][0]["version"], 1);
+}
+
+#[test]
 fn delete_all_done_clears_the_completed_todos() {
     let app = spawn();
     let ada = User::signup(&app, "ada@example.com");

@@ -42,9 +42,65 @@ const LIST_LIMIT: i64 = 20;
 /// The most todos one matching step considers (and offers as candidates).
 const MATCH_LIMIT: i64 = 10;
 
+/// Targets that name no todo but the one the conversation is about ("make
+/// it urgent"). Never searched for: "it" is in "submit report".
+const PRONOUNS: &[&str] = &[
+    "it",
+    "that",
+    "this",
+    "that one",
+    "this one",
+    "the task",
+    "that task",
+    "this task",
+    "the todo",
+    "that todo",
+    "this todo",
+];
+
+fn is_pronoun(target: &str) -> bool {
+    PRONOUNS.contains(&target.trim().to_lowercase().as_str())
+}
+
+/// The words that name the todo the conversation's latest action was about
+/// (`earlier`: its messages, oldest first): the one todo it created, or the
+/// target of a completion, reopening or update (the new title after a
+/// rename). Lists and help are looked past; `None` after a delete, after
+/// creating several todos, or without any action.
+pub fn referent(earlier: &[super::store::Message]) -> Option<String> {
+    let latest = earlier
+        .iter()
+        .rev()
+        .filter_map(|message| message.intent.as_ref())
+        .find(|intent| !matches!(intent, Intent::List { .. } | Intent::Help | Intent::Unknown))?;
+    match latest {
+        Intent::Create { todos } => match todos.as_slice() {
+            [one] => Some(one.title.clone()),
+            _ => None,
+        },
+        Intent::Complete { target } | Intent::Reopen { target } => Some(target.clone()),
+        Intent::Update { target, changes } => {
+            Some(changes.title.clone().unwrap_or_else(|| target.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// `intent` with a pronoun target ("it") replaced by `referent`, the words
+/// of the todo the conversation is about (see [`referent`]).
+pub fn with_referent(mut intent: Intent, referent: Option<&str>) -> Intent {
+    if let (Some(target), Some(referent)) = (intent.target_mut(), referent) {
+        if is_pronoun(target) {
+            *target = referent.to_owned();
+        }
+    }
+    intent
+}
+
 /// Carries out `intent` for `caller`. `user_said_all`: whether the user's own
 /// message contains the word "all" (a model's intent alone never deletes
-/// more than one todo).
+/// more than one todo). A pronoun target left (see [`with_referent`]) is
+/// asked about, not searched for.
 pub fn carry_out(
     ctx: &Ctx,
     caller: &Caller,
@@ -52,6 +108,11 @@ pub fn carry_out(
     user_said_all: bool,
     now: DateTime<Tz>,
 ) -> Result<Outcome, TodoError> {
+    if intent.target().is_some_and(is_pronoun) {
+        return Ok(Outcome::say(
+            "Which todo do you mean? Name it, for example: make pay rent urgent.",
+        ));
+    }
     match intent {
         Intent::Create { todos } => create(ctx, caller, todos),
         Intent::List { filter } => list(ctx, caller, filter, now),

@@ -41,6 +41,29 @@ pub enum Intent {
     Unknown,
 }
 
+impl Intent {
+    /// The words naming the todo to act on, for the actions that have them.
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            Intent::Complete { target }
+            | Intent::Reopen { target }
+            | Intent::Update { target, .. }
+            | Intent::Delete { target, .. } => Some(target),
+            Intent::Create { .. } | Intent::List { .. } | Intent::Help | Intent::Unknown => None,
+        }
+    }
+
+    pub fn target_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Intent::Complete { target }
+            | Intent::Reopen { target }
+            | Intent::Update { target, .. }
+            | Intent::Delete { target, .. } => Some(target),
+            Intent::Create { .. } | Intent::List { .. } | Intent::Help | Intent::Unknown => None,
+        }
+    }
+}
+
 /// A todo to create, before the domain types check it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -151,9 +151,10 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
         parse_message(&body.message).map_err(|e| ApiError::invalid_field("message", e))?;
     let zone = time_zone(req)?;
     reserve_rate(ctx, caller)?;
-    let (conversation, context) = match body.conversation_id {
+    let (conversation, context, referent) = match body.conversation_id {
         Some(id) => {
             let earlier = store::history(ctx, caller, id, CONTEXT_MESSAGES).map_err(store_error)?;
+            let referent = assistant::referent(&earlier);
             let turns = earlier
                 .into_iter()
                 .map(|m| llm::Turn {
@@ -161,9 +162,9 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
                     content: m.content,
                 })
                 .collect::<Vec<_>>();
-            (id, turns)
+            (id, turns, referent)
         }
-        None => (Uuid::new_v4(), Vec::new()),
+        None => (Uuid::new_v4(), Vec::new(), None),
     };
     let now = ctx.clock.now().with_timezone(&zone);
 
@@ -179,6 +180,9 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
         Some((tier, intent)) => (tier.as_str(), intent),
         None => ("rules", rules::parse(&message, now)),
     };
+    // "make it urgent": the todo the conversation is about. The resolved
+    // intent is what is kept, so the next "it" finds the same todo.
+    let intent = assistant::with_referent(intent, referent.as_deref());
     let outcome = assistant::carry_out(ctx, caller, &intent, says_all(&message), now)?;
     store::save(
         ctx,

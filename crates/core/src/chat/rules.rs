@@ -67,7 +67,7 @@ pub fn help_text() -> &'static str {
      - task water the plants every monday and task pay rent end of month\n\
      - show my tasks / what's due today / show overdue / list #shopping / find milk\n\
      - mark done buy milk / reopen buy milk\n\
-     - rename buy milk to buy oat milk / make call the bank urgent\n\
+     - rename buy milk to buy oat milk / make call the bank urgent / make it urgent\n\
      - move call the bank to friday / tag call the bank #finance / remove #finance from call the bank\n\
      - delete buy milk / delete all done\n\
      Priorities: urgent, asap, important, high priority, low priority, p1 to p4.\n\
