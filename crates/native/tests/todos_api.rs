@@ -744,6 +744,59 @@ fn clearing_completed_deletes_only_the_done_todos() {
 }
 
 #[test]
+fn clearing_completed_unchanged_since_a_sync_token_keeps_what_changed_after_it() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let toggle = |todo: &Value| {
+        ada.call("POST", &format!("/api/todos/{}/toggle", id_of(todo)), None)
+            .expect(200);
+    };
+    let seen = ada.create(json!({"title": "seen done"}));
+    let later = ada.create(json!({"title": "done later"}));
+    let edited = ada.create(json!({"title": "edited later"}));
+    toggle(&seen);
+    toggle(&edited);
+    // What a client saw when its user asked to clear the completed todos.
+    let token = ada
+        .call("GET", "/api/todos?status=all", None)
+        .expect(200)
+        .body["sync_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Meanwhile, elsewhere: one more completed, a completed one renamed.
+    toggle(&later);
+    ada.call(
+        "PATCH",
+        &format!("/api/todos/{}", id_of(&edited)),
+        Some(json!({"title": "edited later, still done"})),
+    )
+    .expect(200);
+    let reply = ada
+        .call(
+            "DELETE",
+            &format!("/api/todos?status=done&unchanged_since={token}"),
+            None,
+        )
+        .expect(200);
+    assert_eq!(reply.body, json!({"deleted": 1}));
+    let mut left = ada.titles("status=all");
+    left.sort();
+    assert_eq!(left, ["done later", "edited later, still done"]);
+    // The sync feed reports the clear like any delete.
+    let feed = ada
+        .call("GET", &format!("/api/todos?since={token}"), None)
+        .expect(200)
+        .body;
+    assert_eq!(feed["deleted"], json!([id_of(&seen)]));
+
+    let reply = ada
+        .call("DELETE", "/api/todos?status=done&unchanged_since=zz", None)
+        .expect(422);
+    assert_eq!(reply.field_errors(), vec!["unchanged_since"]);
+}
+
+#[test]
 fn history_lists_every_change_newest_first_with_old_and_new_values() {
     let app = TestApp::spawn();
     let ada = User::signup(&app, "ada@example.com");

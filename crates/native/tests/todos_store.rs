@@ -118,7 +118,7 @@ fn the_library_api_covers_a_todos_whole_life() {
     let stats = store::stats(&ctx, &ada).unwrap();
     assert_eq!((stats.total, stats.done, stats.by_priority.high), (1, 1, 1));
 
-    assert_eq!(store::clear_completed(&ctx, &ada).unwrap(), 1);
+    assert_eq!(store::clear_completed(&ctx, &ada, None).unwrap(), 1);
     assert!(matches!(
         store::get(&ctx, &ada, todo.id),
         Err(TodoError::NotFound)
@@ -754,7 +754,7 @@ fn one_change_larger_than_a_page_is_split_across_pages_without_loss() {
     let token = store::list(&ctx, &ada, &ListQuery::default())
         .unwrap()
         .sync_token;
-    assert_eq!(store::clear_completed(&ctx, &ada).unwrap(), 5);
+    assert_eq!(store::clear_completed(&ctx, &ada, None).unwrap(), 5);
     let mut token = SyncToken::decode(&token).unwrap();
     let mut deleted = Vec::new();
     let mut pages = 0;

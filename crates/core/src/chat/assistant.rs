@@ -407,7 +407,7 @@ const COMPLETED_WORDS: [&str; 5] = [
 
 fn delete(ctx: &Ctx, caller: &Caller, target: &str, all: bool) -> Result<Outcome, TodoError> {
     if all && COMPLETED_WORDS.contains(&target.trim().to_lowercase().as_str()) {
-        let deleted = store::clear_completed(ctx, caller)?;
+        let deleted = store::clear_completed(ctx, caller, None)?;
         return Ok(Outcome {
             response: format!("Deleted {deleted} completed todos."),
             result: json!({ "count": deleted }),

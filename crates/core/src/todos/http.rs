@@ -9,7 +9,7 @@ use super::domain::{
     parse_todo_id, Description, DueAt, NewTodo, Priority, Recurrence, Tags, Todo, TodoChanges,
     TodoTitle,
 };
-use super::query::{HistoryQuery, ListQuery, Status};
+use super::query::{HistoryQuery, ListQuery, Status, SyncToken};
 use super::store;
 use crate::api::{allow, empty, json, parse_json, Request, Response};
 use crate::auth::{require_caller, Caller};
@@ -232,14 +232,21 @@ fn patch(req: &Request, ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Response
 
 /// `DELETE /api/todos?status=done`. The parameter is required, so that a
 /// stray `DELETE /api/todos` never empties a list.
+/// `DELETE /api/todos?status=done[&unchanged_since=<sync token>]`: the
+/// completed todos, or only those not changed since the sync token (what
+/// the client saw when the user asked: a todo completed elsewhere meanwhile
+/// stays).
 fn clear_completed(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     let mut status = None;
+    let mut unchanged_since = None;
     let mut fields = Fields::default();
     for (name, value) in url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
-        if name == "status" && status.is_none() {
-            status = Some(Status::parse(&value));
-        } else {
-            fields.add(&name, "unknown parameter");
+        match name.as_ref() {
+            "status" if status.is_none() => status = Some(Status::parse(&value)),
+            "unchanged_since" if unchanged_since.is_none() => {
+                unchanged_since = Some(fields.take("unchanged_since", SyncToken::decode(&value)));
+            }
+            _ => fields.add(&name, "unknown parameter"),
         }
     }
     match status {
@@ -252,7 +259,7 @@ fn clear_completed(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response
     if !fields.is_empty() {
         return Err(fields.into_error());
     }
-    let deleted = store::clear_completed(ctx, caller)?;
+    let deleted = store::clear_completed(ctx, caller, unchanged_since.flatten())?;
     Ok(json(StatusCode::OK, &json!({ "deleted": deleted })))
 }
 

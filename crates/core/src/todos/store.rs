@@ -660,7 +660,7 @@ const CLEAR_COMPLETED_CTES: &[&str] = &[
         DELETE FROM todos AS t
         WHERE t.user_id = ",
         caller_id!(),
-        " AND t.completed
+        " AND t.completed AND t.change_seq <= $4::int8
         RETURNING t.id, t.user_id, todo_fields(t) AS fields)"
     ),
     concat!(
@@ -678,8 +678,13 @@ const CLEAR_COMPLETED_CTES: &[&str] = &[
         FROM del)",
 ];
 
-/// Deletes all completed todos of the user; returns how many.
-pub fn clear_completed(ctx: &Ctx, caller: &Caller) -> Result<i64, TodoError> {
+/// Deletes the user's completed todos (with `unchanged_since`, only those
+/// not changed after that point of the change stream); returns how many.
+pub fn clear_completed(
+    ctx: &Ctx,
+    caller: &Caller,
+    unchanged_since: Option<SyncToken>,
+) -> Result<i64, TodoError> {
     #[derive(Deserialize)]
     struct Answer {
         deleted: i64,
@@ -689,7 +694,10 @@ pub fn clear_completed(ctx: &Ctx, caller: &Caller) -> Result<i64, TodoError> {
         caller,
         CLEAR_COMPLETED_CTES,
         &[("deleted", Json::Value("(SELECT count(*) FROM del)"))],
-        vec![ctx.clock.now().into()],
+        vec![
+            ctx.clock.now().into(),
+            unchanged_since.map_or(i64::MAX, |token| token.seq).into(),
+        ],
     )?;
     Ok(answer.deleted)
 }
