@@ -665,16 +665,32 @@ export function flushDeletes() {
   state.pendingDeletes.clear();
   if (state.clearing) {
     clearTimeout(state.clearing.timer);
-    api('DELETE', '/api/todos?status=done', { keepalive: true }).catch(() => {});
+    api('DELETE', clearPath(state.clearing.seen), { keepalive: true }).catch(() => {});
     state.clearing = null;
   }
+}
+
+/** Clears the completed todos not changed after `token` (all of them without one). */
+function clearPath(token) {
+  const path = '/api/todos?status=done';
+  return token ? `${path}&unchanged_since=${encodeURIComponent(token)}` : path;
+}
+
+/** The sync token once a sync has run that started after every change this tab knows of. */
+async function syncedToken() {
+  if (state.syncing) await state.syncing; // it may have started before them
+  await sync();
+  return state.syncToken;
 }
 
 function clearCompleted() {
   if (state.clearing) return;
   const count = state.stats?.done ?? 0;
-  const timer = setTimeout(commitClear, UNDO_MS);
-  state.clearing = { timer };
+  // What is cleared is what was completed when the user asked: a todo
+  // completed in another tab during the Undo window stays.
+  const clearing = { timer: setTimeout(commitClear, UNDO_MS), seen: null };
+  clearing.ready = syncedToken().then((token) => { clearing.seen = token; });
+  state.clearing = clearing;
   render();
   $('#new-title').focus();
   toast(`Cleared ${count} completed ${count === 1 ? 'todo' : 'todos'}.`, {
@@ -693,10 +709,13 @@ function clearCompleted() {
 }
 
 async function commitClear() {
-  if (!state.clearing) return;
+  const clearing = state.clearing;
+  if (!clearing) return;
   try {
-    await api('DELETE', '/api/todos?status=done');
-    for (const [id, t] of state.todos) if (t.completed) state.todos.delete(id);
+    await clearing.ready;
+    await api('DELETE', clearPath(clearing.seen));
+    // The delta sync names exactly the todos that were cleared.
+    await syncedToken();
     loadStats();
   } catch (error) {
     if (error.status !== 401) toast(`The completed todos were not cleared. ${describe(error)}`, { kind: 'error' });

@@ -261,6 +261,18 @@ test('a change made on another device appears without a reload', async () => {
   await row(second, 'Synced from the phone').getByRole('button', { name: /^Delete/ }).click();
   await poll(async () => assert.equal(await row(page, 'Synced from the phone').count(), 0), 20000);
   assert.equal(await page.evaluate(() => window.notReloaded), true);
+
+  // Clearing the completed todos here while the phone completes another
+  // during the Undo window: what the phone completed stays.
+  await page.getByRole('button', { name: /Clear completed/ }).click();
+  await poll(async () => assert.equal(await row(page, 'File taxes').count(), 0));
+  await row(second, 'Plan the holiday').getByRole('checkbox').check();
+  await page.waitForTimeout(7000);
+  await poll(async () => assert.ok(await row(page, 'Plan the holiday').evaluate((li) => li.classList.contains('is-done'))), 15000);
+  assert.equal(await row(page, 'File taxes').count(), 0);
+  await second.reload();
+  await row(second, 'Plan the holiday').waitFor();
+  assert.equal(await row(second, 'File taxes').count(), 0);
   noProblems(second);
   await other.close();
 });
