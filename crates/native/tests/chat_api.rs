@@ -190,24 +190,12 @@ fn it_means_the_todo_the_conversation_is_about_and_is_never_searched_for() {
     assert_eq!(title_changed(&say("reopen it")), "pay the rent");
     let deleted = say("delete it");
     assert_eq!(deleted["result"]["count"], 1, "{deleted}");
-    // Deleted, it is gone: the assistant asks instead of guessing.
-    let unclear = say("complete it");
-    assert!(
-        unclear["response"]
-            .as_str()
-            .unwrap()
-            .starts_with("Which todo"),
-        "{unclear}"
-    );
-    // So it does in a new conversation.
-    let unclear = ada.say("make it urgent");
-    assert!(
-        unclear["response"]
-            .as_str()
-            .unwrap()
-            .starts_with("Which todo"),
-        "{unclear}"
-    );
+    // Deleted, it is gone: the assistant asks instead of guessing, as it
+    // does in a new conversation.
+    for unclear in [say("complete it"), ada.say("make it urgent")] {
+        let response = unclear["response"].as_str().unwrap();
+        assert!(response.starts_with("Which todo"), "{unclear}");
+    }
     let page = ada.call("GET", "/api/todos", None).expect(200).body;
     assert_eq!(page["items"][0]["title"], "submit report");
     assert_eq!(page["items"][0]["priority"], "medium");
