@@ -61,16 +61,19 @@ pub fn client_address(req: &Request, proxies: &TrustedProxies) -> String {
     let Some(mut client) = parse_hop(peer) else {
         return peer.chars().take(64).collect();
     };
-    // Every X-Forwarded-For header in order, as one list.
-    let forwarded: Vec<&str> = req
+    // A header sent on several lines reaches a component as its last line
+    // (spin-host keeps one value per name, as Spin's own conversion does):
+    // the nearest proxy's, which is the part read first anyway.
+    let forwarded = req
         .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    for hop in forwarded
+        .rsplit(',')
         .map(str::trim)
-        .collect();
-    for hop in forwarded.into_iter().rev() {
+        .filter(|h| !h.is_empty())
+    {
         if !proxies.trusts(client) {
             break;
         }
@@ -152,7 +155,7 @@ mod tests {
             "198.51.100.1"
         );
         assert_eq!(
-            client(trusted, "10.1.2.3:4000", &["1.1.1.1", "198.51.100.1:555"]),
+            client(trusted, "10.1.2.3:4000", &["1.1.1.1, 198.51.100.1:555"]),
             "198.51.100.1"
         );
         // A client that claims to be a trusted proxy is looked through too,
