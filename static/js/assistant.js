@@ -93,7 +93,7 @@ async function loadHistory(id) {
     const history = await api('GET', `/api/chat/history?conversation_id=${encodeURIComponent(id)}&limit=50`);
     if (loadedFor !== id) return;
     log.replaceChildren(...history.items.map((m) =>
-      m.role === 'user' ? userBubble(m.content) : assistantBubble({ response: m.content, tier: m.tier })));
+      m.role === 'user' ? userBubble(m.content) : assistantBubble({ response: m.content, tier: m.tier, result: m.result ?? {} })));
     scrollDown();
   } catch (error) {
     if (error.status === 404) {

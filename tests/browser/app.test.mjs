@@ -242,6 +242,10 @@ test('a reload keeps the session, the filters in the URL and the conversation', 
   await poll(async () => assert.deepEqual(await titles(page), ['File taxes', 'Water the plants', 'Plan the holiday']));
   await page.getByRole('button', { name: 'Assistant' }).click();
   await page.locator('.msg-user').filter({ hasText: 'urgent task pay rent tomorrow' }).waitFor();
+  // The answer shows again what it did, not only what it said.
+  const added = page.locator('.msg-assistant .did').filter({ hasText: 'Added' }).first();
+  await added.waitFor();
+  assert.match(await added.textContent(), /pay rent/);
   await page.getByRole('button', { name: 'Close assistant' }).click();
   await page.goto('/');
 });

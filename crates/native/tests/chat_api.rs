@@ -237,6 +237,14 @@ fn conversations_are_kept_listed_read_and_deleted_per_user() {
     assert_eq!(items[0]["content"], "task water the plants");
     assert_eq!(items[1]["tier"], "rules");
     assert_eq!(items[3]["intent"]["action"], "list");
+    // Each answer keeps what it did, as its reply showed it.
+    assert_eq!(items[0]["result"], Value::Null);
+    assert_eq!(items[1]["result"], first["result"]);
+    assert_eq!(items[3]["result"], second["result"]);
+    assert_eq!(
+        items[1]["result"]["created"][0]["title"],
+        "water the plants"
+    );
     let limited = ada
         .call(
             "GET",

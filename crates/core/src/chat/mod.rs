@@ -193,6 +193,7 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
             answer: &outcome.response,
             tier,
             intent: &intent,
+            result: &outcome.result,
             at: ctx.clock.now(),
         },
     )

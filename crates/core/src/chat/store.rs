@@ -56,6 +56,8 @@ pub struct Message {
     /// Assistant answers: the tier that understood the message.
     pub tier: Option<String>,
     pub intent: Option<Intent>,
+    /// Assistant answers: what it did, as the reply's `result` showed it.
+    pub result: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -66,6 +68,8 @@ pub struct Exchange<'a> {
     pub answer: &'a str,
     pub tier: &'a str,
     pub intent: &'a Intent,
+    /// What the answer did (the reply's `result`).
+    pub result: &'a serde_json::Value,
     pub at: DateTime<Utc>,
 }
 
@@ -94,12 +98,13 @@ pub fn save(ctx: &Ctx, caller: &Caller, exchange: &Exchange) -> Result<(), ChatS
                     WHERE c.user_id = excluded.user_id
                 RETURNING c.id)",
             "msgs AS (
-                INSERT INTO chat_messages (conversation_id, role, content, tier, intent, created_at)
-                SELECT conv.id, m.role, m.content, m.tier, m.intent::jsonb,
+                INSERT INTO chat_messages
+                    (conversation_id, role, content, tier, intent, result, created_at)
+                SELECT conv.id, m.role, m.content, m.tier, m.intent::jsonb, m.result::jsonb,
                        $5::text::timestamptz + m.n * interval '1 microsecond'
-                FROM conv, (VALUES (0, 'user', $6::text, NULL, NULL),
-                                   (1, 'assistant', $7::text, $8::text, $9::text))
-                           AS m (n, role, content, tier, intent)
+                FROM conv, (VALUES (0, 'user', $6::text, NULL, NULL, NULL),
+                                   (1, 'assistant', $7::text, $8::text, $9::text, $10::text))
+                           AS m (n, role, content, tier, intent, result)
                 RETURNING id)",
         ],
         &[("saved", Json::Value("(SELECT count(*) FROM msgs)"))],
@@ -111,6 +116,7 @@ pub fn save(ctx: &Ctx, caller: &Caller, exchange: &Exchange) -> Result<(), ChatS
             exchange.answer.into(),
             exchange.tier.into(),
             intent.into(),
+            exchange.result.to_string().into(),
         ],
     )?;
     if answer.saved == 2 {
@@ -144,7 +150,7 @@ pub fn history(
             (
                 "messages",
                 Json::Rows(
-                    "SELECT role, content, tier, intent, created_at FROM (
+                    "SELECT role, content, tier, intent, result, created_at FROM (
                         SELECT * FROM chat_messages
                         WHERE conversation_id = (SELECT id FROM conv)
                         ORDER BY id DESC LIMIT $4::int8) AS last
