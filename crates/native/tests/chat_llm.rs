@@ -19,7 +19,7 @@ use native::{AllowedHosts, NativeDb, NativeHttp};
 use serde_json::{json, Value};
 use todo_core::chat::intent::Intent;
 use todo_core::chat::llm::{
-    self, intent_schema, read_intent, suggestions_schema, Attempts, Tier, Turn, Tz,
+    self, intent_schema, read_intent, suggestions_schema, Attempts, Skip, Tier, Turn, Tz,
 };
 use todo_core::ports::{Clock, Ctx};
 
@@ -348,12 +348,8 @@ fn intent(value: Value) -> Intent {
 }
 
 /// The reasons of the skipped tiers, in order.
-fn skips(attempts: &Attempts) -> Vec<(Tier, String)> {
-    attempts
-        .skipped
-        .iter()
-        .map(|s| (s.tier, s.reason.clone()))
-        .collect()
+fn skips(skipped: &[Skip]) -> Vec<(Tier, String)> {
+    skipped.iter().map(|s| (s.tier, s.reason.clone())).collect()
 }
 
 #[track_caller]
@@ -442,7 +438,7 @@ fn ollama_answers_when_qwen_has_no_key_and_is_asked_the_documented_way() {
 
         assert_eq!(attempts.intent, Some((Tier::Ollama, intent(list_open()))));
         assert_eq!(
-            skips(&attempts),
+            skips(&attempts.skipped),
             [(
                 Tier::Qwen,
                 "not configured: qwen_api_key is empty".to_owned()
@@ -578,7 +574,7 @@ fn when_both_tiers_fail_there_is_no_intent_and_two_skips() {
         .will(Behaviour::Says(json!({"action": "create"}).to_string()));
     let attempts = world.understand("buy milk");
     assert_eq!(attempts.intent, None);
-    let skipped = skips(&attempts);
+    let skipped = skips(&attempts.skipped);
     assert_eq!(skipped.len(), 2, "{skipped:?}");
     assert_eq!(
         skipped[0],
@@ -600,7 +596,7 @@ fn when_both_tiers_fail_there_is_no_intent_and_two_skips() {
     let attempts = world.understand("buy milk");
     assert_eq!(attempts.intent, None);
     assert_eq!(
-        skips(&attempts),
+        skips(&attempts.skipped),
         [
             (Tier::Qwen, "the model did not answer JSON".to_owned()),
             (
@@ -619,7 +615,7 @@ fn unconfigured_tiers_are_skipped_without_any_request() {
     let attempts = world.understand("buy milk");
     assert_eq!(attempts.intent, None);
     assert_eq!(
-        skips(&attempts),
+        skips(&attempts.skipped),
         [
             (
                 Tier::Qwen,
@@ -665,7 +661,7 @@ fn after_three_failures_within_a_minute_a_tier_is_paused_for_thirty_seconds() {
     world.clock.advance(1); // 31 s
     let attempts = ask(31, 3);
     assert_eq!(
-        skips(&attempts),
+        skips(&attempts.skipped),
         [(Tier::Qwen, "paused after 3 failures within 60 s".to_owned())]
     );
     assert_eq!(attempts.skipped[0].elapsed_ms, 0);
@@ -676,7 +672,7 @@ fn after_three_failures_within_a_minute_a_tier_is_paused_for_thirty_seconds() {
     // After the pause it is tried again; failing once more pauses it again.
     world.clock.advance(2); // 51 s
     let attempts = ask(51, 4);
-    assert_eq!(skips(&attempts)[0].1, "HTTP 500 (internal_error)");
+    assert_eq!(skips(&attempts.skipped)[0].1, "HTTP 500 (internal_error)");
     world.clock.advance(1); // 52 s
     ask(52, 4);
 
@@ -728,7 +724,7 @@ fn each_tier_has_its_own_breaker_shared_by_understanding_and_suggestions() {
         let attempts = world.understand("buy milk");
         assert_eq!(attempts.intent, None);
         assert_eq!(
-            skips(&attempts)[1],
+            skips(&attempts.skipped)[1],
             (
                 Tier::Ollama,
                 "HTTP 500 (llama runner process has terminated)".to_owned()
@@ -747,14 +743,13 @@ fn each_tier_has_its_own_breaker_shared_by_understanding_and_suggestions() {
     world.qwen.will(qwen_server_error());
     let unavailable = llm::suggest(&world.ctx(), "plan a trip").unwrap_err();
     assert_eq!(
-        unavailable
-            .skipped
-            .iter()
-            .map(|s| (s.tier, s.reason.as_str()))
-            .collect::<Vec<_>>(),
+        skips(&unavailable.skipped),
         [
-            (Tier::Qwen, "HTTP 500 (internal_error)"),
-            (Tier::Ollama, "paused after 3 failures within 60 s"),
+            (Tier::Qwen, "HTTP 500 (internal_error)".to_owned()),
+            (
+                Tier::Ollama,
+                "paused after 3 failures within 60 s".to_owned()
+            ),
         ]
     );
     assert_eq!(world.ollama.count(), 3);
@@ -807,14 +802,10 @@ fn suggestions_are_unavailable_when_no_tier_answers() {
         .will(Behaviour::Says("Here are some ideas: ...".into()));
     let unavailable = llm::suggest(&world.ctx(), "plan a trip").unwrap_err();
     assert_eq!(
-        unavailable
-            .skipped
-            .iter()
-            .map(|s| (s.tier, s.reason.as_str()))
-            .collect::<Vec<_>>(),
+        skips(&unavailable.skipped),
         [
-            (Tier::Qwen, "HTTP 401 (invalid_api_key)"),
-            (Tier::Ollama, "the model did not answer JSON"),
+            (Tier::Qwen, "HTTP 401 (invalid_api_key)".to_owned()),
+            (Tier::Ollama, "the model did not answer JSON".to_owned()),
         ]
     );
 }

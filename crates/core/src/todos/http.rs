@@ -9,7 +9,7 @@ use super::domain::{
     parse_todo_id, Description, DueAt, NewTodo, Priority, Recurrence, Tags, Todo, TodoChanges,
     TodoTitle,
 };
-use super::query::{HistoryQuery, ListQuery, Status, SyncToken};
+use super::query::{ClearQuery, HistoryQuery, ListQuery};
 use super::store;
 use crate::api::{allow, empty, json, parse_json, Request, Response};
 use crate::auth::{require_caller, Caller};
@@ -230,36 +230,11 @@ fn patch(req: &Request, ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Response
     Ok(todo_response(StatusCode::OK, &todo))
 }
 
-/// `DELETE /api/todos?status=done`. The parameter is required, so that a
-/// stray `DELETE /api/todos` never empties a list.
-/// `DELETE /api/todos?status=done[&unchanged_since=<sync token>]`: the
-/// completed todos, or only those not changed since the sync token (what
-/// the client saw when the user asked: a todo completed elsewhere meanwhile
-/// stays).
+/// `DELETE /api/todos?status=done[&unchanged_since=<sync token>]` (see
+/// [`ClearQuery`]).
 fn clear_completed(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
-    let mut status = None;
-    let mut unchanged_since = None;
-    let mut fields = Fields::default();
-    for (name, value) in url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
-        match name.as_ref() {
-            "status" if status.is_none() => status = Some(Status::parse(&value)),
-            "unchanged_since" if unchanged_since.is_none() => {
-                unchanged_since = Some(fields.take("unchanged_since", SyncToken::decode(&value)));
-            }
-            _ => fields.add(&name, "unknown parameter"),
-        }
-    }
-    match status {
-        Some(Ok(Status::Done)) => {}
-        _ => fields.add(
-            "status",
-            "must be done: DELETE /api/todos?status=done deletes the completed todos",
-        ),
-    }
-    if !fields.is_empty() {
-        return Err(fields.into_error());
-    }
-    let deleted = store::clear_completed(ctx, caller, unchanged_since.flatten())?;
+    let query = ClearQuery::parse(req.uri().query().unwrap_or("")).map_err(ApiError::validation)?;
+    let deleted = store::clear_completed(ctx, caller, query.unchanged_since)?;
     Ok(json(StatusCode::OK, &json!({ "deleted": deleted })))
 }
 

@@ -205,6 +205,42 @@ impl HistoryQuery {
     }
 }
 
+/// What `DELETE /api/todos` clears: `status=done` is required, so that a
+/// bare DELETE never empties a list; `unchanged_since=<sync token>` keeps
+/// the completed todos changed after what the client saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClearQuery {
+    pub unchanged_since: Option<SyncToken>,
+}
+
+impl ClearQuery {
+    /// Parses a URL query string (without the `?`).
+    pub fn parse(query: &str) -> Result<Self, FieldErrors> {
+        let mut fields = Fields::default();
+        let mut done = false;
+        let mut parsed = ClearQuery::default();
+        let known = ["status", "unchanged_since"];
+        for (name, value) in known_params(url_params(query), &known, &mut fields) {
+            if name == "status" {
+                done = Status::parse(&value) == Ok(Status::Done);
+            } else {
+                parsed.unchanged_since = fields.take("unchanged_since", SyncToken::decode(&value));
+            }
+        }
+        if !done {
+            fields.add(
+                "status",
+                "must be done: DELETE /api/todos?status=done deletes the completed todos",
+            );
+        }
+        if fields.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(fields.into_error().fields.unwrap_or_default())
+        }
+    }
+}
+
 /// The pairs of `params` whose name is one of `known`, each name at most
 /// once; an unknown or repeated parameter is a field error (a typo must not
 /// silently widen a query).
