@@ -48,6 +48,9 @@ enum Behaviour {
     Html,
     /// The same as `Says`, but only after this long.
     Slow(Duration, String),
+    /// 400 to a request for `json_schema` output (a model without
+    /// structured output), `Says` to any other.
+    RefusesSchema(String),
 }
 
 /// A request as the stand-in received it.
@@ -118,6 +121,17 @@ fn serve(
         Behaviour::Slow(delay, text) => {
             thread::sleep(delay);
             (200, "application/json", envelope(service, &model, &text))
+        }
+        Behaviour::RefusesSchema(text) => {
+            let recorded = requests.lock().unwrap();
+            let asked = &recorded[recorded.len() - 1].body["response_format"]["type"];
+            if asked == "json_schema" {
+                let error = json!({"error": {"message": "response_format json_schema is not supported by this model",
+                    "type": "invalid_request_error", "param": null, "code": "invalid_parameter_error"}});
+                (400, "application/json", error.to_string())
+            } else {
+                (200, "application/json", envelope(service, &model, &text))
+            }
         }
     };
     let mut stream = stream;
@@ -201,6 +215,7 @@ fn envelope(service: Service, model: &str, text: &str) -> String {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
         429 => "Too Many Requests",
@@ -319,12 +334,16 @@ impl World {
         llm::understand(&self.ctx(), message, context, now)
     }
 
-    fn breaker_rows(&self) -> i64 {
+    /// The failures the breaker counts for `tier` (none without a row).
+    fn failures(&self, tier: Tier) -> i32 {
         self.test_db
             .client()
-            .query_one("SELECT count(*) FROM llm_breaker", &[])
+            .query_opt(
+                "SELECT failures FROM llm_breaker WHERE tier = $1",
+                &[&tier.as_str()],
+            )
             .unwrap()
-            .get(0)
+            .map_or(0, |row| row.get(0))
     }
 }
 
@@ -399,7 +418,11 @@ fn qwen_answers_first_and_is_asked_the_documented_way() {
     assert_eq!(sent.headers["content-type"], "application/json");
     assert_eq!(sent.body["model"], "qwen-test");
     assert_eq!(sent.body["temperature"], 0);
-    assert_eq!(sent.body["response_format"], json!({"type": "json_object"}));
+    assert_eq!(
+        sent.body["response_format"],
+        json!({"type": "json_schema",
+               "json_schema": {"name": "intent", "strict": true, "schema": intent_schema()}})
+    );
     assert_system_prompt_knows_the_day(sent);
     let messages = sent.body["messages"].as_array().unwrap();
     assert_eq!(
@@ -410,8 +433,7 @@ fn qwen_answers_first_and_is_asked_the_documented_way() {
             json!({"role": "user", "content": "buy milk tomorrow, high priority"}),
         ]
     );
-    // A success with no failures before writes nothing.
-    assert_eq!(world.breaker_rows(), 0);
+    assert_eq!(world.failures(Tier::Qwen), 0);
 }
 
 #[test]
@@ -630,11 +652,110 @@ fn unconfigured_tiers_are_skipped_without_any_request() {
     assert!(attempts.skipped.iter().all(|s| s.elapsed_ms == 0));
     assert_eq!((world.qwen.count(), world.ollama.count()), (0, 0));
     // Not being configured is no failure.
-    assert_eq!(world.breaker_rows(), 0);
+    assert_eq!(world.failures(Tier::Qwen) + world.failures(Tier::Ollama), 0);
 }
 
 // ---------------------------------------------------------------------------
 // The breaker
+
+#[test]
+fn a_qwen_model_without_structured_output_is_asked_again_for_a_json_object() {
+    let world = World::new();
+    world
+        .qwen
+        .will(Behaviour::RefusesSchema(intent_text(&list_open())));
+    let attempts = world.understand("what is open?");
+    assert_eq!(attempts.intent, Some((Tier::Qwen, intent(list_open()))));
+    assert!(attempts.skipped.is_empty(), "{:?}", attempts.skipped);
+    let formats: Vec<Value> = world
+        .qwen
+        .requests()
+        .iter()
+        .map(|r| r.body["response_format"]["type"].clone())
+        .collect();
+    assert_eq!(formats, [json!("json_schema"), json!("json_object")]);
+    assert_eq!(world.failures(Tier::Qwen), 0);
+}
+
+#[test]
+fn answers_that_break_the_schema_never_pause_a_tier_for_others() {
+    let world = World::new();
+    let twelve: Vec<Value> = (0..12).map(|i| json!({"title": format!("t{i}")})).collect();
+    let long_title = json!({"action": "create", "todos": [{"title": "x".repeat(300)}]});
+    let answers = [
+        json!({"action": "create", "todos": twelve}),
+        long_title,
+        json!({"action": "delete", "target": ["everything"]}),
+        json!({"action": "drop_table"}),
+    ];
+    // Far more than three within a minute: each falls through to Ollama
+    // for its own request, and Qwen is asked again every time.
+    for (i, answer) in answers.iter().cycle().take(8).enumerate() {
+        world.qwen.will(Behaviour::Says(answer.to_string()));
+        let attempts = world.understand("add twelve things");
+        assert_eq!(
+            attempts.intent.map(|(tier, _)| tier),
+            Some(Tier::Ollama),
+            "{answer}"
+        );
+        assert_eq!(world.qwen.count(), i + 1, "{:?}", attempts.skipped);
+        world.clock.advance(1);
+    }
+    assert_eq!(world.failures(Tier::Qwen), 0);
+    world.qwen.will(Behaviour::Says(intent_text(&list_open())));
+    let attempts = world.understand("what is open?");
+    assert_eq!(attempts.intent, Some((Tier::Qwen, intent(list_open()))));
+}
+
+#[test]
+fn only_failures_of_the_provider_count_towards_the_breaker() {
+    let counted: Vec<(&str, Behaviour)> = vec![
+        ("a server error", qwen_server_error()),
+        (
+            "rate limited",
+            Behaviour::Fails(
+                429,
+                json!({"error": {"message": "Requests rate limit exceeded",
+                                 "type": "limit_requests", "code": "limit_requests"}})
+                .to_string(),
+            ),
+        ),
+        ("an HTML page", Behaviour::Html),
+        ("prose", Behaviour::Says("Sure, done!".into())),
+        (
+            "too late",
+            Behaviour::Slow(Duration::from_millis(1000), intent_text(&list_open())),
+        ),
+    ];
+    let not_counted: Vec<(&str, Behaviour)> = vec![
+        ("a wrong key", qwen_unauthorized()),
+        (
+            "a request the provider refuses",
+            Behaviour::Fails(
+                400,
+                json!({"error": {"message": "Input data may contain inappropriate content.",
+                                 "type": "data_inspection_failed",
+                                 "code": "data_inspection_failed"}})
+                .to_string(),
+            ),
+        ),
+    ];
+    for (cases, counts) in [(counted, true), (not_counted, false)] {
+        for (case, behaviour) in cases {
+            let world = World::new();
+            world.qwen.will(behaviour);
+            for _ in 0..3 {
+                world.understand("buy milk");
+                world.clock.advance(1);
+            }
+            let asked = world.qwen.count();
+            let attempts = world.understand("buy milk");
+            let paused = world.qwen.count() == asked;
+            assert_eq!(paused, counts, "{case}: {:?}", attempts.skipped);
+            assert_eq!(world.failures(Tier::Qwen) > 0, counts, "{case}");
+        }
+    }
+}
 
 #[test]
 fn after_three_failures_within_a_minute_a_tier_is_paused_for_thirty_seconds() {
@@ -681,7 +802,11 @@ fn after_three_failures_within_a_minute_a_tier_is_paused_for_thirty_seconds() {
     world.clock.advance(30); // 82 s
     let attempts = ask(82, 5);
     assert_eq!(attempts.intent, Some((Tier::Qwen, intent(list_open()))));
-    assert_eq!(world.breaker_rows(), 0, "a success forgets the failures");
+    assert_eq!(
+        world.failures(Tier::Qwen),
+        0,
+        "a success forgets the failures"
+    );
 
     // The count starts again from nothing.
     world.qwen.will(qwen_server_error());
@@ -769,7 +894,10 @@ fn suggestions_come_from_the_first_tier_that_answers() {
     let sent = &world.qwen.requests()[0];
     assert_eq!(sent.path, QWEN_PATH);
     assert_eq!(sent.body["temperature"], 0);
-    assert_eq!(sent.body["response_format"], json!({"type": "json_object"}));
+    assert_eq!(
+        sent.body["response_format"]["json_schema"],
+        json!({"name": "suggestions", "strict": true, "schema": suggestions_schema()})
+    );
     let system = sent.body["messages"][0]["content"].as_str().unwrap();
     assert!(system.contains("{\"suggestions\": ["), "{system}");
     assert_eq!(

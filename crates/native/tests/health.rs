@@ -1,11 +1,13 @@
 //! Liveness and readiness over real HTTP, with the database up, down or
-//! behind on migrations, and a local stand-in for Ollama.
+//! behind on migrations, and a local stand-in for a failing Qwen.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use native::testing::{client, TestApp};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn get(app: &TestApp, path: &str) -> (u16, Value) {
     let mut resp = client().get(app.url(path)).call().unwrap();
@@ -23,47 +25,37 @@ fn closed_port() -> u16 {
         .port()
 }
 
-/// Answers `GET /api/version` the way Ollama does and `GET
-/// /compatible-mode/v1/models` the way Qwen does (with the key
-/// `sk-secret-qwen-key` only), for as many requests as come.
-fn llm_stand_in() -> String {
+/// A stand-in for Qwen that answers every request with a 503 in
+/// OpenAI's error shape, naming its internal host; its URL, and how many
+/// requests it got.
+fn failing_qwen() -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
+            counted.fetch_add(1, Ordering::SeqCst);
             let mut reader = BufReader::new(&stream);
-            let mut request_line = String::new();
-            reader.read_line(&mut request_line).unwrap_or_default();
             let mut line = String::new();
-            let mut authorized = false;
+            let mut length = 0;
             while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                authorized |=
-                    line.to_ascii_lowercase().trim() == "authorization: bearer sk-secret-qwen-key";
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
                 line.clear();
             }
-            let (status, body) = if request_line.starts_with("GET /api/version ") {
-                ("200 OK", r#"{"version":"0.12.6"}"#)
-            } else if request_line.starts_with("GET /compatible-mode/v1/models ") && authorized {
-                (
-                    "200 OK",
-                    r#"{"object":"list","data":[{"id":"qwen-plus","object":"model"}]}"#,
-                )
-            } else if request_line.starts_with("GET /compatible-mode/v1/models ") {
-                (
-                    "401 Unauthorized",
-                    r#"{"error":{"message":"Incorrect API key provided at llm.internal.example","type":"invalid_request_error","code":"invalid_api_key"}}"#,
-                )
-            } else {
-                ("404 Not Found", "404 page not found")
-            };
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let body = r#"{"error":{"message":"overloaded at llm.internal.example","type":"internal_error","code":"internal_error"}}"#;
             let _ = write!(
                 &stream,
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
         }
     });
-    url
+    (url, requests)
 }
 
 #[test]
@@ -75,63 +67,85 @@ fn liveness_answers_ok_even_without_a_database() {
 }
 
 #[test]
-fn readiness_reports_each_dependency_with_its_latency() {
-    let llm = llm_stand_in();
+fn readiness_reports_the_database_and_calls_no_llm() {
+    let (qwen, requests) = failing_qwen();
     let app = TestApp::spawn_with(&[
-        ("ollama_url", &llm),
-        ("qwen_url", &llm),
+        ("qwen_url", &qwen),
         ("qwen_api_key", "sk-secret-qwen-key"),
+        ("ollama_url", &format!("http://127.0.0.1:{}", closed_port())),
     ]);
-    let (status, body) = get(&app, "/health/ready");
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["status"], "ready");
-    let checks = &body["checks"];
-    assert_eq!(checks["database"]["status"], "up");
-    assert_eq!(checks["database"]["migration"], todo_core::LATEST_MIGRATION);
-    assert!(checks["database"]["latency_ms"].is_u64());
-    for tier in ["qwen", "ollama"] {
-        assert_eq!(checks[tier]["status"], "ok", "{body}");
-        assert!(checks[tier]["latency_ms"].is_u64());
+    for _ in 0..5 {
+        let (status, body) = get(&app, "/health/ready");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["status"], "ready");
+        let checks = &body["checks"];
+        assert_eq!(checks["database"]["status"], "up");
+        assert_eq!(checks["database"]["migration"], todo_core::LATEST_MIGRATION);
+        assert!(checks["database"]["latency_ms"].is_u64());
+        for tier in ["qwen", "ollama"] {
+            assert_eq!(
+                checks[tier],
+                json!({"status": "configured", "breaker": "closed", "failures": 0}),
+                "{body}"
+            );
+        }
     }
-    assert!(!body.to_string().contains("sk-secret-qwen-key"));
+    // Readiness is unauthenticated: it must not spend the key's quota.
+    assert_eq!(requests.load(Ordering::SeqCst), 0);
 }
 
 #[test]
-fn an_unavailable_tier_is_reported_without_its_error_or_origin() {
-    let llm = llm_stand_in();
-    let closed = format!("http://127.0.0.1:{}", closed_port());
+fn readiness_reports_what_real_chat_calls_recorded_without_their_detail() {
+    let (qwen, requests) = failing_qwen();
     let app = TestApp::spawn_with(&[
-        ("ollama_url", &closed),
-        ("qwen_url", &llm),
+        ("qwen_url", &qwen),
         ("qwen_api_key", "sk-a-wrong-key"),
+        ("ollama_url", &format!("http://127.0.0.1:{}", closed_port())),
     ]);
+    let user = app.signup("ada@example.com");
+    for _ in 0..3 {
+        app.send(
+            "POST",
+            "/api/chat",
+            Some(&user.token),
+            &[],
+            Some(&json!({"message": "show my tasks"})),
+        )
+        .expect(200);
+    }
+    assert_eq!(requests.load(Ordering::SeqCst), 3);
+
     let (status, body) = get(&app, "/health/ready");
     assert_eq!(status, 200, "{body}");
-    for tier in ["qwen", "ollama"] {
-        let check = body["checks"][tier].as_object().unwrap();
-        assert_eq!(check["status"], "unavailable", "{body}");
-        let keys: Vec<&str> = check.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["latency_ms", "status"], "{body}");
-    }
+    assert_eq!(requests.load(Ordering::SeqCst), 3, "readiness called Qwen");
+    let qwen = &body["checks"]["qwen"];
+    assert_eq!(qwen["status"], "configured", "{body}");
+    assert_eq!(qwen["breaker"], "open", "{body}");
+    assert_eq!(qwen["failures"], 3, "{body}");
+    assert_eq!(qwen["last_error"], "http_503", "{body}");
+    assert!(qwen["last_error_at"].is_string(), "{body}");
+    assert!(qwen["last_latency_ms"].is_u64(), "{body}");
+    assert_eq!(body["checks"]["ollama"]["last_error"], "connection_failed");
     let text = body.to_string();
     for secret in [
         "127.0.0.1",
         "llm.internal.example",
         "sk-a-wrong-key",
         "refused",
+        "overloaded",
     ] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
 }
 
 #[test]
-fn readiness_says_when_no_llm_is_available_but_stays_ready() {
+fn readiness_says_which_tiers_are_not_configured_and_stays_ready() {
     let app =
         TestApp::spawn_with(&[("ollama_url", &format!("http://127.0.0.1:{}", closed_port()))]);
     let (status, body) = get(&app, "/health/ready");
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["checks"]["qwen"]["status"], "not_configured");
-    assert_eq!(body["checks"]["ollama"]["status"], "unavailable");
+    assert_eq!(body["checks"]["qwen"], json!({"status": "not_configured"}));
+    assert_eq!(body["checks"]["ollama"]["status"], "configured");
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! that is configured, not paused by its circuit breaker, and answers in time
 //! with JSON that passes the intent's strict checks wins; every other one is
 //! reported as a [`Skip`] with its reason and time, and the caller falls back
-//! to the rule parser. A model's answer is only ever data: it becomes an
+//! to the rule parser. What real calls saw (breaker, last error, last
+//! latency) is what readiness reports ([`tier_states`]). A model's answer is only ever data: it becomes an
 //! [`Intent`] (or a list of titles) that the code validates, or nothing.
 
 mod breaker;
@@ -20,8 +21,9 @@ use crate::chat::intent::Intent;
 use crate::config::llm_timeout;
 use crate::ports::Ctx;
 use breaker::Breakers;
-use wire::Endpoint;
+use wire::{Endpoint, Failure, Format};
 
+pub use breaker::{TierState, STATE_SQL};
 /// The time zone type [`understand`] takes, re-exported so that callers
 /// need not pin a version of `chrono-tz`.
 pub use chrono_tz::Tz;
@@ -93,7 +95,12 @@ const MAX_TURN_CHARS: usize = 2000;
 /// LLM tier that can, `context` being the conversation so far, oldest first.
 pub fn understand(ctx: &Ctx, message: &str, context: &[Turn], now: DateTime<Tz>) -> Attempts {
     let messages = messages(&intent_prompt(now), context, message);
-    let (intent, skipped) = first_answer(ctx, &messages, &intent_schema(), read_intent);
+    let schema = intent_schema();
+    let format = Format {
+        name: "intent",
+        schema: &schema,
+    };
+    let (intent, skipped) = first_answer(ctx, &messages, &format, read_intent);
     Attempts { intent, skipped }
 }
 
@@ -101,10 +108,54 @@ pub fn understand(ctx: &Ctx, message: &str, context: &[Turn], now: DateTime<Tz>)
 /// forward, from the first LLM tier that can.
 pub fn suggest(ctx: &Ctx, goal: &str) -> Result<(Tier, Vec<String>), LlmUnavailable> {
     let messages = messages(&suggestions_prompt(), &[], goal);
-    match first_answer(ctx, &messages, &suggestions_schema(), read_suggestions) {
+    let schema = suggestions_schema();
+    let format = Format {
+        name: "suggestions",
+        schema: &schema,
+    };
+    match first_answer(ctx, &messages, &format, read_suggestions) {
         (Some(answer), _) => Ok(answer),
         (None, skipped) => Err(LlmUnavailable { skipped }),
     }
+}
+
+/// Each tier as readiness shows it, from what real calls recorded
+/// (`recorded`: the rows of [`STATE_SQL`], `None` when the database could
+/// not say): `not_configured`, or `configured` with its breaker (`closed`
+/// or `open`), its failures in the running window, the kind and time of
+/// the provider's last failure, the latency of the last recorded call and
+/// the time of the last recorded answer. No provider is called.
+pub fn tier_states(ctx: &Ctx, recorded: Option<&[TierState]>) -> Value {
+    let mut states = serde_json::Map::new();
+    for tier in Tier::ALL {
+        let mut state = json!({"status": "not_configured"});
+        if Endpoint::configured(ctx, tier).is_ok() {
+            state = json!({"status": "configured"});
+            if let Some(recorded) = recorded {
+                let row = recorded.iter().find(|row| row.tier == tier);
+                state["breaker"] = json!(if row.is_some_and(|r| r.open) {
+                    "open"
+                } else {
+                    "closed"
+                });
+                state["failures"] = json!(row.map_or(0, |r| r.failures));
+                if let Some(row) = row {
+                    for (field, value) in [
+                        ("last_error", json!(row.last_error)),
+                        ("last_error_at", json!(row.last_error_at)),
+                        ("last_latency_ms", json!(row.last_latency_ms)),
+                        ("last_success_at", json!(row.last_success_at)),
+                    ] {
+                        if !value.is_null() {
+                            state[field] = value;
+                        }
+                    }
+                }
+            }
+        }
+        states.insert(tier.as_str().to_owned(), state);
+    }
+    Value::Object(states)
 }
 
 /// The chat messages of a request: the system prompt, the last turns of the
@@ -126,11 +177,15 @@ fn messages(system: &str, context: &[Turn], message: &str) -> Vec<Value> {
 }
 
 /// Asks the tiers in order until one answers JSON that `read` accepts.
-/// Failures count towards the tier's breaker; a success forgets them.
+/// Only failures of the provider count towards the tier's breaker (see
+/// [`wire::Failure`]); an answer that `read` refuses falls through to the
+/// next tier for this request alone, so that no user can pause a tier for
+/// everyone by asking for what the schema forbids. A success forgets the
+/// failures.
 fn first_answer<T>(
     ctx: &Ctx,
     messages: &[Value],
-    schema: &Value,
+    format: &Format,
     read: fn(Value) -> Result<T, String>,
 ) -> (Option<(Tier, T)>, Vec<Skip>) {
     let endpoints = Tier::ALL.map(|tier| (tier, Endpoint::configured(ctx, tier)));
@@ -166,22 +221,28 @@ fn first_answer<T>(
             }
         };
         let started = Instant::now();
-        let answer = wire::ask(ctx, &endpoint, messages, schema, timeout).and_then(read);
-        match answer {
+        let answer = wire::ask(ctx, &endpoint, messages, format, timeout);
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let failure = match answer {
             Ok(answer) => {
-                breakers.succeeded(ctx, tier);
-                return (Some((tier, answer)), skipped);
+                breakers.answered(ctx, tier, elapsed_ms);
+                match read(answer) {
+                    Ok(answer) => return (Some((tier, answer)), skipped),
+                    Err(reason) => Failure::request(reason),
+                }
             }
-            Err(reason) => {
-                let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                breaker::record_failure(ctx, tier);
-                skipped.push(Skip {
-                    tier,
-                    reason: wire::shorten(&reason, MAX_REASON_CHARS),
-                    elapsed_ms,
-                });
+            Err(failure) => {
+                if let Some(kind) = &failure.provider {
+                    breaker::record_failure(ctx, tier, kind, elapsed_ms);
+                }
+                failure
             }
-        }
+        };
+        skipped.push(Skip {
+            tier,
+            reason: wire::shorten(&failure.reason, MAX_REASON_CHARS),
+            elapsed_ms,
+        });
     }
     (None, skipped)
 }

@@ -1,12 +1,15 @@
 //! The circuit breaker of the LLM tiers, kept in PostgreSQL (`llm_breaker`)
-//! because nothing outlives a request in memory under Spin. Failures are
-//! counted in a fixed window that starts with the first one; the third
-//! within the window opens the tier until 30 s after it. Each further
-//! failure in the same window (the one trial call after the pause, or calls
-//! that were already on their way) keeps it open 30 s from that failure.
+//! because nothing outlives a request in memory under Spin. Only failures of
+//! the provider count (see `wire::Failure`). They are counted in a fixed
+//! window that starts with the first one; the third within the window opens
+//! the tier until 30 s after it. Each further failure in the same window
+//! (the one trial call after the pause, or calls that were already on their
+//! way) keeps it open 30 s from that failure. The same row keeps what the
+//! latest calls saw (last error, last latency, last success), which
+//! readiness reports without calling anyone.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Tier;
@@ -19,42 +22,80 @@ pub(super) const THRESHOLD: i64 = 3;
 pub(super) const WINDOW: Duration = Duration::seconds(60);
 /// How long an open tier is skipped.
 const PAUSE: Duration = Duration::seconds(30);
+/// How stale a tier's recorded success may get before an answer records
+/// it again: a tier that keeps answering costs one write a minute.
+const SUCCESS_RECORD_INTERVAL: Duration = Duration::seconds(60);
 
-/// Both tiers' state at `$1` (now) in one statement: a tier without a row
-/// has no failures to remember and is closed.
-const READ_SQL: &str = "SELECT tier, coalesce(open_until > $1::text::timestamptz, false) AS open
-    FROM llm_breaker ORDER BY tier";
+/// Both tiers' state at `$1` (now) in one query: a tier without a row has
+/// no failures to remember and is closed. `b.*` rather than named columns,
+/// so that readiness still reads it on a schema a migration behind.
+pub const STATE_SQL: &str =
+    "SELECT b.*, coalesce(b.open_until > $1::text::timestamptz, false) AS open
+    FROM llm_breaker b ORDER BY tier";
 
-/// Counts one failure of tier `$1` at `$2` (now), in one atomic upsert so
-/// that failures of parallel requests add up: a window that started at or
-/// before `$3` (now − window) is over, so the count starts again at 1; the
-/// count reaching `$5` (the threshold) opens the tier until `$4` (now + pause).
-const RECORD_FAILURE_SQL: &str =
-    "INSERT INTO llm_breaker AS b (tier, failures, window_start, open_until)
+/// Whether the row's failures belong to the window still running at `$3`
+/// (now − window).
+macro_rules! window_running {
+    () => {
+        "(b.failures > 0 AND b.window_start > $3::text::timestamptz)"
+    };
+}
+
+/// Counts one failure of tier `$1` at `$2` (now), of kind `$6` after `$7`
+/// ms, in one atomic upsert so that failures of parallel requests add up:
+/// a window that started at or before `$3` (now − window) is over, so the
+/// count starts again at 1; the count reaching `$5` (the threshold) opens
+/// the tier until `$4` (now + pause).
+const RECORD_FAILURE_SQL: &str = concat!(
+    "INSERT INTO llm_breaker AS b
+        (tier, failures, window_start, open_until, last_error, last_error_at, last_latency_ms)
     VALUES ($1::text, 1, $2::text::timestamptz,
-            CASE WHEN 1 >= $5::int8 THEN $4::text::timestamptz END)
+            CASE WHEN 1 >= $5::int8 THEN $4::text::timestamptz END,
+            $6::text, $2::text::timestamptz, $7::int8)
     ON CONFLICT (tier) DO UPDATE SET
-        failures = CASE WHEN b.window_start > $3::text::timestamptz
-                        THEN b.failures + 1 ELSE 1 END,
-        window_start = CASE WHEN b.window_start > $3::text::timestamptz
-                            THEN b.window_start ELSE excluded.window_start END,
-        open_until = CASE WHEN (CASE WHEN b.window_start > $3::text::timestamptz
-                                     THEN b.failures + 1 ELSE 1 END) >= $5::int8
-                          THEN $4::text::timestamptz ELSE b.open_until END";
+        failures = CASE WHEN ",
+    window_running!(),
+    " THEN b.failures + 1 ELSE 1 END,
+        window_start = CASE WHEN ",
+    window_running!(),
+    " THEN b.window_start ELSE excluded.window_start END,
+        open_until = CASE WHEN (CASE WHEN ",
+    window_running!(),
+    " THEN b.failures + 1 ELSE 1 END) >= $5::int8
+                          THEN $4::text::timestamptz ELSE b.open_until END,
+        last_error = excluded.last_error,
+        last_error_at = excluded.last_error_at,
+        last_latency_ms = excluded.last_latency_ms"
+);
 
-/// A success closes the tier and forgets its failures.
-const RESET_SQL: &str = "DELETE FROM llm_breaker WHERE tier = $1::text";
+/// A tier `$1` that answered at `$2` after `$3` ms: closed, its failures
+/// forgotten, the answer recorded.
+const ANSWERED_SQL: &str = "INSERT INTO llm_breaker AS b
+        (tier, failures, window_start, open_until, last_latency_ms, last_success_at)
+    VALUES ($1::text, 0, $2::text::timestamptz, NULL, $3::int8, $2::text::timestamptz)
+    ON CONFLICT (tier) DO UPDATE SET
+        failures = 0, open_until = NULL,
+        last_latency_ms = excluded.last_latency_ms, last_success_at = excluded.last_success_at";
+
+/// One tier's row of [`STATE_SQL`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TierState {
+    pub tier: Tier,
+    pub open: bool,
+    pub failures: i64,
+    /// The kind of the provider's latest failure (`timeout`, `http_503`, ...).
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// How long the latest recorded call took, answered or failed.
+    pub last_latency_ms: Option<i64>,
+    pub last_success_at: Option<DateTime<Utc>>,
+}
 
 /// Both tiers' state, as read once at the start of a request.
 #[derive(Debug, Default)]
 pub(super) struct Breakers {
-    rows: Vec<Row>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Row {
-    tier: Tier,
-    open: bool,
+    rows: Vec<TierState>,
+    now: Option<DateTime<Utc>>,
 }
 
 impl Breakers {
@@ -64,13 +105,16 @@ impl Breakers {
     pub(super) fn read(ctx: &Ctx) -> Self {
         #[derive(Deserialize)]
         struct Answer {
-            tiers: Vec<Row>,
+            tiers: Vec<TierState>,
         }
         let now = ctx.clock.now();
-        let answer = Statement::object(&[], &[("tiers", Json::Rows(READ_SQL))], vec![now.into()])
+        let answer = Statement::object(&[], &[("tiers", Json::Rows(STATE_SQL))], vec![now.into()])
             .fetch::<Answer>(ctx.db);
         match answer {
-            Ok(answer) => Self { rows: answer.tiers },
+            Ok(answer) => Self {
+                rows: answer.tiers,
+                now: Some(now),
+            },
             Err(e) => {
                 log_failure("read", None, &e.to_string());
                 Self::default()
@@ -82,32 +126,49 @@ impl Breakers {
         self.rows.iter().any(|r| r.tier == tier && r.open)
     }
 
-    /// A success of `tier`: forgets its failures, so the table only holds
-    /// tiers that failed since they last answered (nothing to write in the
-    /// usual case).
-    pub(super) fn succeeded(&self, ctx: &Ctx, tier: Tier) {
-        if self.rows.iter().any(|r| r.tier == tier) {
-            if let Err(e) = ctx.db.execute(RESET_SQL, &[tier.as_str().into()]) {
-                log_failure("reset", Some(tier), &e.to_string());
-            }
+    /// `tier` answered after `latency_ms`: forgets its failures, and
+    /// records the answer unless one was recorded within the last minute
+    /// (so a tier that keeps answering costs at most a write a minute).
+    pub(super) fn answered(&self, ctx: &Ctx, tier: Tier, latency_ms: u64) {
+        let Some(now) = self.now else { return };
+        let fresh = self.rows.iter().any(|r| {
+            r.tier == tier
+                && r.failures == 0
+                && !r.open
+                && r.last_success_at
+                    .is_some_and(|at| at > now - SUCCESS_RECORD_INTERVAL)
+        });
+        if fresh {
+            return;
+        }
+        let params = [tier.as_str().into(), now.into(), latency(latency_ms)];
+        if let Err(e) = ctx.db.execute(ANSWERED_SQL, &params) {
+            log_failure("answered", Some(tier), &e.to_string());
         }
     }
 }
 
+fn latency(ms: u64) -> SqlParam {
+    i64::try_from(ms).unwrap_or(i64::MAX).into()
+}
+
 /// The parameters of [`RECORD_FAILURE_SQL`] for a failure at `now`.
-fn failure_params(tier: Tier, now: DateTime<Utc>) -> Vec<SqlParam> {
+fn failure_params(tier: Tier, now: DateTime<Utc>, kind: &str, latency_ms: u64) -> Vec<SqlParam> {
     vec![
         tier.as_str().into(),
         now.into(),
         (now - WINDOW).into(),
         (now + PAUSE).into(),
         THRESHOLD.into(),
+        kind.into(),
+        latency(latency_ms),
     ]
 }
 
-/// Counts one failure of `tier`, at the clock's time now.
-pub(super) fn record_failure(ctx: &Ctx, tier: Tier) {
-    let params = failure_params(tier, ctx.clock.now());
+/// Counts one failure of the provider of `tier` (of `kind`, after
+/// `latency_ms`), at the clock's time now.
+pub(super) fn record_failure(ctx: &Ctx, tier: Tier, kind: &str, latency_ms: u64) {
+    let params = failure_params(tier, ctx.clock.now(), kind, latency_ms);
     if let Err(e) = ctx.db.execute(RECORD_FAILURE_SQL, &params) {
         log_failure("record", Some(tier), &e.to_string());
     }

@@ -1,7 +1,9 @@
 //! Qwen (DashScope's OpenAI-compatible chat completions) and Ollama
 //! (`/api/chat`) as they really speak: how a request is built from the
 //! configuration, and how the model's text is dug out of an answer. Answers
-//! are read leniently (unknown fields ignored); only the text is used.
+//! are read leniently (unknown fields ignored); only the text is used. A
+//! failed exchange says whether the provider failed (which counts towards
+//! the tier's circuit breaker) or only this request did.
 
 use std::time::Duration;
 
@@ -70,21 +72,31 @@ impl Endpoint {
     }
 
     /// The request for `messages` (system prompt first). Both ask for a
-    /// deterministic answer (temperature 0) in JSON: Qwen through
-    /// `response_format` (the prompt carries the schema), Ollama through
-    /// `format`, which constrains its output to `schema`.
+    /// deterministic answer (temperature 0) that is JSON of `format`'s
+    /// schema: Qwen through `response_format` (`json_schema`, or
+    /// `json_object` for models without structured output: the prompt
+    /// carries the schema too), Ollama through `format`, which constrains
+    /// its output to the schema.
     fn request(
         &self,
         messages: &[Value],
-        schema: &Value,
+        format: &Format,
+        qwen_format: QwenFormat,
     ) -> Result<http::Request<Vec<u8>>, http::Error> {
         match self {
             Endpoint::Qwen { url, key, model } => {
+                let response_format = match qwen_format {
+                    QwenFormat::Schema => json!({
+                        "type": "json_schema",
+                        "json_schema": {"name": format.name, "strict": true, "schema": format.schema},
+                    }),
+                    QwenFormat::Object => json!({"type": "json_object"}),
+                };
                 let body = json!({
                     "model": model,
                     "messages": messages,
                     "temperature": 0,
-                    "response_format": {"type": "json_object"},
+                    "response_format": response_format,
                     // Hybrid-thinking Qwen3 models refuse non-streaming calls
                     // that think; the others ignore the flag.
                     "enable_thinking": false,
@@ -99,7 +111,7 @@ impl Endpoint {
                     "model": model,
                     "messages": messages,
                     "stream": false,
-                    "format": schema,
+                    "format": format.schema,
                     "options": {"temperature": 0},
                 });
                 http::Request::post(url.as_str())
@@ -154,50 +166,126 @@ impl Endpoint {
     }
 }
 
+/// What a tier is asked to answer: a JSON Schema and its name.
+pub(super) struct Format<'a> {
+    pub name: &'a str,
+    pub schema: &'a Value,
+}
+
+/// How Qwen is asked for JSON: by schema first (structured output), as a
+/// plain JSON object when the model refuses that with a 400.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum QwenFormat {
+    Schema,
+    Object,
+}
+
+/// Why a tier gave no answer to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Failure {
+    /// Short, for the log; never the key.
+    pub reason: String,
+    /// `Some(kind)` when the provider failed (`timeout`,
+    /// `connection_failed`, `http_503`, `http_429`, `not_json`, ...): that
+    /// counts towards the tier's breaker. `None` when only this request
+    /// failed (a 4xx other than 429, say), which no user can then turn
+    /// into a pause for everyone.
+    pub provider: Option<String>,
+}
+
+impl Failure {
+    fn provider(kind: impl Into<String>, reason: String) -> Self {
+        Self {
+            reason,
+            provider: Some(kind.into()),
+        }
+    }
+
+    /// A failure of this request only.
+    pub(super) fn request(reason: String) -> Self {
+        Self {
+            reason,
+            provider: None,
+        }
+    }
+}
+
 /// Sends `messages` to the tier and returns the JSON value the model
-/// answered, or a short reason why there is none: the connection failed or
-/// took longer than `timeout`, the status was not 2xx, the body was not the
-/// service's JSON, or the model's text was not JSON.
+/// answered, or why there is none: the connection failed or took longer
+/// than `timeout`, the status was not 2xx, the body was not the service's
+/// JSON, or the model's text was not JSON. Whether it matches the schema is
+/// the caller's to check.
 pub(super) fn ask(
     ctx: &Ctx,
     endpoint: &Endpoint,
     messages: &[Value],
-    schema: &Value,
+    format: &Format,
     timeout: Duration,
-) -> Result<Value, String> {
-    exchange(ctx, endpoint, messages, schema, timeout).map_err(|reason| endpoint.redact(reason))
+) -> Result<Value, Failure> {
+    let mut answer = exchange(ctx, endpoint, messages, format, QwenFormat::Schema, timeout);
+    if matches!(endpoint, Endpoint::Qwen { .. })
+        && matches!(&answer, Err(f) if f.reason.starts_with("HTTP 400"))
+    {
+        answer = exchange(ctx, endpoint, messages, format, QwenFormat::Object, timeout);
+    }
+    answer.map_err(|failure| Failure {
+        reason: endpoint.redact(failure.reason),
+        ..failure
+    })
 }
 
 fn exchange(
     ctx: &Ctx,
     endpoint: &Endpoint,
     messages: &[Value],
-    schema: &Value,
+    format: &Format,
+    qwen_format: QwenFormat,
     timeout: Duration,
-) -> Result<Value, String> {
+) -> Result<Value, Failure> {
     let request = endpoint
-        .request(messages, schema)
-        .map_err(|_| "the configured URL is not valid".to_owned())?;
+        .request(messages, format, qwen_format)
+        .map_err(|_| Failure::request("the configured URL is not valid".to_owned()))?;
     let response = ctx.http.send(request, timeout).map_err(|e| match e {
-        OutboundError::Timeout => format!("timed out after {} ms", timeout.as_millis()),
-        OutboundError::NotAllowed(_) => "host not allowed by allowed_outbound_hosts".to_owned(),
-        OutboundError::Failed(detail) => {
-            format!("connection failed: {}", shorten(&detail, DETAIL_CHARS))
+        OutboundError::Timeout => Failure::provider(
+            "timeout",
+            format!("timed out after {} ms", timeout.as_millis()),
+        ),
+        OutboundError::NotAllowed(_) => {
+            Failure::request("host not allowed by allowed_outbound_hosts".to_owned())
         }
+        OutboundError::Failed(detail) => Failure::provider(
+            "connection_failed",
+            format!("connection failed: {}", shorten(&detail, DETAIL_CHARS)),
+        ),
     })?;
     let status = response.status();
     if !status.is_success() {
-        return Err(match endpoint.error_detail(response.body()) {
+        let reason = match endpoint.error_detail(response.body()) {
             Some(detail) => format!("HTTP {} ({detail})", status.as_u16()),
             None => format!("HTTP {}", status.as_u16()),
-        });
+        };
+        return Err(
+            if status.is_server_error() || status == http::StatusCode::TOO_MANY_REQUESTS {
+                Failure::provider(format!("http_{}", status.as_u16()), reason)
+            } else {
+                Failure::request(reason)
+            },
+        );
     }
-    let answer: Value = serde_json::from_slice(response.body())
-        .map_err(|_| format!("HTTP {} with a body that is not JSON", status.as_u16()))?;
-    let content = endpoint
-        .content(&answer)
-        .ok_or_else(|| "the answer holds no message content".to_owned())?;
-    serde_json::from_str(unfenced(content)).map_err(|_| "the model did not answer JSON".to_owned())
+    let answer: Value = serde_json::from_slice(response.body()).map_err(|_| {
+        Failure::provider(
+            "not_json",
+            format!("HTTP {} with a body that is not JSON", status.as_u16()),
+        )
+    })?;
+    let content = endpoint.content(&answer).ok_or_else(|| {
+        Failure::provider(
+            "no_content",
+            "the answer holds no message content".to_owned(),
+        )
+    })?;
+    serde_json::from_str(unfenced(content))
+        .map_err(|_| Failure::provider("not_json", "the model did not answer JSON".to_owned()))
 }
 
 /// The JSON in a model's text: the text itself, or what its first ``` fence
