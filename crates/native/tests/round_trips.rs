@@ -540,4 +540,29 @@ fn a_chat_request_answered_by_the_rule_tier_costs_a_few_statements() {
             ),
         ],
     );
+    // A proposed delete finds the todos (reserve, breakers, list, save);
+    // the user's yes asks no model: reserve, the conversation, one delete
+    // of exactly the listed todos, save.
+    app.send(
+        "POST",
+        "/api/chat",
+        t,
+        &[],
+        say("task buy oat milk").as_ref(),
+    )
+    .expect(200);
+    let counted = |message: Value| {
+        let before = app.statements_sent();
+        let reply = app
+            .send("POST", "/api/chat", t, &[], Some(&message))
+            .expect(200);
+        (app.statements_sent() - before, reply.body)
+    };
+    let (statements, proposal) = counted(json!({"message": "delete all milk"}));
+    assert_eq!(statements, 4, "{proposal}");
+    assert_eq!(proposal["result"]["proposal"]["count"], 2, "{proposal}");
+    let (statements, done) =
+        counted(json!({"message": "yes", "conversation_id": proposal["conversation_id"]}));
+    assert_eq!(statements, 4, "{done}");
+    assert_eq!(done["result"]["count"], 2, "{done}");
 }

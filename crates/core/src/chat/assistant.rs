@@ -2,17 +2,23 @@
 //! API (`todos::store`), so validation, limits, history and recurrence are
 //! exactly the REST API's. Targets named by words are resolved among that
 //! user's todos only, and nothing is done on a guess: an ambiguous target
-//! answers the candidates, a missing one says so.
+//! answers the candidates, a missing one says so. A delete of several todos,
+//! or one an LLM decided, is only proposed: the answer lists the todos, and
+//! they go when the user's next message in the conversation says yes.
+
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone};
 use chrono_tz::Tz;
+use regex::Regex;
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use super::intent::{Changes, Draft, DueFilter, Filter, Intent, StatusFilter};
 use super::rules;
 use crate::auth::Caller;
 use crate::ports::Ctx;
-use crate::todos::query::parse_search;
+use crate::todos::query::{parse_search, MAX_LIMIT};
 use crate::todos::store::{self, TodoError};
 use crate::todos::{
     DueAt, ListQuery, NewTodo, Priority, Status, Tags, Todo, TodoChanges, TodoTitle,
@@ -23,9 +29,17 @@ use crate::todos::{
 pub struct Outcome {
     pub response: String,
     /// `{"created": [...], "count": n}`, `{"todos": [...], "count": n}`,
-    /// `{"updated": [...]}`, `{"deleted": [...], "count": n}` (`count` alone
-    /// when the completed todos were cleared) or `{"candidates": [...]}`.
+    /// `{"updated": [...]}`, `{"deleted": [...], "count": n, "kept": [...]}`,
+    /// `{"proposal": {"action": "delete", "todos": [...], "count": n}}` or
+    /// `{"candidates": [...]}`.
     pub result: Value,
+}
+
+/// Who decided an intent: an LLM tier's deletes are always proposals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecidedBy {
+    Rules,
+    Llm,
 }
 
 impl Outcome {
@@ -97,15 +111,16 @@ pub fn with_referent(mut intent: Intent, referent: Option<&str>) -> Intent {
     intent
 }
 
-/// Carries out `intent` for `caller`. `user_said_all`: whether the user's own
-/// message contains the word "all" (a model's intent alone never deletes
-/// more than one todo). A pronoun target left (see [`with_referent`]) is
-/// asked about, not searched for.
+/// Carries out `intent` for `caller`. `proposed`: the todos the
+/// conversation's last answer proposed to delete, which only
+/// [`Intent::Confirm`] deletes (see [`pending_proposal`]). A pronoun
+/// target left (see [`with_referent`]) is asked about, not searched for.
 pub fn carry_out(
     ctx: &Ctx,
     caller: &Caller,
     intent: &Intent,
-    user_said_all: bool,
+    decided_by: DecidedBy,
+    proposed: Option<&[Todo]>,
     now: DateTime<Tz>,
 ) -> Result<Outcome, TodoError> {
     if intent.target().is_some_and(is_pronoun) {
@@ -119,9 +134,57 @@ pub fn carry_out(
         Intent::Complete { target } => set_completed(ctx, caller, target, true),
         Intent::Reopen { target } => set_completed(ctx, caller, target, false),
         Intent::Update { target, changes } => update(ctx, caller, target, changes),
-        Intent::Delete { target, all } => delete(ctx, caller, target, *all && user_said_all),
+        Intent::Delete { target, all } => delete(ctx, caller, target, *all, decided_by),
+        Intent::Confirm => confirm(ctx, caller, proposed.unwrap_or_default()),
+        Intent::Cancel => Ok(Outcome::say(if proposed.is_some_and(|p| !p.is_empty()) {
+            "Kept them: nothing was deleted."
+        } else {
+            "There was nothing to cancel."
+        })),
         Intent::Help => Ok(Outcome::say(rules::help_text())),
         Intent::Unknown => Ok(Outcome::say(rules::unknown_text())),
+    }
+}
+
+/// The todos the conversation's last answer proposed to delete and the
+/// user has not answered yet (`earlier`: its messages, oldest first).
+/// Only the very last message counts: any other message in between lets
+/// the proposal lapse.
+pub fn pending_proposal(earlier: &[super::store::Message]) -> Option<Vec<Todo>> {
+    let last = earlier.last().filter(|m| m.role == "assistant")?;
+    let todos = last.result.as_ref()?.pointer("/proposal/todos")?;
+    serde_json::from_value(todos.clone()).ok()
+}
+
+/// The user's answer to a proposal, in their own words: "yes", "delete
+/// them", "confirm" ([`Intent::Confirm`]) or "no", "cancel", "keep them"
+/// ([`Intent::Cancel`]); `None` for anything else.
+pub fn answer_to_proposal(message: &str) -> Option<Intent> {
+    static ANSWERS: OnceLock<Option<(Regex, Regex)>> = OnceLock::new();
+    let (yes, no) = ANSWERS
+        .get_or_init(|| {
+            let yes = Regex::new(
+                r"^(?:(?:yes|yeah|yep|y|ok|okay|sure)(?:,? please)?(?:,? (?:delete|remove) (?:them|it|those|these|all(?: of them)?))?|(?:please )?(?:delete|remove) (?:them|it|those|these|all(?: of them)?)|confirm(?:ed)?|go ahead|do it)$",
+            )
+            .ok()?;
+            let no = Regex::new(
+                r"^(?:no|nope|n|cancel|stop|don'?t|do not(?: delete(?: them| it)?)?|keep (?:them|it|those|these)|never ?mind)(?:,? thanks)?$",
+            )
+            .ok()?;
+            Some((yes, no))
+        })
+        .as_ref()?;
+    let words = message
+        .trim()
+        .trim_end_matches(['.', '!'])
+        .trim()
+        .to_lowercase();
+    if yes.is_match(&words) {
+        Some(Intent::Confirm)
+    } else if no.is_match(&words) {
+        Some(Intent::Cancel)
+    } else {
+        None
     }
 }
 
@@ -405,31 +468,167 @@ const COMPLETED_WORDS: [&str; 5] = [
     "completed tasks",
 ];
 
-fn delete(ctx: &Ctx, caller: &Caller, target: &str, all: bool) -> Result<Outcome, TodoError> {
+/// Deletes the one todo `target` names, when the rule parser understood it
+/// so; proposes the delete (see [`propose`]) when it names several and the
+/// user said "all", or when an LLM decided it.
+fn delete(
+    ctx: &Ctx,
+    caller: &Caller,
+    target: &str,
+    all: bool,
+    decided_by: DecidedBy,
+) -> Result<Outcome, TodoError> {
     if all && COMPLETED_WORDS.contains(&target.trim().to_lowercase().as_str()) {
-        let deleted = store::clear_completed(ctx, caller, None)?;
-        return Ok(Outcome {
-            response: format!("Deleted {deleted} completed todos."),
-            result: json!({ "count": deleted }),
-        });
+        let query = ListQuery {
+            status: Status::Done,
+            limit: MAX_LIMIT,
+            ..ListQuery::default()
+        };
+        let page = store::list(ctx, caller, &query)?;
+        return Ok(propose(page.items, page.total));
     }
     let found = matches(ctx, caller, target, Status::All)?;
-    let chosen = match (found.len(), all) {
-        (0, _) => {
-            return Ok(Outcome::say(format!(
-                "No todo matches \"{}\".",
-                target.trim()
-            )))
+    match found.as_slice() {
+        [] => Ok(Outcome::say(format!(
+            "No todo matches \"{}\".",
+            target.trim()
+        ))),
+        [todo] if !all && decided_by == DecidedBy::Rules => {
+            store::delete(ctx, caller, todo.id, Some(&[todo.version]))?;
+            Ok(Outcome {
+                response: format!("Deleted 1 todo: {}", describe(todo)),
+                result: json!({"deleted": [todo], "count": 1}),
+            })
         }
-        (1, _) | (_, true) => found,
-        _ => return Ok(ambiguous(target, &found)),
-    };
-    for todo in &chosen {
-        store::delete(ctx, caller, todo.id, Some(&[todo.version]))?;
+        [_] => Ok(propose(found, 1)),
+        _ if all => {
+            let total = i64::try_from(found.len()).unwrap_or(i64::MAX);
+            Ok(propose(found, total))
+        }
+        _ => Ok(ambiguous(target, &found)),
     }
-    let noun = if chosen.len() == 1 { "todo" } else { "todos" };
+}
+
+fn plural(count: usize, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{count} {many}")
+    }
+}
+
+/// Asks before deleting `todos` (the first of `total` that would go):
+/// nothing is deleted now; the answer lists them, by id and version in its
+/// result, for the user's "yes" to delete exactly those.
+fn propose(todos: Vec<Todo>, total: i64) -> Outcome {
+    if todos.is_empty() {
+        return Outcome::say("There is nothing to delete.");
+    }
+    let mut response = format!(
+        "This would delete {}: {}.",
+        plural(todos.len(), "todo", "todos"),
+        list_of(&todos)
+    );
+    let shown = i64::try_from(todos.len()).unwrap_or(i64::MAX);
+    if total > shown {
+        response.push_str(&format!(
+            " {} more would stay; ask again after these are gone.",
+            total - shown
+        ));
+    }
+    let them = if todos.len() == 1 { "it" } else { "them" };
+    response.push_str(&format!(
+        " Say \"yes\" to delete {them}, or \"no\" to keep {them}."
+    ));
+    Outcome {
+        response,
+        result: json!({"proposal": {"action": "delete", "todos": todos, "count": todos.len()}}),
+    }
+}
+
+/// Deletes exactly the `proposed` todos that are still as they were when
+/// listed (same id, same version), in one statement; the others stay, and
+/// the answer says so.
+fn confirm(ctx: &Ctx, caller: &Caller, proposed: &[Todo]) -> Result<Outcome, TodoError> {
+    if proposed.is_empty() {
+        return Ok(Outcome::say(
+            "There is nothing to confirm: I have not proposed to delete anything.",
+        ));
+    }
+    let listed: Vec<(Uuid, i64)> = proposed.iter().map(|t| (t.id, t.version)).collect();
+    let deleted = store::delete_listed(ctx, caller, &listed)?;
+    let (gone, kept): (Vec<&Todo>, Vec<&Todo>) =
+        proposed.iter().partition(|t| deleted.contains(&t.id));
+    let titles = |todos: &[&Todo]| {
+        todos
+            .iter()
+            .map(|t| t.title.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut response = if gone.is_empty() {
+        "Deleted nothing.".to_owned()
+    } else {
+        format!(
+            "Deleted {}: {}.",
+            plural(gone.len(), "todo", "todos"),
+            titles(&gone)
+        )
+    };
+    if !kept.is_empty() {
+        response.push_str(&format!(
+            " Left alone, because {} changed or went since I asked: {}.",
+            if kept.len() == 1 { "it" } else { "they" },
+            titles(&kept)
+        ));
+    }
     Ok(Outcome {
-        response: format!("Deleted {} {noun}: {}", chosen.len(), list_of(&chosen)),
-        result: json!({"deleted": chosen, "count": chosen.len()}),
+        response,
+        result: json!({"deleted": gone, "count": gone.len(), "kept": kept}),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_yes_or_no_answers_a_proposal() {
+        for yes in [
+            "yes",
+            "Yes!",
+            "y",
+            "ok",
+            "yes please",
+            "Yes, delete them.",
+            "delete them",
+            "please remove those",
+            "delete all of them",
+            "confirm",
+            "go ahead",
+        ] {
+            assert_eq!(answer_to_proposal(yes), Some(Intent::Confirm), "{yes}");
+        }
+        for no in [
+            "no",
+            "No.",
+            "cancel",
+            "keep them",
+            "don't",
+            "never mind",
+            "nope, thanks",
+        ] {
+            assert_eq!(answer_to_proposal(no), Some(Intent::Cancel), "{no}");
+        }
+        for other in [
+            "yes delete buy milk too",
+            "delete milk",
+            "show my tasks",
+            "yesterday",
+            "no milk today",
+            "",
+        ] {
+            assert_eq!(answer_to_proposal(other), None, "{other}");
+        }
+    }
 }

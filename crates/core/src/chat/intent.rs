@@ -31,12 +31,20 @@ pub enum Intent {
         target: String,
         changes: Changes,
     },
-    /// `all`: every todo the target matches; only when the user said "all".
+    /// `all`: every todo the target matches. Several todos, or any delete
+    /// an LLM decided, are only proposed: nothing goes until the user
+    /// confirms.
     Delete {
         target: String,
         #[serde(default)]
         all: bool,
     },
+    /// The user's "yes" to the delete the assistant proposed in its last
+    /// answer. Never from an LLM (see `llm::read_intent`): only the user's
+    /// own words confirm.
+    Confirm,
+    /// The user's "no" to that proposal.
+    Cancel,
     Help,
     Unknown,
 }
@@ -49,7 +57,7 @@ impl Intent {
             | Intent::Reopen { target }
             | Intent::Update { target, .. }
             | Intent::Delete { target, .. } => Some(target),
-            Intent::Create { .. } | Intent::List { .. } | Intent::Help | Intent::Unknown => None,
+            _ => None,
         }
     }
 
@@ -59,7 +67,7 @@ impl Intent {
             | Intent::Reopen { target }
             | Intent::Update { target, .. }
             | Intent::Delete { target, .. } => Some(target),
-            Intent::Create { .. } | Intent::List { .. } | Intent::Help | Intent::Unknown => None,
+            _ => None,
         }
     }
 }

@@ -10,11 +10,8 @@ pub mod llm;
 pub mod rules;
 pub mod store;
 
-use std::sync::OnceLock;
-
 use chrono_tz::Tz;
 use http::{Method, StatusCode};
-use regex::Regex;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -24,6 +21,7 @@ use crate::auth::{rejected, require_caller, Caller};
 use crate::error::{ApiError, Fields};
 use crate::ports::Ctx;
 use crate::throttle;
+use assistant::DecidedBy;
 use store::{ChatStoreError, Exchange};
 
 /// The longest message, and goal, the assistant reads.
@@ -136,25 +134,17 @@ fn reserve_rate(ctx: &Ctx, caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
-/// Whether the user's own words say "all" (only then may one message delete
-/// several todos).
-fn says_all(message: &str) -> bool {
-    static ALL: OnceLock<Option<Regex>> = OnceLock::new();
-    ALL.get_or_init(|| Regex::new(r"(?i)\ball\b").ok())
-        .as_ref()
-        .is_some_and(|re| re.is_match(message))
-}
-
 fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     let body: ChatBody = parse_json(req)?;
     let message =
         parse_message(&body.message).map_err(|e| ApiError::invalid_field("message", e))?;
     let zone = time_zone(req)?;
     reserve_rate(ctx, caller)?;
-    let (conversation, context, referent) = match body.conversation_id {
+    let (conversation, context, referent, proposed) = match body.conversation_id {
         Some(id) => {
             let earlier = store::history(ctx, caller, id, CONTEXT_MESSAGES).map_err(store_error)?;
             let referent = assistant::referent(&earlier);
+            let proposed = assistant::pending_proposal(&earlier);
             let turns = earlier
                 .into_iter()
                 .map(|m| llm::Turn {
@@ -162,28 +152,38 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
                     content: m.content,
                 })
                 .collect::<Vec<_>>();
-            (id, turns, referent)
+            (id, turns, referent, proposed)
         }
-        None => (Uuid::new_v4(), Vec::new(), None),
+        None => (Uuid::new_v4(), Vec::new(), None, None),
     };
     let now = ctx.clock.now().with_timezone(&zone);
 
-    let attempts = llm::understand(ctx, &message, &context, now);
-    for skip in &attempts.skipped {
-        println!(
-            "{}",
-            json!({"event": "chat_tier_skipped", "tier": skip.tier, "reason": skip.reason,
-                   "elapsed_ms": skip.elapsed_ms})
-        );
-    }
-    let (tier, intent) = match attempts.intent {
-        Some((tier, intent)) => (tier.as_str(), intent),
-        None => ("rules", rules::parse(&message, now)),
+    // The user's own "yes" or "no" to a proposed delete is read here, never
+    // by a model: no LLM answer can confirm one.
+    let answer = proposed
+        .as_ref()
+        .and_then(|_| assistant::answer_to_proposal(&message));
+    let (tier, intent, decided_by) = match answer {
+        Some(intent) => ("rules", intent, DecidedBy::Rules),
+        None => {
+            let attempts = llm::understand(ctx, &message, &context, now);
+            for skip in &attempts.skipped {
+                println!(
+                    "{}",
+                    json!({"event": "chat_tier_skipped", "tier": skip.tier, "reason": skip.reason,
+                           "elapsed_ms": skip.elapsed_ms})
+                );
+            }
+            match attempts.intent {
+                Some((tier, intent)) => (tier.as_str(), intent, DecidedBy::Llm),
+                None => ("rules", rules::parse(&message, now), DecidedBy::Rules),
+            }
+        }
     };
     // "make it urgent": the todo the conversation is about. The resolved
     // intent is what is kept, so the next "it" finds the same todo.
     let intent = assistant::with_referent(intent, referent.as_deref());
-    let outcome = assistant::carry_out(ctx, caller, &intent, says_all(&message), now)?;
+    let outcome = assistant::carry_out(ctx, caller, &intent, decided_by, proposed.as_deref(), now)?;
     store::save(
         ctx,
         caller,

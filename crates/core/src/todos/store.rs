@@ -702,6 +702,63 @@ pub fn clear_completed(
     Ok(answer.deleted)
 }
 
+const DELETE_LISTED_CTES: &[&str] = &[
+    concat!(
+        "del AS (
+        DELETE FROM todos AS t
+        USING jsonb_to_recordset($4::text::jsonb) AS listed (id uuid, version int8)
+        WHERE t.user_id = ",
+        caller_id!(),
+        " AND t.id = listed.id AND t.version = listed.version
+        RETURNING t.id, t.user_id, todo_fields(t) AS fields)"
+    ),
+    concat!(
+        "seq AS (",
+        bump_user!(
+            "-(SELECT count(*) FROM del)::int",
+            "EXISTS (SELECT FROM del)"
+        ),
+        ")"
+    ),
+    "audit AS (
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq)
+        SELECT user_id, id, 'delete', todo_changes(fields, '{}'), $3::text::timestamptz,
+               (SELECT change_seq FROM seq)
+        FROM del)",
+];
+
+/// Deletes exactly the listed todos of the user, each only while it is
+/// still at the listed version (one statement: a todo changed or deleted
+/// since it was listed stays as it is); returns the ids deleted.
+pub fn delete_listed(
+    ctx: &Ctx,
+    caller: &Caller,
+    listed: &[(Uuid, i64)],
+) -> Result<Vec<Uuid>, TodoError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        deleted: Vec<Uuid>,
+    }
+    let listed: Vec<serde_json::Value> = listed
+        .iter()
+        .map(|(id, version)| serde_json::json!({"id": id, "version": version}))
+        .collect();
+    let answer: Answer = fetch(
+        ctx,
+        caller,
+        DELETE_LISTED_CTES,
+        &[(
+            "deleted",
+            Json::Value("COALESCE((SELECT json_agg(id) FROM del), '[]')"),
+        )],
+        vec![
+            ctx.clock.now().into(),
+            serde_json::Value::from(listed).to_string().into(),
+        ],
+    )?;
+    Ok(answer.deleted)
+}
+
 /// A page of a todo's audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryPage {

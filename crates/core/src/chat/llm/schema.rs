@@ -145,6 +145,11 @@ pub fn read_intent(answer: Value) -> Result<Intent, String> {
     if matches!(intent, Intent::Help | Intent::Unknown) && fields > 1 {
         return Err("not an intent: help and unknown take no other fields".into());
     }
+    // Only the user's own words confirm a proposed delete: a model (or a
+    // todo title it read) cannot.
+    if matches!(intent, Intent::Confirm | Intent::Cancel) {
+        return Err("not an intent: only the user confirms or cancels".into());
+    }
     check_intent(&intent).map_err(|e| format!("intent out of bounds: {e}"))?;
     Ok(intent)
 }
@@ -168,7 +173,7 @@ pub fn check_intent(intent: &Intent) -> Result<(), String> {
             bounded("target", target, MAX_TARGET_CHARS)?;
             check_changes(changes)
         }
-        Intent::Help | Intent::Unknown => Ok(()),
+        Intent::Confirm | Intent::Cancel | Intent::Help | Intent::Unknown => Ok(()),
     }
 }
 
@@ -284,6 +289,8 @@ mod tests {
             json!({"action": "complete", "id": "3f2a"}),
             json!({"action": "help", "target": "everything"}),
             json!({"action": "unknown", "id": "1"}),
+            json!({"action": "confirm"}),
+            json!({"action": "cancel"}),
             json!(["not", "an", "object"]),
         ] {
             assert!(read_intent(bad.clone()).is_err(), "{bad}");
