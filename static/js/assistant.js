@@ -92,8 +92,11 @@ async function loadHistory(id) {
   try {
     const history = await api('GET', `/api/chat/history?conversation_id=${encodeURIComponent(id)}&limit=50`);
     if (loadedFor !== id) return;
-    log.replaceChildren(...history.items.map((m) =>
-      m.role === 'user' ? userBubble(m.content) : assistantBubble({ response: m.content, tier: m.tier, result: m.result ?? {} })));
+    const last = history.items.length - 1;
+    log.replaceChildren(...history.items.map((m, i) =>
+      m.role === 'user'
+        ? userBubble(m.content)
+        : assistantBubble({ response: m.content, tier: m.tier, result: m.result ?? {} }, i === last)));
     scrollDown();
   } catch (error) {
     if (error.status === 404) {
@@ -154,15 +157,34 @@ function didSummary(result = {}) {
   list('Deleted', result.deleted);
   list(`Found ${result.count ?? result.todos?.length ?? 0}`, result.todos);
   list('Which one do you mean?', result.candidates);
+  list('Would delete', result.proposal?.todos);
+  list('Left alone (changed since)', result.kept);
   return parts;
 }
 
-function assistantBubble(reply) {
+/**
+ * Confirm and Cancel for a proposed delete: they answer "yes" or "no" in
+ * the conversation, which is the only way the delete happens. Only the
+ * latest answer's proposal can be answered, so sending anything removes
+ * them (see `send`).
+ */
+function proposalActions(proposal) {
+  const count = proposal.count ?? proposal.todos?.length ?? 0;
+  const noun = count === 1 ? 'todo' : `${count} todos`;
+  return h('div', { class: 'proposal-actions', role: 'group', 'aria-label': 'Proposed delete' },
+    h('button', { type: 'button', class: 'btn btn-danger', onclick: () => send('yes') },
+      count === 1 ? 'Confirm: delete the todo' : `Confirm: delete ${noun}`),
+    h('button', { type: 'button', class: 'btn', onclick: () => send('no') }, 'Cancel'));
+}
+
+function assistantBubble(reply, latest = true) {
+  const proposal = reply.result?.proposal;
   return h('li', { class: 'msg msg-assistant' },
     h('div', { class: 'bubble' },
       h('div', { class: 'bubble-head' }, h('span', { class: 'who' }, 'Assistant'), tierBadge(reply.tier)),
       h('p', {}, reply.response),
-      didSummary(reply.result)));
+      didSummary(reply.result),
+      proposal && latest ? proposalActions(proposal) : null));
 }
 
 function scrollDown() {
@@ -181,6 +203,8 @@ async function send(text) {
   }
   const log = $('#chat-log');
   showExamples(false);
+  // Any message answers (or lets lapse) a proposed delete.
+  log.querySelectorAll('.proposal-actions').forEach((actions) => actions.remove());
   log.append(userBubble(message));
   const thinking = h('li', { class: 'msg msg-assistant msg-thinking' },
     h('div', { class: 'bubble' }, h('span', { class: 'dots', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')),

@@ -250,6 +250,39 @@ test('a reload keeps the session, the filters in the URL and the conversation', 
   await page.goto('/');
 });
 
+test('the assistant asks before deleting several todos: Cancel keeps them, Confirm deletes them', async () => {
+  await page.getByRole('button', { name: 'Assistant' }).click();
+  const say = async (message) => {
+    await page.getByLabel('Message the assistant').fill(message);
+    await page.getByRole('button', { name: 'Send' }).click();
+  };
+  await say('task scrap note one and task scrap note two');
+  await row(page, 'scrap note one').waitFor();
+  await row(page, 'scrap note two').waitFor();
+
+  await say('delete all scrap note');
+  const proposal = page.locator('.msg-assistant').filter({ hasText: 'This would delete 2 todos' }).last();
+  await proposal.waitFor();
+  const listed = await proposal.locator('.did').textContent();
+  assert.match(listed, /^Would delete/);
+  for (const title of ['scrap note one', 'scrap note two']) assert.ok(listed.includes(title), listed);
+  await checkA11y(page, 'a proposed delete');
+  await screenshot(page, 'assistant-proposal');
+  await proposal.getByRole('button', { name: 'Cancel' }).click();
+  await page.locator('.msg-assistant').filter({ hasText: 'Kept them' }).last().waitFor();
+  assert.equal(await page.locator('.proposal-actions').count(), 0);
+  assert.equal(await row(page, 'scrap note one').count(), 1);
+
+  await say('delete all scrap note');
+  await page.locator('.msg-assistant').filter({ hasText: 'This would delete 2 todos' }).nth(1).waitFor();
+  await page.getByRole('button', { name: 'Confirm: delete 2 todos' }).click();
+  await page.locator('.msg-assistant').filter({ hasText: 'Deleted 2 todos' }).last().waitFor();
+  await poll(async () => assert.equal(await row(page, 'scrap note one').count() + await row(page, 'scrap note two').count(), 0));
+  assert.equal(await page.locator('.proposal-actions').count(), 0);
+  await page.getByRole('button', { name: 'Close assistant' }).click();
+  noProblems(page);
+});
+
 test('a change made on another device appears without a reload', async () => {
   const other = await newContext(browser);
   const second = await openPage(other);
