@@ -419,6 +419,78 @@ fn notifications_are_accepted_with_202_and_no_body() {
     }
 }
 
+#[test]
+fn a_notification_whose_headers_disagree_gets_400_like_a_request() {
+    let app = TestApp::spawn();
+    let ada = signup(&app, "ada@example.com");
+    let method = "notifications/cancelled";
+    let plain = json!({"jsonrpc": "2.0", "method": method, "params": {"requestId": 1}});
+    let modern = json!({"jsonrpc": "2.0", "method": method, "params": {"requestId": 1,
+        "_meta": {"io.modelcontextprotocol/protocolVersion": MODERN,
+                  "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let header = |name: &str, value: &str| (name.to_owned(), value.to_owned());
+    let cases = [
+        // Mcp-Method naming another method than the body's.
+        (
+            &plain,
+            vec![
+                header("mcp-protocol-version", MODERN),
+                header("mcp-method", "tools/list"),
+            ],
+            -32020,
+        ),
+        (
+            &plain,
+            vec![
+                header("mcp-protocol-version", LEGACY[0]),
+                header("mcp-method", "notifications/initialized"),
+            ],
+            -32020,
+        ),
+        // The version header disagreeing with _meta.
+        (
+            &modern,
+            vec![
+                header("mcp-protocol-version", LEGACY[0]),
+                header("mcp-method", method),
+            ],
+            -32020,
+        ),
+        // A version this server does not speak, in either era.
+        (
+            &plain,
+            vec![
+                header("mcp-protocol-version", "2099-01-01"),
+                header("mcp-method", method),
+            ],
+            -32022,
+        ),
+        (
+            &plain,
+            vec![header("mcp-protocol-version", "2024-11-05")],
+            -32022,
+        ),
+    ];
+    for (body, headers, code) in cases {
+        let reply = post(&app, Some(&ada.token), &headers, body);
+        // A notification has no id, so neither has the error.
+        assert_rpc_error(&reply, 400, code, None);
+        if code == -32022 {
+            assert_eq!(
+                reply.body["error"]["data"]["supported"],
+                json!([MODERN, LEGACY[0], LEGACY[1]]),
+                "{}",
+                reply.body
+            );
+        }
+    }
+    // Headers that agree are accepted, with or without _meta.
+    for body in [&plain, &modern] {
+        let reply = post(&app, Some(&ada.token), &modern_headers(method), body);
+        assert_eq!(reply.status, 202, "{}", reply.body);
+    }
+}
+
 // ---------------------------------------------------------------- 2026-07-28
 
 #[test]

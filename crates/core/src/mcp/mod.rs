@@ -9,7 +9,8 @@
 //! `docs/specification/2026-07-28/basic/transports/streamable-http.mdx`
 //! ("Security & Endpoint": an `Origin` that is present and invalid is a
 //! 403; "Sending Messages": POST only, one message per body, 202 with no
-//! body for a notification; "Backward Compatibility": GET and DELETE are
+//! body for a notification it accepts, an HTTP error status and a JSON-RPC
+//! error without `id` for one it cannot; "Backward Compatibility": GET and DELETE are
 //! 405, `Mcp-Session-Id` is ignored), `docs/specification/2026-07-28/server/tools.mdx`
 //! and `schema/2026-07-28/schema.ts` (`DiscoverResult`, `CacheableResult`).
 
@@ -60,7 +61,11 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = auth::authenticate(req, ctx)?;
 
     let (id, method, params) = match protocol::parse_message(req.body()) {
-        Ok(Message::Notification { .. }) => {
+        Ok(Message::Notification { method, params }) => {
+            // Refused like a request, but with no id to answer.
+            if let Err(error) = protocol::check_notification(req.headers(), &method, &params) {
+                return Ok(json(error.status(None), &protocol::failure(None, &error)));
+            }
             confirm(ctx, &caller)?;
             return Ok(empty(StatusCode::ACCEPTED));
         }
