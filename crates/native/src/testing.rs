@@ -116,6 +116,19 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.name))
     }
 
+    /// Makes the database refuse (`false`) or accept new connections, as a
+    /// database that is down would refuse them: the app connects anew for
+    /// every request, so its next statement fails to connect.
+    pub fn accept_connections(&self, accept: bool) {
+        admin_execute(
+            &self.admin_url,
+            &format!(
+                "ALTER DATABASE \"{}\" WITH ALLOW_CONNECTIONS {accept}",
+                self.name
+            ),
+        );
+    }
+
     /// A user row as sign-up would leave it (without a usable password), for
     /// tests and benchmarks that call the core's library API directly.
     pub fn insert_user(&self, email: &str) -> Uuid {
