@@ -255,6 +255,24 @@ pub fn bearer_token(req: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Marks the request headers that carry credentials (a bearer token, a
+/// cookie) as sensitive, so that a request's `Debug` output, in a panic
+/// message or a log line, shows `Sensitive` instead of them. Both hosts
+/// call it on every request they build.
+pub fn hide_credentials(headers: &mut http::HeaderMap) {
+    for (name, value) in headers.iter_mut() {
+        if [
+            header::AUTHORIZATION,
+            header::PROXY_AUTHORIZATION,
+            header::COOKIE,
+        ]
+        .contains(name)
+        {
+            value.set_sensitive(true);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,5 +455,22 @@ mod tests {
         assert_eq!(bearer_token(&req("bearer  abc ")), Some("abc"));
         assert_eq!(bearer_token(&req("Basic abc")), None);
         assert_eq!(bearer_token(&req("Bearer ")), None);
+    }
+
+    #[test]
+    fn a_requests_debug_output_hides_its_credentials_once_marked() {
+        let mut req = request(Method::GET, "http://h/")
+            .header(header::AUTHORIZATION, "Bearer todo_pat_secret")
+            .header(header::COOKIE, "session=cookie-secret")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Bytes::new())
+            .unwrap();
+        hide_credentials(req.headers_mut());
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("todo_pat_secret"), "{shown}");
+        assert!(!shown.contains("cookie-secret"), "{shown}");
+        assert!(shown.contains("application/json"), "{shown}");
+        // Only the Debug output: the token still reads as before.
+        assert_eq!(bearer_token(&req), Some("todo_pat_secret"));
     }
 }

@@ -46,6 +46,16 @@ pub struct JwtConfig {
     pub ttl_seconds: i64,
 }
 
+/// By hand, so that the signing secret never reaches a log.
+impl std::fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtConfig")
+            .field("secret", &"***")
+            .field("ttl_seconds", &self.ttl_seconds)
+            .finish()
+    }
+}
+
 impl JwtConfig {
     /// 500 `misconfigured` (and a clear log line) when the secret is missing or short.
     pub fn from_ctx(ctx: &Ctx) -> Result<Self, ApiError> {
@@ -98,6 +108,19 @@ mod tests {
         fn get(&self, name: &str) -> Option<String> {
             self.0.get(name).map(|v| (*v).to_owned())
         }
+    }
+
+    #[test]
+    fn jwt_configs_debug_output_hides_the_secret() {
+        let config = JwtConfig {
+            secret: b"a-signing-secret-of-32-bytes-or-more".to_vec(),
+            ttl_seconds: 900,
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("a-signing-secret"), "{shown}");
+        // Nor as the bytes a derived Debug would print.
+        assert!(!shown.contains("97, 45, 115"), "{shown}");
+        assert!(shown.contains("900"), "{shown}");
     }
 
     #[test]

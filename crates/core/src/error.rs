@@ -20,6 +20,9 @@ pub struct ApiError {
     headers: Vec<(header::HeaderName, HeaderValue)>,
     /// What went wrong inside, for the log line only; never sent to the client.
     pub internal: Option<String>,
+    /// The body to answer instead of the `{"error":{...}}` shape (see
+    /// [`with_body`](Self::with_body)).
+    body: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -31,11 +34,19 @@ impl ApiError {
             fields: None,
             headers: Vec::new(),
             internal: None,
+            body: None,
         }
     }
 
     pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));
+        self
+    }
+
+    /// The same error (status, headers, log line) answered with `body`
+    /// instead of the API's error shape: `/mcp` answers JSON-RPC errors.
+    pub fn with_body(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(body);
         self
     }
 
@@ -150,11 +161,14 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> http::Response<Bytes> {
-        let mut body = json!({"code": self.code, "message": self.message});
-        if let Some(fields) = &self.fields {
-            body["fields"] = json!(fields);
-        }
-        let mut response = crate::api::json(self.status, &json!({ "error": body }));
+        let body = self.body.unwrap_or_else(|| {
+            let mut error = json!({"code": self.code, "message": self.message});
+            if let Some(fields) = &self.fields {
+                error["fields"] = json!(fields);
+            }
+            json!({ "error": error })
+        });
+        let mut response = crate::api::json(self.status, &body);
         for (name, value) in self.headers {
             response.headers_mut().append(name, value);
         }

@@ -22,7 +22,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Body;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use todo_core::api::MAX_BODY_BYTES;
+use todo_core::api::{hide_credentials, MAX_BODY_BYTES};
 use todo_core::ports::SystemClock;
 use todo_core::{ApiError, Ctx, Handler, Request, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -428,6 +428,7 @@ async fn to_http_request(
     for (name, value) in &head.headers {
         req.headers_mut().insert(name.clone(), value.clone());
     }
+    hide_credentials(req.headers_mut());
 
     // hyper's size hint is exact with a Content-Length (and 0 when chunked).
     let limit = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX);

@@ -18,7 +18,7 @@ pub struct Manifest {
 }
 
 /// One entry of `[variables]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariableDecl {
     pub default: Option<String>,
@@ -27,6 +27,22 @@ pub struct VariableDecl {
     #[serde(default)]
     pub secret: bool,
     pub description: Option<String>,
+}
+
+/// By hand, so that a secret's default never shows.
+impl std::fmt::Debug for VariableDecl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let default = match &self.default {
+            Some(_) if self.secret => Some("***"),
+            other => other.as_deref(),
+        };
+        f.debug_struct("VariableDecl")
+            .field("default", &default)
+            .field("required", &self.required)
+            .field("secret", &self.secret)
+            .field("description", &self.description)
+            .finish()
+    }
 }
 
 /// One `[[trigger.http]]` entry.
@@ -257,6 +273,19 @@ mod tests {
             Some(PathBuf::from("/app/static"))
         );
         assert_eq!(m.components["api"].files_root, None);
+    }
+
+    #[test]
+    fn a_secrets_default_is_left_out_of_the_debug_output() {
+        let text = SAMPLE.replace(
+            "token = { required = true, secret = true }",
+            "token = { default = \"sk-secret\", secret = true }",
+        );
+        let m = Manifest::parse(&text, Path::new("/app")).unwrap();
+        assert_eq!(m.variables["token"].default.as_deref(), Some("sk-secret"));
+        let shown = format!("{m:?}");
+        assert!(!shown.contains("sk-secret"), "{shown}");
+        assert!(shown.contains("127.0.0.1"), "{shown}");
     }
 
     #[test]

@@ -116,6 +116,19 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.name))
     }
 
+    /// Makes the database refuse (`false`) or accept new connections, as a
+    /// database that is down would refuse them: the app connects anew for
+    /// every request, so its next statement fails to connect.
+    pub fn accept_connections(&self, accept: bool) {
+        admin_execute(
+            &self.admin_url,
+            &format!(
+                "ALTER DATABASE \"{}\" WITH ALLOW_CONNECTIONS {accept}",
+                self.name
+            ),
+        );
+    }
+
     /// A user row as sign-up would leave it (without a usable password), for
     /// tests and benchmarks that call the core's library API directly.
     pub fn insert_user(&self, email: &str) -> Uuid {
@@ -194,8 +207,19 @@ pub fn parse_time(rfc3339: &str) -> DateTime<Utc> {
 }
 
 /// Variables from a map, for tests that build a `Ctx` directly.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct TestVars(HashMap<String, String>);
+
+/// Names only: the values include `jwt_secret` and `db_password`.
+impl std::fmt::Debug for TestVars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        f.debug_struct("TestVars")
+            .field("names", &names)
+            .finish_non_exhaustive()
+    }
+}
 
 impl TestVars {
     pub fn new() -> Self {
@@ -455,4 +479,18 @@ pub fn random_secret(len: usize) -> String {
     }
     s.truncate(len);
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_variables_show_their_names_but_not_their_values() {
+        let vars = TestVars::from_pairs(&[("jwt_secret", "a-secret"), ("db_password", "pw-1")]);
+        let shown = format!("{vars:?}");
+        assert!(shown.contains("jwt_secret"), "{shown}");
+        assert!(!shown.contains("a-secret"), "{shown}");
+        assert!(!shown.contains("pw-1"), "{shown}");
+    }
 }

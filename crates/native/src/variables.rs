@@ -21,10 +21,20 @@ pub fn env_name(name: &str) -> String {
 }
 
 /// Resolved application variables (`[variables]`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppVariables {
     /// `None`: a required variable that nothing set.
     values: BTreeMap<String, Option<String>>,
+}
+
+// Some values are secrets (`jwt_secret`, `db_password`, `qwen_api_key`),
+// so the Debug output of variables names them without their values.
+impl std::fmt::Debug for AppVariables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppVariables")
+            .field("names", &self.values.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppVariables {
@@ -114,8 +124,18 @@ impl Variables for AppVariables {
 }
 
 /// What `spin_sdk::variables::get` returns inside one component.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ComponentVariables(HashMap<String, String>);
+
+impl std::fmt::Debug for ComponentVariables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        f.debug_struct("ComponentVariables")
+            .field("names", &names)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Variables for ComponentVariables {
     fn get(&self, name: &str) -> Option<String> {
@@ -152,6 +172,19 @@ mod tests {
 
     fn no_env(_: &str) -> Option<String> {
         None
+    }
+
+    #[test]
+    fn debug_output_names_the_variables_without_their_values() {
+        let m = manifest();
+        let overrides = HashMap::from([("api_key".to_owned(), "sk-secret".to_owned())]);
+        let vars = AppVariables::resolve_with(&m, no_env, &overrides).unwrap();
+        let component = vars.for_component(&m.components["c"]).unwrap();
+        for shown in [format!("{vars:?}"), format!("{component:?}")] {
+            assert!(shown.contains("db_host"), "{shown}");
+            assert!(!shown.contains("sk-secret"), "{shown}");
+            assert!(!shown.contains("127.0.0.1"), "{shown}");
+        }
     }
 
     #[test]

@@ -419,6 +419,78 @@ fn notifications_are_accepted_with_202_and_no_body() {
     }
 }
 
+#[test]
+fn a_notification_whose_headers_disagree_gets_400_like_a_request() {
+    let app = TestApp::spawn();
+    let ada = signup(&app, "ada@example.com");
+    let method = "notifications/cancelled";
+    let plain = json!({"jsonrpc": "2.0", "method": method, "params": {"requestId": 1}});
+    let modern = json!({"jsonrpc": "2.0", "method": method, "params": {"requestId": 1,
+        "_meta": {"io.modelcontextprotocol/protocolVersion": MODERN,
+                  "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let header = |name: &str, value: &str| (name.to_owned(), value.to_owned());
+    let cases = [
+        // Mcp-Method naming another method than the body's.
+        (
+            &plain,
+            vec![
+                header("mcp-protocol-version", MODERN),
+                header("mcp-method", "tools/list"),
+            ],
+            -32020,
+        ),
+        (
+            &plain,
+            vec![
+                header("mcp-protocol-version", LEGACY[0]),
+                header("mcp-method", "notifications/initialized"),
+            ],
+            -32020,
+        ),
+        // The version header disagreeing with _meta.
+        (
+            &modern,
+            vec![
+                header("mcp-protocol-version", LEGACY[0]),
+                header("mcp-method", method),
+            ],
+            -32020,
+        ),
+        // A version this server does not speak, in either era.
+        (
+            &plain,
+            vec![
+                header("mcp-protocol-version", "2099-01-01"),
+                header("mcp-method", method),
+            ],
+            -32022,
+        ),
+        (
+            &plain,
+            vec![header("mcp-protocol-version", "2024-11-05")],
+            -32022,
+        ),
+    ];
+    for (body, headers, code) in cases {
+        let reply = post(&app, Some(&ada.token), &headers, body);
+        // A notification has no id, so neither has the error.
+        assert_rpc_error(&reply, 400, code, None);
+        if code == -32022 {
+            assert_eq!(
+                reply.body["error"]["data"]["supported"],
+                json!([MODERN, LEGACY[0], LEGACY[1]]),
+                "{}",
+                reply.body
+            );
+        }
+    }
+    // Headers that agree are accepted, with or without _meta.
+    for body in [&plain, &modern] {
+        let reply = post(&app, Some(&ada.token), &modern_headers(method), body);
+        assert_eq!(reply.status, 202, "{}", reply.body);
+    }
+}
+
 // ---------------------------------------------------------------- 2026-07-28
 
 #[test]
@@ -1352,4 +1424,92 @@ fn tool_calls_are_limited_per_user_and_minute() {
     bob.tool(Rev::Modern, "list_tasks", json!({}));
     let rest = ada.rest("GET", "/api/todos", None).expect(200).body;
     assert_eq!(rest["total"], 3);
+}
+
+// ---------------------------------------------------------------- failures
+
+/// Asserts a JSON-RPC `-32603` (Internal error) at HTTP `status`, answering
+/// `id`, that names no table, statement or host.
+#[track_caller]
+fn assert_internal_error(reply: &Reply, status: u16, id: Option<Value>) {
+    assert_rpc_error(reply, status, -32603, id);
+    let message = reply.body["error"]["message"].as_str().unwrap();
+    for leak in ["todos", "relation", "127.0.0.1", "connection"] {
+        assert!(!message.contains(leak), "{message}");
+    }
+}
+
+#[test]
+fn a_database_failure_in_a_tool_is_a_json_rpc_error_not_the_rest_error_body() {
+    let app = TestApp::spawn();
+    let ada = signup(&app, "ada@example.com");
+    let added = ada.tool(Rev::Modern, "add_task", json!({"title": "Before"}));
+    // The tool's own statement fails (its table is gone); the token check
+    // and the call's reservation, on other tables, still work.
+    let mut db = app.db.client();
+    db.batch_execute("ALTER TABLE todos RENAME TO todos_away")
+        .unwrap();
+    for rev in REVISIONS {
+        for (tool, arguments) in [
+            ("add_task", json!({"title": "After"})),
+            ("list_tasks", json!({})),
+            ("complete_task", json!({"id": id_of(&added)})),
+        ] {
+            let reply = ada.rpc(
+                rev,
+                "tools/call",
+                json!({"name": tool, "arguments": arguments}),
+            );
+            assert_internal_error(&reply, 500, Some(json!(7)));
+        }
+    }
+    db.batch_execute("ALTER TABLE todos_away RENAME TO todos")
+        .unwrap();
+    ada.tool(Rev::Modern, "list_tasks", json!({}));
+}
+
+#[test]
+fn a_database_that_is_down_is_a_json_rpc_error_503_for_every_method() {
+    let app = TestApp::spawn();
+    let ada = signup(&app, "ada@example.com");
+    let agent = User {
+        app: &app,
+        token: access_token(&ada, json!({"name": "agent"})),
+    };
+    app.db.accept_connections(false);
+    // A session token is checked by the method's statement, a personal
+    // access token by its lookup before the message is looked at: either
+    // way the answer is the request's JSON-RPC error.
+    for user in [&ada, &agent] {
+        for rev in REVISIONS {
+            let mut calls = vec![
+                ("tools/list", json!({})),
+                ("tools/call", json!({"name": "list_tasks", "arguments": {}})),
+                (
+                    "tools/call",
+                    json!({"name": "add_task", "arguments": {"title": "x"}}),
+                ),
+            ];
+            calls.push(match rev {
+                Rev::Modern => ("server/discover", json!({})),
+                Rev::Legacy(_) => ("ping", json!({})),
+            });
+            for (method, params) in calls {
+                let reply = user.rpc(rev, method, params);
+                assert_internal_error(&reply, 503, Some(json!(7)));
+            }
+        }
+        // A notification's error has no id, as it has none.
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let reply = post(
+            &app,
+            Some(&user.token),
+            &[("mcp-protocol-version".into(), LEGACY[0].into())],
+            &note,
+        );
+        assert_internal_error(&reply, 503, None);
+    }
+    app.db.accept_connections(true);
+    ada.tool(Rev::Modern, "list_tasks", json!({}));
+    agent.tool(Rev::Modern, "list_tasks", json!({}));
 }

@@ -10,7 +10,7 @@
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
 use spin_sdk::http::IncomingRequest;
-use todo_core::api::MAX_BODY_BYTES;
+use todo_core::api::{hide_credentials, MAX_BODY_BYTES};
 use todo_core::{ApiError, Request};
 use wasi::io::streams::StreamError;
 
@@ -108,6 +108,7 @@ pub(crate) fn request_head(
         let value = HeaderValue::from_bytes(&value)?;
         map.insert(name, value);
     }
+    hide_credentials(map);
     Ok(request)
 }
 
@@ -334,6 +335,19 @@ mod tests {
         assert_eq!(req.headers()["content-type"], "application/json");
         assert_eq!(req.headers()["x-request-id"], "r1");
         assert!(req.body().is_empty());
+    }
+
+    #[test]
+    fn the_heads_debug_output_shows_no_bearer_token() {
+        let req = request_head(
+            "GET",
+            "http://h/mcp",
+            header_pairs(&[("authorization", "Bearer todo_pat_secret")]),
+        )
+        .unwrap();
+        assert_eq!(req.headers()["authorization"], "Bearer todo_pat_secret");
+        let shown = format!("{:?}", Incoming::Whole(req));
+        assert!(!shown.contains("todo_pat_secret"), "{shown}");
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub const DEFAULT_DAYS: i64 = 30;
 pub const MAX_PER_USER: i64 = 50;
 
 /// A token as presented in an `Authorization` header, taken apart.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub struct Presented {
     pub id: Uuid,
     secret: String,
@@ -33,6 +33,27 @@ pub struct Minted {
     pub id: Uuid,
     pub token: String,
     pub secret_sha256: String,
+}
+
+// Written by hand so that no log line or panic message ever shows a
+// token's secret: only the id, which names the token without opening it.
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presented")
+            .field("id", &self.id)
+            .field("secret", &"***")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Minted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Minted")
+            .field("id", &self.id)
+            .field("token", &"***")
+            .field("secret_sha256", &"***")
+            .finish()
+    }
 }
 
 /// Whether `token` has the shape of a personal access token (rather than a
@@ -116,6 +137,18 @@ mod tests {
         assert!(!presented.matches(&other.secret_sha256));
         assert!(!presented.matches(""));
         assert_ne!(minted.token, other.token);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_tokens_secret() {
+        let minted = mint().unwrap();
+        let secret = &minted.token[PREFIX.len() + ID_LEN..];
+        let presented = parse(&minted.token).unwrap();
+        for shown in [format!("{minted:?}"), format!("{presented:?}")] {
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(!shown.contains(&minted.secret_sha256), "{shown}");
+            assert!(shown.contains(&minted.id.to_string()), "{shown}");
+        }
     }
 
     #[test]

@@ -27,6 +27,16 @@ pub struct IssuedToken {
     pub expires_in: i64,
 }
 
+/// By hand, so that the token (a bearer credential) never reaches a log.
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("token", &"***")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub struct VerifiedToken {
     pub user_id: Uuid,
@@ -110,6 +120,17 @@ mod tests {
             now().timestamp() + 3600,
             Uuid::new_v4()
         )
+    }
+
+    #[test]
+    fn an_issued_tokens_debug_output_hides_the_token() {
+        let issued = issue(&cfg(), Uuid::new_v4(), now()).unwrap();
+        let shown = format!("{issued:?}");
+        assert!(!shown.contains(&issued.token), "{shown}");
+        // Not even its signature, the part that is secret.
+        let signature = issued.token.rsplit('.').next().unwrap();
+        assert!(!shown.contains(signature), "{shown}");
+        assert!(shown.contains("3600"), "{shown}");
     }
 
     #[test]

@@ -9,9 +9,12 @@
 //! `docs/specification/2026-07-28/basic/transports/streamable-http.mdx`
 //! ("Security & Endpoint": an `Origin` that is present and invalid is a
 //! 403; "Sending Messages": POST only, one message per body, 202 with no
-//! body for a notification; "Backward Compatibility": GET and DELETE are
-//! 405, `Mcp-Session-Id` is ignored), `docs/specification/2026-07-28/server/tools.mdx`
-//! and `schema/2026-07-28/schema.ts` (`DiscoverResult`, `CacheableResult`).
+//! body for a notification it accepts, an HTTP error status and a JSON-RPC
+//! error without `id` for one it cannot; "Backward Compatibility": GET and
+//! DELETE are 405, `Mcp-Session-Id` is ignored),
+//! `docs/specification/2026-07-28/server/tools.mdx` ("Error Handling":
+//! server errors are protocol errors) and `schema/2026-07-28/schema.ts`
+//! (`DiscoverResult`, `CacheableResult`).
 
 pub mod protocol;
 pub mod tools;
@@ -55,12 +58,51 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
             &protocol::failure(None, &error),
         ));
     }
+    // Read before the caller is known (it needs nothing but the body), so
+    // that a failure on the server's side can answer the request's id.
+    let message = protocol::parse_message(req.body());
+    let id = match &message {
+        Ok(Message::Request { id, .. }) => Some(id.clone()),
+        Ok(Message::Notification { .. }) => None,
+        Err(rejection) => rejection.id.clone(),
+    };
+    respond(req, ctx, message).map_err(|error| server_failure(id.as_ref(), error))
+}
+
+/// A failure on the server's side (the database is down, a statement
+/// failed, a setting is missing) is a JSON-RPC error, `-32603` with the
+/// status the REST API gives it (503 while the database is down), so an
+/// MCP client reads it as one: the spec's tools.mdx counts server errors
+/// as protocol errors. The detail still goes to the log line only. A
+/// refused token stays a plain 401, as the authorization spec has it.
+fn server_failure(id: Option<&Value>, error: ApiError) -> ApiError {
+    if !error.status.is_server_error() {
+        return error;
+    }
+    let rpc = RpcError::new(
+        protocol::INTERNAL_ERROR,
+        format!("Internal error: {}", error.message),
+    );
+    let body = protocol::failure(id, &rpc);
+    error.with_body(body)
+}
+
+/// The answer to one message, from its caller's authentication on.
+fn respond(
+    req: &Request,
+    ctx: &Ctx,
+    message: Result<Message, protocol::Rejection>,
+) -> Result<Response, ApiError> {
     // Every MCP message is a POST, so a read-only personal access token is
     // not refused for the method: the tools tell reads from writes.
     let caller = auth::authenticate(req, ctx)?;
 
-    let (id, method, params) = match protocol::parse_message(req.body()) {
-        Ok(Message::Notification { .. }) => {
+    let (id, method, params) = match message {
+        Ok(Message::Notification { method, params }) => {
+            // Refused like a request, but with no id to answer.
+            if let Err(error) = protocol::check_notification(req.headers(), &method, &params) {
+                return Ok(json(error.status(None), &protocol::failure(None, &error)));
+            }
             confirm(ctx, &caller)?;
             return Ok(empty(StatusCode::ACCEPTED));
         }

@@ -35,6 +35,7 @@ pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
 pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
+pub const INTERNAL_ERROR: i64 = -32603;
 pub const HEADER_MISMATCH: i64 = -32020;
 pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 
@@ -137,7 +138,10 @@ pub enum Message {
         params: Map<String, Value>,
     },
     /// Expects none (no `id`).
-    Notification { method: String },
+    Notification {
+        method: String,
+        params: Map<String, Value>,
+    },
 }
 
 /// Why a body is not one message, with the request id when it could be read.
@@ -225,7 +229,7 @@ pub fn parse_message(body: &[u8]) -> Result<Message, Rejection> {
     };
     Ok(match id {
         Some(id) => Message::Request { id, method, params },
-        None => Message::Notification { method },
+        None => Message::Notification { method, params },
     })
 }
 
@@ -398,6 +402,46 @@ pub fn era(
     }
 }
 
+/// Whether a notification's headers agree with it. The 2026-07-28 transport
+/// requires no header of a notification ("header requirements for
+/// notification POSTs are not defined by this revision"), but one that is
+/// sent is checked as a request's is, so that an intermediary routing on
+/// the headers never sees a notification the server reads otherwise:
+/// `Mcp-Method` must repeat the method and `MCP-Protocol-Version` match
+/// `_meta`'s version (`-32020`), and the version must be one this server
+/// speaks (`-32022`, "invalid or unsupported" in every revision). A
+/// notification without the version header is not taken as `2025-03-26`:
+/// it needs no answer, so nothing depends on its version.
+pub fn check_notification(
+    headers: &HeaderMap,
+    method: &str,
+    params: &Map<String, Value>,
+) -> Result<(), RpcError> {
+    let version_header = header(headers, PROTOCOL_VERSION_HEADER)?;
+    check_routing_headers(headers, method, params, false)?;
+    let meta_version = params
+        .get("_meta")
+        .and_then(|m| m.get(META_PROTOCOL_VERSION));
+    let requested = match (version_header, meta_version) {
+        (Some(h), Some(v)) if v.as_str() != Some(h) => {
+            return Err(RpcError::header_mismatch(format!(
+                "Header mismatch: MCP-Protocol-Version header value '{h}' does not match body value {v}"
+            )))
+        }
+        (Some(h), _) => h,
+        (None, Some(v)) => v.as_str().unwrap_or_default(),
+        (None, None) => return Ok(()),
+    };
+    if supported_versions().contains(&requested) {
+        Ok(())
+    } else {
+        Err(RpcError::unsupported_version(
+            requested,
+            "Unsupported protocol version",
+        ))
+    }
+}
+
 /// The version an `initialize` request settles on: the client's when this
 /// server speaks it, else the newest legacy one (lifecycle.mdx, "Version
 /// Negotiation").
@@ -491,6 +535,7 @@ mod tests {
                 r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
                 Ok(Message::Notification {
                     method: "notifications/initialized".into(),
+                    params: Map::new(),
                 }),
             ),
             ("{not json", Err(PARSE_ERROR)),
@@ -643,6 +688,57 @@ mod tests {
             era(&h, "tools/list", &params).map_err(|e| e.code),
             Err(HEADER_MISMATCH)
         );
+    }
+
+    #[test]
+    fn a_notification_needs_no_headers_but_those_it_sends_must_agree() {
+        let method = "notifications/cancelled";
+        let plain = Map::new();
+        let modern = modern_params(json!({}));
+        let ok = [
+            (headers(&[]), &plain),
+            (headers(&[]), &modern),
+            (headers(&[(PROTOCOL_VERSION_HEADER, "2025-06-18")]), &plain),
+            (
+                headers(&[
+                    (PROTOCOL_VERSION_HEADER, "2026-07-28"),
+                    (METHOD_HEADER, method),
+                ]),
+                &modern,
+            ),
+        ];
+        for (h, params) in ok {
+            assert_eq!(check_notification(&h, method, params), Ok(()), "{h:?}");
+        }
+        let refused = [
+            (
+                headers(&[(METHOD_HEADER, "tools/list")]),
+                &plain,
+                HEADER_MISMATCH,
+            ),
+            (
+                headers(&[(PROTOCOL_VERSION_HEADER, "2025-11-25")]),
+                &modern,
+                HEADER_MISMATCH,
+            ),
+            (
+                headers(&[(PROTOCOL_VERSION_HEADER, "2024-11-05")]),
+                &plain,
+                UNSUPPORTED_PROTOCOL_VERSION,
+            ),
+            (
+                headers(&[
+                    (PROTOCOL_VERSION_HEADER, "2099-01-01"),
+                    (METHOD_HEADER, method),
+                ]),
+                &plain,
+                UNSUPPORTED_PROTOCOL_VERSION,
+            ),
+        ];
+        for (h, params, code) in refused {
+            let got = check_notification(&h, method, params).map_err(|e| e.code);
+            assert_eq!(got, Err(code), "{h:?}");
+        }
     }
 
     #[test]

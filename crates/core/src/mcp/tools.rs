@@ -426,7 +426,8 @@ struct Done {
 enum Failed {
     /// Bad arguments, a missing task, a full list: an `isError` result.
     Tool(String),
-    /// The token was revoked, or the database failed: an HTTP error.
+    /// The token was revoked (a 401), or the database failed (the JSON-RPC
+    /// error `-32603`, see [`super::handle`]): not the tool's doing.
     Http(ApiError),
 }
 
@@ -480,8 +481,9 @@ fn invalid(fields: &FieldErrors) -> String {
 
 /// The answer to `tools/call`: the result (an `isError` one when the tool
 /// failed), a protocol error (`-32602`: no such tool, or params that are
-/// not a call), or an HTTP error (a revoked token is a 401, a database
-/// failure a 503, as anywhere in the API).
+/// not a call), or an [`ApiError`]: a revoked token is a 401, and a failure
+/// on the server's side (the database) becomes the JSON-RPC error `-32603`
+/// in [`super::handle`].
 pub fn call(
     ctx: &Ctx,
     caller: &Caller,

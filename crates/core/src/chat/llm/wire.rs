@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{json, Value};
 
 use super::Tier;
@@ -31,6 +31,25 @@ pub(super) enum Endpoint {
         url: String,
         model: String,
     },
+}
+
+/// By hand, so that Qwen's API key never reaches a log.
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Qwen { url, model, .. } => f
+                .debug_struct("Qwen")
+                .field("url", url)
+                .field("key", &"***")
+                .field("model", model)
+                .finish(),
+            Endpoint::Ollama { url, model } => f
+                .debug_struct("Ollama")
+                .field("url", url)
+                .field("model", model)
+                .finish(),
+        }
+    }
 }
 
 impl Endpoint {
@@ -101,9 +120,12 @@ impl Endpoint {
                     // that think; the others ignore the flag.
                     "enable_thinking": false,
                 });
+                // Sensitive: the request's Debug output shows no key.
+                let mut authorization = HeaderValue::from_str(&format!("Bearer {key}"))?;
+                authorization.set_sensitive(true);
                 http::Request::post(url.as_str())
                     .header(CONTENT_TYPE, "application/json")
-                    .header(AUTHORIZATION, format!("Bearer {key}"))
+                    .header(AUTHORIZATION, authorization)
                     .body(body.to_string().into_bytes())
             }
             Endpoint::Ollama { url, model } => {
@@ -330,6 +352,21 @@ mod tests {
         ];
         for (content, expected) in cases {
             assert_eq!(unfenced(content), expected, "{content:?}");
+        }
+    }
+
+    #[test]
+    fn neither_an_endpoint_nor_its_request_shows_the_key_when_debugged() {
+        let qwen = Endpoint::Qwen {
+            url: "https://qwen.example/compatible-mode/v1/chat/completions".into(),
+            key: "sk-secret-key".into(),
+            model: "qwen-plus".into(),
+        };
+        let request = qwen.request(&[], &json!({})).unwrap();
+        assert_eq!(request.headers()[AUTHORIZATION], "Bearer sk-secret-key");
+        for shown in [format!("{qwen:?}"), format!("{request:?}")] {
+            assert!(!shown.contains("sk-secret"), "{shown}");
+            assert!(shown.contains("qwen.example"), "{shown}");
         }
     }
 
