@@ -290,6 +290,7 @@ mod tests {
         fn execute(&self, _: &str, _: &[SqlParam]) -> Result<u64, DbError> {
             Err(DbError::Connection("no database in this test".into()))
         }
+        fn release(&self) {}
     }
     struct NoHttp;
     impl HttpClient for NoHttp {
@@ -312,6 +313,7 @@ mod tests {
         fn now(&self) -> DateTime<Utc> {
             Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
         }
+        fn sleep(&self, _: Duration) {}
     }
 
     fn with_ctx<T>(origins: &'static str, f: impl FnOnce(&Ctx) -> T) -> T {

@@ -22,6 +22,10 @@ pub trait Db {
     fn query_json(&self, sql: &str, params: &[SqlParam]) -> Result<String, DbError>;
     /// Runs a statement that returns no rows; the number of rows it changed.
     fn execute(&self, sql: &str, params: &[SqlParam]) -> Result<u64, DbError>;
+    /// Lets go of the connection until the next statement opens one again
+    /// (under Spin it goes back to the host's pool), so that a request
+    /// that waits between statements holds none meanwhile.
+    fn release(&self);
 }
 
 /// Outbound HTTP with a total deadline (Spin's plain `http::send` has none).
@@ -51,6 +55,9 @@ pub trait Variables {
 
 pub trait Clock {
     fn now(&self) -> DateTime<Utc>;
+    /// Blocks the request for `duration` (a login delay, a long poll).
+    /// Call it through [`Ctx::pause`], which holds no connection meanwhile.
+    fn sleep(&self, duration: Duration);
 }
 
 /// The wall clock, the same under Spin (WASI clocks) and natively.
@@ -59,6 +66,12 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+
+    /// Under Spin (wasm32-wasip1) this is WASI's `poll_oneoff` on the
+    /// monotonic clock: the instance waits, using no CPU.
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
     }
 }
 
@@ -90,6 +103,13 @@ impl<'a> Ctx<'a> {
             files_root,
             user_id: Cell::new(None),
         }
+    }
+
+    /// Waits `duration` without holding a database connection: a waiting
+    /// request must not keep one of the pool's connections from others.
+    pub fn pause(&self, duration: Duration) {
+        self.db.release();
+        self.clock.sleep(duration);
     }
 
     /// A variable's value, or `""` when it is not set.

@@ -1,21 +1,49 @@
 //! Rate limits that hold across Spin's per-request instances: one counter
 //! per key in PostgreSQL (`throttle`), counting attempts in a fixed window.
 //! An attempt is reserved with one atomic upsert before the work it guards,
-//! so parallel requests are counted one after another.
+//! so parallel requests are counted one after another; a refused request
+//! counts nowhere.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::auth::{self, Caller};
 use crate::db::{DbError, Json, Params, Statement};
 use crate::error::ApiError;
 use crate::ports::{Ctx, Db};
 
-/// One throttling counter: its key and how many attempts it allows per window.
+/// One throttling counter: its key, how many attempts it allows per
+/// window, and whether reaching that number refuses the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limit {
     pub key: String,
     pub max_attempts: i64,
+    /// `false` for a counter that only tells how many attempts came (the
+    /// logins of one email): it never refuses, and a used-up one does not
+    /// stop the others from counting.
+    pub refuses: bool,
+}
+
+impl Limit {
+    /// A counter that refuses the request past `max_attempts`.
+    pub fn refusing(key: String, max_attempts: i64) -> Self {
+        Self {
+            key,
+            max_attempts,
+            refuses: true,
+        }
+    }
+
+    /// A counter that only counts; `max_attempts` is where its caller
+    /// starts to care (see [`Hits::attempts`]).
+    pub fn counting(key: String, max_attempts: i64) -> Self {
+        Self {
+            key,
+            max_attempts,
+            refuses: false,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -27,34 +55,54 @@ struct Hit {
 
 /// The CTEs that reserve one attempt under each of `limits` at `now`,
 /// starting a new window for counters whose window is over, and forget
-/// counters idle for a day; their parameters are added to `params`. The
-/// attempt is counted only when `guard` (an SQL condition) holds. One
-/// atomic upsert, so parallel attempts are counted one after another.
+/// counters idle for a day; their parameters are added to `params`.
+///
+/// A refused request counts nowhere: when a refusing counter is already
+/// used up in its window, or `guard` (an SQL condition) does not hold, no
+/// counter moves. So a flood of refused requests neither extends a block
+/// (the window keeps starting at its first attempt) nor uses up another
+/// counter (an address's budget over all emails). A refusing counter never
+/// goes past its limit + 1, even when parallel requests all found it below
+/// the limit: the upsert, which counts them one after another, caps it.
 pub(crate) fn reserve_ctes(
     params: &mut Params,
     limits: &[Limit],
     window: Duration,
     now: DateTime<Utc>,
     guard: &str,
-) -> [String; 2] {
-    let keys: Vec<&str> = limits.iter().map(|l| l.key.as_str()).collect();
-    let keys = params.add(
-        serde_json::to_string(&keys).unwrap_or_default(),
-        "::text::jsonb",
-    );
+) -> [String; 4] {
+    // A counting-only limit has no cap: `LEAST` and `>=` ignore its null.
+    let rows: Vec<serde_json::Value> = limits
+        .iter()
+        .map(|l| json!({"key": l.key, "cap": l.refuses.then_some(l.max_attempts)}))
+        .collect();
+    let limits = params.add(serde_json::Value::Array(rows).to_string(), "::text::jsonb");
     let now_at = params.add(now, "::text::timestamptz");
     let over = params.add(now - window, "::text::timestamptz");
     let idle = params.add(now - Duration::days(1), "::text::timestamptz");
     [
         format!(
+            "limits AS (
+        SELECT * FROM jsonb_to_recordset({limits}) AS l(key text, cap int8))"
+        ),
+        format!(
+            "used_up AS (
+        SELECT t.key, t.attempts, t.window_start
+        FROM throttle t JOIN limits l ON l.key = t.key
+        WHERE t.window_start > {over} AND t.attempts >= l.cap)"
+        ),
+        format!(
             "hits AS (
         INSERT INTO throttle AS th (key, window_start, attempts)
-        SELECT k, {now_at}, 1 FROM jsonb_array_elements_text({keys}) AS k WHERE {guard}
+        SELECT key, {now_at}, 1 FROM limits
+        WHERE {guard} AND NOT EXISTS (SELECT FROM used_up)
         ON CONFLICT (key) DO UPDATE SET
             window_start = CASE WHEN th.window_start <= {over}
                                 THEN excluded.window_start ELSE th.window_start END,
-            attempts = CASE WHEN th.window_start <= {over}
-                            THEN 1 ELSE th.attempts + 1 END
+            attempts = CASE WHEN th.window_start <= {over} THEN 1
+                            ELSE LEAST(th.attempts + 1,
+                                       (SELECT l.cap + 1 FROM limits l WHERE l.key = th.key))
+                       END
         RETURNING key, attempts, window_start)"
         ),
         format!(
@@ -62,38 +110,54 @@ pub(crate) fn reserve_ctes(
         DELETE FROM throttle WHERE key IN (
             SELECT key FROM throttle
             WHERE window_start < {idle}
-              AND key NOT IN (SELECT jsonb_array_elements_text({keys}))
+              AND key NOT IN (SELECT key FROM limits)
             LIMIT 100))"
         ),
     ]
 }
 
-/// The field that answers the reserved counters.
-pub(crate) const HITS: (&str, Json<'static>) = ("hits", Json::Rows("SELECT * FROM hits"));
+/// The fields that answer the reserved counters: those counted, and those
+/// found used up (then none was counted).
+pub(crate) const COUNTERS: [(&str, Json<'static>); 2] = [
+    ("hits", Json::Rows("SELECT * FROM hits")),
+    ("used_up", Json::Rows("SELECT * FROM used_up")),
+];
 
 #[derive(Deserialize)]
 pub(crate) struct Hits {
     hits: Vec<Hit>,
+    used_up: Vec<Hit>,
 }
 
 impl Hits {
-    /// Seconds until every counter over its limit has a fresh window;
-    /// `None` when no counter is over.
+    /// Seconds until every refusing counter that is used up, or went over
+    /// its limit with this attempt, has a fresh window; `None` when the
+    /// attempt was counted within every limit.
     pub(crate) fn blocked_for(
         &self,
         limits: &[Limit],
         window: Duration,
         now: DateTime<Utc>,
     ) -> Option<i64> {
-        self.hits
+        let over = self.hits.iter().filter(|hit| {
+            limits
+                .iter()
+                .any(|l| l.refuses && l.key == hit.key && hit.attempts > l.max_attempts)
+        });
+        self.used_up
             .iter()
-            .filter(|hit| {
-                limits
-                    .iter()
-                    .any(|l| l.key == hit.key && hit.attempts > l.max_attempts)
-            })
+            .chain(over)
             .map(|hit| (hit.window_start + window - now).num_seconds() + 1)
             .max()
+    }
+
+    /// The attempts counted under `key` in its window, this one included;
+    /// 0 when this attempt was not counted.
+    pub(crate) fn attempts(&self, key: &str) -> i64 {
+        self.hits
+            .iter()
+            .find(|hit| hit.key == key)
+            .map_or(0, |hit| hit.attempts)
     }
 }
 
@@ -117,10 +181,10 @@ pub fn reserve_per_minute(
         .ok()
         .filter(|n| *n > 0)
         .unwrap_or(default);
-    let limits = [Limit {
-        key: format!("{prefix}:{}", caller.user_id),
-        max_attempts: per_minute,
-    }];
+    let limits = [Limit::refusing(
+        format!("{prefix}:{}", caller.user_id),
+        per_minute,
+    )];
     let (window, now) = (Duration::minutes(1), ctx.clock.now());
     let mut params = caller.params();
     let ctes = reserve_ctes(
@@ -132,7 +196,7 @@ pub fn reserve_per_minute(
     );
     let ctes: Vec<&str> = ctes.iter().map(String::as_str).collect();
     let (_, answer) = caller
-        .run::<Hits>(ctx, &Caller::statement(&ctes, &[HITS], params))?
+        .run::<Hits>(ctx, &Caller::statement(&ctes, &COUNTERS, params))?
         .ok_or_else(auth::rejected)?;
     Ok(answer.blocked_for(&limits, window, now))
 }
@@ -148,7 +212,7 @@ pub fn reserve(
     let mut params = Params::default();
     let ctes = reserve_ctes(&mut params, limits, window, now, "TRUE");
     let ctes: Vec<&str> = ctes.iter().map(String::as_str).collect();
-    let answer: Hits = Statement::object(&ctes, &[HITS], params.0).fetch(db)?;
+    let answer: Hits = Statement::object(&ctes, &COUNTERS, params.0).fetch(db)?;
     Ok(answer.blocked_for(limits, window, now))
 }
 

@@ -187,6 +187,13 @@ impl Db for NativeDb {
         let params = to_sql_params(params);
         self.with_client(|c| c.execute(sql, &params))
     }
+
+    /// Closes the connection (natively there is no pool to give it back to).
+    fn release(&self) {
+        if let Ok(mut client) = self.client.lock() {
+            client.take();
+        }
+    }
 }
 
 /// `NULL` for a placeholder of any type (`Option::<T>::None` only fits `T`'s types).

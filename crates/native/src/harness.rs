@@ -23,7 +23,7 @@ use hyper::body::Body;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use todo_core::api::{hide_credentials, MAX_BODY_BYTES};
-use todo_core::ports::SystemClock;
+use todo_core::ports::{Clock, SystemClock};
 use todo_core::{ApiError, Ctx, Handler, Request, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -52,6 +52,7 @@ pub struct App {
     router: Router,
     components: HashMap<String, ComponentRuntime>,
     statements: Arc<AtomicU64>,
+    clock: Arc<dyn Clock + Send + Sync>,
 }
 
 struct ComponentRuntime {
@@ -128,7 +129,15 @@ impl App {
             router,
             components,
             statements: Arc::default(),
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The same app telling time (and sleeping) by `clock` instead of the
+    /// wall clock: tests move it, and a request that sleeps does not wait.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock + Send + Sync>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// How many SQL statements the app has sent so far, over all requests
@@ -185,7 +194,7 @@ impl App {
             &db,
             &http,
             &component.vars,
-            &SystemClock,
+            &*self.clock,
             component.files_root.clone(),
         );
         // A panicking Wasm guest becomes a 500 with no body; so does a panicking handler here.

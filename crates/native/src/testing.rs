@@ -174,28 +174,70 @@ fn admin_execute(admin_url: &str, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql} failed: {e}"));
 }
 
-/// A clock that stands still until the test moves it, for tests that build
-/// a `Ctx` directly.
-pub struct TestClock(Mutex<DateTime<Utc>>);
+/// A clock the test moves: stopped at a time ([`at`](Self::at)), or
+/// following the wall clock ([`running`](Self::running), what [`TestApp`]
+/// serves with). Sleeping never waits: it moves the clock ahead by the
+/// duration and records it, so a test can see each delay without waiting.
+pub struct TestClock(Mutex<ClockState>);
+
+struct ClockState {
+    /// `None` while the clock follows the wall clock.
+    stopped_at: Option<DateTime<Utc>>,
+    /// How far the test (or a sleep) has moved the clock.
+    ahead: chrono::Duration,
+    sleeps: Vec<Duration>,
+}
 
 impl TestClock {
     /// Stopped at an RFC 3339 time.
     pub fn at(rfc3339: &str) -> Self {
-        Self(Mutex::new(parse_time(rfc3339)))
+        Self::new(Some(parse_time(rfc3339)))
     }
 
+    /// Following the wall clock, until the test moves it.
+    pub fn running() -> Self {
+        Self::new(None)
+    }
+
+    fn new(stopped_at: Option<DateTime<Utc>>) -> Self {
+        Self(Mutex::new(ClockState {
+            stopped_at,
+            ahead: chrono::Duration::zero(),
+            sleeps: Vec::new(),
+        }))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, ClockState> {
+        self.0.lock().expect("the clock's lock")
+    }
+
+    /// Stops the clock at an RFC 3339 time.
     pub fn set(&self, rfc3339: &str) {
-        *self.0.lock().expect("the clock's lock") = parse_time(rfc3339);
+        let mut state = self.state();
+        state.stopped_at = Some(parse_time(rfc3339));
+        state.ahead = chrono::Duration::zero();
     }
 
     pub fn advance(&self, seconds: i64) {
-        *self.0.lock().expect("the clock's lock") += chrono::Duration::seconds(seconds);
+        self.state().ahead += chrono::Duration::seconds(seconds);
+    }
+
+    /// Every [`sleep`](Clock::sleep) so far, in order.
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.state().sleeps.clone()
     }
 }
 
 impl Clock for TestClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("the clock's lock")
+        let state = self.state();
+        state.stopped_at.unwrap_or_else(Utc::now) + state.ahead
+    }
+
+    fn sleep(&self, duration: Duration) {
+        let mut state = self.state();
+        state.ahead += chrono::Duration::from_std(duration).expect("a sleep of a sane length");
+        state.sleeps.push(duration);
     }
 }
 
@@ -267,6 +309,9 @@ pub struct TestApp {
     pub db: TestDb,
     /// The `jwt_secret` the app signs tokens with.
     pub jwt_secret: String,
+    /// The app's clock: the wall clock until the test moves it; a request
+    /// that sleeps moves it instead of waiting.
+    pub clock: Arc<TestClock>,
     statements: Arc<AtomicU64>,
 }
 
@@ -285,8 +330,10 @@ impl TestApp {
             overrides.insert((*name).to_owned(), (*value).to_owned());
         }
         let jwt_secret = overrides.get("jwt_secret").cloned().unwrap_or_default();
+        let clock = Arc::new(TestClock::running());
         let app = App::load_isolated(&manifest_path(), &overrides)
-            .unwrap_or_else(|e| panic!("cannot load spin.toml: {e:#}"));
+            .unwrap_or_else(|e| panic!("cannot load spin.toml: {e:#}"))
+            .with_clock(Arc::clone(&clock) as Arc<dyn Clock + Send + Sync>);
         let statements = app.statement_counter();
         let server =
             Server::start(app, "127.0.0.1:0").unwrap_or_else(|e| panic!("cannot serve: {e:#}"));
@@ -297,6 +344,7 @@ impl TestApp {
             addr,
             db,
             jwt_secret,
+            clock,
             statements,
         }
     }

@@ -223,7 +223,7 @@ fn wrong_password_and_unknown_email_get_the_same_answer() {
 }
 
 #[test]
-fn five_failed_logins_lock_the_email_until_the_window_passes() {
+fn five_failed_logins_lock_that_address_out_of_the_email_until_the_window_passes() {
     let app = TestApp::spawn();
     signup(&app, "ada@example.com", "correct horse");
     for _ in 0..5 {
@@ -387,14 +387,15 @@ fn parallel_wrong_passwords_are_counted_one_after_another() {
 }
 
 /// Calls the auth component directly, as if from `address` (the harness
-/// always reports the loopback address the test connects from).
+/// always reports the loopback address the test connects from), with the
+/// app's clock.
 fn login_from(app: &TestApp, address: &str, email: &str, password: &str) -> u16 {
     use native::NativeHttp;
-    use todo_core::ports::{Ctx, SystemClock};
+    use todo_core::ports::Ctx;
     let vars = app.db.vars().with("jwt_secret", app.jwt_secret.clone());
     let db = app.db.db();
     let http = NativeHttp::new(std::sync::Arc::new(native::AllowedHosts::none()));
-    let ctx = Ctx::new(&db, &http, &vars, &SystemClock, std::path::PathBuf::new());
+    let ctx = Ctx::new(&db, &http, &vars, &*app.clock, std::path::PathBuf::new());
     let req = http::Request::post("http://localhost/api/auth/login")
         .header("content-type", "application/json")
         .header("spin-client-addr", address)
@@ -432,8 +433,8 @@ fn a_strangers_wrong_passwords_do_not_lock_the_owner_out() {
         200
     );
     // One address cannot try more than 50 logins in the window, whatever the
-    // emails (six so far, the throttled one included).
-    for i in 0..44 {
+    // emails (five so far: the refused one did not count).
+    for i in 0..45 {
         let email = format!("user{i}@example.com");
         assert_eq!(
             login_from(&app, "203.0.113.9:4000", &email, "guess!guess"),
@@ -444,6 +445,182 @@ fn a_strangers_wrong_passwords_do_not_lock_the_owner_out() {
         login_from(&app, "203.0.113.9:4000", "new@example.com", "guess!guess"),
         429
     );
+}
+
+/// `(key, attempts)` of every login counter, by key.
+fn login_counters(app: &TestApp) -> Vec<(String, i32)> {
+    app.db
+        .client()
+        .query(
+            "SELECT key, attempts FROM throttle WHERE key LIKE 'login%' ORDER BY key",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
+}
+
+#[test]
+fn strangers_guessing_from_many_addresses_never_lock_the_owner_out() {
+    use todo_core::auth::MAX_LOGIN_FAILURES;
+    let app = TestApp::spawn();
+    signup(&app, "victim@example.com", "correct horse");
+    for i in 1..=60 {
+        let stranger = format!("203.0.113.{i}:4000");
+        assert_eq!(
+            login_from(&app, &stranger, "victim@example.com", "guess!guess"),
+            401,
+            "{stranger}"
+        );
+    }
+    // One stranger goes on guessing: five tries, then it is refused.
+    for i in 0..20 {
+        let expected = if i < MAX_LOGIN_FAILURES { 401 } else { 429 };
+        assert_eq!(
+            login_from(
+                &app,
+                "198.51.100.9:4000",
+                "victim@example.com",
+                "guess!guess"
+            ),
+            expected,
+            "try {i}"
+        );
+    }
+    // The owner logs in at once, from her own address or from next door to
+    // the strangers.
+    let waited = app.clock.sleeps();
+    for owner in ["192.0.2.7:5000", "203.0.113.61:5000", "198.51.100.10:5000"] {
+        assert_eq!(
+            login_from(&app, owner, "victim@example.com", "correct horse"),
+            200,
+            "{owner}"
+        );
+    }
+    assert_eq!(app.clock.sleeps(), waited, "the owner did not wait");
+}
+
+#[test]
+fn refused_logins_count_nowhere_and_do_not_extend_the_block() {
+    let app = TestApp::spawn();
+    signup(&app, "ada@example.com", "correct horse");
+    signup(&app, "bob@example.com", "correct horse");
+    let stranger = "203.0.113.9:4000";
+    app.clock.set("2026-12-01T10:00:00Z");
+    for _ in 0..5 {
+        assert_eq!(
+            login_from(&app, stranger, "ada@example.com", "guess!guess"),
+            401
+        );
+    }
+    // A hundred more, wrong or right, over the next 13 minutes: all refused.
+    for i in 0..100 {
+        app.clock.advance(8);
+        let password = if i % 2 == 0 {
+            "guess!guess"
+        } else {
+            "correct horse"
+        };
+        assert_eq!(login_from(&app, stranger, "ada@example.com", password), 429);
+    }
+    let counted = |key: &str| (key.to_owned(), 5);
+    assert_eq!(
+        login_counters(&app),
+        [
+            counted("login-address:203.0.113.9"),
+            counted("login-email:ada@example.com"),
+            counted("login:ada@example.com|203.0.113.9"),
+        ]
+    );
+    // So the address keeps its allowance for other emails.
+    assert_eq!(
+        login_from(&app, stranger, "bob@example.com", "correct horse"),
+        200
+    );
+    // The block ends with the window of the first failure: 10:15.
+    app.clock.set("2026-12-01T10:14:59Z");
+    assert_eq!(
+        login_from(&app, stranger, "ada@example.com", "correct horse"),
+        429
+    );
+    app.clock.set("2026-12-01T10:15:00Z");
+    assert_eq!(
+        login_from(&app, stranger, "ada@example.com", "correct horse"),
+        200
+    );
+}
+
+#[test]
+fn parallel_refused_logins_take_a_counter_no_further_than_one_past_its_limit() {
+    let app = TestApp::spawn();
+    signup(&app, "ada@example.com", "correct horse");
+    std::thread::scope(|s| {
+        for _ in 0..16 {
+            s.spawn(|| login_from(&app, "203.0.113.9:4000", "ada@example.com", "guess!guess"));
+        }
+    });
+    let pair = login_counters(&app)
+        .into_iter()
+        .find(|(key, _)| key == "login:ada@example.com|203.0.113.9")
+        .map(|(_, attempts)| attempts);
+    assert!(matches!(pair, Some(5 | 6)), "{pair:?}");
+}
+
+#[test]
+fn under_attack_an_address_that_failed_waits_before_its_next_try() {
+    use std::time::Duration;
+    let app = TestApp::spawn();
+    signup(&app, "victim@example.com", "correct horse");
+    let seconds = |s: &[u64]| {
+        s.iter()
+            .map(|s| Duration::from_secs(*s))
+            .collect::<Vec<_>>()
+    };
+    // Without an attack, failing twice costs no wait.
+    for _ in 0..2 {
+        assert_eq!(
+            login_from(&app, "192.0.2.1:4000", "victim@example.com", "guess!guess"),
+            401
+        );
+    }
+    // 50 strangers, one guess each, put the email under attack; their
+    // first guesses wait for nothing.
+    for i in 1..=50 {
+        let stranger = format!("203.0.113.{i}:4000");
+        assert_eq!(
+            login_from(&app, &stranger, "victim@example.com", "guess!guess"),
+            401
+        );
+    }
+    assert_eq!(app.clock.sleeps(), seconds(&[]));
+    // An address's first try waits for nothing, each next one longer; the
+    // right password still works after the wait.
+    let owner = "198.51.100.7:5000";
+    for password in ["typo", "typo!", "typo?!", "typo?!!"] {
+        assert_eq!(login_from(&app, owner, "victim@example.com", password), 401);
+    }
+    assert_eq!(app.clock.sleeps(), seconds(&[1, 2, 4]));
+    assert_eq!(
+        login_from(&app, owner, "victim@example.com", "correct horse"),
+        200
+    );
+    assert_eq!(app.clock.sleeps(), seconds(&[1, 2, 4, 8]));
+    // A fresh address waits for nothing, whatever the password.
+    assert_eq!(
+        login_from(&app, "192.0.2.2:4000", "victim@example.com", "guess!guess"),
+        401
+    );
+    assert_eq!(
+        login_from(
+            &app,
+            "192.0.2.3:4000",
+            "victim@example.com",
+            "correct horse"
+        ),
+        200
+    );
+    assert_eq!(app.clock.sleeps(), seconds(&[1, 2, 4, 8]));
 }
 
 #[test]

@@ -2,9 +2,10 @@
 //!
 //! Spin pools connections per connection string, so one lazily opened
 //! connection per request is cheap; it is never opened by requests that do not
-//! touch the database.
+//! touch the database, and a request that waits gives it back meanwhile
+//! (`Db::release`).
 
-use std::cell::OnceCell;
+use std::cell::RefCell;
 
 use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError};
 use todo_core::db::{statement_name, DbError, SqlParam};
@@ -16,7 +17,7 @@ use crate::SpinVariables;
 /// connection string from `todo_core::config::database_url`.
 #[derive(Default)]
 pub struct SpinDb {
-    connection: OnceCell<Connection>,
+    connection: RefCell<Option<Connection>>,
 }
 
 impl SpinDb {
@@ -24,34 +25,40 @@ impl SpinDb {
         Self::default()
     }
 
-    /// The request's connection; a failed open is not cached, so a later
-    /// statement tries again.
-    fn connection(&self) -> Result<&Connection, DbError> {
-        if let Some(connection) = self.connection.get() {
-            return Ok(connection);
-        }
-        let url = todo_core::config::database_url(&SpinVariables);
-        let connection = Connection::open(&url).map_err(open_error)?;
-        Ok(self.connection.get_or_init(|| connection))
+    /// Runs `run` on the request's connection, opened on first use; a
+    /// failed open is not kept, so a later statement tries again.
+    fn with_connection<T>(
+        &self,
+        run: impl FnOnce(&Connection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let mut slot = self.connection.borrow_mut();
+        let connection = match slot.take() {
+            Some(connection) => slot.insert(connection),
+            None => {
+                let url = todo_core::config::database_url(&SpinVariables);
+                slot.insert(Connection::open(&url).map_err(open_error)?)
+            }
+        };
+        run(connection)
     }
 }
 
 impl Db for SpinDb {
     fn query_json(&self, sql: &str, params: &[SqlParam]) -> Result<String, DbError> {
         let params: Vec<ParameterValue> = params.iter().map(parameter_value).collect();
-        let rows = self
-            .connection()?
-            .query(sql, &params)
-            .map_err(query_error)?;
+        let rows = self.with_connection(|c| c.query(sql, &params).map_err(query_error))?;
         single_text(rows.rows)
             .map_err(|what| DbError::Decode(format!("{what}: {}", statement_name(sql))))
     }
 
     fn execute(&self, sql: &str, params: &[SqlParam]) -> Result<u64, DbError> {
         let params: Vec<ParameterValue> = params.iter().map(parameter_value).collect();
-        self.connection()?
-            .execute(sql, &params)
-            .map_err(query_error)
+        self.with_connection(|c| c.execute(sql, &params).map_err(query_error))
+    }
+
+    /// Drops the connection resource, which gives it back to Spin's pool.
+    fn release(&self) {
+        self.connection.borrow_mut().take();
     }
 }
 

@@ -25,14 +25,29 @@ use crate::error::{ApiError, Fields};
 use crate::ports::Ctx;
 use crate::throttle;
 
-/// Login attempts allowed per email and client address within
-/// [`LOGIN_WINDOW_MINUTES`] (a success gives its attempt back and forgets
-/// the failures): a stranger's guesses lock only the stranger out.
+/// Login attempts allowed per email and client address (the pair) within
+/// [`LOGIN_WINDOW_MINUTES`]; past them that address gets 429 for that email
+/// until the window ends. A success forgets the pair's failures. Other
+/// addresses' failures never refuse a pair: a stranger's guesses lock only
+/// the stranger out.
 pub const MAX_LOGIN_FAILURES: i64 = 5;
-/// Login attempts allowed per client address, and per email, within the
-/// window, over all emails and addresses (successes given back).
+/// Login attempts allowed per client address within the window, over all
+/// emails (a success gives its attempt back); past them the address gets
+/// 429 for every email until the window ends.
 pub const MAX_LOGINS_PER_ADDRESS: i64 = 50;
-pub const MAX_LOGINS_PER_EMAIL: i64 = 50;
+/// Login attempts for one email within the window, over all addresses
+/// (successes given back), past which the email is under attack. That
+/// refuses no one (else a stranger could lock the owner out); it makes
+/// addresses that have already failed for the email wait
+/// [`LOGIN_DELAYS_UNDER_ATTACK`] before each further try.
+pub const LOGINS_PER_EMAIL_UNDER_ATTACK: i64 = 50;
+/// Seconds an address waits, when its email is under attack, before the
+/// password of its 2nd, 3rd, 4th and 5th attempt in the window is checked
+/// (its 6th is refused). Guessing one password from many addresses then
+/// costs the guesser 15 s per address and window past the first guess; an
+/// address that never failed for the email, like the owner's, waits for
+/// nothing.
+pub const LOGIN_DELAYS_UNDER_ATTACK: [u64; MAX_LOGIN_FAILURES as usize - 1] = [1, 2, 4, 8];
 pub const LOGIN_WINDOW_MINUTES: i64 = 15;
 /// Sign-ups allowed per client address within [`SIGNUP_WINDOW_MINUTES`]:
 /// each costs an argon2 hash.
@@ -175,10 +190,10 @@ fn signup(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let (Some(email), Some(password), Some(name)) = (email, password, name) else {
         return Err(fields.into_error());
     };
-    let limits = [throttle::Limit {
-        key: format!("signup-address:{}", client_address(req, ctx)?),
-        max_attempts: MAX_SIGNUPS_PER_ADDRESS,
-    }];
+    let limits = [throttle::Limit::refusing(
+        format!("signup-address:{}", client_address(req, ctx)?),
+        MAX_SIGNUPS_PER_ADDRESS,
+    )];
     let window = Duration::minutes(SIGNUP_WINDOW_MINUTES);
     if let Some(seconds) = throttle::reserve(ctx.db, &limits, window, ctx.clock.now())? {
         return Err(ApiError::too_many_requests(seconds));
@@ -199,27 +214,26 @@ fn login(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         .map_err(|message| ApiError::invalid_field("email", message))?;
     let address = client_address(req, ctx)?;
     let pair = format!("login:{email}|{address}");
+    let email_key = format!("login-email:{email}");
     let limits = [
-        throttle::Limit {
-            key: pair.clone(),
-            max_attempts: MAX_LOGIN_FAILURES,
-        },
-        throttle::Limit {
-            key: format!("login-address:{address}"),
-            max_attempts: MAX_LOGINS_PER_ADDRESS,
-        },
-        throttle::Limit {
-            key: format!("login-email:{email}"),
-            max_attempts: MAX_LOGINS_PER_EMAIL,
-        },
+        throttle::Limit::refusing(pair.clone(), MAX_LOGIN_FAILURES),
+        throttle::Limit::refusing(format!("login-address:{address}"), MAX_LOGINS_PER_ADDRESS),
+        throttle::Limit::counting(email_key.clone(), LOGINS_PER_EMAIL_UNDER_ATTACK),
     ];
     let now = ctx.clock.now();
     let window = Duration::minutes(LOGIN_WINDOW_MINUTES);
     // The attempt is reserved before the password is checked, so parallel
     // guesses are counted one after another.
     let state = store::login_state(ctx.db, &email, &limits, window, now)?;
-    if let Some(seconds) = state.blocked_for {
+    if let Some(seconds) = state.counted.blocked_for(&limits, window, now) {
         return Err(ApiError::too_many_requests(seconds));
+    }
+    // Under attack, an address that has already failed for this email
+    // waits before its guess is checked; a fresh one (the owner's) does not.
+    if state.counted.attempts(&email_key) > LOGINS_PER_EMAIL_UNDER_ATTACK {
+        if let Some(seconds) = login_delay(state.counted.attempts(&pair)) {
+            ctx.pause(std::time::Duration::from_secs(seconds));
+        }
     }
     let user = match state.account {
         Some(account) if password::verify(&body.password, &account.password_hash) => account.user,
@@ -233,6 +247,14 @@ fn login(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     throttle::refund(ctx.db, &limits, &pair)?;
     ctx.user_id.set(Some(user.id));
     token_response(StatusCode::OK, &cfg, ctx, &user)
+}
+
+/// The wait before checking the password of an address's `attempt`-th try
+/// in the window for an email under attack (see
+/// [`LOGIN_DELAYS_UNDER_ATTACK`]): none for its first.
+fn login_delay(attempt: i64) -> Option<u64> {
+    let after_first = usize::try_from(attempt - 2).ok()?;
+    LOGIN_DELAYS_UNDER_ATTACK.get(after_first).copied()
 }
 
 fn me(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
@@ -352,4 +374,18 @@ fn token_response(
             "user": user,
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn under_attack_an_address_waits_longer_for_each_try_after_its_first() {
+        let waits: Vec<Option<u64>> = (0..=6).map(login_delay).collect();
+        assert_eq!(
+            waits,
+            [None, None, Some(1), Some(2), Some(4), Some(8), None]
+        );
+    }
 }

@@ -9,7 +9,7 @@ use super::caller::Caller;
 use super::domain::{Email, UserName};
 use crate::db::{DbError, Json, Params, Statement};
 use crate::ports::{Ctx, Db};
-use crate::throttle::{reserve_ctes, Hits, Limit, HITS};
+use crate::throttle::{reserve_ctes, Hits, Limit, COUNTERS};
 
 /// An account as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -53,10 +53,9 @@ pub fn insert_user(
 }
 
 /// What a login needs to know, read in the statement that reserves its attempt.
-#[derive(Debug)]
 pub struct LoginState {
-    /// Seconds to wait when a throttling counter is used up.
-    pub blocked_for: Option<i64>,
+    /// The throttling counters as this attempt left them.
+    pub counted: Hits,
     pub account: Option<Account>,
 }
 
@@ -100,10 +99,15 @@ pub fn login_state(
         "SELECT id, email, name, created_at, password_hash FROM users WHERE email = {}",
         params.add(email, "::text")
     );
-    let answer: Answer =
-        Statement::object(&ctes, &[HITS, ("account", Json::Row(&account))], params.0).fetch(db)?;
+    let [hits, used_up] = COUNTERS;
+    let answer: Answer = Statement::object(
+        &ctes,
+        &[hits, used_up, ("account", Json::Row(&account))],
+        params.0,
+    )
+    .fetch(db)?;
     Ok(LoginState {
-        blocked_for: answer.hits.blocked_for(limits, window, now),
+        counted: answer.hits,
         account: answer.account,
     })
 }
