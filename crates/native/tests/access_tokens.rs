@@ -405,16 +405,11 @@ fn waiting_for_a_lock(app: &TestApp) -> i64 {
         .get(0)
 }
 
-#[test]
-fn parallel_creates_at_forty_nine_tokens_end_with_exactly_fifty() {
-    let app = TestApp::spawn();
-    let session = signup(&app, "ada@example.com");
-    for n in 0..49 {
-        create(&app, &session, json!({"name": format!("t{n}")})).expect(201);
-    }
-    // The account row is held, so that all 20 statements start (and take
-    // their snapshots) before any of them commits: the worst interleaving,
-    // every time, rather than by luck.
+/// 20 token creations by Ada sent in parallel. Her account row is held
+/// meanwhile, so that all 20 statements start (and take their snapshots)
+/// before any of them commits: the worst interleaving, every time, rather
+/// than by luck.
+fn twenty_creates_at_once(app: &TestApp, session: &str) -> Vec<Reply> {
     let mut holder = app.db.client();
     let mut held = holder.transaction().unwrap();
     held.execute(
@@ -422,15 +417,12 @@ fn parallel_creates_at_forty_nine_tokens_end_with_exactly_fifty() {
         &[],
     )
     .unwrap();
-    let replies: Vec<Reply> = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let handles: Vec<_> = (0..20)
-            .map(|n| {
-                let (app, session) = (&app, &session);
-                s.spawn(move || create(app, session, json!({"name": format!("racer {n}")})))
-            })
+            .map(|n| s.spawn(move || create(app, session, json!({"name": format!("racer {n}")}))))
             .collect();
         let started = std::time::Instant::now();
-        while waiting_for_a_lock(&app) < 20 {
+        while waiting_for_a_lock(app) < 20 {
             assert!(
                 started.elapsed().as_secs() < 20,
                 "the creates never queued up"
@@ -439,18 +431,47 @@ fn parallel_creates_at_forty_nine_tokens_end_with_exactly_fifty() {
         }
         held.commit().unwrap();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        1,
-        "{statuses:?}"
-    );
+    })
+}
+
+/// How many of `replies` created a token; the others must be 409s.
+fn created(replies: &[Reply]) -> usize {
     for reply in replies.iter().filter(|r| r.status != 201) {
         reply.assert_error(409, "too_many_tokens");
     }
+    replies.iter().filter(|r| r.status == 201).count()
+}
+
+#[test]
+fn parallel_creates_at_forty_nine_tokens_end_with_exactly_fifty() {
+    let app = TestApp::spawn();
+    let session = signup(&app, "ada@example.com");
+    for n in 0..49 {
+        create(&app, &session, json!({"name": format!("t{n}")})).expect(201);
+    }
+    assert_eq!(created(&twenty_creates_at_once(&app, &session)), 1);
     let listed = get(&app, "/api/auth/tokens", &session).expect(200);
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 50);
+    assert_eq!(stored(&app.db), (50, 50));
+}
+
+#[test]
+fn parallel_creates_forget_each_expired_token_once() {
+    let app = TestApp::spawn();
+    let session = signup(&app, "ada@example.com");
+    for n in 0..49 {
+        create(&app, &session, json!({"name": format!("t{n}")})).expect(201);
+    }
+    app.db
+        .client()
+        .execute(
+            "UPDATE access_tokens SET expires_at = now() - interval '1 second'
+             WHERE name IN ('t0', 't1', 't2', 't3', 't4')",
+            &[],
+        )
+        .unwrap();
+    // 44 live tokens: room for 6, whoever deletes the expired ones.
+    assert_eq!(created(&twenty_creates_at_once(&app, &session)), 6);
     assert_eq!(stored(&app.db), (50, 50));
 }
 
