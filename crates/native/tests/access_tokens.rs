@@ -391,3 +391,215 @@ fn an_account_holds_at_most_fifty_live_tokens() {
         .get(0);
     assert_eq!(count, 50);
 }
+
+/// Statements of this test's database that wait for a lock.
+fn waiting_for_a_lock(app: &TestApp) -> i64 {
+    app.db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// 20 token creations by Ada sent in parallel. Her account row is held
+/// meanwhile, so that all 20 statements start (and take their snapshots)
+/// before any of them commits: the worst interleaving, every time, rather
+/// than by luck.
+fn twenty_creates_at_once(app: &TestApp, session: &str) -> Vec<Reply> {
+    let mut holder = app.db.client();
+    let mut held = holder.transaction().unwrap();
+    held.execute(
+        "SELECT FROM users WHERE email = 'ada@example.com' FOR UPDATE",
+        &[],
+    )
+    .unwrap();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..20)
+            .map(|n| s.spawn(move || create(app, session, json!({"name": format!("racer {n}")}))))
+            .collect();
+        let started = std::time::Instant::now();
+        while waiting_for_a_lock(app) < 20 {
+            assert!(
+                started.elapsed().as_secs() < 20,
+                "the creates never queued up"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        held.commit().unwrap();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// How many of `replies` created a token; the others must be 409s.
+fn created(replies: &[Reply]) -> usize {
+    for reply in replies.iter().filter(|r| r.status != 201) {
+        reply.assert_error(409, "too_many_tokens");
+    }
+    replies.iter().filter(|r| r.status == 201).count()
+}
+
+#[test]
+fn parallel_creates_at_forty_nine_tokens_end_with_exactly_fifty() {
+    let app = TestApp::spawn();
+    let session = signup(&app, "ada@example.com");
+    for n in 0..49 {
+        create(&app, &session, json!({"name": format!("t{n}")})).expect(201);
+    }
+    assert_eq!(created(&twenty_creates_at_once(&app, &session)), 1);
+    let listed = get(&app, "/api/auth/tokens", &session).expect(200);
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 50);
+    assert_eq!(stored(&app.db), (50, 50));
+}
+
+#[test]
+fn parallel_creates_forget_each_expired_token_once() {
+    let app = TestApp::spawn();
+    let session = signup(&app, "ada@example.com");
+    for n in 0..49 {
+        create(&app, &session, json!({"name": format!("t{n}")})).expect(201);
+    }
+    app.db
+        .client()
+        .execute(
+            "UPDATE access_tokens SET expires_at = now() - interval '1 second'
+             WHERE name IN ('t0', 't1', 't2', 't3', 't4')",
+            &[],
+        )
+        .unwrap();
+    // 44 live tokens: room for 6, whoever deletes the expired ones.
+    assert_eq!(created(&twenty_creates_at_once(&app, &session)), 6);
+    assert_eq!(stored(&app.db), (50, 50));
+}
+
+/// The account's token rows and its counter of them.
+fn stored(db: &native::testing::TestDb) -> (i64, i64) {
+    let row = db
+        .client()
+        .query_one(
+            "SELECT (SELECT count(*) FROM access_tokens), access_token_count::int8 FROM users",
+            &[],
+        )
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[test]
+fn revoking_a_token_makes_room_for_exactly_one_more() {
+    let app = TestApp::spawn();
+    let session = signup(&app, "ada@example.com");
+    let mut tokens = Vec::new();
+    for n in 0..50 {
+        tokens.push(create(&app, &session, json!({"name": format!("t{n}")})).expect(201));
+    }
+    create(&app, &session, json!({"name": "full"})).expect_error(409, "too_many_tokens");
+
+    // Revoked by id, twice: the second finds nothing and frees nothing.
+    let id = tokens[0].body["id"].as_str().unwrap();
+    let path = format!("/api/auth/tokens/{id}");
+    send(&app, "DELETE", &path, Some(&session), None).expect(204);
+    send(&app, "DELETE", &path, Some(&session), None).expect_error(404, "not_found");
+    assert_eq!(stored(&app.db), (49, 49));
+    create(&app, &session, json!({"name": "after a revoke"})).expect(201);
+    create(&app, &session, json!({"name": "full again"})).expect_error(409, "too_many_tokens");
+
+    // Logging out with a token revokes it the same way.
+    let secret = tokens[1].body["token"].as_str().unwrap();
+    send(&app, "POST", "/api/auth/logout", Some(secret), None).expect(204);
+    assert_eq!(stored(&app.db), (49, 49));
+    create(&app, &session, json!({"name": "after a logout"})).expect(201);
+    create(&app, &session, json!({"name": "full once more"})).expect_error(409, "too_many_tokens");
+    assert_eq!(stored(&app.db), (50, 50));
+}
+
+/// Auth requests straight into the core, with a clock the test moves.
+struct Clocked {
+    db: native::NativeDb,
+    http: native::NativeHttp,
+    vars: native::testing::TestVars,
+    clock: native::testing::TestClock,
+}
+
+impl Clocked {
+    fn new(app: &TestApp, now: &str) -> Self {
+        Clocked {
+            db: app.db.db(),
+            http: native::NativeHttp::new(std::sync::Arc::new(native::AllowedHosts::none())),
+            vars: app.db.vars().with("jwt_secret", app.jwt_secret.clone()),
+            clock: native::testing::TestClock::at(now),
+        }
+    }
+
+    fn send(&self, method: &str, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let ctx = todo_core::Ctx::new(
+            &self.db,
+            &self.http,
+            &self.vars,
+            &self.clock,
+            std::path::PathBuf::new(),
+        );
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(format!("http://localhost{path}"))
+            .header("content-type", "application/json")
+            .header("spin-client-addr", "127.0.0.1:4000");
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let req = req.body(bytes::Bytes::from(body.to_string())).unwrap();
+        let resp = todo_core::serve(req, &ctx, todo_core::auth::handle);
+        let body = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
+        (resp.status().as_u16(), body)
+    }
+
+    /// A session token for Ada, from signing up (`name` given) or logging in.
+    fn session(&self, name: Option<&str>) -> String {
+        let mut body =
+            json!({"email": "ada@example.com", "password": native::testing::TEST_PASSWORD});
+        let path = match name {
+            Some(name) => {
+                body["name"] = json!(name);
+                "/api/auth/signup"
+            }
+            None => "/api/auth/login",
+        };
+        let (status, body) = self.send("POST", path, None, body);
+        assert!(status == 200 || status == 201, "{status} {body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    fn create(&self, session: &str, days: i64) -> u16 {
+        let body = json!({"name": "agent", "expires_in_days": days});
+        self.send("POST", "/api/auth/tokens", Some(session), body).0
+    }
+}
+
+#[test]
+fn expired_tokens_make_room_for_exactly_as_many_new_ones() {
+    let app = TestApp::spawn();
+    let core = Clocked::new(&app, "2026-06-01T12:00:00Z");
+    let session = core.session(Some("Ada"));
+    for n in 0..50 {
+        let days = if n < 20 { 1 } else { 30 };
+        assert_eq!(core.create(&session, days), 201);
+    }
+    assert_eq!(core.create(&session, 1), 409);
+
+    // Two days on, 20 have expired: 20 more fit, and the 21st does not.
+    core.clock.advance(2 * 24 * 3600);
+    let session = core.session(None);
+    for _ in 0..20 {
+        assert_eq!(core.create(&session, 30), 201);
+    }
+    assert_eq!(core.create(&session, 30), 409);
+    assert_eq!(stored(&app.db), (50, 50));
+
+    // A month on, all have expired; the next creation forgets them all.
+    core.clock.advance(40 * 24 * 3600);
+    let session = core.session(None);
+    assert_eq!(core.create(&session, 30), 201);
+    assert_eq!(stored(&app.db), (1, 1));
+}

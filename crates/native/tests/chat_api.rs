@@ -115,6 +115,88 @@ fn commands_in_plain_language_change_the_todos_through_the_rule_tier() {
     assert!(!unknown["response"].as_str().unwrap().is_empty());
 }
 
+/// "task alpha and task bravo and ...", with the first `n` of 11 titles.
+fn many_tasks(n: usize) -> (String, Vec<&'static str>) {
+    let titles = [
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+        "juliett", "kilo",
+    ];
+    let titles = titles[..n].to_vec();
+    let tasks: Vec<String> = titles.iter().map(|t| format!("task {t}")).collect();
+    (tasks.join(" and "), titles)
+}
+
+impl User<'_> {
+    /// How many todos the user holds, open and done.
+    fn todo_total(&self) -> i64 {
+        self.call("GET", "/api/todos?status=all", None)
+            .expect(200)
+            .body["total"]
+            .as_i64()
+            .unwrap()
+    }
+}
+
+#[test]
+fn one_message_adds_at_most_ten_todos_in_its_order() {
+    let app = spawn();
+    let ada = User::signup(&app, "ada@example.com");
+
+    let (eleven, _) = many_tasks(11);
+    let refused = ada.say(&eleven);
+    assert_eq!(refused["tier"], "rules", "{refused}");
+    assert_eq!(
+        refused["response"],
+        "I can add at most 10 todos from one message; nothing was added."
+    );
+    assert_eq!(refused["result"], json!({}));
+    assert_eq!(ada.todo_total(), 0);
+
+    let (ten, titles) = many_tasks(10);
+    let created = ada.say(&ten);
+    assert_eq!(created["result"]["count"], 10, "{created}");
+    let answered: Vec<&str> = created["result"]["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(answered, titles);
+    // Oldest first is the message's order too.
+    let page = ada
+        .call("GET", "/api/todos?sort=created_at&limit=20", None)
+        .expect(200)
+        .body;
+    let listed: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, titles);
+}
+
+#[test]
+fn a_message_whose_todos_would_pass_the_limit_adds_none_of_them() {
+    let app = spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    // The limit counts the todos on the user row: two places left.
+    app.db
+        .client()
+        .execute(
+            "UPDATE users SET todo_count = 9998 WHERE email = 'ada@example.com'",
+            &[],
+        )
+        .unwrap();
+    let (three, _) = many_tasks(3);
+    ada.call("POST", "/api/chat", Some(json!({ "message": three })))
+        .expect_error(409, "limit_reached");
+    assert_eq!(ada.todo_total(), 0);
+    let (two, _) = many_tasks(2);
+    assert_eq!(ada.say(&two)["result"]["count"], 2);
+    assert_eq!(ada.todo_total(), 2);
+}
+
 #[test]
 fn an_ambiguous_target_changes_nothing_and_offers_the_candidates() {
     let app = spawn();

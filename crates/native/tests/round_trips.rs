@@ -519,6 +519,16 @@ fn a_chat_request_answered_by_the_rule_tier_costs_a_few_statements() {
                 200,
                 4,
             ),
+            // Several todos from one message are one statement too.
+            case(
+                "chat create, three todos",
+                "POST",
+                "/api/chat",
+                t,
+                say("task buy eggs and task buy flour and task buy sugar"),
+                200,
+                4,
+            ),
             case(
                 "chat list",
                 "POST",

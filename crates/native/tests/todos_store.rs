@@ -536,6 +536,99 @@ fn concurrent_creates_never_pass_the_limit() {
     ));
 }
 
+/// The user row's todo counter and latest change number.
+fn counters(world: &World, user: &Caller) -> (i32, i64) {
+    let row = world
+        .test_db
+        .client()
+        .query_one(
+            "SELECT todo_count, change_seq FROM users WHERE id = $1::text::uuid",
+            &[&user.user_id.to_string()],
+        )
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[test]
+fn many_todos_are_created_in_their_order_as_one_change() {
+    use todo_core::todos::SyncToken;
+    let world = World::new("2026-06-01T12:00:00Z");
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let before = store::list(&ctx, &ada, &ListQuery::default()).unwrap();
+
+    let mut first = new_todo("water the plants");
+    first.priority = Priority::Urgent;
+    first.tags = Tags::parse(&["Home", "garden"]).unwrap();
+    first.due_at = Some(DueAt::parse("2026-06-02").unwrap());
+    first.recurrence = Recurrence::Weekly;
+    let news = [first, new_todo("pay rent"), new_todo("call mom")];
+    let created = store::create_many(&ctx, &ada, &news).unwrap();
+    let titles: Vec<&str> = created.iter().map(|t| t.title.as_str()).collect();
+    assert_eq!(titles, ["water the plants", "pay rent", "call mom"]);
+    assert_eq!(created[0].priority, Priority::Urgent);
+    assert_eq!(created[0].tags, ["home", "garden"]);
+    assert_eq!(created[0].due_at, Some(at("2026-06-02T00:00:00Z")));
+    assert_eq!(created[0].recurrence, Recurrence::Weekly);
+    assert_eq!(created[1].priority, Priority::Medium);
+    assert_eq!(created[0].created_at, at("2026-06-01T12:00:00Z"));
+    for (todo, next) in created.iter().zip(&created[1..]) {
+        assert!(todo.created_at < next.created_at, "{created:?}");
+    }
+    for todo in &created {
+        assert_eq!(store::get(&ctx, &ada, todo.id).unwrap(), *todo);
+        assert_eq!(audit_rows(&world, todo.id), 1);
+    }
+    // Newest first, as any list: the message's order, reversed.
+    let listed = store::list(&ctx, &ada, &ListQuery::default()).unwrap();
+    let ids: Vec<Uuid> = listed.items.iter().rev().map(|t| t.id).collect();
+    assert_eq!(ids, created.iter().map(|t| t.id).collect::<Vec<_>>());
+    // One change: counted once, and followed by sync like any other.
+    assert_eq!(counters(&world, &ada), (3, 1));
+    let feed = store::changes(
+        &ctx,
+        &ada,
+        SyncToken::decode(&before.sync_token).unwrap(),
+        2,
+    )
+    .unwrap();
+    assert_eq!(feed.items.len(), 2);
+    assert!(feed.has_more);
+    let rest = store::changes(&ctx, &ada, SyncToken::decode(&feed.sync_token).unwrap(), 2).unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert!(!rest.has_more);
+    // Nothing to create is nothing done.
+    assert_eq!(store::create_many(&ctx, &ada, &[]).unwrap(), Vec::new());
+    assert_eq!(counters(&world, &ada), (3, 1));
+}
+
+#[test]
+fn many_todos_that_would_pass_the_limit_are_none_of_them_created() {
+    let world = World::new("2026-06-01T12:00:00Z");
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let max = todo_core::todos::MAX_TODOS_PER_USER as i32;
+    set_todo_count(&world, &ada, max - 2);
+    let three = [new_todo("a"), new_todo("b"), new_todo("c")];
+    assert!(matches!(
+        store::create_many(&ctx, &ada, &three),
+        Err(TodoError::LimitReached { limit: 10_000 })
+    ));
+    let page = store::list(&ctx, &ada, &ListQuery::parse("status=all").unwrap()).unwrap();
+    assert_eq!(page.total, 0);
+    assert_eq!(counters(&world, &ada), (max - 2, 0));
+    // Exactly up to the limit fits.
+    assert_eq!(
+        store::create_many(&ctx, &ada, &three[..2]).unwrap().len(),
+        2
+    );
+    assert_eq!(counters(&world, &ada), (max, 1));
+    assert!(matches!(
+        store::create(&ctx, &ada, &new_todo("d")),
+        Err(TodoError::LimitReached { .. })
+    ));
+}
+
 #[test]
 fn concurrent_deletes_of_one_todo_answer_one_success_and_404s() {
     let world = World::new("2026-06-01T12:00:00Z");

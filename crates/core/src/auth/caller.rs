@@ -125,12 +125,16 @@ impl Caller {
 
     /// Deletes the caller's row `id` of `table` (one with `id` and
     /// `user_id` columns); whether there was one, or `None` when the caller
-    /// is unknown or revoked.
+    /// is unknown or revoked. `counter`: a column of the caller's `users`
+    /// row that counts their rows of `table`, taken down in the same
+    /// statement by the rows actually deleted (none when a parallel delete
+    /// got there first).
     pub fn delete_own(
         &self,
         ctx: &Ctx,
         table: &'static str,
         id: Uuid,
+        counter: Option<&'static str>,
     ) -> Result<Option<bool>, DbError> {
         #[derive(Deserialize)]
         struct Answer {
@@ -142,9 +146,18 @@ impl Caller {
             WHERE id = $3::text::uuid AND user_id = (SELECT id FROM auth)
             RETURNING id)"
         );
+        let counted = counter.map(|column| {
+            format!(
+                "counted AS (
+                UPDATE users SET {column} = {column} - (SELECT count(*) FROM del)::int
+                WHERE id = (SELECT id FROM auth) AND EXISTS (SELECT FROM del))"
+            )
+        });
+        let mut ctes = vec![del.as_str()];
+        ctes.extend(counted.as_deref());
         let answer = self.fetch::<Answer>(
             ctx,
-            &[&del],
+            &ctes,
             &[("deleted", Json::Value("EXISTS (SELECT FROM del)"))],
             vec![id.into()],
         )?;

@@ -220,6 +220,14 @@ pub enum Created {
 
 /// Stores a new token for the caller, forgetting the caller's expired ones;
 /// `None` when the caller is unknown.
+///
+/// The cap is exact: `users.access_token_count` counts the caller's rows and
+/// moves in this statement, and the cap is checked in that UPDATE's WHERE,
+/// which PostgreSQL re-checks on the latest row after waiting for its lock
+/// (a `count(*)` would read the snapshot taken before the wait, and parallel
+/// creations would all see room). The expired rows are locked first and
+/// deleted only when the token is stored, so a refused creation changes
+/// nothing and the counter always drops by exactly the rows deleted.
 #[allow(clippy::too_many_arguments)]
 pub fn create_access_token(
     ctx: &Ctx,
@@ -239,21 +247,28 @@ pub fn create_access_token(
     let answer = caller.fetch::<Answer>(
         ctx,
         &[
-            // Serialises concurrent creations by the same user, so the limit holds.
-            "locked AS (SELECT id FROM users WHERE id = (SELECT id FROM auth) FOR UPDATE)",
+            // Locked in id order, so parallel creations cannot deadlock on them;
+            // a row another statement deletes meanwhile drops out.
             "expired AS (
+                SELECT id FROM access_tokens
+                WHERE user_id = (SELECT id FROM auth) AND expires_at <= $7::text::timestamptz
+                ORDER BY id FOR UPDATE)",
+            "counted AS (
+                UPDATE users u
+                SET access_token_count = u.access_token_count + 1 - (SELECT count(*) FROM expired)::int
+                WHERE u.id = (SELECT id FROM auth)
+                  AND u.access_token_count - (SELECT count(*) FROM expired) < $9::int8
+                RETURNING u.id)",
+            "forgotten AS (
                 DELETE FROM access_tokens
-                WHERE user_id = (SELECT id FROM locked) AND expires_at <= $7::text::timestamptz)",
+                WHERE id IN (SELECT id FROM expired) AND EXISTS (SELECT FROM counted))",
             &format!(
                 "ins AS (
                     INSERT INTO access_tokens
                         (id, user_id, name, secret_sha256, read_only, created_at, expires_at)
-                    SELECT $3::text::uuid, locked.id, $4::text, $5::text, $6::bool,
+                    SELECT $3::text::uuid, counted.id, $4::text, $5::text, $6::bool,
                            $7::text::timestamptz, $8::text::timestamptz
-                    FROM locked
-                    WHERE (SELECT count(*) FROM access_tokens
-                           WHERE user_id = locked.id AND expires_at > $7::text::timestamptz)
-                          < $9::int8
+                    FROM counted
                     RETURNING {ACCESS_TOKEN_COLUMNS})"
             ),
         ],
@@ -303,7 +318,7 @@ pub fn access_tokens(ctx: &Ctx, caller: &Caller) -> Result<Option<Vec<AccessToke
 /// Deletes (revokes) the caller's token `id`: `Some(false)` when the caller
 /// has no such token, `None` when the caller is unknown.
 pub fn delete_access_token(ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Option<bool>, DbError> {
-    caller.delete_own(ctx, "access_tokens", id)
+    caller.delete_own(ctx, "access_tokens", id, Some("access_token_count"))
 }
 
 #[cfg(test)]

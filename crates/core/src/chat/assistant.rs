@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::intent::{Changes, Draft, DueFilter, Filter, Intent, StatusFilter};
+use super::llm::MAX_DRAFTS;
 use super::rules;
 use crate::auth::Caller;
 use crate::ports::Ctx;
@@ -217,7 +218,15 @@ fn list_of(todos: &[Todo]) -> String {
     todos.iter().map(describe).collect::<Vec<_>>().join("; ")
 }
 
+/// Creates a message's todos in one statement: all of them or none. The cap
+/// of [`MAX_DRAFTS`] holds here, for every tier (the LLM tiers' schema says
+/// it too, but the rule parser reads any number of "and task ...").
 fn create(ctx: &Ctx, caller: &Caller, drafts: &[Draft]) -> Result<Outcome, TodoError> {
+    if drafts.len() > MAX_DRAFTS {
+        return Ok(Outcome::say(format!(
+            "I can add at most {MAX_DRAFTS} todos from one message; nothing was added."
+        )));
+    }
     let mut todos = Vec::with_capacity(drafts.len());
     for draft in drafts {
         match new_todo(draft) {
@@ -233,10 +242,7 @@ fn create(ctx: &Ctx, caller: &Caller, drafts: &[Draft]) -> Result<Outcome, TodoE
     if todos.is_empty() {
         return Ok(Outcome::say(rules::unknown_text()));
     }
-    let created = todos
-        .iter()
-        .map(|new| store::create(ctx, caller, new))
-        .collect::<Result<Vec<_>, _>>()?;
+    let created = store::create_many(ctx, caller, &todos)?;
     let noun = if created.len() == 1 { "todo" } else { "todos" };
     Ok(Outcome {
         response: format!("Created {} {noun}: {}", created.len(), list_of(&created)),

@@ -309,22 +309,48 @@ fn run<T: DeserializeOwned>(
         .ok_or(TodoError::Unauthorized)
 }
 
+/// `$3`: the new todos as a JSON array (see [`new_todo_json`]), in order.
+/// One change number and one `todo_count` move for all of them, with the
+/// limit checked for all of them at once: every todo is created, or none.
 const CREATE_CTES: &[&str] = &[
-    concat!("seq AS (", bump_user!("1", "u.todo_count < $10::int8"), ")"),
+    // Each todo is a microsecond younger than the one before it, so that
+    // every order by creation time is their order.
+    "new AS (
+        SELECT d.todo, $4::text::timestamptz + (d.ord - 1) * interval '1 microsecond' AS at
+        FROM jsonb_array_elements($3::text::jsonb) WITH ORDINALITY AS d(todo, ord))",
     concat!(
-        "ins AS (
+        "seq AS (",
+        bump_user!(
+            "(SELECT count(*) FROM new)::int",
+            "u.todo_count + (SELECT count(*) FROM new) <= $5::int8"
+        ),
+        ")"
+    ),
+    "ins AS (
         INSERT INTO todos AS t (user_id, title, description, priority, due_at, tags,
                                recurrence, created_at, updated_at, change_seq)
-        SELECT seq.id, $3::text, $4::text, $5::int8::smallint, $6::text::timestamptz, ",
-        tags_from!("7"),
-        ", $8::text, $9::text::timestamptz, $9::text::timestamptz, seq.change_seq
-        FROM seq
-        RETURNING t.*, todo_fields(t) AS fields)"
-    ),
+        SELECT seq.id, new.todo->>'title', new.todo->>'description',
+               (new.todo->>'priority')::smallint, (new.todo->>'due_at')::timestamptz,
+               ARRAY(SELECT jsonb_array_elements_text(new.todo->'tags')),
+               new.todo->>'recurrence', new.at, new.at, seq.change_seq
+        FROM seq, new
+        RETURNING t.*, todo_fields(t) AS fields)",
     "audit AS (
         INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq)
         SELECT user_id, id, 'create', todo_changes('{}', fields), created_at, change_seq FROM ins)",
 ];
+
+/// A new todo as [`CREATE_CTES`] reads it.
+fn new_todo_json(new: &NewTodo) -> serde_json::Value {
+    serde_json::json!({
+        "title": new.title.as_str(),
+        "description": new.description.as_str(),
+        "priority": new.priority.rank(),
+        "due_at": new.due_at.map(|d| d.time().to_rfc3339()),
+        "tags": new.tags.as_slice(),
+        "recurrence": new.recurrence.as_str(),
+    })
+}
 
 #[derive(Deserialize)]
 struct OneTodo {
@@ -334,28 +360,52 @@ struct OneTodo {
 /// Creates a todo. [`TodoError::LimitReached`] when the user already holds
 /// [`MAX_TODOS_PER_USER`] todos.
 pub fn create(ctx: &Ctx, caller: &Caller, new: &NewTodo) -> Result<Todo, TodoError> {
-    let answer: OneTodo = fetch(
+    create_many(ctx, caller, std::slice::from_ref(new))?
+        .pop()
+        .ok_or_else(|| DbError::Decode("a create answered no todo".into()).into())
+}
+
+/// Creates all of `todos` in one statement, in their order (as the answer
+/// lists them, and as their creation times sort), or none of them:
+/// [`TodoError::LimitReached`] when they would take the user past
+/// [`MAX_TODOS_PER_USER`] todos. Nothing to create sends no statement.
+pub fn create_many(ctx: &Ctx, caller: &Caller, todos: &[NewTodo]) -> Result<Vec<Todo>, TodoError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        todos: Vec<TodoRow>,
+    }
+    if todos.is_empty() {
+        return Ok(Vec::new());
+    }
+    let json = serde_json::Value::from(todos.iter().map(new_todo_json).collect::<Vec<_>>());
+    let answer: Answer = fetch(
         ctx,
         caller,
         CREATE_CTES,
         &[(
-            "todo",
-            Json::Row(concat!("SELECT ", todo_columns!(), " FROM ins")),
+            "todos",
+            Json::Rows(concat!(
+                "SELECT ",
+                todo_columns!(),
+                " FROM ins ORDER BY created_at"
+            )),
         )],
         vec![
-            new.title.as_str().into(),
-            new.description.as_str().into(),
-            new.priority.rank().into(),
-            new.due_at.map(|d| d.time()).into(),
-            tags_param(&new.tags),
-            new.recurrence.as_str().into(),
+            json.to_string().into(),
             ctx.clock.now().into(),
             MAX_TODOS_PER_USER.into(),
         ],
     )?;
-    to_todo(answer.todo)?.ok_or(TodoError::LimitReached {
-        limit: MAX_TODOS_PER_USER,
-    })
+    if answer.todos.is_empty() {
+        return Err(TodoError::LimitReached {
+            limit: MAX_TODOS_PER_USER,
+        });
+    }
+    answer
+        .todos
+        .into_iter()
+        .map(|row| Todo::try_from(row).map_err(TodoError::from))
+        .collect()
 }
 
 /// One todo of the user.
