@@ -362,7 +362,12 @@ mod tests {
             key: "sk-secret-key".into(),
             model: "qwen-plus".into(),
         };
-        let request = qwen.request(&[], &json!({})).unwrap();
+        let schema = json!({});
+        let format = Format {
+            name: "intent",
+            schema: &schema,
+        };
+        let request = qwen.request(&[], &format, QwenFormat::Schema).unwrap();
         assert_eq!(request.headers()[AUTHORIZATION], "Bearer sk-secret-key");
         for shown in [format!("{qwen:?}"), format!("{request:?}")] {
             assert!(!shown.contains("sk-secret"), "{shown}");
