@@ -33,13 +33,11 @@ impl SpinDb {
     ) -> Result<T, DbError> {
         let mut slot = self.connection.borrow_mut();
         let connection = match slot.take() {
-            Some(connection) => slot.insert(connection),
-            None => {
-                let url = todo_core::config::database_url(&SpinVariables);
-                slot.insert(Connection::open(&url).map_err(open_error)?)
-            }
+            Some(connection) => connection,
+            None => Connection::open(&todo_core::config::database_url(&SpinVariables))
+                .map_err(open_error)?,
         };
-        run(connection)
+        run(slot.insert(connection))
     }
 }
 
