@@ -43,6 +43,7 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("todos", todo_core::todos::handle),
     ("chat", todo_core::chat::handle),
     ("health", todo_core::health::handle),
+    ("internal", todo_core::internal::handle),
     ("mcp", todo_core::mcp::handle),
     ("web", todo_core::web::handle),
 ];
