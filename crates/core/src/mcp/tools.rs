@@ -405,6 +405,7 @@ fn todo_schema() -> Value {
             "completed": {"type": "boolean"},
             "completed_at": maybe_time,
             "due_at": maybe_time,
+            "remind_at": maybe_time,
             "tags": {"type": "array", "items": {"type": "string"}},
             "recurrence": {"enum": ["none", "daily", "weekly", "monthly"]},
             "created_at": time,
@@ -412,7 +413,8 @@ fn todo_schema() -> Value {
             "version": {"type": "integer", "minimum": 1},
         },
         "required": ["id", "title", "description", "priority", "completed", "completed_at",
-                     "due_at", "tags", "recurrence", "created_at", "updated_at", "version"],
+                     "due_at", "remind_at", "tags", "recurrence", "created_at", "updated_at",
+                     "version"],
     })
 }
 

@@ -20,6 +20,9 @@ pub struct Todo {
     pub completed: bool,
     pub completed_at: Option<DateTime<Utc>>,
     pub due_at: Option<DateTime<Utc>>,
+    /// When to be reminded; without it, the owner's default lead time
+    /// before `due_at` (see `crate::reminders`).
+    pub remind_at: Option<DateTime<Utc>>,
     pub tags: Vec<String>,
     pub recurrence: Recurrence,
     pub created_at: DateTime<Utc>,
@@ -42,6 +45,7 @@ pub struct NewTodo {
     pub description: Description,
     pub priority: Priority,
     pub due_at: Option<DueAt>,
+    pub remind_at: Option<DueAt>,
     pub tags: Tags,
     pub recurrence: Recurrence,
 }
@@ -54,6 +58,7 @@ impl NewTodo {
             description: Description::default(),
             priority: Priority::default(),
             due_at: None,
+            remind_at: None,
             tags: Tags::default(),
             recurrence: Recurrence::default(),
         }
@@ -68,6 +73,7 @@ pub struct TodoChanges {
     pub description: Option<Description>,
     pub priority: Option<Priority>,
     pub due_at: Option<Option<DueAt>>,
+    pub remind_at: Option<Option<DueAt>>,
     pub tags: Option<Tags>,
     pub recurrence: Option<Recurrence>,
 }
@@ -80,6 +86,7 @@ impl From<NewTodo> for TodoChanges {
             description: Some(new.description),
             priority: Some(new.priority),
             due_at: Some(new.due_at),
+            remind_at: Some(new.remind_at),
             tags: Some(new.tags),
             recurrence: Some(new.recurrence),
         }
@@ -617,6 +624,7 @@ mod tests {
             completed: false,
             completed_at: None,
             due_at: Some(at),
+            remind_at: None,
             tags: vec!["shopping".into()],
             recurrence: Recurrence::Weekly,
             created_at: at,
@@ -628,6 +636,7 @@ mod tests {
         assert_eq!(json["recurrence"], "weekly");
         assert_eq!(json["due_at"], "2026-12-01T17:00:00Z");
         assert_eq!(json["completed_at"], serde_json::Value::Null);
+        assert_eq!(json["remind_at"], serde_json::Value::Null);
         assert_eq!(todo.etag(), "\"3\"");
     }
 }

@@ -260,6 +260,8 @@ pub struct TodoBody {
     #[serde(default)]
     due_at: Option<String>,
     #[serde(default)]
+    remind_at: Option<String>,
+    #[serde(default)]
     tags: Option<Vec<String>>,
     #[serde(default)]
     recurrence: Option<String>,
@@ -282,17 +284,30 @@ impl TodoBody {
             "due_at",
             self.due_at.as_deref().map(DueAt::parse).transpose(),
         );
+        let remind_at = f.take(
+            "remind_at",
+            self.remind_at.as_deref().map(DueAt::parse).transpose(),
+        );
         let tags = f.take("tags", or_default(self.tags.as_deref(), Tags::parse));
         let recurrence = f.take(
             "recurrence",
             or_default(self.recurrence.as_deref(), Recurrence::parse),
         );
-        match (title, description, priority, due_at, tags, recurrence) {
+        match (
+            title,
+            description,
+            priority,
+            due_at,
+            remind_at,
+            tags,
+            recurrence,
+        ) {
             (
                 Some(title),
                 Some(description),
                 Some(priority),
                 Some(due_at),
+                Some(remind_at),
                 Some(tags),
                 Some(recurrence),
             ) if f.is_empty() => Ok(NewTodo {
@@ -300,6 +315,7 @@ impl TodoBody {
                 description,
                 priority,
                 due_at,
+                remind_at,
                 tags,
                 recurrence,
             }),
@@ -333,6 +349,8 @@ pub struct PatchBody {
     #[serde(default, deserialize_with = "nullable")]
     due_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    remind_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
     tags: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "nullable")]
     recurrence: Option<Option<String>>,
@@ -360,6 +378,9 @@ impl PatchBody {
             due_at: self
                 .due_at
                 .and_then(|d| f.take("due_at", d.as_deref().map(DueAt::parse).transpose())),
+            remind_at: self
+                .remind_at
+                .and_then(|d| f.take("remind_at", d.as_deref().map(DueAt::parse).transpose())),
             tags: self
                 .tags
                 .and_then(|t| f.take("tags", or_default(t.as_deref(), Tags::parse))),

@@ -167,6 +167,7 @@ struct TodoRow {
     completed: bool,
     completed_at: Option<DateTime<Utc>>,
     due_at: Option<DateTime<Utc>>,
+    remind_at: Option<DateTime<Utc>>,
     tags: Vec<String>,
     recurrence: Recurrence,
     created_at: DateTime<Utc>,
@@ -192,6 +193,7 @@ impl TryFrom<TodoRow> for Todo {
             completed: row.completed,
             completed_at: row.completed_at,
             due_at: row.due_at,
+            remind_at: row.remind_at,
             tags: row.tags,
             recurrence: row.recurrence,
             created_at: row.created_at,
@@ -209,7 +211,7 @@ fn to_todo(row: Option<TodoRow>) -> Result<Option<Todo>, DbError> {
 /// on CTEs that return `todos.*`.
 macro_rules! todo_columns {
     () => {
-        "id, title, description, priority, completed, completed_at, due_at, tags, \
+        "id, title, description, priority, completed, completed_at, due_at, remind_at, tags, \
          recurrence, created_at, updated_at, version"
     };
 }
@@ -327,10 +329,11 @@ const CREATE_CTES: &[&str] = &[
         ")"
     ),
     "ins AS (
-        INSERT INTO todos AS t (user_id, title, description, priority, due_at, tags,
+        INSERT INTO todos AS t (user_id, title, description, priority, due_at, remind_at, tags,
                                recurrence, created_at, updated_at, change_seq)
         SELECT seq.id, new.todo->>'title', new.todo->>'description',
                (new.todo->>'priority')::smallint, (new.todo->>'due_at')::timestamptz,
+               (new.todo->>'remind_at')::timestamptz,
                ARRAY(SELECT jsonb_array_elements_text(new.todo->'tags')),
                new.todo->>'recurrence', new.at, new.at, seq.change_seq
         FROM seq, new
@@ -347,6 +350,7 @@ fn new_todo_json(new: &NewTodo) -> serde_json::Value {
         "description": new.description.as_str(),
         "priority": new.priority.rank(),
         "due_at": new.due_at.map(|d| d.time().to_rfc3339()),
+        "remind_at": new.remind_at.map(|d| d.time().to_rfc3339()),
         "tags": new.tags.as_slice(),
         "recurrence": new.recurrence.as_str(),
     })
@@ -470,6 +474,7 @@ const UPDATE_CTES: &[&str] = &[
             COALESCE($5::text, ok.description) AS description,
             COALESCE($6::int8::smallint, ok.priority) AS priority,
             CASE WHEN $7::bool THEN $8::text::timestamptz ELSE ok.due_at END AS due_at,
+            CASE WHEN $13::bool THEN $14::text::timestamptz ELSE ok.remind_at END AS remind_at,
             CASE WHEN $9::text IS NULL THEN ok.tags ELSE ",
         tags_from!("9"),
         " END AS tags,
@@ -478,8 +483,10 @@ const UPDATE_CTES: &[&str] = &[
     ),
     "diff AS (
         SELECT new.* FROM new JOIN ok USING (id)
-        WHERE (new.title, new.description, new.priority, new.due_at, new.tags, new.recurrence)
-              IS DISTINCT FROM (ok.title, ok.description, ok.priority, ok.due_at, ok.tags, ok.recurrence))",
+        WHERE (new.title, new.description, new.priority, new.due_at, new.remind_at, new.tags,
+               new.recurrence)
+              IS DISTINCT FROM (ok.title, ok.description, ok.priority, ok.due_at, ok.remind_at,
+                                ok.tags, ok.recurrence))",
     concat!(
         "seq AS (",
         bump_user!("0", "EXISTS (SELECT FROM diff)"),
@@ -488,10 +495,18 @@ const UPDATE_CTES: &[&str] = &[
     "upd AS (
         UPDATE todos AS t SET
             title = diff.title, description = diff.description, priority = diff.priority,
-            due_at = diff.due_at, tags = diff.tags, recurrence = diff.recurrence,
+            due_at = diff.due_at, remind_at = diff.remind_at, tags = diff.tags,
+            recurrence = diff.recurrence,
             -- A new due date starts a new monthly series.
             due_anchor_day = CASE WHEN diff.due_at IS DISTINCT FROM ok.due_at
                                   THEN NULL ELSE ok.due_anchor_day END,
+            -- A new due date or reminder time re-arms the reminder.
+            reminder_fired_at = CASE WHEN (diff.due_at, diff.remind_at)
+                                          IS DISTINCT FROM (ok.due_at, ok.remind_at)
+                                     THEN NULL ELSE ok.reminder_fired_at END,
+            reminder_deferred_until = CASE WHEN (diff.due_at, diff.remind_at)
+                                                IS DISTINCT FROM (ok.due_at, ok.remind_at)
+                                           THEN NULL ELSE ok.reminder_deferred_until END,
             updated_at = $11::text::timestamptz,
             version = ok.version + 1,
             change_seq = seq.change_seq
@@ -547,6 +562,8 @@ pub fn update(
             changes.recurrence.map(Recurrence::as_str).into(),
             ctx.clock.now().into(),
             versions_param(if_match),
+            changes.remind_at.is_some().into(),
+            changes.remind_at.flatten().map(|d| d.time()).into(),
         ],
     )?;
     to_todo(answer.todo)?.ok_or_else(|| miss(answer.current, if_match, TodoError::NotFound))
