@@ -43,3 +43,6 @@ CREATE OR REPLACE FUNCTION todo_fields(t todos) RETURNS jsonb
         'remind_at', api_ts(t.remind_at),
         'tags', to_jsonb(t.tags),
         'recurrence', t.recurrence);
+
+-- The reminders of the delta sync and long-poll, by the user's change number.
+CREATE INDEX todo_audit_reminders ON todo_audit (user_id, change_seq) WHERE action = 'reminder';

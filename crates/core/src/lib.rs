@@ -14,6 +14,7 @@ pub mod events;
 pub mod health;
 pub mod internal;
 pub mod mcp;
+pub mod notifications;
 pub mod ports;
 pub mod reminders;
 pub mod sealed;

@@ -1,9 +1,232 @@
-//! Reminders of due todos (to come).
+//! Reminders of due todos. A todo reminds its owner at its `remind_at`, or
+//! without one at the owner's default lead time before its `due_at`
+//! (`crate::notifications`); a reminder that falls in the owner's quiet
+//! hours waits until they end, in the owner's time zone (chrono-tz, so
+//! across DST changes too). The sweep (`POST /internal/reminders/run`, called
+//! every minute by a scheduler) fires each due reminder exactly once,
+//! however many sweeps run at once: the statement that claims reminders
+//! sets `reminder_fired_at` only where it is still NULL, and records a
+//! `reminder` entry of the todo's audit trail, which becomes its
+//! `todo.reminder` event and reaches the owner's delta sync and long-poll.
 
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::db::{Json, Statement};
 use crate::error::ApiError;
+use crate::notifications::{self, Preferences, PreferencesJson, MAX_LEAD_MINUTES};
 use crate::ports::Ctx;
 
-/// Fires the reminders that are due; how many.
-pub fn sweep(_ctx: &Ctx) -> Result<u64, ApiError> {
-    Ok(0)
+/// The most reminders one sweep looks at; the next sweep takes the rest.
+const BATCH: i64 = 500;
+
+/// The reminders of one sweep, decided: `$1` is a JSON array of `{id,
+/// version, fire, defer_until}`, `$2` now. Fires those to fire, each only
+/// while still armed and unchanged (so exactly once, whoever else sweeps),
+/// defers the others to the end of their quiet hours, gives each owner the
+/// next change number and records a `reminder` audit entry (the outbox's
+/// event) per fired reminder, all in one statement.
+const CLAIM_CTES: &[&str] = &[
+    "input AS (
+        SELECT * FROM jsonb_to_recordset($1::text::jsonb)
+            AS i (id uuid, version int8, fire bool, defer_until timestamptz))",
+    "claimed AS (
+        UPDATE todos t SET reminder_fired_at = $2::text::timestamptz,
+                           reminder_deferred_until = NULL
+        FROM input i
+        WHERE t.id = i.id AND i.fire AND t.version = i.version
+          AND t.reminder_fired_at IS NULL AND NOT t.completed
+        RETURNING t.id, t.user_id, todo_fields(t) AS fields)",
+    "deferred AS (
+        UPDATE todos t SET reminder_deferred_until = i.defer_until
+        FROM input i
+        WHERE t.id = i.id AND NOT i.fire AND t.version = i.version
+          AND t.reminder_fired_at IS NULL
+        RETURNING t.id)",
+    "seq AS (
+        UPDATE users u SET change_seq = u.change_seq + 1
+        WHERE u.id IN (SELECT user_id FROM claimed)
+        RETURNING u.id, u.change_seq)",
+    "audit AS (
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
+        SELECT c.user_id, c.id, 'reminder', '{}', $2::text::timestamptz, seq.change_seq,
+               c.fields || jsonb_build_object('id', c.id)
+        FROM claimed c JOIN seq ON seq.id = c.user_id)",
+];
+
+#[derive(Deserialize)]
+struct Candidate {
+    id: Uuid,
+    version: i64,
+    /// Already moved out of quiet hours: it goes off now.
+    deferred: bool,
+    due: DateTime<Utc>,
+    preferences: Option<PreferencesJson>,
+}
+
+/// Fires the reminders that are due now; how many went off.
+pub fn sweep(ctx: &Ctx) -> Result<u64, ApiError> {
+    #[derive(Deserialize)]
+    struct Candidates {
+        candidates: Vec<Candidate>,
+    }
+    #[derive(Deserialize)]
+    struct Claimed {
+        fired: u64,
+    }
+    let now = ctx.clock.now();
+    // The reminders due at `$1` (now), earliest first: armed reminders of
+    // open todos whose owners have them on. `$2` (now + the longest lead
+    // time) bounds the index range; the owner's lead time then decides.
+    let candidates_sql = format!(
+        "SELECT t.id, t.version, t.reminder_deferred_until IS NOT NULL AS deferred,
+                COALESCE(t.reminder_deferred_until, t.remind_at,
+                         t.due_at - make_interval(mins => COALESCE(p.lead_minutes, 30))) AS due,
+                CASE WHEN p.user_id IS NOT NULL THEN {} END AS preferences
+         FROM todos t LEFT JOIN notification_preferences p ON p.user_id = t.user_id
+         WHERE NOT t.completed AND t.reminder_fired_at IS NULL
+           AND (t.remind_at IS NOT NULL OR t.due_at IS NOT NULL)
+           AND COALESCE(t.reminder_deferred_until, t.remind_at, t.due_at) <= $2::text::timestamptz
+           AND COALESCE(p.enabled, true)
+           AND COALESCE(t.reminder_deferred_until, t.remind_at,
+                        t.due_at - make_interval(mins => COALESCE(p.lead_minutes, 30)))
+               <= $1::text::timestamptz
+         ORDER BY due, t.id LIMIT $3::int8",
+        notifications::PREFERENCES_JSON
+    );
+    let found: Candidates = Statement::object(
+        &[],
+        &[("candidates", Json::Rows(&candidates_sql))],
+        vec![
+            now.into(),
+            (now + Duration::minutes(MAX_LEAD_MINUTES)).into(),
+            BATCH.into(),
+        ],
+    )
+    .fetch(ctx.db)?;
+    if found.candidates.is_empty() {
+        return Ok(0);
+    }
+    let decided: Vec<serde_json::Value> = found
+        .candidates
+        .iter()
+        .map(|c| {
+            let preferences = c
+                .preferences
+                .as_ref()
+                .map(notifications::from_stored)
+                .unwrap_or_default();
+            let at = if c.deferred {
+                c.due
+            } else {
+                out_of_quiet_hours(c.due, &preferences)
+            };
+            let fire = at <= now;
+            json!({"id": c.id, "version": c.version, "fire": fire,
+                   "defer_until": (!fire).then_some(at)})
+        })
+        .collect();
+    let claimed: Claimed = Statement::object(
+        CLAIM_CTES,
+        &[("fired", Json::Value("(SELECT count(*) FROM claimed)"))],
+        vec![
+            serde_json::Value::from(decided).to_string().into(),
+            now.into(),
+        ],
+    )
+    .fetch(ctx.db)?;
+    Ok(claimed.fired)
+}
+
+/// When a reminder due at `at` goes off: then, or, when that falls in the
+/// owner's quiet hours, at their end in the owner's time zone.
+pub fn out_of_quiet_hours(at: DateTime<Utc>, preferences: &Preferences) -> DateTime<Utc> {
+    let Some(quiet) = preferences.quiet_hours else {
+        return at;
+    };
+    let zone = preferences.time_zone;
+    let local = at.with_timezone(&zone);
+    if !quiet.contains(local.time()) {
+        return at;
+    }
+    let mut day = local.date_naive();
+    if local.time() >= quiet.end {
+        day = day.succ_opt().unwrap_or(day);
+    }
+    instant(&zone, day.and_time(quiet.end)).unwrap_or(at)
+}
+
+/// The instant a local time names in `zone`: the earlier of two in a
+/// repeated hour, and in a skipped hour (a DST gap) the first minute after
+/// the gap.
+fn instant<Z: TimeZone>(zone: &Z, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    (0..=180).find_map(|minutes| {
+        match zone.from_local_datetime(&(local + Duration::minutes(minutes))) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t.with_timezone(&Utc)),
+            LocalResult::None => None,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notifications::QuietHours;
+    use chrono_tz::Tz;
+
+    fn utc(rfc3339: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(rfc3339)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    fn quiet(start: &str, end: &str, zone: Tz) -> Preferences {
+        Preferences {
+            quiet_hours: QuietHours::parse(start, end).ok(),
+            time_zone: zone,
+            ..Preferences::default()
+        }
+    }
+
+    #[test]
+    fn a_reminder_in_quiet_hours_waits_for_their_end_in_the_users_zone() {
+        let berlin_nights = quiet("22:00", "07:00", Tz::Europe__Berlin);
+        let cases = [
+            // Outside quiet hours: at once (18:00 CET).
+            ("2026-01-15T17:00:00Z", "2026-01-15T17:00:00Z"),
+            // 23:30 CET: the next morning 07:00 CET.
+            ("2026-01-15T22:30:00Z", "2026-01-16T06:00:00Z"),
+            // 03:00 CET: the same morning.
+            ("2026-01-16T02:00:00Z", "2026-01-16T06:00:00Z"),
+            // The night clocks go forward (29 March 2026, 02:00 CET -> 03:00
+            // CEST): 00:30 CET waits until 07:00 CEST, which is 05:00 UTC.
+            ("2026-03-28T23:30:00Z", "2026-03-29T05:00:00Z"),
+            // The night clocks go back (25 October 2026, 03:00 CEST -> 02:00
+            // CET): 00:30 CEST waits until 07:00 CET, which is 06:00 UTC.
+            ("2026-10-24T22:30:00Z", "2026-10-25T06:00:00Z"),
+        ];
+        for (due, fires) in cases {
+            assert_eq!(
+                out_of_quiet_hours(utc(due), &berlin_nights),
+                utc(fires),
+                "{due}"
+            );
+        }
+        // Without quiet hours nothing moves.
+        let due = utc("2026-01-15T22:30:00Z");
+        assert_eq!(out_of_quiet_hours(due, &Preferences::default()), due);
+    }
+
+    #[test]
+    fn quiet_hours_ending_in_a_skipped_hour_end_when_the_clock_resumes() {
+        // Quiet until 02:30 on the night 02:00 CET becomes 03:00 CEST:
+        // 02:30 does not exist, so the reminder goes off at 03:00 CEST.
+        let until_half_past_two = quiet("23:00", "02:30", Tz::Europe__Berlin);
+        assert_eq!(
+            out_of_quiet_hours(utc("2026-03-28T23:00:00Z"), &until_half_past_two),
+            utc("2026-03-29T01:00:00Z")
+        );
+    }
 }

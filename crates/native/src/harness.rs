@@ -45,6 +45,7 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("health", todo_core::health::handle),
     ("internal", todo_core::internal::handle),
     ("mcp", todo_core::mcp::handle),
+    ("notifications", todo_core::notifications::handle),
     ("web", todo_core::web::handle),
 ];
 

@@ -249,7 +249,16 @@ fn an_allowed_host_template_that_resolves_to_nothing_stops_startup() {
 fn the_repositorys_spin_toml_loads_with_every_component_handled() {
     let app = App::load(&manifest_path(), &HashMap::new()).unwrap();
     let components: Vec<&str> = app.routes().map(|(_, c)| c).collect();
-    for id in ["auth", "todos", "chat", "health", "internal", "mcp", "web"] {
+    for id in [
+        "auth",
+        "todos",
+        "chat",
+        "health",
+        "internal",
+        "mcp",
+        "notifications",
+        "web",
+    ] {
         assert!(components.contains(&id), "{id} has no route");
     }
 }

@@ -297,12 +297,14 @@ pub struct SyncToken {
     pub after: Option<(ChangeKind, Uuid)>,
 }
 
-/// What a change left behind: a todo as it is now, or the id of a deleted one.
-/// Within one change, todos come before tombstones.
+/// What a change left behind: a todo as it is now, the id of a deleted
+/// one, or a reminder that went off. Within one change, todos come before
+/// tombstones, and tombstones before reminders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
     Todo = 0,
     Deleted = 1,
+    Reminder = 2,
 }
 
 impl SyncToken {
@@ -333,6 +335,7 @@ impl SyncToken {
                 let kind = match rest.get(..1) {
                     Some("0") => ChangeKind::Todo,
                     Some("1") => ChangeKind::Deleted,
+                    Some("2") => ChangeKind::Reminder,
                     _ => return Err(invalid()),
                 };
                 let id = rest

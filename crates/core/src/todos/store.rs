@@ -97,10 +97,21 @@ pub struct ChangeFeed {
     pub items: Vec<Todo>,
     /// Ids of todos deleted since.
     pub deleted: Vec<Uuid>,
+    /// Reminders that went off since (see `crate::reminders`), oldest first.
+    pub reminders: Vec<FiredReminder>,
     /// Pass as `since=` next: for the next page when `has_more`, else for
     /// the changes still to come.
     pub sync_token: String,
     pub has_more: bool,
+}
+
+/// A reminder that went off: which todo, as it was then, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FiredReminder {
+    pub todo_id: Uuid,
+    pub title: String,
+    pub due_at: Option<DateTime<Utc>>,
+    pub fired_at: DateTime<Utc>,
 }
 
 /// The result of a toggle: the todo, and the next occurrence created when a
@@ -1257,6 +1268,15 @@ const FEED_DELETED: &str = concat!(
       AND (change_seq, 1, todo_id) > ($3::int8, $4::int8, $5::text::uuid)
     ORDER BY change_seq, todo_id LIMIT $6::int8"
 );
+const FEED_REMINDERS: &str = concat!(
+    "SELECT todo_id, after->>'title' AS title, (after->>'due_at')::timestamptz AS due_at,
+            at AS fired_at, change_seq
+     FROM todo_audit WHERE user_id = ",
+    caller_id!(),
+    " AND action = 'reminder' AND change_seq >= $3::int8
+      AND (change_seq, 2, todo_id) > ($3::int8, $4::int8, $5::text::uuid)
+    ORDER BY change_seq, todo_id LIMIT $6::int8"
+);
 
 /// Every change after `since`, at most `limit` entries (todos and deleted
 /// ids together) a page. Changes come in the order they were committed, so
@@ -1273,15 +1293,27 @@ pub fn changes(
         change_seq: i64,
     }
     #[derive(Deserialize)]
+    struct Reminder {
+        #[serde(flatten)]
+        fired: FiredReminder,
+        change_seq: i64,
+    }
+    #[derive(Deserialize)]
     struct Answer {
         items: Vec<TodoRow>,
         deleted: Vec<Tombstone>,
+        reminders: Vec<Reminder>,
         seq: i64,
     }
-    // Past the last position of a change: kind 2 comes after both kinds.
+    enum Entry {
+        Todo(Box<TodoRow>),
+        Deleted,
+        Reminder(FiredReminder),
+    }
+    // Past the last position of a change: kind 3 comes after every kind.
     let (kind, id) = since
         .after
-        .map_or((2, Uuid::nil()), |(kind, id)| (kind as i64, id));
+        .map_or((3, Uuid::nil()), |(kind, id)| (kind as i64, id));
     let answer: Answer = fetch(
         ctx,
         caller,
@@ -1289,21 +1321,34 @@ pub fn changes(
         &[
             ("items", Json::Rows(FEED_TODOS)),
             ("deleted", Json::Rows(FEED_DELETED)),
+            ("reminders", Json::Rows(FEED_REMINDERS)),
             ("seq", Json::Value(CALLER_SEQ)),
         ],
         vec![since.seq.into(), kind.into(), id.into(), (limit + 1).into()],
     )?;
-    // Merge the two streams by position and keep the first `limit`.
-    let mut entries: Vec<(i64, ChangeKind, Uuid, Option<TodoRow>)> = answer
+    // Merge the three streams by position and keep the first `limit`.
+    let mut entries: Vec<(i64, ChangeKind, Uuid, Entry)> = answer
         .items
         .into_iter()
-        .map(|row| (row.change_seq, ChangeKind::Todo, row.id, Some(row)))
+        .map(|row| {
+            let (seq, id) = (row.change_seq, row.id);
+            (seq, ChangeKind::Todo, id, Entry::Todo(Box::new(row)))
+        })
         .chain(
             answer
                 .deleted
                 .into_iter()
-                .map(|t| (t.change_seq, ChangeKind::Deleted, t.id, None)),
+                .map(|t| (t.change_seq, ChangeKind::Deleted, t.id, Entry::Deleted)),
         )
+        .chain(answer.reminders.into_iter().map(|r| {
+            let id = r.fired.todo_id;
+            (
+                r.change_seq,
+                ChangeKind::Reminder,
+                id,
+                Entry::Reminder(r.fired),
+            )
+        }))
         .collect();
     entries.sort_by_key(|(seq, kind, id, _)| (*seq, *kind as u8, *id));
     let limit = usize::try_from(limit).unwrap_or(0);
@@ -1319,13 +1364,15 @@ pub fn changes(
     let mut feed = ChangeFeed {
         items: Vec::new(),
         deleted: Vec::new(),
+        reminders: Vec::new(),
         sync_token: sync_token.encode(),
         has_more,
     };
-    for (_, _, id, row) in entries {
-        match row {
-            Some(row) => feed.items.push(Todo::try_from(row)?),
-            None => feed.deleted.push(id),
+    for (_, _, id, entry) in entries {
+        match entry {
+            Entry::Todo(row) => feed.items.push(Todo::try_from(*row)?),
+            Entry::Deleted => feed.deleted.push(id),
+            Entry::Reminder(fired) => feed.reminders.push(fired),
         }
     }
     Ok(feed)
