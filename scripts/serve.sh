@@ -62,6 +62,11 @@ PY
   export SPIN_VARIABLE_QWEN_URL="${SPIN_VARIABLE_QWEN_URL:-http://127.0.0.1:$closed_port}"
   export SPIN_VARIABLE_QWEN_API_KEY="${SPIN_VARIABLE_QWEN_API_KEY:-}"
   export SPIN_VARIABLE_CORS_ALLOWED_ORIGINS="${SPIN_VARIABLE_CORS_ALLOWED_ORIGINS:-}"
+  # The internal routes (reminder sweep, events relay) are on, with a token
+  # of this run that the suites may use as INTERNAL_TOKEN.
+  export SPIN_VARIABLE_INTERNAL_TOKEN INTERNAL_TOKEN
+  SPIN_VARIABLE_INTERNAL_TOKEN="$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
+  INTERNAL_TOKEN="$SPIN_VARIABLE_INTERNAL_TOKEN"
 
   # The devserver and migrate binaries that scripts/test's `cargo test
   # --workspace` built for the integration tests (the same command, so a

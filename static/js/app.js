@@ -6,6 +6,7 @@ import { api, loadSession, saveSession, clearSession, describe, setUnauthorizedH
 import { $, showFieldErrors, clearFieldErrors, clearErrorOnInput, busy, isTyping, hideBanner } from './ui.js';
 import { initTodos, readFilters, loadList, startSync, reset, closeEditor, flushDeletes } from './todos.js';
 import { initAssistant, closeAssistant, resetAssistant } from './assistant.js';
+import { initReminders } from './reminders.js';
 
 let expiryTimer;
 let afterLogin = '/';
@@ -148,6 +149,7 @@ function onKey(event) {
 setUnauthorizedHandler(() => signOut('Your session has expired. Please log in again.'));
 initTodos();
 initAssistant();
+initReminders();
 $('#auth-form').addEventListener('submit', submitAuth);
 clearErrorOnInput($('#auth-form'));
 clearErrorOnInput($('#new-todo'));

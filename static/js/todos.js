@@ -5,6 +5,7 @@
 import { api, ApiError, describe } from './api.js';
 import { $, h, icon, toast, showFieldErrors, clearFieldErrors, clearErrorOnInput, busy, showBanner, hideBanner, announce } from './ui.js';
 import { toDueAt, fromDueAt, dueState, formatDue, formatLong } from './dates.js';
+import { showReminders } from './reminders.js';
 
 const DEFAULTS = { status: 'all', priority: '', tag: '', q: '', sort: '-created_at' };
 const PAGE = 100;
@@ -166,6 +167,7 @@ export function sync() {
         const feed = await api('GET', `/api/todos?since=${encodeURIComponent(token)}&limit=${PAGE}`);
         if (token !== state.syncToken) break; // the list was reloaded meanwhile
         changed = applyChanges(feed.items, feed.deleted, false) || changed;
+        showReminders(feed.reminders);
         state.syncToken = feed.sync_token;
         if (!feed.has_more) break;
       }

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   launch, newContext, openPage, signUp, logIn, checkA11y, screenshot, addTodo, row, titles,
-  localDate, noProblems, DESKTOP, PHONE,
+  localDate, noProblems, DESKTOP, PHONE, BASE,
 } from './harness.mjs';
 
 let browser;
@@ -281,6 +281,43 @@ test('the assistant asks before deleting several todos: Cancel keeps them, Confi
   assert.equal(await page.locator('.proposal-actions').count(), 0);
   await page.getByRole('button', { name: 'Close assistant' }).click();
   noProblems(page);
+});
+
+test('a reminder that goes off shows in the app and as a browser notification', async () => {
+  const context = await newContext(browser, { permissions: ['notifications'] });
+  await context.addInitScript(() => {
+    window.notified = [];
+    const Native = window.Notification;
+    window.Notification = class extends Native {
+      constructor(title, options) {
+        super(title, options);
+        window.notified.push({ title, body: options?.body });
+      }
+    };
+  });
+  const tab = await openPage(context);
+  await logIn(tab, email);
+  await row(tab, 'File taxes').waitFor();
+  const token = await tab.evaluate(() => JSON.parse(localStorage.getItem('todo.session')).token);
+  const created = await fetch(`${BASE}/api/todos`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ title: 'Call the dentist', remind_at: new Date(Date.now() - 1000).toISOString() }),
+  });
+  assert.equal(created.status, 201);
+  const swept = await fetch(`${BASE}/internal/reminders/run`, {
+    method: 'POST', headers: { authorization: `Bearer ${process.env.INTERNAL_TOKEN}` },
+  });
+  assert.deepEqual(await swept.json(), { fired: 1 });
+  const shown = tab.locator('.toast-reminder').filter({ hasText: 'Reminder: Call the dentist' });
+  await shown.waitFor({ timeout: 8000 });
+  await poll(async () => assert.deepEqual(await tab.evaluate(() => window.notified.map((n) => n.body)),
+    ['Reminder: Call the dentist']));
+  await checkA11y(tab, 'a reminder');
+  await shown.getByRole('button', { name: 'Dismiss' }).click();
+  const id = (await created.json()).id;
+  await fetch(`${BASE}/api/todos/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+  await context.close();
 });
 
 test('a change made on another device appears without a reload', async () => {
