@@ -537,6 +537,10 @@ mod tests {
                 seq: 7,
                 after: Some((ChangeKind::Todo, id)),
             },
+            SyncToken {
+                seq: 9,
+                after: Some((ChangeKind::Reminder, id)),
+            },
         ] {
             assert_eq!(SyncToken::decode(&token.encode()), Ok(token));
         }
@@ -546,7 +550,7 @@ mod tests {
             "xyz",
             &good[..15],
             "ffffffffffffffff",
-            &format!("{good}2{}", id.simple()),
+            &format!("{good}3{}", id.simple()),
             &format!("{good}0{}", "z".repeat(32)),
             &format!("{good}0"),
         ] {
