@@ -33,7 +33,8 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         }
         "/internal/events/relay" => {
             allow(req, &[Method::POST])?;
-            let delivered = events::relay(ctx)?;
+            let query = events::RelayQuery::parse(req.uri().query())?;
+            let delivered = events::relay(ctx, &query)?;
             Ok(json(StatusCode::OK, &json!({ "delivered": delivered })))
         }
         _ => Err(ApiError::not_found()),

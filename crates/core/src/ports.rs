@@ -47,6 +47,34 @@ pub enum OutboundError {
     Failed(String),
 }
 
+/// Redis (Spin's outbound Redis), for the events stream. Only the component
+/// that relays events has one: the others get [`NoRedis`], so that only its
+/// Wasm module imports Spin's Redis interface.
+pub trait Redis {
+    /// `XADD <stream> MAXLEN ~ <max_len> * <field> <value>` on the server at
+    /// `url` (`redis://[:password@]host:port[/db]`): appends one entry and
+    /// trims the stream to about `max_len` entries; the new entry's id.
+    fn xadd(
+        &self,
+        url: &str,
+        stream: &str,
+        max_len: u64,
+        field: &str,
+        value: &[u8],
+    ) -> Result<String, OutboundError>;
+}
+
+/// The Redis of a component that has none.
+pub struct NoRedis;
+
+impl Redis for NoRedis {
+    fn xadd(&self, _: &str, _: &str, _: u64, _: &str, _: &[u8]) -> Result<String, OutboundError> {
+        Err(OutboundError::NotAllowed(
+            "this component has no Redis (only the internal component relays events)".into(),
+        ))
+    }
+}
+
 /// Spin application variables (`spin_sdk::variables::get`).
 pub trait Variables {
     /// `None` when the variable is not declared for the component.
@@ -81,6 +109,8 @@ pub struct Ctx<'a> {
     pub http: &'a dyn HttpClient,
     pub vars: &'a dyn Variables,
     pub clock: &'a dyn Clock,
+    /// [`NoRedis`] unless the host gives one ([`Ctx::with_redis`]).
+    pub redis: &'a dyn Redis,
     /// Where the web component finds `static/` (`/` under Spin, which mounts it there).
     pub files_root: PathBuf,
     /// Set once a statement confirms the caller, read by the request log line.
@@ -100,9 +130,16 @@ impl<'a> Ctx<'a> {
             http,
             vars,
             clock,
+            redis: &NoRedis,
             files_root,
             user_id: Cell::new(None),
         }
+    }
+
+    /// The same context with a Redis (the events relay's component).
+    pub fn with_redis(mut self, redis: &'a dyn Redis) -> Self {
+        self.redis = redis;
+        self
     }
 
     /// Waits `duration` without holding a database connection: a waiting

@@ -52,7 +52,7 @@ const CLAIM_CTES: &[&str] = &[
     "audit AS (
         INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
         SELECT c.user_id, c.id, 'reminder', '{}', $2::text::timestamptz, seq.change_seq,
-               c.fields || jsonb_build_object('id', c.id)
+               event_data(c.id, c.fields)
         FROM claimed c JOIN seq ON seq.id = c.user_id)",
 ];
 

@@ -33,6 +33,7 @@ use crate::db::NativeDb;
 use crate::http_client::NativeHttp;
 use crate::manifest::Manifest;
 use crate::outbound::AllowedHosts;
+use crate::redis::NativeRedis;
 use crate::routes::{RouteMatch, Router};
 use crate::variables::{AppVariables, ComponentVariables};
 
@@ -192,13 +193,18 @@ impl App {
         )
         .counting(Arc::clone(&self.statements));
         let http = NativeHttp::new(Arc::clone(&component.allowed));
+        let redis = NativeRedis::new(Arc::clone(&component.allowed));
+        // Every component may have Redis here; under Spin only the internal
+        // component does (spin_host::serve_with_redis), and only it may
+        // reach a Redis host by its allowed_outbound_hosts.
         let ctx = Ctx::new(
             &db,
             &http,
             &component.vars,
             &*self.clock,
             component.files_root.clone(),
-        );
+        )
+        .with_redis(&redis);
         // A panicking Wasm guest becomes a 500 with no body; so does a panicking handler here.
         catch_unwind(AssertUnwindSafe(|| run(req, &ctx, component.handler)))
             .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR))

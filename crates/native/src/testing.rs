@@ -186,6 +186,8 @@ struct ClockState {
     /// How far the test (or a sleep) has moved the clock.
     ahead: chrono::Duration,
     sleeps: Vec<Duration>,
+    /// Sleeps wait for real (while the clock follows the wall clock).
+    real_sleeps: bool,
 }
 
 impl TestClock {
@@ -204,7 +206,14 @@ impl TestClock {
             stopped_at,
             ahead: chrono::Duration::zero(),
             sleeps: Vec::new(),
+            real_sleeps: false,
         }))
+    }
+
+    /// From now on a sleep waits for real and moves the clock only by the
+    /// time that passed: for tests of what happens while a request waits.
+    pub fn sleep_for_real(&self) {
+        self.state().real_sleeps = true;
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, ClockState> {
@@ -236,8 +245,13 @@ impl Clock for TestClock {
 
     fn sleep(&self, duration: Duration) {
         let mut state = self.state();
-        state.ahead += chrono::Duration::from_std(duration).expect("a sleep of a sane length");
         state.sleeps.push(duration);
+        if state.real_sleeps {
+            drop(state);
+            std::thread::sleep(duration);
+        } else {
+            state.ahead += chrono::Duration::from_std(duration).expect("a sleep of a sane length");
+        }
     }
 }
 
@@ -527,6 +541,198 @@ pub fn random_secret(len: usize) -> String {
     }
     s.truncate(len);
     s
+}
+
+/// The environment variable naming a Redis server the tests may share
+/// (`scripts/test` starts one); without it each test starts its own.
+pub const TEST_REDIS_URL: &str = "TEST_REDIS_URL";
+
+/// A Redis server for one test and a stream of its own on it: the shared
+/// server at [`TEST_REDIS_URL`], or a `redis-server` this test starts on a
+/// free loopback port (and stops when it is dropped).
+pub struct TestRedis {
+    pub host: String,
+    pub port: u16,
+    /// `redis://host:port`.
+    pub url: String,
+    /// The stream the app writes to (`events_redis_stream`).
+    pub stream: String,
+    own: Option<RedisServer>,
+}
+
+/// A `redis-server` a test started.
+struct RedisServer {
+    child: Option<std::process::Child>,
+    dir: PathBuf,
+}
+
+impl TestRedis {
+    /// The shared server if there is one, else a server of this test's own.
+    pub fn start() -> TestRedis {
+        match std::env::var(TEST_REDIS_URL) {
+            Ok(url) if !url.trim().is_empty() => {
+                let parsed = url::Url::parse(url.trim())
+                    .unwrap_or_else(|e| panic!("{TEST_REDIS_URL} is no URL: {e}"));
+                TestRedis {
+                    host: parsed.host_str().unwrap_or("127.0.0.1").to_owned(),
+                    port: parsed.port().unwrap_or(6379),
+                    url: url.trim().trim_end_matches('/').to_owned(),
+                    stream: format!("test-{}", Uuid::new_v4().simple()),
+                    own: None,
+                }
+            }
+            _ => Self::own(),
+        }
+    }
+
+    /// A `redis-server` of this test's own, which it may stop and start again.
+    pub fn own() -> TestRedis {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("test-redis-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("a folder for redis-server");
+        let mut redis = TestRedis {
+            host: "127.0.0.1".into(),
+            port,
+            url: format!("redis://127.0.0.1:{port}"),
+            stream: "todo-events".into(),
+            own: Some(RedisServer { child: None, dir }),
+        };
+        redis.start_again();
+        redis
+    }
+
+    /// Starts this test's own server (again, on the same port), and waits
+    /// until it answers.
+    pub fn start_again(&mut self) {
+        let port = self.port;
+        let server = self
+            .own
+            .as_mut()
+            .expect("only a test's own Redis starts again");
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(&server.dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start redis-server ({e}): install it (Debian: apt-get install \
+                     redis-server) or set {TEST_REDIS_URL} (scripts/test does)"
+                )
+            });
+        server.child = Some(child);
+        for _ in 0..100 {
+            let pong = redis::Client::open(self.url.as_str())
+                .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+            if pong.is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server on port {port} does not answer");
+    }
+
+    /// Stops this test's own server, as a Redis that went down.
+    pub fn stop(&mut self) {
+        let server = self.own.as_mut().expect("only a test's own Redis stops");
+        if let Some(mut child) = server.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The app's variables for a Redis sink on this server.
+    pub fn sink_vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("events_sink", "redis".into()),
+            ("events_redis_url", self.url.clone()),
+            ("events_redis_host", self.host.clone()),
+            ("events_redis_port", self.port.to_string()),
+            ("events_redis_stream", self.stream.clone()),
+        ]
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url.as_str())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+            .unwrap_or_else(|e| panic!("cannot connect to Redis at {}: {e}", self.url))
+    }
+
+    /// Every entry of the stream, oldest first: its id and its fields.
+    pub fn entries(&self) -> Vec<(String, Vec<(String, String)>)> {
+        let answer: redis::Value = redis::cmd("XRANGE")
+            .arg(&self.stream)
+            .arg("-")
+            .arg("+")
+            .query(&mut self.client())
+            .expect("XRANGE");
+        let text = |v: &redis::Value| match v {
+            redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+            redis::Value::SimpleString(s) => s.clone(),
+            other => panic!("not a string: {other:?}"),
+        };
+        let redis::Value::Array(entries) = answer else {
+            panic!("XRANGE answered {answer:?}");
+        };
+        entries
+            .iter()
+            .map(|entry| match entry {
+                redis::Value::Array(parts) if parts.len() == 2 => {
+                    let redis::Value::Array(fields) = &parts[1] else {
+                        panic!("an entry without fields: {entry:?}");
+                    };
+                    let pairs = fields
+                        .chunks(2)
+                        .map(|pair| (text(&pair[0]), text(&pair[1])))
+                        .collect();
+                    (text(&parts[0]), pairs)
+                }
+                other => panic!("not a stream entry: {other:?}"),
+            })
+            .collect()
+    }
+
+    /// The events in the stream, oldest first (each entry's one field, `event`).
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.entries()
+            .into_iter()
+            .map(|(id, fields)| {
+                assert_eq!(fields.len(), 1, "entry {id} has one field: {fields:?}");
+                assert_eq!(fields[0].0, "event", "entry {id}");
+                serde_json::from_str(&fields[0].1).expect("an event is JSON")
+            })
+            .collect()
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        if let Some(server) = &mut self.own {
+            if let Some(mut child) = server.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            let _ = std::fs::remove_dir_all(&server.dir);
+        } else if let Ok(mut client) = redis::Client::open(self.url.as_str())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+        {
+            let _ = redis::cmd("DEL")
+                .arg(&self.stream)
+                .query::<i64>(&mut client);
+        }
+    }
+}
+
+/// A TCP port on loopback that nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on loopback")
 }
 
 #[cfg(test)]

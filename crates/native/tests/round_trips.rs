@@ -482,6 +482,47 @@ fn every_todos_request_is_one_round_trip() {
     check(&app, vec![stale]);
 }
 
+/// Every change queues its event (the audit row and its outbox entry) in the
+/// statement that makes it: no second round trip.
+#[test]
+fn a_change_and_its_event_are_one_round_trip() {
+    let app = TestApp::spawn();
+    let token = signed_up(&app);
+    let t = Some(token.as_str());
+    let queued = || -> i64 {
+        app.db
+            .client()
+            .query_one("SELECT count(*) FROM event_outbox", &[])
+            .unwrap()
+            .get(0)
+    };
+    let (created, statements) = measure(
+        &app,
+        "POST",
+        "/api/todos",
+        t,
+        &[],
+        Some(json!({"title": "Pay rent"})),
+    );
+    assert_eq!((created.status, statements, queued()), (201, 1, 1));
+    let item = format!("/api/todos/{}", created.body["id"].as_str().unwrap());
+    let changes = [
+        (
+            "PATCH",
+            item.clone(),
+            Some(json!({"title": "Pay the rent"})),
+            200,
+        ),
+        ("POST", format!("{item}/toggle"), None, 200),
+        ("DELETE", item, None, 204),
+    ];
+    for (n, (method, path, body, status)) in changes.into_iter().enumerate() {
+        let (reply, statements) = measure(&app, method, &path, t, &[], body);
+        assert_eq!(reply.status, status, "{method} {path}: {}", reply.body);
+        assert_eq!((statements, queued()), (1, n as i64 + 2), "{method} {path}");
+    }
+}
+
 /// A chat message answered by the rule tier costs little more than the REST
 /// call it stands for: the rate-limit reservation, the LLM breakers' state
 /// (one read for both tiers), the todos call(s) and saving the exchange.

@@ -2,7 +2,8 @@
 //! function every component calls with Spin's streaming request.
 //!
 //! Postgres goes through `spin_sdk::pg4`, variables through
-//! `spin_sdk::variables`. Outbound HTTP deliberately bypasses
+//! `spin_sdk::variables`, Redis (the events relay's component only, see
+//! [`serve_with_redis`]) through `spin_sdk::redis`. Outbound HTTP deliberately bypasses
 //! `spin_sdk::http::send`, which passes no request options and so has no time
 //! limit: [`SpinHttp`] calls `wasi:http/outgoing-handler` directly with
 //! connect/first-byte/between-bytes timeouts and polls against a monotonic
@@ -17,16 +18,18 @@
 mod incoming;
 mod outbound;
 mod pg;
+mod redis;
 
 use std::path::PathBuf;
 
 use spin_sdk::http::IncomingRequest;
-use todo_core::ports::{Ctx, SystemClock, Variables};
+use todo_core::ports::{Ctx, NoRedis, Redis, SystemClock, Variables};
 
 use incoming::Incoming;
 
 pub use outbound::SpinHttp;
 pub use pg::SpinDb;
+pub use redis::SpinRedis;
 
 /// Spin component variables (`[component.X.variables]` in `spin.toml`).
 #[derive(Debug, Default, Clone, Copy)]
@@ -51,11 +54,29 @@ const FILES_ROOT: &str = "/";
 /// The database connection is opened on first use only, so components and
 /// requests that never touch Postgres never open one.
 pub fn serve(req: IncomingRequest, handler: todo_core::Handler) -> http::Response<bytes::Bytes> {
+    serve_with(req, handler, &NoRedis)
+}
+
+/// [`serve`] with Spin's outbound Redis, for the one component that relays
+/// events: a component that calls only [`serve`] never imports the Redis
+/// interface, which `scripts/wasm-imports` holds it to.
+pub fn serve_with_redis(
+    req: IncomingRequest,
+    handler: todo_core::Handler,
+) -> http::Response<bytes::Bytes> {
+    serve_with(req, handler, &SpinRedis::default())
+}
+
+fn serve_with(
+    req: IncomingRequest,
+    handler: todo_core::Handler,
+    redis: &dyn Redis,
+) -> http::Response<bytes::Bytes> {
     let vars = SpinVariables;
     let db = SpinDb::new();
     let http = SpinHttp;
     let clock = SystemClock;
-    let ctx = Ctx::new(&db, &http, &vars, &clock, PathBuf::from(FILES_ROOT));
+    let ctx = Ctx::new(&db, &http, &vars, &clock, PathBuf::from(FILES_ROOT)).with_redis(redis);
     match incoming::read_request(req) {
         Incoming::Whole(req) => todo_core::serve(req, &ctx, handler),
         Incoming::Refused { head, error } => todo_core::api::refuse(head, &ctx, error),

@@ -1,5 +1,6 @@
 //! Spin component for the routes a scheduler calls (`/internal/...`); all
-//! behaviour lives in `todo_core::internal`.
+//! behaviour lives in `todo_core::internal`. The only component with Redis
+//! (the events relay's sink).
 
 // Only the Wasm build exports the handler: its export name cannot be linked
 // into a host cdylib, and `cargo build --workspace` builds this crate there too.
@@ -8,5 +9,5 @@
 #[cfg(target_arch = "wasm32")]
 #[spin_sdk::http_component]
 fn handle(req: spin_sdk::http::IncomingRequest) -> http::Response<bytes::Bytes> {
-    spin_host::serve(req, todo_core::internal::handle)
+    spin_host::serve_with_redis(req, todo_core::internal::handle)
 }

@@ -4,7 +4,9 @@
 //!
 //! Each change and its audit row are written by one statement (a
 //! data-modifying CTE), so they are atomic under Spin's autocommit
-//! connections as well. Changes that read the old row lock it first
+//! connections as well. The audit row carries the todo after the change
+//! (`after`), and a trigger queues it as an event in that same statement
+//! (see [`crate::events`]). Changes that read the old row lock it first
 //! (`FOR UPDATE`), so concurrent updates of one todo apply one after another
 //! and each audit row shows the true old values.
 
@@ -350,8 +352,10 @@ const CREATE_CTES: &[&str] = &[
         FROM seq, new
         RETURNING t.*, todo_fields(t) AS fields)",
     "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq)
-        SELECT user_id, id, 'create', todo_changes('{}', fields), created_at, change_seq FROM ins)",
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
+        SELECT user_id, id, 'create', todo_changes('{}', fields), created_at, change_seq,
+               event_data(id, fields)
+        FROM ins)",
 ];
 
 /// A new todo as [`CREATE_CTES`] reads it.
@@ -525,8 +529,9 @@ const UPDATE_CTES: &[&str] = &[
         WHERE t.id = diff.id AND ok.id = diff.id
         RETURNING t.*, ok.old_fields, todo_fields(t) AS new_fields)",
     "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq)
-        SELECT user_id, id, 'update', todo_changes(old_fields, new_fields), updated_at, change_seq
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
+        SELECT user_id, id, 'update', todo_changes(old_fields, new_fields), updated_at, change_seq,
+               event_data(id, new_fields)
         FROM upd)",
 ];
 
@@ -632,11 +637,14 @@ const TOGGLE_CTES: &[&str] = &[
         FROM upd JOIN spawn USING (id) WHERE spawn.next_due IS NOT NULL
         RETURNING n.*, todo_fields(n) AS fields)",
     "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq)
-        SELECT user_id, id, 'toggle', todo_changes(old_fields, new_fields), updated_at, change_seq
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
+        SELECT user_id, id, 'toggle', todo_changes(old_fields, new_fields), updated_at, change_seq,
+               event_data(id, new_fields)
         FROM upd
         UNION ALL
-        SELECT user_id, id, 'create', todo_changes('{}', fields), created_at, change_seq FROM nxt)",
+        SELECT user_id, id, 'create', todo_changes('{}', fields), created_at, change_seq,
+               event_data(id, fields)
+        FROM nxt)",
 ];
 
 /// Flips completion. Completing a recurring todo also creates its next
@@ -697,9 +705,9 @@ const DELETE_CTES: &[&str] = &[
         DELETE FROM todos AS t USING ok WHERE t.id = ok.id
         RETURNING t.id, t.user_id, ok.old_fields)",
     "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq)
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
         SELECT user_id, id, 'delete', todo_changes(old_fields, '{}'), $5::text::timestamptz,
-               (SELECT change_seq FROM seq)
+               (SELECT change_seq FROM seq), event_data(id, old_fields)
         FROM del)",
 ];
 
@@ -750,9 +758,9 @@ const CLEAR_COMPLETED_CTES: &[&str] = &[
         ")"
     ),
     "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq)
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
         SELECT user_id, id, 'delete', todo_changes(fields, '{}'), $3::text::timestamptz,
-               (SELECT change_seq FROM seq)
+               (SELECT change_seq FROM seq), event_data(id, fields)
         FROM del)",
 ];
 
@@ -799,9 +807,9 @@ const DELETE_LISTED_CTES: &[&str] = &[
         ")"
     ),
     "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq)
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
         SELECT user_id, id, 'delete', todo_changes(fields, '{}'), $3::text::timestamptz,
-               (SELECT change_seq FROM seq)
+               (SELECT change_seq FROM seq), event_data(id, fields)
         FROM del)",
 ];
 
@@ -857,7 +865,8 @@ const HISTORY_CURSOR: &str = "history cursor";
 
 /// The audit trail of one todo, newest first, a page at a time. Still there
 /// after the todo is deleted; [`TodoError::NotFound`] when the user never
-/// had that todo.
+/// had that todo. Fired reminders (audit rows too, for their events) are no
+/// change of the todo and stay out of it.
 pub fn history(
     ctx: &Ctx,
     caller: &Caller,
@@ -897,7 +906,7 @@ pub fn history(
                 "SELECT id, action, changes, at FROM todo_audit
                  WHERE user_id = ",
                 caller_id!(),
-                " AND todo_id = $3::text::uuid
+                " AND todo_id = $3::text::uuid AND action <> 'reminder'
                    AND ($4::int8 IS NULL OR id < $4::int8)
                  ORDER BY id DESC LIMIT $5::int8"
             )),
