@@ -177,7 +177,8 @@ fn admin_execute(admin_url: &str, sql: &str) {
 /// A clock the test moves: stopped at a time ([`at`](Self::at)), or
 /// following the wall clock ([`running`](Self::running), what [`TestApp`]
 /// serves with). Sleeping never waits: it moves the clock ahead by the
-/// duration and records it, so a test can see each delay without waiting.
+/// duration and records it, so a test can see each delay without waiting
+/// (unless the test asks for [real sleeps](Self::sleep_for_real)).
 pub struct TestClock(Mutex<ClockState>);
 
 struct ClockState {
@@ -186,6 +187,8 @@ struct ClockState {
     /// How far the test (or a sleep) has moved the clock.
     ahead: chrono::Duration,
     sleeps: Vec<Duration>,
+    /// Whether a sleep waits (see [`TestClock::sleep_for_real`]).
+    real_sleeps: bool,
 }
 
 impl TestClock {
@@ -204,6 +207,7 @@ impl TestClock {
             stopped_at,
             ahead: chrono::Duration::zero(),
             sleeps: Vec::new(),
+            real_sleeps: false,
         }))
     }
 
@@ -222,6 +226,13 @@ impl TestClock {
         self.state().ahead += chrono::Duration::seconds(seconds);
     }
 
+    /// From now on a sleep waits as long as it says (and is still
+    /// recorded), while a running clock follows the wall clock through it:
+    /// for tests in which another request must land during a wait.
+    pub fn sleep_for_real(&self) {
+        self.state().real_sleeps = true;
+    }
+
     /// Every [`sleep`](Clock::sleep) so far, in order.
     pub fn sleeps(&self) -> Vec<Duration> {
         self.state().sleeps.clone()
@@ -236,8 +247,13 @@ impl Clock for TestClock {
 
     fn sleep(&self, duration: Duration) {
         let mut state = self.state();
-        state.ahead += chrono::Duration::from_std(duration).expect("a sleep of a sane length");
         state.sleeps.push(duration);
+        if state.real_sleeps {
+            drop(state);
+            std::thread::sleep(duration);
+        } else {
+            state.ahead += chrono::Duration::from_std(duration).expect("a sleep of a sane length");
+        }
     }
 }
 
