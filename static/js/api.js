@@ -38,7 +38,7 @@ export class ApiError extends Error {
     this.retryAfter = retryAfter;
   }
   get network() {
-    return this.status === 0;
+    return this.code === 'network';
   }
 }
 
@@ -48,15 +48,27 @@ export function setUnauthorizedHandler(fn) {
   onUnauthorized = fn;
 }
 
+let onConnection = () => {};
 /**
- * Calls the API. `body` is sent as JSON; `headers` are added. Answers the
- * parsed JSON (or null for 204), or throws ApiError.
+ * Called after every call with whether the server was reached (any answer
+ * below 500) or not (no answer at all), so that one place can tell the
+ * user, and the live updates can retry at once when it answers again.
  */
-export async function api(method, path, { body, headers = {}, auth = true, keepalive = false } = {}) {
+export function setConnectionHandler(fn) {
+  onConnection = fn;
+}
+
+/**
+ * Calls the API. `body` is sent as JSON; `headers` are added; `signal`
+ * (an AbortSignal) cancels it, with an ApiError whose code is `aborted`.
+ * Answers the parsed JSON (or null for 204), or throws ApiError.
+ */
+export async function api(method, path, { body, headers = {}, auth = true, keepalive = false, signal } = {}) {
   const h = { accept: 'application/json', ...headers };
   if (body !== undefined) h['content-type'] = 'application/json';
   const session = loadSession();
   if (auth && session) h.authorization = `Bearer ${session.token}`;
+  const aborted = () => new ApiError({ status: 0, code: 'aborted' });
   let response;
   try {
     response = await fetch(path, {
@@ -64,16 +76,21 @@ export async function api(method, path, { body, headers = {}, auth = true, keepa
       headers: h,
       body: body === undefined ? undefined : JSON.stringify(body),
       keepalive,
+      signal,
       cache: 'no-store',
     });
   } catch {
+    if (signal?.aborted) throw aborted();
+    onConnection(false);
     throw new ApiError({ status: 0, code: 'network' });
   }
+  onConnection(response.status < 500);
   if (response.status === 204) return null;
   let data = null;
   try {
     data = await response.json();
   } catch {
+    if (signal?.aborted) throw aborted();
     data = null;
   }
   if (response.ok) return data;

@@ -1,8 +1,9 @@
 // The todo list: loading with the filters of the URL, rendering, adding,
 // inline editing, toggling, deleting with Undo, and staying in step with
-// other tabs through the delta sync (`GET /api/todos?since=<sync_token>`).
+// other tabs through the delta sync (`GET /api/todos?since=<sync_token>`),
+// long-polled (`&wait=`) while the tab is visible.
 
-import { api, ApiError, describe } from './api.js';
+import { api, ApiError, describe, setConnectionHandler } from './api.js';
 import { $, h, icon, toast, showFieldErrors, clearFieldErrors, clearErrorOnInput, busy, showBanner, hideBanner, announce } from './ui.js';
 import { toDueAt, fromDueAt, dueState, formatDue, formatLong } from './dates.js';
 import { showReminders } from './reminders.js';
@@ -10,7 +11,11 @@ import { showReminders } from './reminders.js';
 const DEFAULTS = { status: 'all', priority: '', tag: '', q: '', sort: '-created_at' };
 const PAGE = 100;
 const UNDO_MS = 6000;
-const POLL_MS = 4000;
+/** How long one long-poll may wait for a change (the API's longest). */
+const WAIT_S = 25;
+/** After a failed long-poll: 1 s, doubling, at most 30 s. */
+const BACKOFF_MS = { first: 1000, max: 30000 };
+const OFFLINE = "Can't reach the server. Showing what was last loaded; we'll keep trying.";
 const RANK = { urgent: 0, high: 1, medium: 2, low: 3 };
 const PRIORITY_WORDS = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' };
 const REPEAT_WORDS = { daily: 'Daily', weekly: 'Weekly', monthly: 'Monthly' };
@@ -28,7 +33,7 @@ const state = {
   loaded: false,
   generation: 0,
   syncing: null,
-  pollTimer: null,
+  live: null,
 };
 
 // ------------------------------------------------------------------ filters
@@ -111,6 +116,7 @@ export async function loadList() {
     hideBanner();
     render();
     loadStats();
+    state.live?.ready();
   } catch (error) {
     if (generation !== state.generation) return;
     if (error instanceof ApiError && error.status === 422 && error.fields) {
@@ -156,31 +162,39 @@ export async function loadStats() {
   }
 }
 
-/** Every change since the last sync token, applied in place (no reload). */
+/**
+ * Every change since the last sync token, a page at a time, applied in place
+ * (no reload). With `wait`, the first request is a long-poll: it answers as
+ * soon as something changes, or with nothing after `wait` seconds.
+ */
+async function pull({ wait, signal } = {}) {
+  let changed = false;
+  for (let pages = 0; pages < 20; pages++) {
+    const token = state.syncToken;
+    const longPoll = wait && pages === 0 ? `&wait=${wait}` : '';
+    const feed = await api('GET', `/api/todos?since=${encodeURIComponent(token)}&limit=${PAGE}${longPoll}`, { signal });
+    if (token !== state.syncToken) break; // the list was reloaded meanwhile
+    changed = applyChanges(feed.items, feed.deleted, false) || changed;
+    showReminders(feed.reminders);
+    state.syncToken = feed.sync_token;
+    if (!feed.has_more) break;
+  }
+  hideBanner();
+  if (changed) {
+    render();
+    loadStats();
+  }
+}
+
+/** Syncs now (after a change made here, say), beside the long-poll. */
 export function sync() {
   if (!state.syncToken || state.syncing) return state.syncing;
   state.syncing = (async () => {
-    let changed = false;
     try {
-      for (let pages = 0; pages < 20; pages++) {
-        const token = state.syncToken;
-        const feed = await api('GET', `/api/todos?since=${encodeURIComponent(token)}&limit=${PAGE}`);
-        if (token !== state.syncToken) break; // the list was reloaded meanwhile
-        changed = applyChanges(feed.items, feed.deleted, false) || changed;
-        showReminders(feed.reminders);
-        state.syncToken = feed.sync_token;
-        if (!feed.has_more) break;
-      }
-      hideBanner();
-      if (changed) {
-        render();
-        loadStats();
-      }
+      await pull();
     } catch (error) {
       if (error.status === 422) loadList();
-      else if (error.network || error.status >= 500) {
-        showBanner("Can't reach the server. Showing what was last loaded; we'll keep trying.");
-      }
+      else if (error.network || error.status >= 500) showBanner(OFFLINE);
     } finally {
       state.syncing = null;
     }
@@ -206,27 +220,114 @@ export function applyChanges(items = [], deleted = [], rerender = true) {
   return changed;
 }
 
-function onVisible() {
-  if (document.visibilityState === 'visible') sync();
+// Live updates: one long-poll in flight at a time, sent again as soon as
+// one answers, so a change made elsewhere shows here within a second. A
+// hidden tab lets go of its long-poll and sends none: each one holds a
+// server instance for up to 25 s and, over HTTP/1.1, one of the browser's
+// six connections to the app, which a few background tabs would use up. It
+// syncs at once when shown again.
+
+function visible() {
+  return document.visibilityState === 'visible';
+}
+
+/** The loop of one signed-in session; `stopSync` ends it. */
+function startLive() {
+  let resume = () => {};
+  let idle = false;
+  const live = {
+    controller: null,
+    /** Whether it rests after failing to reach the server. */
+    offline: false,
+    /** Waits `ms`, or without `ms` until there is something to follow; or until woken. */
+    rest(ms) {
+      idle = ms === undefined;
+      return new Promise((resolve) => {
+        const timer = idle ? null : setTimeout(resolve, ms);
+        resume = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    },
+    /** Ends any rest now: shown again, back online, the server answers again. */
+    wake() {
+      resume();
+    },
+    /** Ends a rest for want of a token (not a back-off): the list has loaded. */
+    ready() {
+      if (idle) resume();
+    },
+    stop() {
+      live.controller?.abort();
+      resume();
+    },
+  };
+  state.live = live;
+  follow(live);
+}
+
+async function follow(live) {
+  let delay = 0;
+  while (state.live === live) {
+    if (!visible() || !state.syncToken) {
+      await live.rest();
+      continue;
+    }
+    try {
+      live.controller = new AbortController();
+      await pull({ wait: WAIT_S, signal: live.controller.signal });
+      delay = 0;
+    } catch (error) {
+      if (state.live !== live || error.code === 'aborted') continue;
+      live.offline = error.network || error.status >= 500;
+      if (live.offline) showBanner(OFFLINE);
+      // A refused token: a fresh list brings a fresh one.
+      if (error.status === 422) loadList();
+      delay = Math.min(delay ? delay * 2 : BACKOFF_MS.first, BACKOFF_MS.max);
+      await live.rest(delay);
+      live.offline = false;
+    }
+  }
+}
+
+function onVisibility() {
+  if (visible()) state.live?.wake();
+  else state.live?.controller?.abort();
+}
+
+function onWake() {
+  state.live?.wake();
 }
 
 export function startSync() {
   stopSync();
-  state.pollTimer = setInterval(() => {
-    if (document.visibilityState === 'visible') sync();
-  }, POLL_MS);
-  document.addEventListener('visibilitychange', onVisible);
-  window.addEventListener('focus', onVisible);
-  window.addEventListener('online', onVisible);
+  startLive();
+  document.addEventListener('visibilitychange', onVisibility);
+  window.addEventListener('focus', onWake);
+  window.addEventListener('online', onWake);
 }
 
 export function stopSync() {
-  clearInterval(state.pollTimer);
-  state.pollTimer = null;
-  document.removeEventListener('visibilitychange', onVisible);
-  window.removeEventListener('focus', onVisible);
-  window.removeEventListener('online', onVisible);
+  state.live?.stop();
+  state.live = null;
+  document.removeEventListener('visibilitychange', onVisibility);
+  window.removeEventListener('focus', onWake);
+  window.removeEventListener('online', onWake);
 }
+
+// Any call that reaches the server (or fails to) says whether it can be
+// reached: the banner follows, and a long-poll resting after a failure
+// tries again at once.
+setConnectionHandler((reachable) => {
+  if (!state.live) return;
+  if (reachable) {
+    hideBanner();
+    if (state.live.offline) state.live.wake();
+  } else {
+    showBanner(OFFLINE);
+  }
+});
 
 /** Forgets everything of the signed-out user. */
 export function reset() {

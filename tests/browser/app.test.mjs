@@ -351,6 +351,82 @@ test('a change made on another device appears without a reload', async () => {
   await other.close();
 });
 
+/** Counts a page's long-polls (`wait=` syncs): started, and in flight at most at once. */
+function watchLongPolls(target) {
+  const open = new Set();
+  const seen = { started: 0, most: 0, get open() { return open.size; } };
+  target.on('request', (request) => {
+    if (!request.url().includes('wait=')) return;
+    seen.started += 1;
+    open.add(request);
+    seen.most = Math.max(seen.most, open.size);
+  });
+  target.on('requestfinished', (request) => open.delete(request));
+  target.on('requestfailed', (request) => open.delete(request));
+  return seen;
+}
+
+/** Pretends the tab was hidden or shown again (headless tabs are always visible). */
+async function setVisibility(target, state) {
+  await target.evaluate((value) => {
+    Object.defineProperty(document, 'visibilityState', { value, configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, state);
+}
+
+test('a change in one tab shows in another within 2 seconds', async (t) => {
+  await page.goto('/');
+  await row(page, 'Water the plants').waitFor();
+  const tab = await openPage(context);
+  await tab.goto('/');
+  await row(tab, 'Water the plants').waitFor();
+  const here = watchLongPolls(page);
+  const there = watchLongPolls(tab);
+  await page.waitForTimeout(500); // both tabs are waiting on a long-poll now
+
+  const title = 'Live from the other tab';
+  let started = Date.now();
+  await addTodo(tab, { title });
+  await row(page, title).waitFor({ timeout: 5000 });
+  const added = Date.now() - started;
+  started = Date.now();
+  await row(page, title).getByRole('checkbox').check();
+  await tab.locator('#todo-list > li.is-done').filter({ hasText: title }).waitFor({ timeout: 5000 });
+  const completed = Date.now() - started;
+  t.diagnostic(`shown in the other tab after ${added} ms (added), ${completed} ms (completed)`);
+  assert.ok(added < 2000, `an added todo showed in the other tab after ${added} ms`);
+  assert.ok(completed < 2000, `a completed todo showed in the other tab after ${completed} ms`);
+  assert.equal(here.most, 1, 'one long-poll in flight at a time');
+  assert.equal(there.most, 1, 'one long-poll in flight at a time');
+
+  // A hidden tab lets go of its long-poll and sends none; shown again, it
+  // catches up at once.
+  await setVisibility(tab, 'hidden');
+  await poll(async () => assert.equal(there.open, 0));
+  const sent = there.started;
+  await row(page, title).getByRole('checkbox').uncheck();
+  await page.waitForTimeout(1500);
+  assert.equal(there.started, sent, 'no long-poll while hidden');
+  assert.equal(await tab.locator('#todo-list > li.is-done').filter({ hasText: title }).count(), 1);
+  started = Date.now();
+  await setVisibility(tab, 'visible');
+  await tab.locator('#todo-list > li:not(.is-done)').filter({ hasText: title }).waitFor({ timeout: 5000 });
+  assert.ok(Date.now() - started < 2000, 'caught up at once when shown');
+  noProblems(tab);
+  await tab.close();
+
+  // Signing out stops the long-poll; signing in starts it again.
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByText('You have logged out.').waitFor();
+  await poll(async () => assert.equal(here.open, 0));
+  const before = here.started;
+  await page.waitForTimeout(1000);
+  assert.equal(here.started, before, 'no long-poll after signing out');
+  await logIn(page, email);
+  await poll(async () => assert.equal(here.open, 1));
+  noProblems(page);
+});
+
 test('when the API cannot be reached, the page says so in plain words', async () => {
   await page.route('**/api/**', (route) => route.abort('connectionrefused'));
   await page.getByLabel('New todo', { exact: true }).fill('This will not be saved');

@@ -1,6 +1,6 @@
 //! The todos library API (`todo_core::todos::store`) against real Postgres:
-//! list, create, update and toggle, each one statement round trip through
-//! the native `Db` port.
+//! list, a long-poll's check, create, update and toggle, each one statement
+//! round trip through the native `Db` port.
 //!
 //! Needs `TEST_DATABASE_URL` (as the tests do); without it the benchmark says
 //! so and measures nothing. Run with `cargo bench -p native --bench todos`;
@@ -20,7 +20,7 @@ use native::{AllowedHosts, NativeHttp};
 use todo_core::auth::Caller;
 use todo_core::ports::{Ctx, Db, SystemClock};
 use todo_core::todos::store;
-use todo_core::todos::{ListQuery, NewTodo, TodoChanges, TodoTitle};
+use todo_core::todos::{ListQuery, NewTodo, SyncToken, TodoChanges, TodoTitle};
 use uuid::Uuid;
 
 /// Todos held by the user whose list, updates and toggles are measured.
@@ -77,6 +77,17 @@ fn bench_todos(c: &mut Criterion) {
         "list (open, high+urgent, by due date, user holding 10,000)",
         |b| b.iter(|| store::list(&ctx, &user, &filtered).unwrap()),
     );
+
+    // What a waiting long-poll sends every 500 ms: the sync after the
+    // latest change, which finds nothing.
+    let caught_up = store::changes(&ctx, &user, SyncToken::at(0), 100).unwrap();
+    let latest = SyncToken::decode(&caught_up.sync_token).unwrap();
+    group.bench_function("long-poll check, nothing new (user holding 10,000)", |b| {
+        b.iter(|| {
+            let feed = store::changes(&ctx, &user, latest, 100).unwrap();
+            assert!(feed.items.is_empty() && feed.deleted.is_empty());
+        })
+    });
 
     let titles = [
         TodoTitle::parse("target A").unwrap(),

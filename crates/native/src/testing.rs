@@ -177,7 +177,8 @@ fn admin_execute(admin_url: &str, sql: &str) {
 /// A clock the test moves: stopped at a time ([`at`](Self::at)), or
 /// following the wall clock ([`running`](Self::running), what [`TestApp`]
 /// serves with). Sleeping never waits: it moves the clock ahead by the
-/// duration and records it, so a test can see each delay without waiting.
+/// duration and records it, so a test can see each delay without waiting
+/// (unless the test asks for [real sleeps](Self::sleep_for_real)).
 pub struct TestClock(Mutex<ClockState>);
 
 struct ClockState {
@@ -186,7 +187,7 @@ struct ClockState {
     /// How far the test (or a sleep) has moved the clock.
     ahead: chrono::Duration,
     sleeps: Vec<Duration>,
-    /// Sleeps wait for real (while the clock follows the wall clock).
+    /// Whether a sleep waits (see [`TestClock::sleep_for_real`]).
     real_sleeps: bool,
 }
 
@@ -210,12 +211,6 @@ impl TestClock {
         }))
     }
 
-    /// From now on a sleep waits for real and moves the clock only by the
-    /// time that passed: for tests of what happens while a request waits.
-    pub fn sleep_for_real(&self) {
-        self.state().real_sleeps = true;
-    }
-
     fn state(&self) -> std::sync::MutexGuard<'_, ClockState> {
         self.0.lock().expect("the clock's lock")
     }
@@ -229,6 +224,13 @@ impl TestClock {
 
     pub fn advance(&self, seconds: i64) {
         self.state().ahead += chrono::Duration::seconds(seconds);
+    }
+
+    /// From now on a sleep waits as long as it says (and is still
+    /// recorded), while a running clock follows the wall clock through it:
+    /// for tests in which another request must land during a wait.
+    pub fn sleep_for_real(&self) {
+        self.state().real_sleeps = true;
     }
 
     /// Every [`sleep`](Clock::sleep) so far, in order.

@@ -523,6 +523,67 @@ fn a_change_and_its_event_are_one_round_trip() {
     }
 }
 
+/// A long-poll sends the delta sync's one statement at every check: at once,
+/// then every 500 ms until a change appears or the wait is over.
+#[test]
+fn a_long_poll_costs_one_statement_per_check() {
+    let app = TestApp::spawn();
+    // Stopped, the clock moves only by the sleeps: each wait is cut into
+    // the same pauses every time.
+    app.clock.set(&chrono::Utc::now().to_rfc3339());
+    let token = signed_up(&app);
+    let t = Some(token.as_str());
+    let page = app.send("GET", "/api/todos", t, &[], None).expect(200);
+    let since = page.body["sync_token"].as_str().unwrap().to_owned();
+    app.send("POST", "/api/todos", t, &[], Some(&json!({"title": "new"})))
+        .expect(201);
+    let feed = check(
+        &app,
+        vec![case(
+            "long-poll with a change waiting",
+            "GET",
+            format!("/api/todos?since={since}&wait=25"),
+            t,
+            None,
+            200,
+            1,
+        )],
+    );
+    let now = feed[0].body["sync_token"].as_str().unwrap().to_owned();
+    check(
+        &app,
+        vec![
+            case(
+                "empty long-poll, wait=1: checks at 0, 0.5 and 1 s",
+                "GET",
+                format!("/api/todos?since={now}&wait=1"),
+                t,
+                None,
+                200,
+                3,
+            ),
+            case(
+                "empty long-poll, wait=25",
+                "GET",
+                format!("/api/todos?since={now}&wait=25"),
+                t,
+                None,
+                200,
+                51,
+            ),
+            case(
+                "wait out of range",
+                "GET",
+                format!("/api/todos?since={now}&wait=26"),
+                t,
+                None,
+                422,
+                0,
+            ),
+        ],
+    );
+}
+
 /// A chat message answered by the rule tier costs little more than the REST
 /// call it stands for: the rate-limit reservation, the LLM breakers' state
 /// (one read for both tiers), the todos call(s) and saving the exchange.

@@ -1208,6 +1208,146 @@ fn delta_sync_reports_changed_todos_and_deleted_ids() {
     assert_eq!(sync["deleted"], json!([]));
 }
 
+// ---------------------------------------------------------------- long-poll
+
+/// Ada's sync token after she listed her todos.
+fn sync_token(user: &User) -> String {
+    user.list("")["sync_token"].as_str().unwrap().to_owned()
+}
+
+fn half_seconds(n: usize) -> Vec<std::time::Duration> {
+    vec![std::time::Duration::from_millis(500); n]
+}
+
+/// Stops the app's clock at the current time: then only the sleeps move
+/// it, and a wait is cut into the same pauses every time.
+fn stop_the_clock(app: &TestApp) {
+    app.clock.set(&Utc::now().to_rfc3339());
+}
+
+#[test]
+fn a_long_poll_with_nothing_new_checks_every_half_second_and_answers_the_same_token() {
+    let app = TestApp::spawn();
+    stop_the_clock(&app);
+    let ada = User::signup(&app, "ada@example.com");
+    ada.create(json!({"title": "already seen"}));
+    let token = sync_token(&ada);
+    let bob = User::signup(&app, "bob@example.com");
+    bob.create(json!({"title": "not Ada's"}));
+
+    let reply = ada.list(&format!("since={token}&wait=2"));
+    assert_eq!(
+        reply,
+        json!({"items": [], "deleted": [], "reminders": [], "sync_token": token, "has_more": false})
+    );
+    // The test clock fast-forwards the sleeps: 2 s in four checks' pauses.
+    assert_eq!(app.clock.sleeps(), half_seconds(4));
+}
+
+#[test]
+fn a_long_poll_answers_at_once_when_there_are_changes_and_limit_still_pages() {
+    let app = TestApp::spawn();
+    stop_the_clock(&app);
+    let ada = User::signup(&app, "ada@example.com");
+    let token = sync_token(&ada);
+    ada.create(json!({"title": "first"}));
+    ada.create(json!({"title": "second"}));
+
+    let page = ada.list(&format!("since={token}&wait=25&limit=1"));
+    assert_eq!(titles(&page["items"]), ["first"]);
+    assert_eq!(page["has_more"], true);
+    let next = page["sync_token"].as_str().unwrap();
+    let rest = ada.list(&format!("wait=25&since={next}&limit=1"));
+    assert_eq!(titles(&rest["items"]), ["second"]);
+    assert_eq!(rest["has_more"], false);
+    assert_eq!(app.clock.sleeps(), half_seconds(0), "no check waited");
+
+    // Caught up, the next one waits for the next change.
+    let last = rest["sync_token"].as_str().unwrap();
+    let empty = ada.list(&format!("since={last}&wait=1"));
+    assert_eq!(empty["sync_token"], last);
+    assert_eq!(app.clock.sleeps(), half_seconds(2));
+}
+
+#[test]
+fn a_change_made_during_a_long_poll_answers_it_well_before_the_wait_ends() {
+    let app = TestApp::spawn();
+    app.clock.sleep_for_real();
+    let ada = User::signup(&app, "ada@example.com");
+    let bob = User::signup(&app, "bob@example.com");
+    let token = sync_token(&ada);
+    let started = std::time::Instant::now();
+    let (reply, changing, answered) = std::thread::scope(|s| {
+        let poll = s.spawn(|| {
+            let reply = ada.list(&format!("since={token}&wait=10"));
+            (reply, started.elapsed())
+        });
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        bob.create(json!({"title": "Bob's change wakes no one else"}));
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        let changing = started.elapsed();
+        ada.create(json!({"title": "made in another tab"}));
+        let (reply, answered) = poll.join().unwrap();
+        (reply, changing, answered)
+    });
+    assert_eq!(titles(&reply["items"]), ["made in another tab"]);
+    // It waited for the change, then answered within about one interval.
+    assert!(answered > changing, "{answered:?} {changing:?}");
+    assert!(
+        answered - changing < std::time::Duration::from_millis(1500),
+        "{answered:?} {changing:?}"
+    );
+}
+
+#[test]
+fn a_token_revoked_during_a_long_poll_is_answered_401_at_the_next_check() {
+    let app = TestApp::spawn();
+    app.clock.sleep_for_real();
+    let ada = User::signup(&app, "ada@example.com");
+    let token = sync_token(&ada);
+    let started = std::time::Instant::now();
+    let (reply, answered) = std::thread::scope(|s| {
+        let poll = s.spawn(|| {
+            let reply = ada.call("GET", &format!("/api/todos?since={token}&wait=10"), None);
+            (reply, started.elapsed())
+        });
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        ada.call("POST", "/api/auth/logout", None).expect(204);
+        poll.join().unwrap()
+    });
+    reply.assert_error(401, "unauthorized");
+    assert!(
+        answered < std::time::Duration::from_millis(2500),
+        "{answered:?}"
+    );
+}
+
+#[test]
+fn a_refused_long_poll_answers_at_once_and_wait_needs_since() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let token = sync_token(&ada);
+    for (query, field) in [
+        ("wait=5".to_owned(), "wait"),
+        ("wait=5&updated_since=2026-01-01".to_owned(), "wait"),
+        (format!("since={token}&wait=0"), "wait"),
+        (format!("since={token}&wait=26"), "wait"),
+        (format!("since={token}&wait=soon"), "wait"),
+        ("since=zz&wait=5".to_owned(), "since"),
+        (format!("since={token}&wait=5&status=open"), "since"),
+    ] {
+        let reply = ada.call("GET", &format!("/api/todos?{query}"), None);
+        reply.assert_error(422, "validation_failed");
+        assert_eq!(reply.field_errors(), [field], "{query}");
+    }
+    let path = format!("/api/todos?since={token}&wait=5");
+    send(&app, "GET", &path, Some("not-a-token"), &[], None).expect_error(401, "unauthorized");
+    ada.call("POST", "/api/auth/logout", None).expect(204);
+    ada.call("GET", &path, None)
+        .expect_error(401, "unauthorized");
+    assert_eq!(app.clock.sleeps(), half_seconds(0), "none of them waited");
+}
+
 #[test]
 fn stats_count_open_done_overdue_due_today_priorities_and_tags() {
     let app = TestApp::spawn();

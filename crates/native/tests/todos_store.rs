@@ -15,7 +15,8 @@ use todo_core::ports::Db;
 use todo_core::ports::{Clock, Ctx};
 use todo_core::todos::store::{self, list_sql, TodoError};
 use todo_core::todos::{
-    DueAt, HistoryQuery, ListQuery, NewTodo, Priority, Recurrence, Tags, TodoChanges, TodoTitle,
+    DueAt, HistoryQuery, ListQuery, NewTodo, Priority, Recurrence, SyncToken, Tags, TodoChanges,
+    TodoTitle,
 };
 use uuid::Uuid;
 
@@ -475,6 +476,56 @@ fn every_list_query_is_served_by_an_index() {
     let first_plan = plan(&world.db, Json::Rows(&first.page), &first.params);
     assert!(first_plan.contains("Index Scan"), "{first_plan}");
     assert!(!first_plan.contains("Sort"), "{first_plan}");
+}
+
+/// A long-poll sends the delta sync's statement every half second while it
+/// waits, so that statement must read only the rows after the token, through
+/// `todos_user_change` and `todo_audit_deleted_seq`: here for a user holding
+/// 10,000 todos and 5,000 tombstones, among other users' changes.
+#[test]
+fn the_long_poll_check_reads_changes_through_their_indexes() {
+    let world = World::new("2026-06-01T12:00:00Z");
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let bob = world.user("bob@example.com");
+    world
+        .db
+        .execute(
+            "WITH todos_seeded AS (
+                INSERT INTO todos (user_id, title, created_at, updated_at, change_seq)
+                SELECT $1::text::uuid, 'todo ' || i,
+                       '2026-01-01T00:00:00Z'::timestamptz + i * interval '1 minute',
+                       '2026-01-01T00:00:00Z'::timestamptz + i * interval '1 minute', i
+                FROM generate_series(1, 9999) AS i),
+             tombstones AS (
+                INSERT INTO todo_audit (user_id, todo_id, action, at, change_seq)
+                SELECT $1::text::uuid, gen_random_uuid(), 'delete',
+                       '2026-03-01T00:00:00Z'::timestamptz + i * interval '1 minute', 10000 + i
+                FROM generate_series(1, 5000) AS i)
+             UPDATE users SET change_seq = 15000, todo_count = 9999 WHERE id = $1::text::uuid",
+            &[ada.user_id.into()],
+        )
+        .unwrap();
+    for i in 0..20 {
+        let todo = store::create(&ctx, &bob, &new_todo(&format!("bob {i}"))).unwrap();
+        store::delete(&ctx, &bob, todo.id, None).unwrap();
+    }
+    let mine = store::create(&ctx, &ada, &new_todo("seen")).unwrap();
+    store::delete(&ctx, &ada, mine.id, None).unwrap();
+    world.db.execute("VACUUM ANALYZE todos", &[]).unwrap();
+    world.db.execute("VACUUM ANALYZE todo_audit", &[]).unwrap();
+
+    // Caught up: Ada's latest change is that delete.
+    let feed = store::changes(&ctx, &ada, SyncToken::at(15_001), 10).unwrap();
+    let token = SyncToken::decode(&feed.sync_token).unwrap();
+    assert_eq!(token, SyncToken::at(15_002));
+    let plan = world
+        .db
+        .explain(&store::changes_statement(&ada, token, 50))
+        .unwrap();
+    assert!(plan.contains("todos_user_change"), "{plan}");
+    assert!(plan.contains("todo_audit_deleted_seq"), "{plan}");
+    assert!(!plan.contains("Seq Scan"), "{plan}");
 }
 
 // ------------------------------------------------------------ limits that cannot be raced

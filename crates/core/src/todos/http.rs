@@ -10,7 +10,7 @@ use super::domain::{
     TodoTitle,
 };
 use super::query::{ClearQuery, HistoryQuery, ListQuery};
-use super::store;
+use super::{live, store};
 use crate::api::{allow, empty, json, parse_json, Request, Response};
 use crate::auth::{require_caller, Caller};
 use crate::error::{ApiError, Fields};
@@ -181,12 +181,16 @@ fn if_match(req: &Request) -> Option<Vec<i64>> {
 
 fn list(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     let query = ListQuery::parse(req.uri().query().unwrap_or("")).map_err(ApiError::validation)?;
-    match query.since {
-        Some(since) => Ok(json(
+    match (query.since, query.wait) {
+        (Some(since), Some(wait)) => Ok(json(
+            StatusCode::OK,
+            &live::changes_within(ctx, caller, since, query.limit, wait)?,
+        )),
+        (Some(since), None) => Ok(json(
             StatusCode::OK,
             &store::changes(ctx, caller, since, query.limit)?,
         )),
-        None => Ok(json(StatusCode::OK, &store::list(ctx, caller, &query)?)),
+        (None, _) => Ok(json(StatusCode::OK, &store::list(ctx, caller, &query)?)),
     }
 }
 

@@ -1,6 +1,8 @@
 //! The query string of `GET /api/todos`: filters, sort order, page size and
 //! the keyset cursor. Every bad value is reported under its parameter's name.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -350,6 +352,34 @@ impl SyncToken {
     }
 }
 
+/// `wait=`: how long a sync may wait for a change before it answers that
+/// there is none (a long-poll), in whole seconds from 1 to [`Wait::MAX_SECONDS`].
+/// The longest wait stays well under the read timeouts of common proxies
+/// (60 s for nginx), so a waiting request is never cut off on its way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait(u8);
+
+impl Wait {
+    pub const MAX_SECONDS: u8 = 25;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        raw.parse::<u8>()
+            .ok()
+            .filter(|s| (1..=Self::MAX_SECONDS).contains(s))
+            .map(Wait)
+            .ok_or_else(|| {
+                format!(
+                    "must be a whole number of seconds from 1 to {}",
+                    Self::MAX_SECONDS
+                )
+            })
+    }
+
+    pub fn duration(self) -> Duration {
+        Duration::from_secs(u64::from(self.0))
+    }
+}
+
 /// A parsed list query. `Default` is "everything, newest first, 50 a page".
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
@@ -369,8 +399,10 @@ pub struct ListQuery {
     /// deleted after it.
     pub updated_since: Option<DateTime<Utc>>,
     /// Sync: every change after this token instead of a filtered list
-    /// (only `limit` may go with it).
+    /// (only `limit` and `wait` may go with it).
     pub since: Option<SyncToken>,
+    /// With `since`: wait this long for a change when there is none yet.
+    pub wait: Option<Wait>,
     pub sort: Sort,
     pub limit: i64,
     /// `next_cursor` of the previous page, as the client sent it: opened by
@@ -390,6 +422,7 @@ impl Default for ListQuery {
             overdue: None,
             updated_since: None,
             since: None,
+            wait: None,
             sort: Sort::default(),
             limit: DEFAULT_LIMIT,
             cursor: None,
@@ -398,8 +431,9 @@ impl Default for ListQuery {
 }
 
 /// The parameters of a list; [`SYNC_PARAMS`] ask for changes instead of a page.
-pub const PARAMS: [&str; 12] = [
+pub const PARAMS: [&str; 13] = [
     "since",
+    "wait",
     "status",
     "priority",
     "tag",
@@ -413,7 +447,7 @@ pub const PARAMS: [&str; 12] = [
     "cursor",
 ];
 
-pub const SYNC_PARAMS: [&str; 2] = ["since", "updated_since"];
+pub const SYNC_PARAMS: [&str; 3] = ["since", "wait", "updated_since"];
 
 impl ListQuery {
     /// Parses a URL query string (without the `?`). Unknown or repeated
@@ -481,12 +515,18 @@ impl ListQuery {
             query.since = fields.take("since", SyncToken::decode(v));
             if raw
                 .iter()
-                .any(|(name, _)| name != "since" && name != "limit")
+                .any(|(name, _)| !["since", "limit", "wait"].contains(&name.as_str()))
             {
                 fields.add(
                     "since",
-                    "lists every change after the token: only limit may go with it",
+                    "lists every change after the token: only limit and wait may go with it",
                 );
+            }
+        }
+        if let Some(v) = get("wait") {
+            query.wait = fields.take("wait", Wait::parse(v));
+            if get("since").is_none() {
+                fields.add("wait", "waits for changes after a sync token: needs since");
             }
         }
         query.cursor = get("cursor").map(str::to_owned);
@@ -564,6 +604,31 @@ mod tests {
             parse("since=0000000000000003&status=open"),
             Err(vec!["since".to_owned()])
         );
+    }
+
+    #[test]
+    fn a_wait_goes_with_since_only_and_lasts_1_to_25_seconds() {
+        let since = "since=0000000000000003";
+        let wait = |q: &str| parse(q).map(|q| q.wait.map(Wait::duration));
+        assert_eq!(wait(since), Ok(None));
+        for (raw, seconds) in [("1", 1), ("25", 25), ("07", 7)] {
+            let q = format!("{since}&wait={raw}&limit=5");
+            assert_eq!(wait(&q), Ok(Some(Duration::from_secs(seconds))), "{q}");
+        }
+        for bad in ["0", "26", "-1", "1.5", "", "x", "256"] {
+            let q = format!("{since}&wait={bad}");
+            assert_eq!(wait(&q), Err(vec!["wait".to_owned()]), "{q}");
+        }
+        for (q, fields) in [
+            ("wait=5", vec!["wait"]),
+            ("wait=5&status=open", vec!["wait"]),
+            ("wait=5&updated_since=2026-01-01", vec!["wait"]),
+            ("wait=5&since=x", vec!["since"]),
+            ("wait=5&since=0000000000000003&q=a", vec!["since"]),
+        ] {
+            let want = fields.into_iter().map(str::to_owned).collect();
+            assert_eq!(parse(q).map(|_| ()), Err(want), "{q}");
+        }
     }
 
     fn parse(q: &str) -> Result<ListQuery, Vec<String>> {

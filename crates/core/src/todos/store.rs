@@ -1287,6 +1287,31 @@ const FEED_REMINDERS: &str = concat!(
     ORDER BY change_seq, todo_id LIMIT $6::int8"
 );
 
+/// The one statement of [`changes`]: the three streams, each one row
+/// longer than a page, and the caller's latest change number. A long-poll
+/// sends it at every check, so it is read through the `(user_id,
+/// change_seq)` indexes.
+pub fn changes_statement(caller: &Caller, since: SyncToken, limit: i64) -> Statement {
+    // Past the last position of a change: kind 3 comes after every kind.
+    let (kind, id) = since
+        .after
+        .map_or((3, Uuid::nil()), |(kind, id)| (kind as i64, id));
+    let mut params = caller.params();
+    params
+        .0
+        .extend([since.seq.into(), kind.into(), id.into(), (limit + 1).into()]);
+    Caller::statement(
+        &[],
+        &[
+            ("items", Json::Rows(FEED_TODOS)),
+            ("deleted", Json::Rows(FEED_DELETED)),
+            ("reminders", Json::Rows(FEED_REMINDERS)),
+            ("seq", Json::Value(CALLER_SEQ)),
+        ],
+        params,
+    )
+}
+
 /// Every change after `since`, at most `limit` entries (todos and deleted
 /// ids together) a page. Changes come in the order they were committed, so
 /// a client that follows the tokens never misses one.
@@ -1319,22 +1344,7 @@ pub fn changes(
         Deleted,
         Reminder(FiredReminder),
     }
-    // Past the last position of a change: kind 3 comes after every kind.
-    let (kind, id) = since
-        .after
-        .map_or((3, Uuid::nil()), |(kind, id)| (kind as i64, id));
-    let answer: Answer = fetch(
-        ctx,
-        caller,
-        &[],
-        &[
-            ("items", Json::Rows(FEED_TODOS)),
-            ("deleted", Json::Rows(FEED_DELETED)),
-            ("reminders", Json::Rows(FEED_REMINDERS)),
-            ("seq", Json::Value(CALLER_SEQ)),
-        ],
-        vec![since.seq.into(), kind.into(), id.into(), (limit + 1).into()],
-    )?;
+    let answer: Answer = run(ctx, caller, &changes_statement(caller, since, limit))?;
     // Merge the three streams by position and keep the first `limit`.
     let mut entries: Vec<(i64, ChangeKind, Uuid, Entry)> = answer
         .items
