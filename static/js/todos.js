@@ -225,10 +225,13 @@ export function applyChanges(items = [], deleted = [], rerender = true) {
 // hidden tab lets go of its long-poll and sends none: each one holds a
 // server instance for up to 25 s and, over HTTP/1.1, one of the browser's
 // six connections to the app, which a few background tabs would use up. It
-// syncs at once when shown again.
+// syncs at once when shown again. The exception is a user who allowed
+// browser notifications: their hidden tabs keep listening, since that is
+// when a reminder's notification matters.
 
-function visible() {
-  return document.visibilityState === 'visible';
+function listening() {
+  const notified = 'Notification' in window && Notification.permission === 'granted';
+  return document.visibilityState === 'visible' || notified;
 }
 
 /** The loop of one signed-in session; `stopSync` ends it. */
@@ -270,7 +273,7 @@ function startLive() {
 async function follow(live) {
   let delay = 0;
   while (state.live === live) {
-    if (!visible() || !state.syncToken) {
+    if (!listening() || !state.syncToken) {
       await live.rest();
       continue;
     }
@@ -292,8 +295,8 @@ async function follow(live) {
 }
 
 function onVisibility() {
-  if (visible()) state.live?.wake();
-  else state.live?.controller?.abort();
+  if (document.visibilityState === 'visible') state.live?.wake();
+  else if (!listening()) state.live?.controller?.abort();
 }
 
 function onWake() {
