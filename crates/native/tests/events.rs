@@ -6,6 +6,8 @@
 //! once and in order per todo: with the broker down, after a crash between
 //! send and mark, and with several relays at once.
 
+mod api_document;
+
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -231,8 +233,10 @@ fn relay(app: &TestApp) -> (u16, Value) {
     relay_at(app, "/internal/events/relay")
 }
 
+/// Also checks the answer against the API document.
 fn relay_at(app: &TestApp, path: &str) -> (u16, Value) {
     let reply = app.send("POST", path, Some(TOKEN), &[], None);
+    api_document::check_against_document("POST", path, &reply);
     (reply.status, reply.body)
 }
 
@@ -461,6 +465,25 @@ fn each_change_reaches_the_redis_stream_as_a_cloudevent_in_order() {
     // Delivered once: the next relay finds nothing.
     assert_eq!(delivered(&app), 0);
     assert_eq!(redis.events().len(), 7);
+}
+
+#[test]
+fn a_redis_outside_the_allowed_outbound_hosts_is_never_reached() {
+    let redis = TestRedis::start();
+    let mut vars = redis.sink_vars();
+    // allowed_outbound_hosts names another port than the URL.
+    vars.retain(|(name, _)| *name != "events_redis_port");
+    vars.push(("events_redis_port", (redis.port - 1).to_string()));
+    let app = app_with(&vars);
+    Writer::new(&app, "ada@example.com").create("Pay rent");
+    let (status, body) = relay(&app);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("unavailable")),
+        "{body}"
+    );
+    assert!(redis.events().is_empty());
+    assert_eq!(outbox(&app), (1, 1));
 }
 
 #[test]

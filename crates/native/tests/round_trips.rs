@@ -2,7 +2,7 @@
 //! request costs, counted by the native harness. The README lists the same
 //! numbers; this test keeps them from creeping back up.
 
-use native::testing::{Reply, TestApp};
+use native::testing::{Reply, TestApp, TestRedis};
 use serde_json::{json, Value};
 
 /// One request and the statements it sent.
@@ -582,6 +582,51 @@ fn a_long_poll_costs_one_statement_per_check() {
             ),
         ],
     );
+}
+
+/// The events relay: one statement when nothing is queued (or with no
+/// sink), two per batch (lease and read; mark and give back).
+#[test]
+fn the_events_relay_costs_two_statements_a_batch() {
+    const INTERNAL: &str = "internal-test-token-0123456789";
+    let redis = TestRedis::start();
+    let mut vars: Vec<(&str, String)> = redis.sink_vars();
+    vars.push(("internal_token", INTERNAL.into()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let app = TestApp::spawn_with(&vars);
+    let token = signed_up(&app);
+    let relay = |what, statements| {
+        case(
+            what,
+            "POST",
+            "/internal/events/relay",
+            Some(INTERNAL),
+            None,
+            200,
+            statements,
+        )
+    };
+    check(&app, vec![relay("relay, nothing queued", 1)]);
+    for title in ["a", "b", "c"] {
+        app.send(
+            "POST",
+            "/api/todos",
+            Some(&token),
+            &[],
+            Some(&json!({ "title": title })),
+        )
+        .expect(201);
+    }
+    let replies = check(
+        &app,
+        vec![
+            relay("relay, three queued", 2),
+            relay("relay, all delivered", 1),
+        ],
+    );
+    assert_eq!(replies[0].body["delivered"], 3);
+    let none = TestApp::spawn_with(&[("internal_token", INTERNAL)]);
+    check(&none, vec![relay("relay, no sink (prune)", 1)]);
 }
 
 /// A chat message answered by the rule tier costs little more than the REST
