@@ -1,6 +1,8 @@
-//! The migrations: idempotent, recorded by refinery, and in step with
+//! The migrations: idempotent, recorded by refinery, safe to run twice at
+//! once (a deploy's migration Job may overlap the last one), and in step with
 //! `todo_core::LATEST_MIGRATION`.
 
+use std::process::{Command, Stdio};
 use std::str::FromStr;
 
 use native::testing::TEST_DATABASE_URL;
@@ -71,18 +73,77 @@ fn migrating_twice_applies_everything_once() {
     client.query("select id from users limit 1", &[]).unwrap();
 }
 
+/// The versions recorded in `refinery_schema_history`, in order.
+fn recorded_versions(url: &str) -> Vec<i32> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .query(
+            "select version from refinery_schema_history order by version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 #[test]
-fn latest_migration_matches_the_migrations_folder() {
+fn two_migrate_processes_started_together_both_succeed_and_apply_each_migration_once() {
+    let expected = folder_versions();
+    // Several fresh databases: a race that one pair misses, another hits.
+    for _ in 0..4 {
+        let db = EmptyDb::create();
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_migrate"))
+                    .args(["--database-url", &db.url])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut applied = Vec::new();
+        for run in runs {
+            let output = run.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+            assert!(
+                output.status.success(),
+                "migrate failed: {stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            // "<url>: applied V1__a, V2__b" or "<url>: schema is up to date"
+            if let Some((_, names)) = stdout.trim().split_once(": applied ") {
+                applied.extend(names.split(", ").map(str::to_owned));
+            }
+        }
+        applied.sort();
+        let mut once = applied.clone();
+        once.dedup();
+        assert_eq!(applied, once, "a migration was applied twice");
+        assert_eq!(applied.len(), expected.len(), "{applied:?}");
+        assert_eq!(recorded_versions(&db.url), expected);
+    }
+}
+
+/// The versions of the files in `migrations/`, in order.
+fn folder_versions() -> Vec<i32> {
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
-    let highest = std::fs::read_dir(&folder)
+    let mut versions: Vec<i32> = std::fs::read_dir(&folder)
         .unwrap()
         .filter_map(|entry| {
             let name = entry.unwrap().file_name().into_string().unwrap();
             let version = name.strip_prefix('V')?.split_once("__")?.0.to_owned();
-            Some(i64::from_str(&version).unwrap())
+            Some(i32::from_str(&version).unwrap())
         })
-        .max()
-        .unwrap();
+        .collect();
+    versions.sort_unstable();
+    versions
+}
+
+#[test]
+fn latest_migration_matches_the_migrations_folder() {
+    let highest = i64::from(*folder_versions().last().unwrap());
     assert_eq!(
         todo_core::LATEST_MIGRATION,
         highest,
