@@ -6,6 +6,8 @@
 # along because migrate builds the connection string from the app's db_*
 # variables (its defaults, overridden by SPIN_VARIABLE_*), as the components do.
 #
+# CI does not build it (its machines have no container engine).
+#
 # Build from the repository's root:
 #   docker build -f k8s/migrate.Dockerfile -t <registry>/todo-spin-migrate:<tag> .
 
