@@ -162,6 +162,33 @@ fn readiness_is_503_when_the_database_is_down_and_leaks_nothing() {
     assert!(!body.to_string().contains("db-secret-password"));
 }
 
+/// What the cluster's readiness probe relies on: while PostgreSQL is away a
+/// pod is taken out of its Service (503), and it comes back by itself (200)
+/// once PostgreSQL does, with no restart; liveness stays 200 throughout, so
+/// Kubernetes never restarts a pod for a database outage.
+#[test]
+fn readiness_is_503_while_the_database_is_unreachable_and_200_once_it_is_back_without_a_restart() {
+    let app =
+        TestApp::spawn_with(&[("ollama_url", &format!("http://127.0.0.1:{}", closed_port()))]);
+    let (status, body) = get(&app, "/health/ready");
+    assert_eq!(status, 200, "{body}");
+
+    app.db.accept_connections(false);
+    for _ in 0..3 {
+        let (status, body) = get(&app, "/health/ready");
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["checks"]["database"]["status"], "down", "{body}");
+        let (status, _) = get(&app, "/health");
+        assert_eq!(status, 200);
+    }
+
+    app.db.accept_connections(true);
+    let (status, body) = get(&app, "/health/ready");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["checks"]["database"]["status"], "up");
+}
+
 #[test]
 fn readiness_is_503_until_the_latest_migration_is_applied() {
     let app =

@@ -1,6 +1,8 @@
-//! The migrations: idempotent, recorded by refinery, and in step with
+//! The migrations: idempotent, recorded by refinery, safe to run twice at
+//! once (a deploy's migration Job may overlap the last one), and in step with
 //! `todo_core::LATEST_MIGRATION`.
 
+use std::process::{Command, Stdio};
 use std::str::FromStr;
 
 use native::testing::TEST_DATABASE_URL;
@@ -71,18 +73,194 @@ fn migrating_twice_applies_everything_once() {
     client.query("select id from users limit 1", &[]).unwrap();
 }
 
+/// The versions recorded in `refinery_schema_history`, in order.
+fn recorded_versions(url: &str) -> Vec<i32> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .query(
+            "select version from refinery_schema_history order by version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 #[test]
-fn latest_migration_matches_the_migrations_folder() {
+fn two_migrate_processes_started_together_both_succeed_and_apply_each_migration_once() {
+    let expected = folder_versions();
+    // Several fresh databases: a race that one pair misses, another hits.
+    for _ in 0..4 {
+        let db = EmptyDb::create();
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_migrate"))
+                    .args(["--database-url", &db.url])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut applied = Vec::new();
+        for run in runs {
+            let output = run.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+            assert!(
+                output.status.success(),
+                "migrate failed: {stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            // "<url>: applied V1__a, V2__b" or "<url>: schema is up to date"
+            if let Some((_, names)) = stdout.trim().split_once(": applied ") {
+                applied.extend(names.split(", ").map(str::to_owned));
+            }
+        }
+        applied.sort();
+        let mut once = applied.clone();
+        once.dedup();
+        assert_eq!(applied, once, "a migration was applied twice");
+        assert_eq!(applied.len(), expected.len(), "{applied:?}");
+        assert_eq!(recorded_versions(&db.url), expected);
+    }
+}
+
+/// `url` with its `sslmode` set to `mode`.
+fn with_sslmode(url: &str, mode: &str) -> String {
+    let mut url = url::Url::parse(url).unwrap();
+    let others: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "sslmode")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(others)
+        .append_pair("sslmode", mode);
+    url.to_string()
+}
+
+/// A stand-in for a PostgreSQL that accepts only TLS: it answers the
+/// client's SSLRequest with `S`, completes a TLS handshake with a test-only
+/// certificate, reads the startup message through TLS and refuses it with a
+/// FATAL error that says so. Its address.
+fn tls_only_server() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let certs = CertificateDer::pem_file_iter(fixtures.join("test-only-tls.crt"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(fixtures.join("test-only-tls.key")).unwrap();
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut tcp in listener.incoming().flatten() {
+            let mut ssl_request = [0; 8];
+            if tcp.read_exact(&mut ssl_request).is_err()
+                || ssl_request != [0, 0, 0, 8, 4, 210, 22, 47]
+            {
+                continue; // a client that did not ask for TLS gets nothing
+            }
+            tcp.write_all(b"S").unwrap();
+            let mut conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+            let mut length = [0; 4];
+            if tls.read_exact(&mut length).is_err() {
+                continue;
+            }
+            let mut startup = vec![0; u32::from_be_bytes(length) as usize - 4];
+            let _ = tls.read_exact(&mut startup);
+            let mut fields = Vec::new();
+            for (code, value) in [
+                (b'S', "FATAL"),
+                (b'C', "28000"),
+                (b'M', "startup message arrived over TLS"),
+            ] {
+                fields.push(code);
+                fields.extend_from_slice(value.as_bytes());
+                fields.push(0);
+            }
+            fields.push(0);
+            let mut error = vec![b'E'];
+            error.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+            error.extend_from_slice(&fields);
+            let _ = tls.write_all(&error);
+            let _ = tls.flush();
+        }
+    });
+    addr
+}
+
+/// A managed PostgreSQL often accepts nothing but TLS. With
+/// `sslmode=require` (and `prefer`), migrate speaks TLS to it, accepting its
+/// certificate as libpq does without PGSSLROOTCERT (a real TLS-only server,
+/// with and without PGSSLROOTCERT, was checked by hand).
+#[test]
+fn migrate_speaks_tls_to_a_server_that_accepts_only_tls() {
+    let addr = tls_only_server();
+    for mode in ["require", "prefer"] {
+        let url = format!("postgres://todo@{addr}/todo?sslmode={mode}");
+        let err = native::migrate(&url).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("startup message arrived over TLS"),
+            "{mode}: {err:#}"
+        );
+    }
+}
+
+/// Against a server without TLS, `require` refuses to go on in plain text
+/// and `prefer` does (the test server has no TLS unless configured so).
+#[test]
+fn without_tls_on_the_server_require_refuses_and_prefer_falls_back_to_plain_text() {
+    let db = EmptyDb::create();
+    let mut admin = postgres::Client::connect(&admin_url(), postgres::NoTls).unwrap();
+    let ssl: String = admin.query_one("SHOW ssl", &[]).unwrap().get(0);
+    if ssl == "off" {
+        let err = native::migrate(&with_sslmode(&db.url, "require")).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("server does not support TLS"),
+            "{err:#}"
+        );
+    }
+    let applied = native::migrate(&with_sslmode(&db.url, "prefer")).unwrap();
+    assert!(applied.contains(&"V1__initial_schema".to_owned()));
+}
+
+/// The versions of the files in `migrations/`, in order.
+fn folder_versions() -> Vec<i32> {
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
-    let highest = std::fs::read_dir(&folder)
+    let mut versions: Vec<i32> = std::fs::read_dir(&folder)
         .unwrap()
         .filter_map(|entry| {
             let name = entry.unwrap().file_name().into_string().unwrap();
             let version = name.strip_prefix('V')?.split_once("__")?.0.to_owned();
-            Some(i64::from_str(&version).unwrap())
+            Some(i32::from_str(&version).unwrap())
         })
-        .max()
-        .unwrap();
+        .collect();
+    versions.sort_unstable();
+    versions
+}
+
+#[test]
+fn latest_migration_matches_the_migrations_folder() {
+    let highest = i64::from(*folder_versions().last().unwrap());
     assert_eq!(
         todo_core::LATEST_MIGRATION,
         highest,
