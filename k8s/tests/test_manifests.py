@@ -322,9 +322,9 @@ class Manifests(unittest.TestCase):
                 self.assertEqual("Forbid", cron["spec"]["concurrencyPolicy"])
                 (container,) = list(containers(cron))
                 env = {e["name"]: e for e in container["env"]}
-                url = re.fullmatch(r"http://([a-z0-9-]+)(/\S*)", env["TARGET_URL"]["value"])
+                url = re.fullmatch(r"http://([a-z0-9-]+)(/[^?\s]*)(\?\S*)?", env["TARGET_URL"]["value"])
                 self.assertIsNotNone(url, env["TARGET_URL"])
-                host, path = url.groups()
+                host, path, _query = url.groups()
                 # The Service spin-operator makes is named after the SpinApp.
                 app = self.spinapps(overlay).get(host)
                 self.assertIsNotNone(app, f"no SpinApp {host}")
@@ -333,7 +333,7 @@ class Manifests(unittest.TestCase):
                     "internal_token", env["INTERNAL_TOKEN"]["valueFrom"]["secretKeyRef"]["key"]
                 )
         paths = {
-            re.sub(r"^http://[^/]+", "", next(e["value"] for e in c["env"] if e["name"] == "TARGET_URL"))
+            re.sub(r"^http://[^/]+|\?.*$", "", next(e["value"] for e in c["env"] if e["name"] == "TARGET_URL"))
             for _, cron in self.objects("CronJob")
             for c in containers(cron)
         }
