@@ -1323,6 +1323,42 @@ fn a_token_revoked_during_a_long_poll_is_answered_401_at_the_next_check() {
 }
 
 #[test]
+fn a_personal_access_token_revoked_during_a_long_poll_is_answered_401_at_the_next_check() {
+    let app = TestApp::spawn();
+    app.clock.sleep_for_real();
+    let ada = User::signup(&app, "ada@example.com");
+    let token = sync_token(&ada);
+    let pat = ada
+        .call(
+            "POST",
+            "/api/auth/tokens",
+            Some(json!({"name": "a watcher", "read_only": true})),
+        )
+        .expect(201)
+        .body;
+    let secret = pat["token"].as_str().unwrap();
+    let started = std::time::Instant::now();
+    let (reply, answered) = std::thread::scope(|s| {
+        let poll = s.spawn(|| {
+            let path = format!("/api/todos?since={token}&wait=10");
+            (
+                app.send("GET", &path, Some(secret), &[], None),
+                started.elapsed(),
+            )
+        });
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let revoke = format!("/api/auth/tokens/{}", pat["id"].as_str().unwrap());
+        ada.call("DELETE", &revoke, None).expect(204);
+        poll.join().unwrap()
+    });
+    reply.assert_error(401, "unauthorized");
+    assert!(
+        answered < std::time::Duration::from_millis(2500),
+        "{answered:?}"
+    );
+}
+
+#[test]
 fn a_refused_long_poll_answers_at_once_and_wait_needs_since() {
     let app = TestApp::spawn();
     let ada = User::signup(&app, "ada@example.com");

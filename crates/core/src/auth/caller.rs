@@ -125,16 +125,15 @@ impl Caller {
 
     /// Deletes the caller's row `id` of `table` (one with `id` and
     /// `user_id` columns); whether there was one, or `None` when the caller
-    /// is unknown or revoked. `counter`: a column of the caller's `users`
-    /// row that counts their rows of `table`, taken down in the same
-    /// statement by the rows actually deleted (none when a parallel delete
-    /// got there first).
+    /// is unknown or revoked. `then`: CTEs that go on from the deleted rows
+    /// (`del`, with the columns `returning` names), in the same statement.
     pub fn delete_own(
         &self,
         ctx: &Ctx,
         table: &'static str,
         id: Uuid,
-        counter: Option<&'static str>,
+        returning: &str,
+        then: &[&str],
     ) -> Result<Option<bool>, DbError> {
         #[derive(Deserialize)]
         struct Answer {
@@ -144,17 +143,10 @@ impl Caller {
             "del AS (
             DELETE FROM {table}
             WHERE id = $3::text::uuid AND user_id = (SELECT id FROM auth)
-            RETURNING id)"
+            RETURNING {returning})"
         );
-        let counted = counter.map(|column| {
-            format!(
-                "counted AS (
-                UPDATE users SET {column} = {column} - (SELECT count(*) FROM del)::int
-                WHERE id = (SELECT id FROM auth) AND EXISTS (SELECT FROM del))"
-            )
-        });
         let mut ctes = vec![del.as_str()];
-        ctes.extend(counted.as_deref());
+        ctes.extend_from_slice(then);
         let answer = self.fetch::<Answer>(
             ctx,
             &ctes,

@@ -316,9 +316,27 @@ pub fn access_tokens(ctx: &Ctx, caller: &Caller) -> Result<Option<Vec<AccessToke
 }
 
 /// Deletes (revokes) the caller's token `id`: `Some(false)` when the caller
-/// has no such token, `None` when the caller is unknown.
+/// has no such token, `None` when the caller is unknown. The same statement
+/// counts it off the caller's tokens, and records its id as revoked until
+/// it would have expired: a request that checked the token before (a
+/// long-poll that waits) is refused at its next statement, which checks
+/// revocations (see `Caller`).
 pub fn delete_access_token(ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Option<bool>, DbError> {
-    caller.delete_own(ctx, "access_tokens", id, Some("access_token_count"))
+    caller.delete_own(
+        ctx,
+        "access_tokens",
+        id,
+        "id, user_id, expires_at",
+        &[
+            "counted AS (
+                UPDATE users SET access_token_count = access_token_count - (SELECT count(*) FROM del)::int
+                WHERE id = (SELECT id FROM auth) AND EXISTS (SELECT FROM del))",
+            "revoked AS (
+                INSERT INTO revoked_tokens (jti, user_id, expires_at)
+                SELECT id, user_id, expires_at FROM del
+                ON CONFLICT (jti) DO NOTHING)",
+        ],
+    )
 }
 
 #[cfg(test)]

@@ -192,7 +192,7 @@ pub fn conversations(ctx: &Ctx, caller: &Caller) -> Result<Vec<Conversation>, Ch
 
 /// Deletes a conversation and its messages; `NotFound` when it is not the caller's.
 pub fn delete(ctx: &Ctx, caller: &Caller, conversation: Uuid) -> Result<(), ChatStoreError> {
-    match caller.delete_own(ctx, "chat_conversations", conversation, None)? {
+    match caller.delete_own(ctx, "chat_conversations", conversation, "id", &[])? {
         Some(true) => Ok(()),
         Some(false) => Err(ChatStoreError::NotFound),
         None => Err(ChatStoreError::Unauthorized),
