@@ -106,8 +106,8 @@ impl From<&Preferences> for PreferencesJson {
     }
 }
 
-/// The body of PUT: a full replacement, so a field left out is reset to
-/// its default (reminders on, 30 minutes, no quiet hours, UTC).
+/// The body of PUT: a full replacement, so a field left out (or null) is
+/// reset to its default (reminders on, 30 minutes, no quiet hours, UTC).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PreferencesBody {
