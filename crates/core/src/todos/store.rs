@@ -740,29 +740,39 @@ pub fn delete(
     }
 }
 
-const CLEAR_COMPLETED_CTES: &[&str] = &[
-    concat!(
-        "del AS (
-        DELETE FROM todos AS t
-        WHERE t.user_id = ",
-        caller_id!(),
-        " AND t.completed AND t.change_seq <= $4::int8
-        RETURNING t.id, t.user_id, todo_fields(t) AS fields)"
-    ),
-    concat!(
-        "seq AS (",
-        bump_user!(
-            "-(SELECT count(*) FROM del)::int",
-            "EXISTS (SELECT FROM del)"
-        ),
-        ")"
-    ),
-    "audit AS (
+/// The CTEs of a delete of several todos: `del` (a `DELETE ... RETURNING
+/// t.id, t.user_id, todo_fields(t) AS fields`), then the caller's change
+/// number and todo count moved once for all the rows deleted, and each
+/// row's audit entry (with its event) at `$3` (now).
+macro_rules! bulk_delete_ctes {
+    ($del:expr) => {
+        &[
+            $del,
+            concat!(
+                "seq AS (",
+                bump_user!(
+                    "-(SELECT count(*) FROM del)::int",
+                    "EXISTS (SELECT FROM del)"
+                ),
+                ")"
+            ),
+            "audit AS (
         INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
         SELECT user_id, id, 'delete', todo_changes(fields, '{}'), $3::text::timestamptz,
                (SELECT change_seq FROM seq), event_data(id, fields)
         FROM del)",
-];
+        ]
+    };
+}
+
+const CLEAR_COMPLETED_CTES: &[&str] = bulk_delete_ctes!(concat!(
+    "del AS (
+        DELETE FROM todos AS t
+        WHERE t.user_id = ",
+    caller_id!(),
+    " AND t.completed AND t.change_seq <= $4::int8
+        RETURNING t.id, t.user_id, todo_fields(t) AS fields)"
+));
 
 /// Deletes the user's completed todos (with `unchanged_since`, only those
 /// not changed after that point of the change stream); returns how many.
@@ -788,30 +798,15 @@ pub fn clear_completed(
     Ok(answer.deleted)
 }
 
-const DELETE_LISTED_CTES: &[&str] = &[
-    concat!(
-        "del AS (
+const DELETE_LISTED_CTES: &[&str] = bulk_delete_ctes!(concat!(
+    "del AS (
         DELETE FROM todos AS t
         USING jsonb_to_recordset($4::text::jsonb) AS listed (id uuid, version int8)
         WHERE t.user_id = ",
-        caller_id!(),
-        " AND t.id = listed.id AND t.version = listed.version
+    caller_id!(),
+    " AND t.id = listed.id AND t.version = listed.version
         RETURNING t.id, t.user_id, todo_fields(t) AS fields)"
-    ),
-    concat!(
-        "seq AS (",
-        bump_user!(
-            "-(SELECT count(*) FROM del)::int",
-            "EXISTS (SELECT FROM del)"
-        ),
-        ")"
-    ),
-    "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
-        SELECT user_id, id, 'delete', todo_changes(fields, '{}'), $3::text::timestamptz,
-               (SELECT change_seq FROM seq), event_data(id, fields)
-        FROM del)",
-];
+));
 
 /// Deletes exactly the listed todos of the user, each only while it is
 /// still at the listed version (one statement: a todo changed or deleted
