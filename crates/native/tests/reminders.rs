@@ -4,7 +4,7 @@
 //! time, cancelled by completion or deletion, and seen by the owner's sync;
 //! and the notification preferences they follow.
 
-use native::testing::TestApp;
+use native::testing::{TestApp, TestRedis};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "internal-test-token-reminders";
@@ -349,4 +349,45 @@ fn preferences_default_to_thirty_minutes_and_are_checked_and_kept_per_user() {
         None,
     );
     assert_eq!(delete.status, 405);
+}
+
+#[test]
+fn a_fired_reminder_reaches_the_broker_as_a_todo_reminder_cloudevent() {
+    let redis = TestRedis::start();
+    let mut vars: Vec<(&str, String)> = redis.sink_vars();
+    vars.push(("internal_token", TOKEN.into()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let app = TestApp::spawn_with(&vars);
+    app.clock.set("2026-06-01T12:00:00Z");
+    let ada = app.signup("ada@example.com");
+    let todo = create(
+        &app,
+        &ada.token,
+        json!({"title": "Call the bank", "remind_at": "2026-06-01T12:05:00Z"}),
+    );
+    app.clock.set("2026-06-01T12:05:00Z");
+    assert_eq!(sweep(&app), 1);
+    let relayed = app
+        .send("POST", "/internal/events/relay", Some(TOKEN), &[], None)
+        .expect(200);
+    assert_eq!(
+        relayed.body["delivered"], 2,
+        "the create, then the reminder"
+    );
+    let events: Vec<Value> = redis
+        .entries()
+        .iter()
+        .map(|(_, fields)| serde_json::from_str(&fields[0].1).unwrap())
+        .collect();
+    let reminder = &events[1];
+    assert_eq!(
+        reminder["type"], "dev.todo-spin.todo.reminder",
+        "{reminder}"
+    );
+    assert_eq!(reminder["subject"], todo["id"]);
+    let at = |value: &Value| chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap()).unwrap();
+    let five_past = json!("2026-06-01T12:05:00Z");
+    assert_eq!(at(&reminder["time"]), at(&five_past));
+    assert_eq!(reminder["data"]["title"], "Call the bank");
+    assert_eq!(at(&reminder["data"]["remind_at"]), at(&five_past));
 }
