@@ -269,7 +269,10 @@ fn every_route_family_answers_through_the_compiled_wasm_components() {
         .send("GET", "/api/notifications/preferences", t, None)
         .expect(200)
         .body;
-    assert!(prefs.is_object(), "{prefs}");
+    assert_eq!(
+        prefs,
+        json!({"enabled": true, "lead_minutes": 30, "quiet_hours": null, "time_zone": "UTC"})
+    );
     host.send("GET", "/api/notifications/preferences", None, None)
         .expect(401);
 
