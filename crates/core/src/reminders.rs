@@ -16,7 +16,9 @@ use uuid::Uuid;
 
 use crate::db::{Json, Statement};
 use crate::error::ApiError;
-use crate::notifications::{self, Preferences, PreferencesJson, MAX_LEAD_MINUTES};
+use crate::notifications::{
+    self, Preferences, PreferencesJson, DEFAULT_LEAD_MINUTES, MAX_LEAD_MINUTES,
+};
 use crate::ports::Ctx;
 
 /// The most reminders one sweep looks at; the next sweep takes the rest.
@@ -79,11 +81,12 @@ pub fn sweep(ctx: &Ctx) -> Result<u64, ApiError> {
     let now = ctx.clock.now();
     // The reminders due at `$1` (now), earliest first: armed reminders of
     // open todos whose owners have them on. `$2` (now + the longest lead
-    // time) bounds the index range; the owner's lead time then decides.
+    // time) bounds the index range; the owner's lead time (`$4` without
+    // preferences) then decides.
     let candidates_sql = format!(
         "SELECT t.id, t.version, t.reminder_deferred_until IS NOT NULL AS deferred,
                 COALESCE(t.reminder_deferred_until, t.remind_at,
-                         t.due_at - make_interval(mins => COALESCE(p.lead_minutes, 30))) AS due,
+                         t.due_at - make_interval(mins => COALESCE(p.lead_minutes, $4::int8::int4))) AS due,
                 CASE WHEN p.user_id IS NOT NULL THEN {} END AS preferences
          FROM todos t LEFT JOIN notification_preferences p ON p.user_id = t.user_id
          WHERE NOT t.completed AND t.reminder_fired_at IS NULL
@@ -91,7 +94,7 @@ pub fn sweep(ctx: &Ctx) -> Result<u64, ApiError> {
            AND COALESCE(t.reminder_deferred_until, t.remind_at, t.due_at) <= $2::text::timestamptz
            AND COALESCE(p.enabled, true)
            AND COALESCE(t.reminder_deferred_until, t.remind_at,
-                        t.due_at - make_interval(mins => COALESCE(p.lead_minutes, 30)))
+                        t.due_at - make_interval(mins => COALESCE(p.lead_minutes, $4::int8::int4)))
                <= $1::text::timestamptz
          ORDER BY due, t.id LIMIT $3::int8",
         notifications::PREFERENCES_JSON
@@ -103,6 +106,7 @@ pub fn sweep(ctx: &Ctx) -> Result<u64, ApiError> {
             now.into(),
             (now + Duration::minutes(MAX_LEAD_MINUTES)).into(),
             BATCH.into(),
+            DEFAULT_LEAD_MINUTES.into(),
         ],
     )
     .fetch(ctx.db)?;

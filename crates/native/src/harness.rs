@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::{Bytes, BytesMut};
-use http::{HeaderName, HeaderValue, StatusCode};
+use http::StatusCode;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Body;
 use hyper::service::service_fn;
@@ -34,7 +34,7 @@ use crate::http_client::NativeHttp;
 use crate::manifest::Manifest;
 use crate::outbound::AllowedHosts;
 use crate::redis::NativeRedis;
-use crate::routes::{RouteMatch, Router};
+use crate::routes::Router;
 use crate::variables::{AppVariables, ComponentVariables};
 
 /// Which core handler each component of `spin.toml` runs (what the Wasm
@@ -185,7 +185,8 @@ impl App {
         let Some(component) = self.components.get(route.component) else {
             return plain(StatusCode::INTERNAL_SERVER_ERROR);
         };
-        add_spin_headers(&mut req, &route, client_addr);
+        let uri = req.uri().clone();
+        route.add_spin_headers(req.headers_mut(), client_addr, &uri);
 
         let db = NativeDb::new(
             todo_core::config::database_url(&component.vars),
@@ -215,26 +216,6 @@ fn plain(status: StatusCode) -> Response {
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = status;
     response
-}
-
-/// The headers Spin adds to every request it passes to a component.
-fn add_spin_headers(req: &mut Request, route: &RouteMatch, client_addr: SocketAddr) {
-    let full_url = req.uri().to_string();
-    let values = [
-        ("spin-full-url", full_url.as_str()),
-        ("spin-path-info", route.path_info),
-        ("spin-matched-route", route.matched_route.as_str()),
-        ("spin-component-route", route.component_route),
-        ("spin-raw-component-route", route.raw_route),
-        ("spin-base-path", "/"),
-        ("spin-client-addr", &client_addr.to_string()),
-    ];
-    let headers = req.headers_mut();
-    for (name, value) in values {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
 }
 
 /// A harness listening on a socket. Every connection is served at once,

@@ -36,6 +36,34 @@ pub struct RouteMatch<'a> {
     pub path_info: &'a str,
 }
 
+impl RouteMatch<'_> {
+    /// Adds the headers Spin adds to every request it passes to a
+    /// component (`uri` absolute, as Spin hands it over); shared by the
+    /// native harness and the wasm host.
+    pub fn add_spin_headers(
+        &self,
+        headers: &mut http::HeaderMap,
+        client_addr: std::net::SocketAddr,
+        uri: &http::Uri,
+    ) {
+        let full_url = uri.to_string();
+        let values = [
+            ("spin-full-url", full_url.as_str()),
+            ("spin-path-info", self.path_info),
+            ("spin-matched-route", self.matched_route.as_str()),
+            ("spin-component-route", self.component_route),
+            ("spin-raw-component-route", self.raw_route),
+            ("spin-base-path", "/"),
+            ("spin-client-addr", &client_addr.to_string()),
+        ];
+        for (name, value) in values {
+            if let Ok(value) = http::HeaderValue::from_str(value) {
+                headers.insert(http::HeaderName::from_static(name), value);
+            }
+        }
+    }
+}
+
 impl Router {
     pub fn new(routes: &[HttpRoute]) -> Result<Self> {
         let mut parsed: Vec<Route> = Vec::new();

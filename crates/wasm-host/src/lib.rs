@@ -30,11 +30,11 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, StatusCode};
+use http::StatusCode;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty};
 use native::manifest::Manifest;
-use native::routes::{RouteMatch, Router};
+use native::routes::Router;
 use native::{AllowedHosts, AppVariables, ComponentVariables};
 use todo_core::ports::Variables;
 use wasmtime::component::types::ComponentItem;
@@ -239,7 +239,7 @@ impl WasmApp {
             .get(route.component)
             .ok_or_else(|| anyhow!("no component {}", route.component))?;
         let uri = req.uri().clone();
-        add_spin_headers(req.headers_mut(), &route, client_addr, &uri);
+        route.add_spin_headers(req.headers_mut(), client_addr, &uri);
 
         let mut wasi = WasiCtxBuilder::new();
         wasi.inherit_stderr();
@@ -293,30 +293,6 @@ pub fn plain(status: StatusCode) -> http::Response<ResponseBody> {
     let mut response = http::Response::new(Empty::new().map_err(|e| match e {}).boxed_unsync());
     *response.status_mut() = status;
     response
-}
-
-/// The headers Spin adds to every request (as `native::harness` adds them).
-fn add_spin_headers(
-    headers: &mut http::HeaderMap,
-    route: &RouteMatch,
-    client_addr: SocketAddr,
-    uri: &http::Uri,
-) {
-    let full_url = uri.to_string();
-    let values = [
-        ("spin-full-url", full_url.as_str()),
-        ("spin-path-info", route.path_info),
-        ("spin-matched-route", route.matched_route.as_str()),
-        ("spin-component-route", route.component_route),
-        ("spin-raw-component-route", route.raw_route),
-        ("spin-base-path", "/"),
-        ("spin-client-addr", &client_addr.to_string()),
-    ];
-    for (name, value) in values {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
 }
 
 /// Redis (`fermyon:spin/redis`, imported by the internal component only)
