@@ -9,8 +9,9 @@
 //!   reads strings (text, varchar, bpchar).
 //!
 //! Like a `pg4::Connection`, one instance serves one request; it connects on
-//! first use.
+//! first use, or takes an idle connection from a [`Pool`] when it has one.
 
+use std::collections::HashMap;
 use std::error::Error as _;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +34,38 @@ pub struct NativeDb {
     allowed: Arc<AllowedHosts>,
     client: Mutex<Option<Client>>,
     statements: Arc<AtomicU64>,
+    pool: Option<Arc<Pool>>,
+}
+
+/// Idle connections kept between requests, per connection string, as Spin
+/// keeps them: a [`NativeDb`] made [`pooled`](NativeDb::pooled) takes one on
+/// first use and gives it back when released or dropped.
+#[derive(Default)]
+pub struct Pool {
+    idle: Mutex<HashMap<String, Vec<Client>>>,
+}
+
+impl Pool {
+    /// Idle connections kept per connection string; more are closed.
+    const MAX_IDLE: usize = 64;
+
+    fn take(&self, url: &str) -> Option<Client> {
+        let mut idle = self.idle.lock().ok()?;
+        let clients = idle.get_mut(url)?;
+        std::iter::from_fn(|| clients.pop()).find(|c| !c.is_closed())
+    }
+
+    fn give(&self, url: &str, client: Client) {
+        if client.is_closed() {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock() {
+            let clients = idle.entry(url.to_owned()).or_default();
+            if clients.len() < Self::MAX_IDLE {
+                clients.push(client);
+            }
+        }
+    }
 }
 
 impl NativeDb {
@@ -44,7 +77,14 @@ impl NativeDb {
             allowed,
             client: Mutex::new(None),
             statements: Arc::default(),
+            pool: None,
         }
+    }
+
+    /// Takes its connection from `pool`, and gives it back there.
+    pub fn pooled(mut self, pool: Arc<Pool>) -> Self {
+        self.pool = Some(pool);
+        self
     }
 
     /// Adds one to `statements` for every statement sent from now on (how
@@ -74,6 +114,9 @@ impl NativeDb {
         let mut config = Config::from_str(&self.url)
             .map_err(|e| DbError::Connection(format!("invalid connection string: {e}")))?;
         self.check_allowed(&config)?;
+        if let Some(client) = self.pool.as_ref().and_then(|p| p.take(&self.url)) {
+            return Ok(client);
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
         }
@@ -188,11 +231,18 @@ impl Db for NativeDb {
         self.with_client(|c| c.execute(sql, &params))
     }
 
-    /// Closes the connection (natively there is no pool to give it back to).
+    /// Gives the connection back to the pool, or closes it without one.
     fn release(&self) {
-        if let Ok(mut client) = self.client.lock() {
-            client.take();
+        let client = self.client.lock().ok().and_then(|mut c| c.take());
+        if let (Some(pool), Some(client)) = (&self.pool, client) {
+            pool.give(&self.url, client);
         }
+    }
+}
+
+impl Drop for NativeDb {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 

@@ -19,7 +19,7 @@ pub mod routes;
 pub mod testing;
 pub mod variables;
 
-pub use db::NativeDb;
+pub use db::{NativeDb, Pool};
 pub use harness::{App, Server};
 pub use http_client::NativeHttp;
 pub use migrations::migrate;

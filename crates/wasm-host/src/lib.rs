@@ -9,7 +9,8 @@
 //!   allocator;
 //! - routes, variables, `allowed_outbound_hosts` and `files` come from
 //!   `spin.toml`, resolved by the native harness's own code;
-//! - `spin:postgres@4.0.0` is as strict as the native port ([`pg`]),
+//! - `spin:postgres@4.0.0` is as strict as the native port ([`pg`]), and
+//!   pools connections between requests as Spin does,
 //!   `fermyon:spin/variables@2.0.0` answers the component's resolved
 //!   variables, outbound HTTP is wasmtime-wasi-http's client restricted to
 //!   `allowed_outbound_hosts`. Redis (`fermyon:spin/redis`) is not
@@ -19,23 +20,26 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod cpu;
 pub mod pg;
 pub mod server;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use bytes::Bytes;
+use cpu::{ComponentCost, CpuStats, CpuTimed};
 use http::StatusCode;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty};
 use native::manifest::Manifest;
 use native::routes::Router;
-use native::{AllowedHosts, AppVariables, ComponentVariables};
+use native::{AllowedHosts, AppVariables, ComponentVariables, Pool};
 use todo_core::ports::Variables;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable, ResourceType};
@@ -62,6 +66,7 @@ pub struct HostState {
     table: ResourceTable,
     vars: ComponentVariables,
     allowed: Arc<AllowedHosts>,
+    pool: Arc<Pool>,
 }
 
 impl WasiView for HostState {
@@ -147,6 +152,8 @@ struct LoadedComponent {
 pub struct WasmApp {
     router: Router,
     components: HashMap<String, LoadedComponent>,
+    pool: Arc<Pool>,
+    cpu: Arc<CpuStats>,
 }
 
 /// The response body type the host hands back.
@@ -216,6 +223,8 @@ impl WasmApp {
         Ok(Self {
             router: Router::new(&manifest.http_routes)?,
             components,
+            pool: Arc::default(),
+            cpu: Arc::default(),
         })
     }
 
@@ -257,9 +266,12 @@ impl WasmApp {
                 table: ResourceTable::new(),
                 vars: component.vars.clone(),
                 allowed: Arc::clone(&component.allowed),
+                pool: Arc::clone(&self.pool),
             },
         );
-        let proxy = component.pre.instantiate_async(&mut store).await?;
+        let mut instantiate = Duration::ZERO;
+        let proxy =
+            CpuTimed::new(component.pre.instantiate_async(&mut store), &mut instantiate).await?;
         let request = store
             .data_mut()
             .http()
@@ -268,11 +280,14 @@ impl WasmApp {
         let out = store.data_mut().http().new_response_outparam(sender)?;
         // The guest may go on writing the body after it has sent the head,
         // so it runs on a task of its own until it returns.
+        let cpu = Arc::clone(&self.cpu);
+        let name = route.component.to_owned();
         let task = tokio::spawn(async move {
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, request, out)
-                .await
+            let mut handle = Duration::ZERO;
+            let handler = proxy.wasi_http_incoming_handler();
+            let done = CpuTimed::new(handler.call_handle(&mut store, request, out), &mut handle).await;
+            cpu.record(&name, instantiate, handle);
+            done
         });
         match receiver.await {
             Ok(Ok(response)) => {
@@ -285,6 +300,11 @@ impl WasmApp {
                 Err(e) => Err(anyhow!("the component's task failed: {e}")),
             },
         }
+    }
+
+    /// The CPU time each component's instances took since the last call.
+    pub fn take_cpu_stats(&self) -> BTreeMap<String, ComponentCost> {
+        self.cpu.take()
     }
 }
 

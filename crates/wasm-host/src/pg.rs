@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use native::{AllowedHosts, NativeDb};
+use native::{AllowedHosts, NativeDb, Pool};
 use todo_core::db::{DbError, SqlParam};
 use todo_core::ports::Db;
 use wasmtime::component::Resource;
@@ -19,12 +19,13 @@ use crate::spin::postgres::postgres::{
 };
 use crate::HostState;
 
-/// One `connection` resource: a native connection, opened on first use.
+/// One `connection` resource: a native connection, taken from the host's
+/// pool (or opened) on first use and given back when the guest drops it.
 pub struct PgConnection(Arc<NativeDb>);
 
 impl PgConnection {
-    pub fn open(address: String, allowed: Arc<AllowedHosts>) -> Self {
-        Self(Arc::new(NativeDb::new(address, allowed)))
+    pub fn open(address: String, allowed: Arc<AllowedHosts>, pool: Arc<Pool>) -> Self {
+        Self(Arc::new(NativeDb::new(address, allowed).pooled(pool)))
     }
 
     /// `query`, as the guest sees it.
@@ -51,7 +52,7 @@ impl postgres::Host for HostState {}
 
 impl HostConnection for HostState {
     async fn open(&mut self, address: String) -> Result<Resource<PgConnection>, Error> {
-        let connection = PgConnection::open(address, Arc::clone(&self.allowed));
+        let connection = PgConnection::open(address, Arc::clone(&self.allowed), Arc::clone(&self.pool));
         self.table
             .push(connection)
             .map_err(|e| Error::Other(e.to_string()))
@@ -79,7 +80,8 @@ impl HostConnection for HostState {
 
     async fn drop(&mut self, this: Resource<PgConnection>) -> wasmtime::Result<()> {
         let connection = self.table.delete(this)?;
-        // Closing talks to the server: not on the async threads.
+        // Closing (when the pool is full) talks to the server: not on the
+        // async threads.
         tokio::task::spawn_blocking(move || drop(connection));
         Ok(())
     }

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use bytes::Bytes;
 use http::StatusCode;
+use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -70,6 +72,11 @@ async fn serve(listener: TcpListener, app: Arc<WasmApp>, local: SocketAddr) {
     }
 }
 
+/// The host's own path, answered before any route (it shadows a catch-all
+/// route there): each component's requests and CPU time since the last read,
+/// as JSON ([`WasmApp::take_cpu_stats`]). For scripts/wasm-bench.
+pub const CPU_STATS_PATH: &str = "/.wasm-host/cpu";
+
 /// The request with the absolute URI Spin gives components, answered by
 /// its component; a host failure (a trap, say) is a 500 with no body, as
 /// under Spin, and is printed.
@@ -79,6 +86,10 @@ async fn respond(
     local: SocketAddr,
     client_addr: SocketAddr,
 ) -> http::Response<ResponseBody> {
+    if request.uri().path() == CPU_STATS_PATH {
+        let stats = serde_json::to_vec(&app.take_cpu_stats()).unwrap_or_default();
+        return http::Response::new(Full::new(Bytes::from(stats)).map_err(|e| match e {}).boxed_unsync());
+    }
     let (mut head, body) = request.into_parts();
     let host = head
         .headers
