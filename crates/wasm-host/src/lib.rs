@@ -392,5 +392,9 @@ fn engine() -> Result<Engine> {
         .max_memory_size(256 << 20);
     let mut config = Config::new();
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    // `perf record` names the guest's functions with /tmp/perf-PID.map.
+    if std::env::var_os("WASM_HOST_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     Ok(Engine::new(&config)?)
 }
