@@ -20,6 +20,8 @@ mod outbound;
 mod pg;
 mod redis;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use spin_sdk::http::IncomingRequest;
@@ -31,13 +33,25 @@ pub use outbound::SpinHttp;
 pub use pg::SpinDb;
 pub use redis::SpinRedis;
 
-/// Spin component variables (`[component.X.variables]` in `spin.toml`).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SpinVariables;
+/// Spin component variables (`[component.X.variables]` in `spin.toml`),
+/// each asked of the host once per request: a request reads some of them
+/// more than once, and every ask is a host call that resolves the variable
+/// through Spin's providers.
+#[derive(Debug, Default)]
+pub struct SpinVariables {
+    asked: RefCell<HashMap<String, Option<String>>>,
+}
 
 impl Variables for SpinVariables {
     fn get(&self, name: &str) -> Option<String> {
-        spin_sdk::variables::get(name).ok()
+        if let Some(value) = self.asked.borrow().get(name) {
+            return value.clone();
+        }
+        let value = spin_sdk::variables::get(name).ok();
+        self.asked
+            .borrow_mut()
+            .insert(name.to_owned(), value.clone());
+        value
     }
 }
 
@@ -72,7 +86,7 @@ fn serve_with(
     handler: todo_core::Handler,
     redis: &dyn Redis,
 ) -> http::Response<bytes::Bytes> {
-    let vars = SpinVariables;
+    let vars = SpinVariables::default();
     let db = SpinDb::new();
     let http = SpinHttp;
     let clock = SystemClock;

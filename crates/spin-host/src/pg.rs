@@ -5,7 +5,7 @@
 //! touch the database, and a request that waits gives it back meanwhile
 //! (`Db::release`).
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 
 use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError};
 use todo_core::db::{statement_name, DbError, SqlParam};
@@ -18,6 +18,9 @@ use crate::SpinVariables;
 #[derive(Default)]
 pub struct SpinDb {
     connection: RefCell<Option<Connection>>,
+    /// Built from six variables, once per request (a request that waits
+    /// opens a connection again after each wait).
+    url: OnceCell<String>,
 }
 
 impl SpinDb {
@@ -34,8 +37,11 @@ impl SpinDb {
         let mut slot = self.connection.borrow_mut();
         let connection = match slot.take() {
             Some(connection) => connection,
-            None => Connection::open(&todo_core::config::database_url(&SpinVariables))
-                .map_err(open_error)?,
+            None => Connection::open(
+                self.url
+                    .get_or_init(|| todo_core::config::database_url(&SpinVariables::default())),
+            )
+            .map_err(open_error)?,
         };
         run(slot.insert(connection))
     }

@@ -154,6 +154,7 @@ pub struct WasmApp {
     components: HashMap<String, LoadedComponent>,
     pool: Arc<Pool>,
     cpu: Arc<CpuStats>,
+    inherit_stdout: bool,
 }
 
 /// The response body type the host hands back.
@@ -225,7 +226,15 @@ impl WasmApp {
             components,
             pool: Arc::default(),
             cpu: Arc::default(),
+            inherit_stdout: false,
         })
+    }
+
+    /// Components write to the host's stdout (their request log lines), as
+    /// under Spin; without it (tests) what they print is dropped.
+    pub fn inherit_stdout(mut self) -> Self {
+        self.inherit_stdout = true;
+        self
     }
 
     /// Runs one request in a fresh instance of its component. `req`'s URI
@@ -252,6 +261,9 @@ impl WasmApp {
 
         let mut wasi = WasiCtxBuilder::new();
         wasi.inherit_stderr();
+        if self.inherit_stdout {
+            wasi.inherit_stdout();
+        }
         if let Some(root) = &component.files_root {
             wasi.preopened_dir(root, "/", FsPerms::ReadOnly)?;
         }
@@ -270,8 +282,11 @@ impl WasmApp {
             },
         );
         let mut instantiate = Duration::ZERO;
-        let proxy =
-            CpuTimed::new(component.pre.instantiate_async(&mut store), &mut instantiate).await?;
+        let proxy = CpuTimed::new(
+            component.pre.instantiate_async(&mut store),
+            &mut instantiate,
+        )
+        .await?;
         let request = store
             .data_mut()
             .http()
@@ -285,7 +300,8 @@ impl WasmApp {
         let task = tokio::spawn(async move {
             let mut handle = Duration::ZERO;
             let handler = proxy.wasi_http_incoming_handler();
-            let done = CpuTimed::new(handler.call_handle(&mut store, request, out), &mut handle).await;
+            let done =
+                CpuTimed::new(handler.call_handle(&mut store, request, out), &mut handle).await;
             cpu.record(&name, instantiate, handle);
             done
         });

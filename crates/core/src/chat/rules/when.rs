@@ -27,14 +27,11 @@
 //! - Only instants from 1970 to 9999 (what the API stores) are dates; other
 //!   words stay in the title.
 
-use std::sync::LazyLock;
-
 use chrono::{
     DateTime, Datelike, Days, LocalResult, Months, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc,
     Weekday,
 };
 use chrono_tz::Tz;
-use regex::Regex;
 
 use super::words::{key, phrase, skip, Word};
 use crate::todos::domain::bounded;
@@ -250,21 +247,66 @@ pub(super) fn piece_at(words: &[Word<'_>], clock: &Clock) -> Option<(usize, Piec
         .or_else(|| relative_at(words, clock))
 }
 
-fn regex(pattern: &str) -> Option<Regex> {
-    Regex::new(pattern).ok()
+// The number words below are read by hand rather than with `regex`: every
+// request runs in a fresh instance under Spin, so a regex would be compiled
+// again for each message that has a number in it.
+
+/// `text` split after its leading ASCII digits.
+fn leading_digits(text: &str) -> (&str, &str) {
+    text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    )
 }
 
-/// "5", "5pm", "5:30", "17:30", "5.30p.m" (the key has no trailing dot).
-static TIME: LazyLock<Option<Regex>> =
-    LazyLock::new(|| regex(r"^(\d{1,2})(?:([:.])(\d{2}))?(am|pm|a\.m|p\.m)?$"));
+/// A number of `min..=max` ASCII digits, all of `text`.
+fn number(text: &str, min: usize, max: usize) -> Option<u32> {
+    let (digits, rest) = leading_digits(text);
+    (rest.is_empty() && (min..=max).contains(&digits.len()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+/// "5", "5pm", "5:30", "17:30", "5.30p.m" (the key has no trailing dot):
+/// the hour's digits, the separator and minute, and the meridiem's key.
+struct TimeWord<'a> {
+    hour: &'a str,
+    minute: Option<(char, &'a str)>,
+    meridiem: &'a str,
+}
+
+fn time_word(word: &str) -> Option<TimeWord<'_>> {
+    let (hour, mut rest) = leading_digits(word);
+    if !(1..=2).contains(&hour.len()) {
+        return None;
+    }
+    let mut minute = None;
+    if let Some(separator) = rest.chars().next().filter(|c| matches!(c, ':' | '.')) {
+        let (digits, after) = leading_digits(&rest[1..]);
+        if digits.len() != 2 {
+            return None;
+        }
+        minute = Some((separator, digits));
+        rest = after;
+    }
+    matches!(rest, "" | "am" | "pm" | "a.m" | "p.m").then_some(TimeWord {
+        hour,
+        minute,
+        meridiem: rest,
+    })
+}
 
 /// "2026-12-01".
-static ISO_DATE: LazyLock<Option<Regex>> =
-    LazyLock::new(|| regex(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"));
-
-/// "3", "3rd", "21st".
-static DAY_OF_MONTH: LazyLock<Option<Regex>> =
-    LazyLock::new(|| regex(r"^(\d{1,2})(?:st|nd|rd|th)?$"));
+fn iso_date(word: &str) -> Option<NaiveDate> {
+    let mut parts = word.split('-');
+    let year = i32::try_from(number(parts.next()?, 4, 4)?).ok()?;
+    let month = number(parts.next()?, 1, 2)?;
+    let day = number(parts.next()?, 1, 2)?;
+    if parts.next().is_some() {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(year, month, day)
+}
 
 fn meridiem_of(key: &str) -> Option<Meridiem> {
     match key {
@@ -300,20 +342,20 @@ fn time_at(words: &[Word<'_>]) -> Option<(usize, TimeOfDay)> {
     if !word.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    let caps = TIME.as_ref()?.captures(word)?;
-    let digits = caps.get(1)?.as_str();
+    let time = time_word(word)?;
+    let digits = time.hour;
     let hour: u32 = digits.parse().ok()?;
-    let minute: u32 = caps.get(3).map_or(Some(0), |m| m.as_str().parse().ok())?;
-    let separator = caps.get(2).map(|m| m.as_str());
+    let minute: u32 = time.minute.map_or(Some(0), |(_, m)| m.parse().ok())?;
+    let separator = time.minute.map(|(separator, _)| separator);
     let mut end = at + 1;
-    let mut meridiem = caps.get(4).and_then(|m| meridiem_of(m.as_str()));
+    let mut meridiem = meridiem_of(time.meridiem);
     if meridiem.is_none() {
         if let Some(m) = key(words, end).and_then(meridiem_of) {
             meridiem = Some(m);
             end += 1;
         }
     }
-    let clear = meridiem.is_some() || separator == Some(":");
+    let clear = meridiem.is_some() || separator == Some(':');
     if !(clear || anchored) || minute > 59 {
         return None;
     }
@@ -441,10 +483,7 @@ fn end_of(words: &[Word<'_>], at: usize, today: NaiveDate) -> Option<DayMatch> {
 /// "2026-12-01", "dec 3", "december 3rd 2027", "3 dec", "the 3rd of december".
 fn calendar_date(words: &[Word<'_>], at: usize, today: NaiveDate) -> Option<DayMatch> {
     let first = key(words, at)?;
-    if let Some(caps) = ISO_DATE.as_ref().and_then(|re| re.captures(first)) {
-        let number = |i: usize| caps.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
-        let year = i32::try_from(number(1)?).ok()?;
-        let date = NaiveDate::from_ymd_opt(year, number(2)?, number(3)?)?;
+    if let Some(date) = iso_date(first) {
         return Some((at + 1, date, None));
     }
     // month day [year]
@@ -592,16 +631,13 @@ fn month_of(key: &str) -> Option<u32> {
     Some(month)
 }
 
+/// "3", "3rd", "21st".
 fn day_of_month(key: &str) -> Option<u32> {
-    if !key.starts_with(|c: char| c.is_ascii_digit()) {
+    let (digits, suffix) = leading_digits(key);
+    if !matches!(suffix, "" | "st" | "nd" | "rd" | "th") {
         return None;
     }
-    let caps = DAY_OF_MONTH.as_ref()?.captures(key)?;
-    caps.get(1)?
-        .as_str()
-        .parse()
-        .ok()
-        .filter(|d| (1..=31).contains(d))
+    number(digits, 1, 2).filter(|d| (1..=31).contains(d))
 }
 
 /// The nearest `weekday` from today on (today included).
