@@ -5,12 +5,41 @@
 use std::sync::Arc;
 
 use native::testing::TestDb;
-use native::AllowedHosts;
+use native::{AllowedHosts, Pool};
 use wasm_host::pg::PgConnection;
 use wasm_host::spin::postgres::postgres::{DbValue, Error, ParameterValue, QueryError};
 
 fn connection(db: &TestDb) -> PgConnection {
-    PgConnection::open(db.url.clone(), Arc::new(db.allowed_hosts()))
+    PgConnection::open(db.url.clone(), Arc::new(db.allowed_hosts()), Arc::default())
+}
+
+fn backend_pid(pg: &PgConnection) -> String {
+    match pg
+        .query("SELECT pg_backend_pid()::text", vec![])
+        .unwrap()
+        .rows[0][0]
+    {
+        DbValue::Str(ref pid) => pid.clone(),
+        ref other => panic!("expected text, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_dropped_connection_goes_back_to_the_pool_for_the_next_request() {
+    let db = TestDb::fresh();
+    let pool = Arc::new(Pool::default());
+    let open = |allowed: AllowedHosts| {
+        PgConnection::open(db.url.clone(), Arc::new(allowed), Arc::clone(&pool))
+    };
+    let first = open(db.allowed_hosts());
+    let pid = backend_pid(&first);
+    drop(first);
+    assert_eq!(backend_pid(&open(db.allowed_hosts())), pid);
+    // A pooled connection is no way around allowed_outbound_hosts.
+    let err = open(AllowedHosts::none())
+        .query("SELECT 'x'::text", vec![])
+        .unwrap_err();
+    assert!(matches!(&err, Error::ConnectionFailed(_)), "{err:?}");
 }
 
 #[test]
@@ -69,7 +98,11 @@ fn a_failed_query_carries_no_sqlstate_but_a_failed_execute_does() {
 #[test]
 fn a_host_missing_from_allowed_outbound_hosts_is_refused() {
     let db = TestDb::fresh();
-    let pg = PgConnection::open(db.url.clone(), Arc::new(AllowedHosts::none()));
+    let pg = PgConnection::open(
+        db.url.clone(),
+        Arc::new(AllowedHosts::none()),
+        Arc::default(),
+    );
     let err = pg.query("SELECT 'x'::text", vec![]).unwrap_err();
     assert!(
         matches!(&err, Error::ConnectionFailed(m) if m.contains("allowed_outbound_hosts")),
