@@ -111,7 +111,8 @@ pub struct Ctx<'a> {
     pub clock: &'a dyn Clock,
     /// [`NoRedis`] unless the host gives one ([`Ctx::with_redis`]).
     pub redis: &'a dyn Redis,
-    /// Where the web component finds `static/` (`/` under Spin, which mounts it there).
+    /// Where a component's `files` mount of `spin.toml` is (`/` under Spin).
+    /// None uses one now: the web component embeds `static/` when built.
     pub files_root: PathBuf,
     /// Set once a statement confirms the caller, read by the request log line.
     pub user_id: Cell<Option<Uuid>>,

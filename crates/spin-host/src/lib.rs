@@ -55,7 +55,8 @@ impl Variables for SpinVariables {
     }
 }
 
-/// Where `spin.toml` mounts `static/` in the web component.
+/// Where Spin mounts a component's `files` (the web component embeds
+/// `static/` instead, so none has a mount now).
 const FILES_ROOT: &str = "/";
 
 /// Runs one request through `handler` with the Spin-backed ports.

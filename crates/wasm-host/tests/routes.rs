@@ -23,6 +23,7 @@ struct Host {
 struct Reply {
     status: u16,
     content_type: String,
+    etag: String,
     body: Value,
 }
 
@@ -112,17 +113,21 @@ impl Host {
         };
         let mut resp = client().run(req.body(bytes).unwrap()).unwrap();
         let status = resp.status().as_u16();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let content_type = header("content-type");
+        let etag = header("etag");
         let text = resp.body_mut().read_to_string().unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Reply {
             status,
             content_type,
+            etag,
             body,
         }
     }
@@ -255,7 +260,7 @@ fn every_route_family_answers_through_the_compiled_wasm_components() {
         .collect();
     assert!(names.contains(&"list_tasks"), "{names:?}");
 
-    // web: the page, from the files mounted at /
+    // web: the page and a script, from the files embedded in the build
     let page = host.send("GET", "/", None, None).expect(200);
     assert!(
         page.content_type.starts_with("text/html"),
@@ -263,6 +268,25 @@ fn every_route_family_answers_through_the_compiled_wasm_components() {
         page.content_type
     );
     assert!(text(&page.body).contains("<html"), "{}", page.body);
+    let script = host.send("GET", "/js/app.js", None, None).expect(200);
+    assert_eq!(script.content_type, "text/javascript; charset=utf-8");
+    let on_disk =
+        std::fs::read_to_string(manifest_path().parent().unwrap().join("static/js/app.js"))
+            .unwrap();
+    assert_eq!(text(&script.body), on_disk);
+    assert!(script.etag.starts_with('"'), "{}", script.etag);
+    assert_ne!(script.etag, page.etag);
+    let unchanged = host
+        .send_with(
+            "GET",
+            "/js/app.js",
+            None,
+            &[("if-none-match", &script.etag)],
+            None,
+        )
+        .expect(304);
+    assert_eq!(unchanged.etag, script.etag);
+    assert_eq!(unchanged.body, json!(""));
 
     // notifications
     let prefs = host
