@@ -19,8 +19,8 @@ COPY . .
 # the image.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p native --bin migrate \
-    && cp target/release/migrate /usr/local/bin/migrate
+    cargo build --profile native-release --locked -p native --bin migrate \
+    && cp target/native-release/migrate /usr/local/bin/migrate
 
 # Only glibc and libgcc are linked (no OpenSSL, no libpq), which this image has.
 FROM gcr.io/distroless/cc-debian12:nonroot

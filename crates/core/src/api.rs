@@ -289,7 +289,6 @@ mod tests {
     use crate::db::{DbError, SqlParam};
     use crate::ports::{Clock, Db, HttpClient, OutboundError, Variables};
     use chrono::{DateTime, TimeZone, Utc};
-    use std::path::PathBuf;
     use std::time::Duration;
 
     struct NoDb;
@@ -328,7 +327,7 @@ mod tests {
 
     fn with_ctx<T>(origins: &'static str, f: impl FnOnce(&Ctx) -> T) -> T {
         let vars = Origins(origins);
-        let ctx = Ctx::new(&NoDb, &NoHttp, &vars, &Fixed, PathBuf::from("/nonexistent"));
+        let ctx = Ctx::new(&NoDb, &NoHttp, &vars, &Fixed);
         f(&ctx)
     }
 

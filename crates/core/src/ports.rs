@@ -2,7 +2,6 @@
 //! Each has a Spin implementation (`spin-host`) and a native one (`native`).
 
 use std::cell::Cell;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -111,9 +110,6 @@ pub struct Ctx<'a> {
     pub clock: &'a dyn Clock,
     /// [`NoRedis`] unless the host gives one ([`Ctx::with_redis`]).
     pub redis: &'a dyn Redis,
-    /// Where a component's `files` mount of `spin.toml` is (`/` under Spin).
-    /// None uses one now: the web component embeds `static/` when built.
-    pub files_root: PathBuf,
     /// Set once a statement confirms the caller, read by the request log line.
     pub user_id: Cell<Option<Uuid>>,
 }
@@ -124,7 +120,6 @@ impl<'a> Ctx<'a> {
         http: &'a dyn HttpClient,
         vars: &'a dyn Variables,
         clock: &'a dyn Clock,
-        files_root: PathBuf,
     ) -> Self {
         Self {
             db,
@@ -132,7 +127,6 @@ impl<'a> Ctx<'a> {
             vars,
             clock,
             redis: &NoRedis,
-            files_root,
             user_id: Cell::new(None),
         }
     }

@@ -8,7 +8,6 @@
 // Benchmark set-up: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +36,7 @@ fn bench_chat(c: &mut Criterion) {
         .with("ollama_url", "")
         .with("chat_rate_per_minute", "100000000");
     let clock = SystemClock;
-    let ctx = Ctx::new(&db, &http, &vars, &clock, PathBuf::new());
+    let ctx = Ctx::new(&db, &http, &vars, &clock);
     let user = test_db.insert_user("bench@example.com");
     let cfg = JwtConfig {
         secret: secret.into_bytes(),

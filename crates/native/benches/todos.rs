@@ -10,7 +10,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::cell::Cell;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,7 +37,7 @@ fn bench_todos(c: &mut Criterion) {
     let http = NativeHttp::new(Arc::new(AllowedHosts::none()));
     let vars = test_db.vars();
     let clock = SystemClock;
-    let ctx = Ctx::new(&db, &http, &vars, &clock, PathBuf::new());
+    let ctx = Ctx::new(&db, &http, &vars, &clock);
 
     // One user holding 10,000 todos (the most allowed), with varied fields,
     // and statistics as autovacuum would leave them.

@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -62,7 +62,6 @@ struct ComponentRuntime {
     handler: Handler,
     vars: ComponentVariables,
     allowed: Arc<AllowedHosts>,
-    files_root: PathBuf,
 }
 
 impl App {
@@ -114,17 +113,12 @@ impl App {
             let vars = app_vars
                 .for_component(component)
                 .with_context(|| format!("component {id}: variables"))?;
-            // Without mounted files the component sees an empty filesystem.
-            let files_root = component.files_root.clone().unwrap_or_else(|| {
-                std::env::temp_dir().join(format!("native-no-files-{}", uuid::Uuid::new_v4()))
-            });
             components.insert(
                 id.clone(),
                 ComponentRuntime {
                     handler,
                     vars,
                     allowed: Arc::new(allowed),
-                    files_root,
                 },
             );
         }
@@ -198,14 +192,7 @@ impl App {
         // Every component may have Redis here; under Spin only the internal
         // component does (spin_host::serve_with_redis), and only it may
         // reach a Redis host by its allowed_outbound_hosts.
-        let ctx = Ctx::new(
-            &db,
-            &http,
-            &component.vars,
-            &*self.clock,
-            component.files_root.clone(),
-        )
-        .with_redis(&redis);
+        let ctx = Ctx::new(&db, &http, &component.vars, &*self.clock).with_redis(&redis);
         // A panicking Wasm guest becomes a 500 with no body; so does a panicking handler here.
         catch_unwind(AssertUnwindSafe(|| run(req, &ctx, component.handler)))
             .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR))

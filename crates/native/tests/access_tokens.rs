@@ -534,13 +534,7 @@ impl Clocked {
     }
 
     fn send(&self, method: &str, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-        let ctx = todo_core::Ctx::new(
-            &self.db,
-            &self.http,
-            &self.vars,
-            &self.clock,
-            std::path::PathBuf::new(),
-        );
+        let ctx = todo_core::Ctx::new(&self.db, &self.http, &self.vars, &self.clock);
         let mut req = http::Request::builder()
             .method(method)
             .uri(format!("http://localhost{path}"))

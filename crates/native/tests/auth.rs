@@ -395,7 +395,7 @@ fn login_from(app: &TestApp, address: &str, email: &str, password: &str) -> u16 
     let vars = app.db.vars().with("jwt_secret", app.jwt_secret.clone());
     let db = app.db.db();
     let http = NativeHttp::new(std::sync::Arc::new(native::AllowedHosts::none()));
-    let ctx = Ctx::new(&db, &http, &vars, &*app.clock, std::path::PathBuf::new());
+    let ctx = Ctx::new(&db, &http, &vars, &*app.clock);
     let req = http::Request::post("http://localhost/api/auth/login")
         .header("content-type", "application/json")
         .header("spin-client-addr", address)

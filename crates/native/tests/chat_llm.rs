@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -316,13 +315,7 @@ impl World {
     }
 
     fn ctx(&self) -> Ctx<'_> {
-        Ctx::new(
-            &self.db,
-            &self.http,
-            &self.vars,
-            &self.clock,
-            PathBuf::from("static"),
-        )
+        Ctx::new(&self.db, &self.http, &self.vars, &self.clock)
     }
 
     fn understand(&self, message: &str) -> Attempts {

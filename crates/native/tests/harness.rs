@@ -75,7 +75,6 @@ fn echo(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
             "values_of_repeated": req.headers().get_all("spin-test-repeated").iter().count(),
             "greeting": ctx.vars.get("greeting"),
             "hidden": ctx.vars.get("hidden"),
-            "files_root": ctx.files_root,
             "db_error": db_error.map(|e| e.to_string()),
             "http_error": http_error.map(|e| e.to_string()),
         }),
@@ -180,13 +179,6 @@ fn the_component_sees_only_its_variables_with_templates_resolved() {
     let (_, body) = get(&server, "/echo");
     assert_eq!(body["greeting"], "hi, world");
     assert_eq!(body["hidden"], Value::Null);
-}
-
-#[test]
-fn files_are_mounted_from_the_manifest_folder() {
-    let server = serve(echo, &[]);
-    let (_, body) = get(&server, "/echo");
-    assert_eq!(body["files_root"], "/srv/echo/public");
 }
 
 #[test]

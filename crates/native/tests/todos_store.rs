@@ -3,7 +3,6 @@
 //! and with a clock the test controls. Also: every list query is served by an
 //! index on a user holding 10,000 todos.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -46,13 +45,7 @@ impl World {
     }
 
     fn ctx(&self) -> Ctx<'_> {
-        Ctx::new(
-            &self.db,
-            &self.http,
-            &self.vars,
-            &self.clock,
-            PathBuf::from("static"),
-        )
+        Ctx::new(&self.db, &self.http, &self.vars, &self.clock)
     }
 
     fn user(&self, email: &str) -> Caller {
@@ -240,13 +233,7 @@ fn concurrent_updates_with_the_same_if_match_let_exactly_one_through() {
                 s.spawn(move || {
                     // Each thread has a connection of its own.
                     let db = world.test_db.db();
-                    let ctx = Ctx::new(
-                        &db,
-                        &world.http,
-                        &world.vars,
-                        &world.clock,
-                        PathBuf::from("static"),
-                    );
+                    let ctx = Ctx::new(&db, &world.http, &world.vars, &world.clock);
                     let changes = TodoChanges {
                         title: Some(title(&format!("writer {i}"))),
                         ..TodoChanges::default()
@@ -278,7 +265,7 @@ fn concurrent_toggles_apply_one_after_another() {
             let world = &world;
             s.spawn(move || {
                 let db = world.test_db.db();
-                let ctx = Ctx::new(&db, &world.http, &world.vars, &world.clock, PathBuf::new());
+                let ctx = Ctx::new(&db, &world.http, &world.vars, &world.clock);
                 store::toggle(&ctx, &ada, todo.id, None).unwrap();
             });
         }
@@ -549,7 +536,7 @@ fn in_parallel<T: Send>(world: &World, n: usize, run: impl Fn(&Ctx, usize) -> T 
                 let run = &run;
                 s.spawn(move || {
                     let db = world.test_db.db();
-                    let ctx = Ctx::new(&db, &world.http, &world.vars, &world.clock, PathBuf::new());
+                    let ctx = Ctx::new(&db, &world.http, &world.vars, &world.clock);
                     run(&ctx, i)
                 })
             })
@@ -834,7 +821,7 @@ fn following_sync_tokens_never_misses_a_concurrent_change() {
                 let world = &world;
                 s.spawn(move || {
                     let db = world.test_db.db();
-                    let ctx = Ctx::new(&db, &world.http, &world.vars, &world.clock, PathBuf::new());
+                    let ctx = Ctx::new(&db, &world.http, &world.vars, &world.clock);
                     for i in 0..25 {
                         let todo =
                             store::create(&ctx, &ada, &new_todo(&format!("w{w} {i}"))).unwrap();
@@ -849,7 +836,7 @@ fn following_sync_tokens_never_misses_a_concurrent_change() {
             })
             .collect();
         let db = world.test_db.db();
-        let ctx = Ctx::new(&db, &world.http, &world.vars, &world.clock, PathBuf::new());
+        let ctx = Ctx::new(&db, &world.http, &world.vars, &world.clock);
         let mut sync = |token: &mut SyncToken| loop {
             let feed = store::changes(&ctx, &ada, *token, 7).unwrap();
             for todo in feed.items {

@@ -22,7 +22,6 @@ mod redis;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use spin_sdk::http::IncomingRequest;
 use todo_core::ports::{Ctx, NoRedis, Redis, SystemClock, Variables};
@@ -54,10 +53,6 @@ impl Variables for SpinVariables {
         value
     }
 }
-
-/// Where Spin mounts a component's `files` (the web component embeds
-/// `static/` instead, so none has a mount now).
-const FILES_ROOT: &str = "/";
 
 /// Runs one request through `handler` with the Spin-backed ports.
 ///
@@ -91,7 +86,7 @@ fn serve_with(
     let db = SpinDb::new();
     let http = SpinHttp;
     let clock = SystemClock;
-    let ctx = Ctx::new(&db, &http, &vars, &clock, PathBuf::from(FILES_ROOT)).with_redis(redis);
+    let ctx = Ctx::new(&db, &http, &vars, &clock).with_redis(redis);
     match incoming::read_request(req) {
         Incoming::Whole(req) => todo_core::serve(req, &ctx, handler),
         Incoming::Refused { head, error } => todo_core::api::refuse(head, &ctx, error),
