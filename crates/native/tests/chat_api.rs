@@ -492,6 +492,23 @@ fn chat_requests_are_rate_limited_per_user() {
 }
 
 #[test]
+fn a_message_to_another_users_conversation_uses_up_none_of_the_allowance() {
+    let app = spawn_with(&[("chat_rate_per_minute", "1")]);
+    let ada = User::signup(&app, "ada@example.com");
+    let bob = User::signup(&app, "bob@example.com");
+    let id = ada.say("task buy milk")["conversation_id"].clone();
+    for _ in 0..3 {
+        bob.call(
+            "POST",
+            "/api/chat",
+            Some(json!({"message": "task sneak in", "conversation_id": id})),
+        )
+        .expect_error(404, "not_found");
+    }
+    assert_eq!(bob.say("list")["result"]["count"], 0);
+}
+
+#[test]
 fn bad_messages_and_time_zones_are_refused_on_their_field() {
     let app = spawn();
     let ada = User::signup(&app, "ada@example.com");

@@ -630,8 +630,9 @@ fn the_events_relay_costs_two_statements_a_batch() {
 }
 
 /// A chat message answered by the rule tier costs little more than the REST
-/// call it stands for: the rate-limit reservation, the LLM breakers' state
-/// (one read for both tiers), the todos call(s) and saving the exchange.
+/// call it stands for: one statement opens it (the rate-limit reservation,
+/// the LLM breakers' state and the conversation's last messages), then the
+/// todos call(s) and saving the exchange.
 #[test]
 fn a_chat_request_answered_by_the_rule_tier_costs_a_few_statements() {
     // Ollama "configured" where nothing listens, and paused by its breaker
@@ -649,14 +650,14 @@ fn a_chat_request_answered_by_the_rule_tier_costs_a_few_statements() {
             t,
             say("help"),
             200,
-            4,
+            3,
         )
     };
     check(&app, vec![ollama_down(), ollama_down(), ollama_down()]);
     check(
         &app,
         vec![
-            // Paused now: reserve, breakers, create, save.
+            // Paused now: open, create, save.
             case(
                 "chat create",
                 "POST",
@@ -664,7 +665,7 @@ fn a_chat_request_answered_by_the_rule_tier_costs_a_few_statements() {
                 t,
                 say("task buy milk"),
                 200,
-                4,
+                3,
             ),
             // Several todos from one message are one statement too.
             case(
@@ -674,7 +675,7 @@ fn a_chat_request_answered_by_the_rule_tier_costs_a_few_statements() {
                 t,
                 say("task buy eggs and task buy flour and task buy sugar"),
                 200,
-                4,
+                3,
             ),
             case(
                 "chat list",
@@ -683,7 +684,7 @@ fn a_chat_request_answered_by_the_rule_tier_costs_a_few_statements() {
                 t,
                 say("show my tasks"),
                 200,
-                4,
+                3,
             ),
             // Finding the todo is one more.
             case(
@@ -693,13 +694,15 @@ fn a_chat_request_answered_by_the_rule_tier_costs_a_few_statements() {
                 t,
                 say("done buy milk"),
                 200,
-                5,
+                4,
             ),
+            // Nothing to do with the todos: open, save.
+            case("chat help", "POST", "/api/chat", t, say("help"), 200, 2),
         ],
     );
-    // A proposed delete finds the todos (reserve, breakers, list, save);
-    // the user's yes asks no model: reserve, the conversation, one delete
-    // of exactly the listed todos, save.
+    // A proposed delete finds the todos (open, list, save); the user's yes
+    // asks no model: open (with the conversation), one delete of exactly
+    // the listed todos, save.
     app.send(
         "POST",
         "/api/chat",
@@ -716,10 +719,10 @@ fn a_chat_request_answered_by_the_rule_tier_costs_a_few_statements() {
         (app.statements_sent() - before, reply.body)
     };
     let (statements, proposal) = counted(json!({"message": "delete all milk"}));
-    assert_eq!(statements, 4, "{proposal}");
+    assert_eq!(statements, 3, "{proposal}");
     assert_eq!(proposal["result"]["proposal"]["count"], 2, "{proposal}");
     let (statements, done) =
         counted(json!({"message": "yes", "conversation_id": proposal["conversation_id"]}));
-    assert_eq!(statements, 4, "{done}");
+    assert_eq!(statements, 3, "{done}");
     assert_eq!(done["result"]["count"], 2, "{done}");
 }

@@ -73,7 +73,10 @@ impl CpuStats {
 
     /// The costs so far, starting afresh.
     pub fn take(&self) -> BTreeMap<String, ComponentCost> {
-        self.0.lock().map(|mut all| std::mem::take(&mut *all)).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|mut all| std::mem::take(&mut *all))
+            .unwrap_or_default()
     }
 }
 

@@ -270,8 +270,11 @@ impl WasmApp {
             },
         );
         let mut instantiate = Duration::ZERO;
-        let proxy =
-            CpuTimed::new(component.pre.instantiate_async(&mut store), &mut instantiate).await?;
+        let proxy = CpuTimed::new(
+            component.pre.instantiate_async(&mut store),
+            &mut instantiate,
+        )
+        .await?;
         let request = store
             .data_mut()
             .http()
@@ -285,7 +288,8 @@ impl WasmApp {
         let task = tokio::spawn(async move {
             let mut handle = Duration::ZERO;
             let handler = proxy.wasi_http_incoming_handler();
-            let done = CpuTimed::new(handler.call_handle(&mut store, request, out), &mut handle).await;
+            let done =
+                CpuTimed::new(handler.call_handle(&mut store, request, out), &mut handle).await;
             cpu.record(&name, instantiate, handle);
             done
         });

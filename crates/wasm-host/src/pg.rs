@@ -52,7 +52,8 @@ impl postgres::Host for HostState {}
 
 impl HostConnection for HostState {
     async fn open(&mut self, address: String) -> Result<Resource<PgConnection>, Error> {
-        let connection = PgConnection::open(address, Arc::clone(&self.allowed), Arc::clone(&self.pool));
+        let connection =
+            PgConnection::open(address, Arc::clone(&self.allowed), Arc::clone(&self.pool));
         self.table
             .push(connection)
             .map_err(|e| Error::Other(e.to_string()))

@@ -88,7 +88,11 @@ async fn respond(
 ) -> http::Response<ResponseBody> {
     if request.uri().path() == CPU_STATS_PATH {
         let stats = serde_json::to_vec(&app.take_cpu_stats()).unwrap_or_default();
-        return http::Response::new(Full::new(Bytes::from(stats)).map_err(|e| match e {}).boxed_unsync());
+        return http::Response::new(
+            Full::new(Bytes::from(stats))
+                .map_err(|e| match e {})
+                .boxed_unsync(),
+        );
     }
     let (mut head, body) = request.into_parts();
     let host = head

@@ -8,8 +8,10 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::db::{DbError, Json};
 use crate::ports::Ctx;
+use crate::throttle::{Hits, PerMinute, COUNTERS};
 
 use super::intent::Intent;
+use super::llm::{self, Breakers, TierState};
 
 /// Why a chat statement did not answer.
 #[derive(Debug)]
@@ -139,24 +141,14 @@ pub fn history(
         found: bool,
         messages: Vec<Message>,
     }
+    let messages = last_messages("$4::int8");
     let answer: Answer = scoped(
         ctx,
         caller,
-        &["conv AS (
-            SELECT id FROM chat_conversations
-            WHERE id = $3::text::uuid AND user_id = (SELECT id FROM auth))"],
+        &[&conversation_cte("$3::text::uuid")],
         &[
             ("found", Json::Value("EXISTS (SELECT FROM conv)")),
-            (
-                "messages",
-                Json::Rows(
-                    "SELECT role, content, tier, intent, result, created_at FROM (
-                        SELECT * FROM chat_messages
-                        WHERE conversation_id = (SELECT id FROM conv)
-                        ORDER BY id DESC LIMIT $4::int8) AS last
-                     ORDER BY id",
-                ),
-            ),
+            ("messages", Json::Rows(&messages)),
         ],
         vec![conversation.into(), limit.into()],
     )?;
@@ -165,6 +157,90 @@ pub fn history(
     } else {
         Err(ChatStoreError::NotFound)
     }
+}
+
+/// `conv`: the conversation `id` (a placeholder) when it is the caller's.
+fn conversation_cte(id: &str) -> String {
+    format!(
+        "conv AS (
+            SELECT id FROM chat_conversations
+            WHERE id = {id} AND user_id = (SELECT id FROM auth))"
+    )
+}
+
+/// The last `limit` (a placeholder) messages of `conv`, oldest first.
+fn last_messages(limit: &str) -> String {
+    format!(
+        "SELECT role, content, tier, intent, result, created_at FROM (
+            SELECT * FROM chat_messages
+            WHERE conversation_id = (SELECT id FROM conv)
+            ORDER BY id DESC LIMIT {limit}) AS last
+         ORDER BY id"
+    )
+}
+
+/// What a chat request reads before it does anything else.
+pub struct Opening {
+    /// Seconds to wait when the caller's requests of this minute are used
+    /// up; then nothing was reserved.
+    pub blocked_for: Option<i64>,
+    /// The LLM tiers' breakers (all closed when no tier is configured).
+    pub breakers: Breakers,
+    /// The conversation's last messages, oldest first (none for a new
+    /// conversation); `None` when it is not the caller's, and then nothing
+    /// was reserved.
+    pub earlier: Option<Vec<Message>>,
+}
+
+/// Opens a chat request in one statement: reserves one of the caller's
+/// requests of `rate`, reads the LLM tiers' breakers (when a tier is
+/// configured) and the last `limit` messages of `conversation` (when the
+/// request continues one).
+pub fn open(
+    ctx: &Ctx,
+    caller: &Caller,
+    rate: &PerMinute,
+    conversation: Option<Uuid>,
+    limit: i64,
+) -> Result<Opening, ChatStoreError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        #[serde(flatten)]
+        hits: Hits,
+        found: bool,
+        messages: Vec<Message>,
+        #[serde(default)]
+        tiers: Vec<TierState>,
+    }
+    let now = ctx.clock.now();
+    let mut params = caller.params();
+    let id = params.add(conversation, "::text::uuid");
+    let found = format!("({id} IS NULL OR EXISTS (SELECT FROM conv))");
+    let messages = last_messages(&params.add(limit, "::int8"));
+    let conv = conversation_cte(&id);
+    let reserve = rate.ctes(&mut params, &found);
+    let tiers =
+        llm::any_configured(ctx).then(|| llm::state_sql(&params.add(now, "::text::timestamptz")));
+    let mut ctes = vec![conv.as_str()];
+    ctes.extend(reserve.iter().map(String::as_str));
+    let mut fields = COUNTERS.to_vec();
+    fields.push(("found", Json::Value(&found)));
+    fields.push(("messages", Json::Rows(&messages)));
+    if let Some(tiers) = &tiers {
+        fields.push(("tiers", Json::Rows(tiers)));
+    }
+    let (_, answer) = caller
+        .run::<Answer>(ctx, &Caller::statement(&ctes, &fields, params))?
+        .ok_or(ChatStoreError::Unauthorized)?;
+    Ok(Opening {
+        blocked_for: rate.blocked_for(&answer.hits),
+        breakers: if tiers.is_some() {
+            Breakers::new(answer.tiers, now)
+        } else {
+            Breakers::default()
+        },
+        earlier: answer.found.then_some(answer.messages),
+    })
 }
 
 /// The caller's conversations, most recently used first (at most 100).
