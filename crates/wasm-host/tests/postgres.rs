@@ -10,7 +10,7 @@ use wasm_host::pg::PgConnection;
 use wasm_host::spin::postgres::postgres::{DbValue, Error, ParameterValue, QueryError};
 
 fn connection(db: &TestDb) -> PgConnection {
-    PgConnection::open(db.url.clone(), Arc::new(db.allowed_hosts()))
+    PgConnection::open(db.url.clone(), Arc::new(db.allowed_hosts()), Arc::default())
 }
 
 #[test]
@@ -69,7 +69,11 @@ fn a_failed_query_carries_no_sqlstate_but_a_failed_execute_does() {
 #[test]
 fn a_host_missing_from_allowed_outbound_hosts_is_refused() {
     let db = TestDb::fresh();
-    let pg = PgConnection::open(db.url.clone(), Arc::new(AllowedHosts::none()));
+    let pg = PgConnection::open(
+        db.url.clone(),
+        Arc::new(AllowedHosts::none()),
+        Arc::default(),
+    );
     let err = pg.query("SELECT 'x'::text", vec![]).unwrap_err();
     assert!(
         matches!(&err, Error::ConnectionFailed(m) if m.contains("allowed_outbound_hosts")),
