@@ -21,9 +21,9 @@ use crate::auth::{rejected, require_caller, Caller};
 use crate::error::{ApiError, Fields};
 use crate::ports::Ctx;
 use crate::throttle::PerMinute;
-use assistant::DecidedBy;
+use assistant::{DecidedBy, Plan};
 use llm::Breakers;
-use store::{ChatStoreError, Exchange};
+use store::{Answer, ChatStoreError, Exchange};
 
 /// The longest message, and goal, the assistant reads.
 pub const MAX_MESSAGE_CHARS: usize = 2000;
@@ -188,21 +188,26 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
     // "make it urgent": the todo the conversation is about. The resolved
     // intent is what is kept, so the next "it" finds the same todo.
     let intent = assistant::with_referent(intent, referent.as_deref());
-    let outcome = assistant::carry_out(ctx, caller, &intent, decided_by, proposed.as_deref(), now)?;
-    store::save(
-        ctx,
-        caller,
-        &Exchange {
-            conversation,
-            user_message: &message,
-            answer: &outcome.response,
-            tier,
-            intent: &intent,
-            result: &outcome.result,
-            at: ctx.clock.now(),
-        },
-    )
-    .map_err(store_error)?;
+    let plan = assistant::carry_out(ctx, caller, &intent, decided_by, proposed.as_deref(), now);
+    let exchange = Exchange {
+        conversation,
+        user_message: &message,
+        tier,
+        intent: &intent,
+        at: ctx.clock.now(),
+    };
+    let outcome = match plan {
+        Plan::Done(outcome) => {
+            store::save(ctx, caller, &exchange, Answer::Said(&outcome)).map_err(store_error)?;
+            outcome
+        }
+        Plan::Run(step, part) => {
+            let answer = store::save(ctx, caller, &exchange, Answer::Run(&step, part))
+                .map_err(store_error)?
+                .unwrap_or_default();
+            assistant::render(&step, answer)?
+        }
+    };
     Ok(json(
         StatusCode::OK,
         &json!({
