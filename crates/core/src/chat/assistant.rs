@@ -44,12 +44,12 @@ pub enum DecidedBy {
     Llm,
 }
 
-/// What the assistant does for an intent: answer at once (after any calls
-/// of the todos library it needed), or run a step of the todos library in
-/// the statement that saves the exchange (see `store::save`) and render the
-/// answer from what that step answered ([`render`]).
+/// What the assistant does for an intent: answer at once, without the
+/// todos library, or run a step of the todos library in the statement that
+/// saves the exchange (see `store::save`) and render the answer from what
+/// that step answered ([`render`]).
 pub enum Plan {
-    Done(Outcome),
+    Say(Outcome),
     Run(Step, Part),
 }
 
@@ -186,7 +186,7 @@ pub fn with_referent(mut intent: Intent, referent: Option<&str>) -> Intent {
 /// the conversation's last answer proposed to delete, which only
 /// [`Intent::Confirm`] deletes (see [`pending_proposal`]). A pronoun
 /// target left (see [`with_referent`]) is asked about, not searched for.
-pub fn carry_out(
+pub fn plan(
     ctx: &Ctx,
     caller: &Caller,
     intent: &Intent,
@@ -195,7 +195,7 @@ pub fn carry_out(
     now: DateTime<Tz>,
 ) -> Plan {
     if intent.target().is_some_and(is_pronoun) {
-        return Plan::Done(Outcome::say(
+        return Plan::Say(Outcome::say(
             "Which todo do you mean? Name it, for example: make pay rent urgent.",
         ));
     }
@@ -207,13 +207,13 @@ pub fn carry_out(
         Intent::Update { target, changes } => update(ctx, caller, target, changes),
         Intent::Delete { target, all } => delete(ctx, caller, target, *all, decided_by),
         Intent::Confirm => confirm(ctx, caller, proposed.unwrap_or_default()),
-        Intent::Cancel => Plan::Done(Outcome::say(if proposed.is_some_and(|p| !p.is_empty()) {
+        Intent::Cancel => Plan::Say(Outcome::say(if proposed.is_some_and(|p| !p.is_empty()) {
             "Kept them: nothing was deleted."
         } else {
             "There was nothing to cancel."
         })),
-        Intent::Help => Plan::Done(Outcome::say(rules::help_text())),
-        Intent::Unknown => Plan::Done(Outcome::say(rules::unknown_text())),
+        Intent::Help => Plan::Say(Outcome::say(rules::help_text())),
+        Intent::Unknown => Plan::Say(Outcome::say(rules::unknown_text())),
     }
 }
 
@@ -293,7 +293,7 @@ fn list_of(todos: &[Todo]) -> String {
 /// it too, but the rule parser reads any number of "and task ...").
 fn create(ctx: &Ctx, caller: &Caller, drafts: &[Draft]) -> Plan {
     if drafts.len() > MAX_DRAFTS {
-        return Plan::Done(Outcome::say(format!(
+        return Plan::Say(Outcome::say(format!(
             "I can add at most {MAX_DRAFTS} todos from one message; nothing was added."
         )));
     }
@@ -302,7 +302,7 @@ fn create(ctx: &Ctx, caller: &Caller, drafts: &[Draft]) -> Plan {
         match new_todo(draft) {
             Ok(new) => todos.push(new),
             Err(why) => {
-                return Plan::Done(Outcome::say(format!(
+                return Plan::Say(Outcome::say(format!(
                     "I could not add \"{}\": {why}. Nothing was added.",
                     draft.title
                 )))
@@ -310,7 +310,7 @@ fn create(ctx: &Ctx, caller: &Caller, drafts: &[Draft]) -> Plan {
         }
     }
     if todos.is_empty() {
-        return Plan::Done(Outcome::say(rules::unknown_text()));
+        return Plan::Say(Outcome::say(rules::unknown_text()));
     }
     Plan::Run(Step::Create, store::create_many_part(ctx, caller, &todos))
 }
@@ -358,8 +358,8 @@ fn list(ctx: &Ctx, caller: &Caller, filter: &Filter, now: DateTime<Tz>) -> Plan 
     Plan::Run(Step::List, store::list_part(ctx, caller, &query))
 }
 
-/// The words of `target` as the todos library looks for them among the
-/// todos of `status` (see [`Words`]); `None` when they name nothing.
+/// The words of `target` as the todos library looks for them (see
+/// [`Words`]); `None` when they name nothing.
 fn words(target: &str) -> Option<String> {
     parse_search(target).ok().flatten()
 }
@@ -395,7 +395,7 @@ fn set_completed(ctx: &Ctx, caller: &Caller, target: &str, completed: bool) -> P
         Status::Done
     };
     let Some(words) = words(target) else {
-        return Plan::Done(no_match(target));
+        return Plan::Say(no_match(target));
     };
     let step = Step::Toggle {
         target: target.to_owned(),
@@ -456,13 +456,13 @@ fn update(ctx: &Ctx, caller: &Caller, target: &str, changes: &Changes) -> Plan {
     })();
     let parsed = match parsed {
         Ok(parsed) if parsed == TodoChanges::default() => {
-            return Plan::Done(Outcome::say(rules::unknown_text()))
+            return Plan::Say(Outcome::say(rules::unknown_text()))
         }
         Ok(parsed) => parsed,
-        Err(why) => return Plan::Done(Outcome::say(format!("I could not change it: {why}."))),
+        Err(why) => return Plan::Say(Outcome::say(format!("I could not change it: {why}."))),
     };
     let Some(words) = words(target) else {
-        return Plan::Done(no_match(target));
+        return Plan::Say(no_match(target));
     };
     Plan::Run(
         Step::Update {
@@ -523,7 +523,7 @@ fn delete(ctx: &Ctx, caller: &Caller, target: &str, all: bool, decided_by: Decid
         return Plan::Run(Step::ProposeDone, store::list_part(ctx, caller, &query));
     }
     let Some(words) = words(target) else {
-        return Plan::Done(no_match(target));
+        return Plan::Say(no_match(target));
     };
     let words = named(&words, Status::All);
     let target = target.to_owned();
@@ -609,7 +609,7 @@ fn propose(todos: Vec<Todo>, total: i64) -> Outcome {
 /// the answer says so ([`confirmed`]).
 fn confirm(ctx: &Ctx, caller: &Caller, proposed: &[Todo]) -> Plan {
     if proposed.is_empty() {
-        return Plan::Done(Outcome::say(
+        return Plan::Say(Outcome::say(
             "There is nothing to confirm: I have not proposed to delete anything.",
         ));
     }

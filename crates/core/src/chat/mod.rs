@@ -188,7 +188,7 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
     // "make it urgent": the todo the conversation is about. The resolved
     // intent is what is kept, so the next "it" finds the same todo.
     let intent = assistant::with_referent(intent, referent.as_deref());
-    let plan = assistant::carry_out(ctx, caller, &intent, decided_by, proposed.as_deref(), now);
+    let plan = assistant::plan(ctx, caller, &intent, decided_by, proposed.as_deref(), now);
     let exchange = Exchange {
         conversation,
         user_message: &message,
@@ -197,7 +197,7 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
         at: ctx.clock.now(),
     };
     let outcome = match plan {
-        Plan::Done(outcome) => {
+        Plan::Say(outcome) => {
             store::save(ctx, caller, &exchange, Answer::Said(&outcome)).map_err(store_error)?;
             outcome
         }

@@ -150,14 +150,24 @@ pub fn save(
     }
     let title: String = exchange.user_message.chars().take(TITLE_CHARS).collect();
     let intent = serde_json::to_string(exchange.intent).unwrap_or_else(|_| "null".into());
-    let (said, part) = match answer {
-        Answer::Said(outcome) => (Some(outcome), None),
-        Answer::Run(step, part) => (None, Some((step, part))),
+    let (said, step, mut ctes, mut params, answer, done) = match answer {
+        Answer::Said(outcome) => (
+            Some(outcome),
+            None,
+            Vec::new(),
+            caller.params(),
+            "NULL".to_owned(),
+            "TRUE".to_owned(),
+        ),
+        Answer::Run(step, part) => (
+            None,
+            Some(step),
+            part.ctes,
+            part.params,
+            part.answer,
+            part.done,
+        ),
     };
-    let (mut ctes, mut params) = part.as_ref().map_or_else(
-        || (Vec::new(), caller.params()),
-        |(_, p)| (p.ctes.clone(), p.params.clone()),
-    );
     let id = params.add(exchange.conversation, "::text::uuid");
     let title = params.add(title, "::text");
     let at = params.add(exchange.at, "::text::timestamptz");
@@ -166,19 +176,12 @@ pub fn save(
     let tier = params.add(exchange.tier, "::text");
     let intent = params.add(intent, "::text::jsonb");
     let result = params.add(said.map(|o| o.result.to_string()), "::text::jsonb");
-    let (facts, answer, done) = match &part {
-        None => ("NULL".to_owned(), "NULL", "TRUE"),
-        Some((step, part)) => {
+    let facts = match step {
+        None => "NULL".to_owned(),
+        Some(step) => {
             let step = serde_json::to_string(step).unwrap_or_else(|_| "null".into());
             let step = params.add(step, "::text::jsonb");
-            (
-                format!(
-                    "jsonb_build_object('step', {step}, 'answer', {})",
-                    part.answer
-                ),
-                part.answer.as_str(),
-                part.done.as_str(),
-            )
+            format!("jsonb_build_object('step', {step}, 'answer', {answer})")
         }
     };
     ctes.push(format!(
@@ -204,8 +207,8 @@ pub fn save(
     let ctes: Vec<&str> = ctes.iter().map(String::as_str).collect();
     let fields = [
         ("saved", Json::Value("(SELECT count(*) FROM msgs)")),
-        ("done", Json::Value(done)),
-        ("answer", Json::Value(answer)),
+        ("done", Json::Value(&done)),
+        ("answer", Json::Value(&answer)),
     ];
     let (_, saved) = caller
         .run::<Saved>(ctx, &Caller::statement(&ctes, &fields, params))?
