@@ -338,6 +338,7 @@ pub struct Part {
 }
 
 impl Part {
+    /// A part of `ctes`, answering `fields`; `params` from `$3`.
     fn new(
         caller: &Caller,
         ctes: &[&str],
@@ -351,6 +352,32 @@ impl Part {
             ctes: ctes.iter().map(|cte| (*cte).to_owned()).collect(),
             answer: json_object(fields),
             done: done.to_owned(),
+            params: all,
+        }
+    }
+
+    /// A change (`ctes`, answering `fields`, `done` when it did its work;
+    /// `params` from `$3`, the words) of the todo `words` name, after the
+    /// CTEs that find it. Done too when they name no todo or several.
+    fn named(
+        ctx: &Ctx,
+        caller: &Caller,
+        words: &Words,
+        ctes: &[&str],
+        fields: &[(&str, Json<'_>)],
+        done: &str,
+        params: Vec<SqlParam>,
+    ) -> Self {
+        let mut all = caller.params();
+        all.0.extend(params);
+        let mut named = named_ctes(&mut all, words, ctx.clock.now());
+        named.extend(ctes.iter().map(|cte| (*cte).to_owned()));
+        let mut fields = fields.to_vec();
+        fields.push(MATCHED);
+        Part {
+            ctes: named,
+            answer: json_object(&fields),
+            done: format!("((SELECT count(*) FROM matched) <> 1 OR {done})"),
             params: all,
         }
     }
@@ -414,34 +441,6 @@ const MATCHED: (&str, Json<'static>) = (
         " FROM matched ORDER BY created_at DESC, id DESC"
     )),
 );
-
-impl Part {
-    /// A change (`ctes`, answering `fields`, `done` when it did its work;
-    /// `params` from `$3`, the words) of the todo `words` name, after the
-    /// CTEs that find it. Done too when they name no todo or several.
-    fn named(
-        ctx: &Ctx,
-        caller: &Caller,
-        words: &Words,
-        ctes: &[&str],
-        fields: &[(&str, Json<'_>)],
-        done: &str,
-        params: Vec<SqlParam>,
-    ) -> Self {
-        let mut all = caller.params();
-        all.0.extend(params);
-        let mut named = named_ctes(&mut all, words, ctx.clock.now());
-        named.extend(ctes.iter().map(|cte| (*cte).to_owned()));
-        let mut fields = fields.to_vec();
-        fields.push(MATCHED);
-        Part {
-            ctes: named,
-            answer: json_object(&fields),
-            done: format!("((SELECT count(*) FROM matched) <> 1 OR {done})"),
-            params: all,
-        }
-    }
-}
 
 /// A part's answer, read into `T`.
 fn read<T: DeserializeOwned>(answer: serde_json::Value) -> Result<T, TodoError> {
