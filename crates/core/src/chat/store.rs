@@ -150,7 +150,7 @@ pub fn save(
     }
     let title: String = exchange.user_message.chars().take(TITLE_CHARS).collect();
     let intent = serde_json::to_string(exchange.intent).unwrap_or_else(|_| "null".into());
-    let (said, step, mut ctes, mut params, answer, done) = match answer {
+    let (said, step, mut ctes, mut params, mut answer, done) = match answer {
         Answer::Said(outcome) => (
             Some(outcome),
             None,
@@ -179,6 +179,9 @@ pub fn save(
     let facts = match step {
         None => "NULL".to_owned(),
         Some(step) => {
+            // Kept and answered, but worked out once.
+            ctes.push(format!("step_answer AS (SELECT {answer} AS answer)"));
+            answer = "(SELECT answer FROM step_answer)".to_owned();
             let step = serde_json::to_string(step).unwrap_or_else(|_| "null".into());
             let step = params.add(step, "::text::jsonb");
             format!("jsonb_build_object('step', {step}, 'answer', {answer})")
