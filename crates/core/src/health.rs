@@ -68,7 +68,10 @@ fn check_database(ctx: &Ctx) -> (Value, Option<Vec<TierState>>) {
                 "version",
                 Json::Value("(SELECT COALESCE(max(version), 0) FROM refinery_schema_history)"),
             ),
-            ("tiers", Json::Rows(llm::STATE_SQL)),
+            (
+                "tiers",
+                Json::Rows(&llm::state_sql("$1::text::timestamptz")),
+            ),
         ],
         vec![ctx.clock.now().into()],
     )

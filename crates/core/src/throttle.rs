@@ -161,12 +161,52 @@ impl Hits {
     }
 }
 
-/// Reserves one attempt of the caller's counter `<prefix>:<user id>` in
-/// its one-minute window, allowing as many per minute as the application
-/// variable `variable` says (a positive whole number; `default`
-/// otherwise). `Some(seconds)` to wait when they are used up. The same
-/// statement checks the caller, so a revoked token is a 401 and uses up
-/// nothing of its user's allowance.
+/// The caller's counter `<prefix>:<user id>` in its one-minute window,
+/// allowing as many attempts per minute as the application variable
+/// `variable` says (a positive whole number; `default` otherwise).
+pub struct PerMinute {
+    limits: [Limit; 1],
+    now: DateTime<Utc>,
+}
+
+impl PerMinute {
+    const WINDOW: Duration = Duration::minutes(1);
+
+    pub fn new(ctx: &Ctx, caller: &Caller, prefix: &str, variable: &str, default: i64) -> Self {
+        let per_minute = ctx
+            .var(variable)
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or(default);
+        Self {
+            limits: [Limit::refusing(
+                format!("{prefix}:{}", caller.user_id),
+                per_minute,
+            )],
+            now: ctx.clock.now(),
+        }
+    }
+
+    /// The CTEs that reserve one attempt in a statement scoped to the
+    /// caller (see [`reserve_ctes`]), when `guard` holds too; the statement
+    /// answers [`COUNTERS`].
+    pub(crate) fn ctes(&self, params: &mut Params, guard: &str) -> [String; 4] {
+        let guard = format!("EXISTS (SELECT FROM auth) AND {guard}");
+        reserve_ctes(params, &self.limits, Self::WINDOW, self.now, &guard)
+    }
+
+    /// Seconds to wait when the allowance is used up.
+    pub(crate) fn blocked_for(&self, hits: &Hits) -> Option<i64> {
+        hits.blocked_for(&self.limits, Self::WINDOW, self.now)
+    }
+}
+
+/// Reserves one attempt of the caller's [`PerMinute`] counter;
+/// `Some(seconds)` to wait when they are used up. The same statement
+/// checks the caller, so a revoked token is a 401 and uses up nothing of
+/// its user's allowance.
 pub fn reserve_per_minute(
     ctx: &Ctx,
     caller: &Caller,
@@ -174,31 +214,14 @@ pub fn reserve_per_minute(
     variable: &str,
     default: i64,
 ) -> Result<Option<i64>, ApiError> {
-    let per_minute = ctx
-        .var(variable)
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .unwrap_or(default);
-    let limits = [Limit::refusing(
-        format!("{prefix}:{}", caller.user_id),
-        per_minute,
-    )];
-    let (window, now) = (Duration::minutes(1), ctx.clock.now());
+    let rate = PerMinute::new(ctx, caller, prefix, variable, default);
     let mut params = caller.params();
-    let ctes = reserve_ctes(
-        &mut params,
-        &limits,
-        window,
-        now,
-        "EXISTS (SELECT FROM auth)",
-    );
+    let ctes = rate.ctes(&mut params, "TRUE");
     let ctes: Vec<&str> = ctes.iter().map(String::as_str).collect();
     let (_, answer) = caller
         .run::<Hits>(ctx, &Caller::statement(&ctes, &COUNTERS, params))?
         .ok_or_else(auth::rejected)?;
-    Ok(answer.blocked_for(&limits, window, now))
+    Ok(rate.blocked_for(&answer))
 }
 
 /// Reserves one attempt under each of `limits` (counted per `window`);

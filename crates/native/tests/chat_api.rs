@@ -192,6 +192,9 @@ fn a_message_whose_todos_would_pass_the_limit_adds_none_of_them() {
     ada.call("POST", "/api/chat", Some(json!({ "message": three })))
         .expect_error(409, "limit_reached");
     assert_eq!(ada.todo_total(), 0);
+    // Nor is the exchange kept: it is saved with the todos, or not at all.
+    let conversations = ada.call("GET", "/api/chat/conversations", None).expect(200);
+    assert_eq!(conversations.body["items"], json!([]));
     let (two, _) = many_tasks(2);
     assert_eq!(ada.say(&two)["result"]["count"], 2);
     assert_eq!(ada.todo_total(), 2);
@@ -304,6 +307,14 @@ fn tags_named_in_a_message_are_added_or_taken_off_and_the_others_kept() {
         let response = answer["response"].as_str().unwrap();
         assert!(response.starts_with("Nothing to change"), "{answer}");
     }
+    // A todo holds at most ten tags: adding past them changes nothing.
+    let many = "tag buy milk #t1 #t2 #t3 #t4 #t5 #t6 #t7 #t8 #t9 #t10";
+    let answer = ada.say(many);
+    let response = answer["response"].as_str().unwrap();
+    assert!(
+        response.starts_with("I could not change it: tags:"),
+        "{answer}"
+    );
     let todo = ada.call("GET", "/api/todos", None).expect(200).body["items"][0].clone();
     assert_eq!(todo["tags"], json!(["home"]));
     // Four changes, each one version.
@@ -388,6 +399,8 @@ fn conversations_are_kept_listed_read_and_deleted_per_user() {
     assert_eq!(items[0]["result"], Value::Null);
     assert_eq!(items[1]["result"], first["result"]);
     assert_eq!(items[3]["result"], second["result"]);
+    assert_eq!(items[1]["content"], first["response"]);
+    assert_eq!(items[3]["content"], second["response"]);
     assert_eq!(
         items[1]["result"]["created"][0]["title"],
         "water the plants"
@@ -489,6 +502,23 @@ fn chat_requests_are_rate_limited_per_user() {
     assert!(limited.header("retry-after").is_some());
     // Another user has a budget of their own.
     bob.say("list");
+}
+
+#[test]
+fn a_message_to_another_users_conversation_uses_up_none_of_the_allowance() {
+    let app = spawn_with(&[("chat_rate_per_minute", "1")]);
+    let ada = User::signup(&app, "ada@example.com");
+    let bob = User::signup(&app, "bob@example.com");
+    let id = ada.say("task buy milk")["conversation_id"].clone();
+    for _ in 0..3 {
+        bob.call(
+            "POST",
+            "/api/chat",
+            Some(json!({"message": "task sneak in", "conversation_id": id})),
+        )
+        .expect_error(404, "not_found");
+    }
+    assert_eq!(bob.say("list")["result"]["count"], 0);
 }
 
 #[test]

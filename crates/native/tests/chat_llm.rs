@@ -15,11 +15,14 @@ use std::time::Duration;
 
 use native::testing::{TestClock, TestDb, TestVars};
 use native::{AllowedHosts, NativeDb, NativeHttp};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use todo_core::chat::intent::Intent;
 use todo_core::chat::llm::{
-    self, intent_schema, read_intent, suggestions_schema, Attempts, Skip, Tier, Turn, Tz,
+    self, intent_schema, read_intent, suggestions_schema, Attempts, Breakers, Skip, Tier,
+    TierState, Turn, Tz,
 };
+use todo_core::db::{Json, Statement};
 use todo_core::ports::{Clock, Ctx};
 
 const QWEN_KEY: &str = "sk-test-0123456789";
@@ -324,7 +327,26 @@ impl World {
 
     fn understand_with(&self, message: &str, context: &[Turn]) -> Attempts {
         let now = self.clock.now().with_timezone(&ZONE);
-        llm::understand(&self.ctx(), message, context, now)
+        llm::understand(&self.ctx(), &self.breakers(), message, context, now)
+    }
+
+    fn suggest(&self, goal: &str) -> Result<(Tier, Vec<String>), llm::LlmUnavailable> {
+        llm::suggest(&self.ctx(), &self.breakers(), goal)
+    }
+
+    /// The breakers as a chat request reads them when it opens.
+    fn breakers(&self) -> Breakers {
+        #[derive(Deserialize)]
+        struct Answer {
+            tiers: Vec<TierState>,
+        }
+        let now = self.clock.now();
+        let sql = llm::state_sql("$1::text::timestamptz");
+        let answer: Answer =
+            Statement::object(&[], &[("tiers", Json::Rows(&sql))], vec![now.into()])
+                .fetch(&self.db)
+                .unwrap();
+        Breakers::new(answer.tiers, now)
     }
 
     /// The failures the breaker counts for `tier` (none without a row).
@@ -859,7 +881,7 @@ fn each_tier_has_its_own_breaker_shared_by_understanding_and_suggestions() {
     assert_eq!(attempts.intent, Some((Tier::Qwen, intent(list_open()))));
 
     world.qwen.will(qwen_server_error());
-    let unavailable = llm::suggest(&world.ctx(), "plan a trip").unwrap_err();
+    let unavailable = world.suggest("plan a trip").unwrap_err();
     assert_eq!(
         skips(&unavailable.skipped),
         [
@@ -881,7 +903,7 @@ fn suggestions_come_from_the_first_tier_that_answers() {
     let world = World::new();
     let ideas = json!({"suggestions": ["Book flights", " Renew passport ", "Pack bags"]});
     world.qwen.will(Behaviour::Says(ideas.to_string()));
-    let (tier, titles) = llm::suggest(&world.ctx(), "plan a trip to Japan").unwrap();
+    let (tier, titles) = world.suggest("plan a trip to Japan").unwrap();
     assert_eq!(tier, Tier::Qwen);
     assert_eq!(titles, ["Book flights", "Renew passport", "Pack bags"]);
     let sent = &world.qwen.requests()[0];
@@ -904,7 +926,7 @@ fn suggestions_come_from_the_first_tier_that_answers() {
     world
         .ollama
         .will(Behaviour::Says(format!("```json\n{ideas}\n```")));
-    let (tier, titles) = llm::suggest(&world.ctx(), "plan a trip to Japan").unwrap();
+    let (tier, titles) = world.suggest("plan a trip to Japan").unwrap();
     assert_eq!(tier, Tier::Ollama);
     assert_eq!(titles.len(), 3);
     let sent = &world.ollama.requests()[0];
@@ -921,7 +943,7 @@ fn suggestions_are_unavailable_when_no_tier_answers() {
     world
         .ollama
         .will(Behaviour::Says("Here are some ideas: ...".into()));
-    let unavailable = llm::suggest(&world.ctx(), "plan a trip").unwrap_err();
+    let unavailable = world.suggest("plan a trip").unwrap_err();
     assert_eq!(
         skips(&unavailable.skipped),
         [

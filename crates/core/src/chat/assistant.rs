@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Duration, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -20,7 +21,7 @@ use super::rules;
 use crate::auth::Caller;
 use crate::ports::Ctx;
 use crate::todos::query::{parse_search, MAX_LIMIT};
-use crate::todos::store::{self, TodoError};
+use crate::todos::store::{self, Named, Part, TodoError, Words};
 use crate::todos::{
     DueAt, ListQuery, NewTodo, Priority, Status, Tags, Todo, TodoChanges, TodoTitle,
 };
@@ -41,6 +42,75 @@ pub struct Outcome {
 pub enum DecidedBy {
     Rules,
     Llm,
+}
+
+/// What the assistant does for an intent: answer at once, without the
+/// todos library, or run a step of the todos library in the statement that
+/// saves the exchange (see `store::save`) and render the answer from what
+/// that step answered ([`render`]).
+pub enum Plan {
+    Say(Outcome),
+    Run(Step, Part),
+}
+
+/// A step of the todos library that an answer is rendered from. It is
+/// kept with what the library answered, so that the conversation shows the
+/// answer again however often it is read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// New todos, created together.
+    Create,
+    /// A list of the todos a filter matches.
+    List,
+    /// The one todo `target` names, completed or reopened.
+    Toggle { target: String, completed: bool },
+    /// The one todo `target` names, changed.
+    Update { target: String },
+    /// The one todo `target` names, deleted.
+    Delete { target: String },
+    /// The todos `target` names (`all` of them), proposed for deletion.
+    Propose { target: String, all: bool },
+    /// The completed todos, proposed for deletion.
+    ProposeDone,
+    /// The user's yes: the proposed todos, deleted while unchanged.
+    Confirm { proposed: Vec<Todo> },
+}
+
+/// The answer to a [`Step`], from what the todos library answered to it
+/// (`answer`); the step's error when it did not do its work.
+pub fn render(step: &Step, answer: Value) -> Result<Outcome, TodoError> {
+    match step {
+        Step::Create => {
+            let created = store::read_created(answer)?;
+            let noun = if created.len() == 1 { "todo" } else { "todos" };
+            Ok(Outcome {
+                response: format!("Created {} {noun}: {}", created.len(), list_of(&created)),
+                result: json!({"created": created, "count": created.len()}),
+            })
+        }
+        Step::List => {
+            let (todos, total) = store::read_listed(answer, LIST_LIMIT)?;
+            let response = if todos.is_empty() {
+                "No todos match.".to_owned()
+            } else {
+                format!("{total} todos: {}", list_of(&todos))
+            };
+            Ok(Outcome {
+                response,
+                result: json!({"todos": todos, "count": total}),
+            })
+        }
+        Step::Toggle { target, completed } => toggled(target, *completed, answer),
+        Step::Update { target } => updated(target, answer),
+        Step::Delete { target } => deleted(target, answer),
+        Step::Propose { target, all } => proposed(target, *all, answer),
+        Step::ProposeDone => {
+            let (todos, total) = store::read_listed(answer, MAX_LIMIT)?;
+            Ok(propose(todos, total))
+        }
+        Step::Confirm { proposed } => Ok(confirmed(proposed, &store::read_deleted(answer)?)),
+    }
 }
 
 impl Outcome {
@@ -112,20 +182,20 @@ pub fn with_referent(mut intent: Intent, referent: Option<&str>) -> Intent {
     intent
 }
 
-/// Carries out `intent` for `caller`. `proposed`: the todos the
-/// conversation's last answer proposed to delete, which only
+/// What to do for `intent` of `caller` ([`Plan`]). `proposed`: the todos
+/// the conversation's last answer proposed to delete, which only
 /// [`Intent::Confirm`] deletes (see [`pending_proposal`]). A pronoun
 /// target left (see [`with_referent`]) is asked about, not searched for.
-pub fn carry_out(
+pub fn plan(
     ctx: &Ctx,
     caller: &Caller,
     intent: &Intent,
     decided_by: DecidedBy,
     proposed: Option<&[Todo]>,
     now: DateTime<Tz>,
-) -> Result<Outcome, TodoError> {
+) -> Plan {
     if intent.target().is_some_and(is_pronoun) {
-        return Ok(Outcome::say(
+        return Plan::Say(Outcome::say(
             "Which todo do you mean? Name it, for example: make pay rent urgent.",
         ));
     }
@@ -137,13 +207,13 @@ pub fn carry_out(
         Intent::Update { target, changes } => update(ctx, caller, target, changes),
         Intent::Delete { target, all } => delete(ctx, caller, target, *all, decided_by),
         Intent::Confirm => confirm(ctx, caller, proposed.unwrap_or_default()),
-        Intent::Cancel => Ok(Outcome::say(if proposed.is_some_and(|p| !p.is_empty()) {
+        Intent::Cancel => Plan::Say(Outcome::say(if proposed.is_some_and(|p| !p.is_empty()) {
             "Kept them: nothing was deleted."
         } else {
             "There was nothing to cancel."
         })),
-        Intent::Help => Ok(Outcome::say(rules::help_text())),
-        Intent::Unknown => Ok(Outcome::say(rules::unknown_text())),
+        Intent::Help => Plan::Say(Outcome::say(rules::help_text())),
+        Intent::Unknown => Plan::Say(Outcome::say(rules::unknown_text())),
     }
 }
 
@@ -221,9 +291,9 @@ fn list_of(todos: &[Todo]) -> String {
 /// Creates a message's todos in one statement: all of them or none. The cap
 /// of [`MAX_DRAFTS`] holds here, for every tier (the LLM tiers' schema says
 /// it too, but the rule parser reads any number of "and task ...").
-fn create(ctx: &Ctx, caller: &Caller, drafts: &[Draft]) -> Result<Outcome, TodoError> {
+fn create(ctx: &Ctx, caller: &Caller, drafts: &[Draft]) -> Plan {
     if drafts.len() > MAX_DRAFTS {
-        return Ok(Outcome::say(format!(
+        return Plan::Say(Outcome::say(format!(
             "I can add at most {MAX_DRAFTS} todos from one message; nothing was added."
         )));
     }
@@ -232,7 +302,7 @@ fn create(ctx: &Ctx, caller: &Caller, drafts: &[Draft]) -> Result<Outcome, TodoE
         match new_todo(draft) {
             Ok(new) => todos.push(new),
             Err(why) => {
-                return Ok(Outcome::say(format!(
+                return Plan::Say(Outcome::say(format!(
                     "I could not add \"{}\": {why}. Nothing was added.",
                     draft.title
                 )))
@@ -240,14 +310,9 @@ fn create(ctx: &Ctx, caller: &Caller, drafts: &[Draft]) -> Result<Outcome, TodoE
         }
     }
     if todos.is_empty() {
-        return Ok(Outcome::say(rules::unknown_text()));
+        return Plan::Say(Outcome::say(rules::unknown_text()));
     }
-    let created = store::create_many(ctx, caller, &todos)?;
-    let noun = if created.len() == 1 { "todo" } else { "todos" };
-    Ok(Outcome {
-        response: format!("Created {} {noun}: {}", created.len(), list_of(&created)),
-        result: json!({"created": created, "count": created.len()}),
-    })
+    Plan::Run(Step::Create, store::create_many_part(ctx, caller, &todos))
 }
 
 /// Midnight of `day` in the user's time zone, in UTC.
@@ -259,12 +324,7 @@ fn local_midnight(now: DateTime<Tz>, days_from_today: i64) -> DateTime<chrono::U
         .map_or_else(|| now.to_utc(), |t| t.to_utc())
 }
 
-fn list(
-    ctx: &Ctx,
-    caller: &Caller,
-    filter: &Filter,
-    now: DateTime<Tz>,
-) -> Result<Outcome, TodoError> {
+fn list(ctx: &Ctx, caller: &Caller, filter: &Filter, now: DateTime<Tz>) -> Plan {
     let mut query = ListQuery {
         limit: LIST_LIMIT,
         status: match filter.status {
@@ -295,60 +355,25 @@ fn list(
             query.due_before = Some(local_midnight(now, 7));
         }
     }
-    let page = store::list(ctx, caller, &query)?;
-    let response = if page.items.is_empty() {
-        "No todos match.".to_owned()
-    } else {
-        format!("{} todos: {}", page.total, list_of(&page.items))
-    };
-    Ok(Outcome {
-        response,
-        result: json!({"todos": page.items, "count": page.total}),
-    })
+    Plan::Run(Step::List, store::list_part(ctx, caller, &query))
 }
 
-/// The todos a target names: an exact (case-insensitive) title if exactly one
-/// todo has it, else every todo whose title or description contains it.
-fn matches(
-    ctx: &Ctx,
-    caller: &Caller,
-    target: &str,
-    status: Status,
-) -> Result<Vec<Todo>, TodoError> {
-    let Some(target) = parse_search(target).ok().flatten() else {
-        return Ok(Vec::new());
-    };
-    let query = ListQuery {
+/// The words of `target` as the todos library looks for them (see
+/// [`Words`]); `None` when they name nothing.
+fn words(target: &str) -> Option<String> {
+    parse_search(target).ok().flatten()
+}
+
+fn named<'a>(words: &'a str, status: Status) -> Words<'a> {
+    Words {
+        text: words,
         status,
-        q: Some(target.clone()),
         limit: MATCH_LIMIT,
-        ..ListQuery::default()
-    };
-    let found = store::list(ctx, caller, &query)?.items;
-    let exact: Vec<Todo> = found
-        .iter()
-        .filter(|t| t.title.to_lowercase() == target.to_lowercase())
-        .cloned()
-        .collect();
-    Ok(if exact.len() == 1 { exact } else { found })
+    }
 }
 
-/// One todo named by `target`, or the answer to give instead.
-fn resolve(
-    ctx: &Ctx,
-    caller: &Caller,
-    target: &str,
-    status: Status,
-) -> Result<Result<Todo, Outcome>, TodoError> {
-    let mut found = matches(ctx, caller, target, status)?;
-    Ok(match found.len() {
-        0 => Err(Outcome::say(format!(
-            "No todo matches \"{}\".",
-            target.trim()
-        ))),
-        1 => Ok(found.remove(0)),
-        _ => Err(ambiguous(target, &found)),
-    })
+fn no_match(target: &str) -> Outcome {
+    Outcome::say(format!("No todo matches \"{}\".", target.trim()))
 }
 
 fn ambiguous(target: &str, found: &[Todo]) -> Outcome {
@@ -362,22 +387,32 @@ fn ambiguous(target: &str, found: &[Todo]) -> Outcome {
     }
 }
 
-fn set_completed(
-    ctx: &Ctx,
-    caller: &Caller,
-    target: &str,
-    completed: bool,
-) -> Result<Outcome, TodoError> {
+/// Completes (or reopens) the one open (or done) todo `target` names.
+fn set_completed(ctx: &Ctx, caller: &Caller, target: &str, completed: bool) -> Plan {
     let status = if completed {
         Status::Open
     } else {
         Status::Done
     };
-    let todo = match resolve(ctx, caller, target, status)? {
-        Ok(todo) => todo,
-        Err(answer) => return Ok(answer),
+    let Some(words) = words(target) else {
+        return Plan::Say(no_match(target));
     };
-    let toggled = store::toggle(ctx, caller, todo.id, Some(&[todo.version]))?;
+    let step = Step::Toggle {
+        target: target.to_owned(),
+        completed,
+    };
+    Plan::Run(
+        step,
+        store::toggle_named_part(ctx, caller, &named(&words, status)),
+    )
+}
+
+fn toggled(target: &str, completed: bool, answer: Value) -> Result<Outcome, TodoError> {
+    let toggled = match store::read_toggled_named(answer)? {
+        Named::Missing => return Ok(no_match(target)),
+        Named::Several(found) => return Ok(ambiguous(target, &found)),
+        Named::One(toggled) => toggled,
+    };
     let mut response = if completed {
         format!("Marked done: {}", describe(&toggled.todo))
     } else {
@@ -392,73 +427,74 @@ fn set_completed(
     })
 }
 
-fn update(
-    ctx: &Ctx,
-    caller: &Caller,
-    target: &str,
-    changes: &Changes,
-) -> Result<Outcome, TodoError> {
-    let mut parsed = TodoChanges::default();
-    let tag_lists = |tags: &Option<Vec<String>>| {
+/// Changes the one todo `target` names; tags named are added to or taken
+/// from its own.
+fn update(ctx: &Ctx, caller: &Caller, target: &str, changes: &Changes) -> Plan {
+    let tags = |tags: &Option<Vec<String>>| {
         tags.as_deref()
             .map(|tags| Tags::parse(tags).map_err(|e| format!("tags: {e}")))
             .transpose()
     };
-    let problem = (|| -> Result<_, String> {
-        if let Some(title) = &changes.title {
-            parsed.title = Some(TodoTitle::parse(title).map_err(|e| format!("the title {e}"))?);
-        }
-        parsed.priority = changes.priority;
-        if let Some(due) = changes.due_at {
-            let due = DueAt::new(due).map_err(|e| format!("the due date {e}"))?;
-            parsed.due_at = Some(Some(due));
-        }
-        Ok((
-            tag_lists(&changes.tags)?,
-            tag_lists(&changes.add_tags)?,
-            tag_lists(&changes.remove_tags)?,
-        ))
+    let parsed = (|| -> Result<_, String> {
+        Ok(TodoChanges {
+            title: changes
+                .title
+                .as_deref()
+                .map(|title| TodoTitle::parse(title).map_err(|e| format!("the title {e}")))
+                .transpose()?,
+            priority: changes.priority,
+            due_at: changes
+                .due_at
+                .map(|due| DueAt::new(due).map_err(|e| format!("the due date {e}")))
+                .transpose()?
+                .map(Some),
+            tags: tags(&changes.tags)?,
+            add_tags: tags(&changes.add_tags)?,
+            remove_tags: tags(&changes.remove_tags)?,
+            ..TodoChanges::default()
+        })
     })();
-    let (replace, add, remove) = match problem {
-        Ok(tags) => tags,
-        Err(why) => return Ok(Outcome::say(format!("I could not change it: {why}."))),
+    let parsed = match parsed {
+        Ok(parsed) if parsed == TodoChanges::default() => {
+            return Plan::Say(Outcome::say(rules::unknown_text()))
+        }
+        Ok(parsed) => parsed,
+        Err(why) => return Plan::Say(Outcome::say(format!("I could not change it: {why}."))),
     };
-    let tags_change = replace.is_some() || add.is_some() || remove.is_some();
-    if parsed == TodoChanges::default() && !tags_change {
-        return Ok(Outcome::say(rules::unknown_text()));
-    }
-    let todo = match resolve(ctx, caller, target, Status::All)? {
-        Ok(todo) => todo,
-        Err(answer) => return Ok(answer),
+    let Some(words) = words(target) else {
+        return Plan::Say(no_match(target));
     };
-    if tags_change {
-        // Replaced (when asked), then added to and taken from, so the
-        // todo keeps the tags the message did not name.
-        let mut tags = replace.map_or_else(|| todo.tags.clone(), |t| t.as_slice().to_vec());
-        for tag in add.iter().flat_map(Tags::as_slice) {
-            if !tags.contains(tag) {
-                tags.push(tag.clone());
-            }
+    Plan::Run(
+        Step::Update {
+            target: target.to_owned(),
+        },
+        store::update_named_part(ctx, caller, &named(&words, Status::All), &parsed),
+    )
+}
+
+fn updated(target: &str, answer: Value) -> Result<Outcome, TodoError> {
+    let (found, updated) = match store::read_updated_named(answer) {
+        Ok(Named::Missing) => return Ok(no_match(target)),
+        Ok(Named::Several(found)) => return Ok(ambiguous(target, &found)),
+        Ok(Named::One(pair)) => pair,
+        Err(TodoError::Invalid(fields)) => {
+            let why: Vec<String> = fields
+                .iter()
+                .map(|(field, problems)| format!("{field}: {}", problems.join(", ")))
+                .collect();
+            return Ok(Outcome::say(format!(
+                "I could not change it: {}.",
+                why.join("; ")
+            )));
         }
-        if let Some(remove) = &remove {
-            tags.retain(|tag| !remove.as_slice().contains(tag));
-        }
-        if tags != todo.tags {
-            match Tags::parse(&tags) {
-                Ok(tags) => parsed.tags = Some(tags),
-                Err(why) => {
-                    return Ok(Outcome::say(format!("I could not change it: tags: {why}.")))
-                }
-            }
-        }
-    }
-    if parsed == TodoChanges::default() {
+        Err(e) => return Err(e),
+    };
+    if updated.version == found.version {
         return Ok(Outcome::say(format!(
             "Nothing to change: {}",
-            describe(&todo)
+            describe(&updated)
         )));
     }
-    let updated = store::update(ctx, caller, todo.id, &parsed, Some(&[todo.version]))?;
     Ok(Outcome {
         response: format!("Updated: {}", describe(&updated)),
         result: json!({"updated": [updated]}),
@@ -477,42 +513,58 @@ const COMPLETED_WORDS: [&str; 5] = [
 /// Deletes the one todo `target` names, when the rule parser understood it
 /// so; proposes the delete (see [`propose`]) when it names several and the
 /// user said "all", or when an LLM decided it.
-fn delete(
-    ctx: &Ctx,
-    caller: &Caller,
-    target: &str,
-    all: bool,
-    decided_by: DecidedBy,
-) -> Result<Outcome, TodoError> {
+fn delete(ctx: &Ctx, caller: &Caller, target: &str, all: bool, decided_by: DecidedBy) -> Plan {
     if all && COMPLETED_WORDS.contains(&target.trim().to_lowercase().as_str()) {
         let query = ListQuery {
             status: Status::Done,
             limit: MAX_LIMIT,
             ..ListQuery::default()
         };
-        let page = store::list(ctx, caller, &query)?;
-        return Ok(propose(page.items, page.total));
+        return Plan::Run(Step::ProposeDone, store::list_part(ctx, caller, &query));
     }
-    let found = matches(ctx, caller, target, Status::All)?;
-    match found.as_slice() {
-        [] => Ok(Outcome::say(format!(
-            "No todo matches \"{}\".",
-            target.trim()
-        ))),
-        [todo] if !all && decided_by == DecidedBy::Rules => {
-            store::delete(ctx, caller, todo.id, Some(&[todo.version]))?;
-            Ok(Outcome {
-                response: format!("Deleted 1 todo: {}", describe(todo)),
-                result: json!({"deleted": [todo], "count": 1}),
-            })
-        }
-        [_] => Ok(propose(found, 1)),
+    let Some(words) = words(target) else {
+        return Plan::Say(no_match(target));
+    };
+    let words = named(&words, Status::All);
+    let target = target.to_owned();
+    if !all && decided_by == DecidedBy::Rules {
+        Plan::Run(
+            Step::Delete { target },
+            store::delete_named_part(ctx, caller, &words),
+        )
+    } else {
+        Plan::Run(
+            Step::Propose { target, all },
+            store::find_part(ctx, caller, &words),
+        )
+    }
+}
+
+fn deleted(target: &str, answer: Value) -> Result<Outcome, TodoError> {
+    Ok(match store::read_deleted_named(answer)? {
+        Named::Missing => no_match(target),
+        Named::Several(found) => ambiguous(target, &found),
+        Named::One(todo) => Outcome {
+            response: format!("Deleted 1 todo: {}", describe(&todo)),
+            result: json!({"deleted": [todo], "count": 1}),
+        },
+    })
+}
+
+/// The answer to a delete that is only proposed: the todos `target` names
+/// (all of them when the user said "all"), or a question when it names
+/// several and they did not.
+fn proposed(target: &str, all: bool, answer: Value) -> Result<Outcome, TodoError> {
+    let found = store::read_found(answer)?;
+    Ok(match found.len() {
+        0 => no_match(target),
+        1 => propose(found, 1),
         _ if all => {
             let total = i64::try_from(found.len()).unwrap_or(i64::MAX);
-            Ok(propose(found, total))
+            propose(found, total)
         }
-        _ => Ok(ambiguous(target, &found)),
-    }
+        _ => ambiguous(target, &found),
+    })
 }
 
 fn plural(count: usize, one: &str, many: &str) -> String {
@@ -554,15 +606,24 @@ fn propose(todos: Vec<Todo>, total: i64) -> Outcome {
 
 /// Deletes exactly the `proposed` todos that are still as they were when
 /// listed (same id, same version), in one statement; the others stay, and
-/// the answer says so.
-fn confirm(ctx: &Ctx, caller: &Caller, proposed: &[Todo]) -> Result<Outcome, TodoError> {
+/// the answer says so ([`confirmed`]).
+fn confirm(ctx: &Ctx, caller: &Caller, proposed: &[Todo]) -> Plan {
     if proposed.is_empty() {
-        return Ok(Outcome::say(
+        return Plan::Say(Outcome::say(
             "There is nothing to confirm: I have not proposed to delete anything.",
         ));
     }
     let listed: Vec<(Uuid, i64)> = proposed.iter().map(|t| (t.id, t.version)).collect();
-    let deleted = store::delete_listed(ctx, caller, &listed)?;
+    Plan::Run(
+        Step::Confirm {
+            proposed: proposed.to_vec(),
+        },
+        store::delete_listed_part(ctx, caller, &listed),
+    )
+}
+
+/// The answer to a confirmed delete of `proposed`, of which `deleted` went.
+fn confirmed(proposed: &[Todo], deleted: &[Uuid]) -> Outcome {
     let (gone, kept): (Vec<&Todo>, Vec<&Todo>) =
         proposed.iter().partition(|t| deleted.contains(&t.id));
     let titles = |todos: &[&Todo]| {
@@ -588,10 +649,10 @@ fn confirm(ctx: &Ctx, caller: &Caller, proposed: &[Todo]) -> Result<Outcome, Tod
             titles(&kept)
         ));
     }
-    Ok(Outcome {
+    Outcome {
         response,
         result: json!({"deleted": gone, "count": gone.len(), "kept": kept}),
-    })
+    }
 }
 
 #[cfg(test)]

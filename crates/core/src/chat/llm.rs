@@ -11,6 +11,7 @@ mod prompt;
 mod schema;
 mod wire;
 
+use std::cell::OnceCell;
 use std::time::Instant;
 
 use chrono::DateTime;
@@ -20,10 +21,9 @@ use serde_json::{json, Value};
 use crate::chat::intent::Intent;
 use crate::config::llm_timeout;
 use crate::ports::Ctx;
-use breaker::Breakers;
 use wire::{Endpoint, Failure, Format};
 
-pub use breaker::{TierState, STATE_SQL};
+pub use breaker::{state_sql, Breakers, TierState};
 /// The time zone type [`understand`] takes, re-exported so that callers
 /// need not pin a version of `chrono-tz`.
 pub use chrono_tz::Tz;
@@ -91,36 +91,60 @@ const MAX_CONTEXT_TURNS: usize = 10;
 /// Longest earlier turn sent, in characters (a long answer is cut).
 const MAX_TURN_CHARS: usize = 2000;
 
+/// Whether any LLM tier is configured, so that its breaker is worth reading.
+pub fn any_configured(ctx: &Ctx) -> bool {
+    Tier::ALL
+        .iter()
+        .any(|tier| Endpoint::configured(ctx, *tier).is_ok())
+}
+
 /// Understands `message` at `now` (in the user's time zone) with the first
 /// LLM tier that can, `context` being the conversation so far, oldest first.
-pub fn understand(ctx: &Ctx, message: &str, context: &[Turn], now: DateTime<Tz>) -> Attempts {
-    let messages = messages(&intent_prompt(now), context, message);
-    let schema = intent_schema();
-    let format = Format {
+/// The prompt and schema are only built when a tier is asked.
+pub fn understand(
+    ctx: &Ctx,
+    breakers: &Breakers,
+    message: &str,
+    context: &[Turn],
+    now: DateTime<Tz>,
+) -> Attempts {
+    let request = || Request {
+        messages: messages(&intent_prompt(now), context, message),
         name: "intent",
-        schema: &schema,
+        schema: intent_schema(),
     };
-    let (intent, skipped) = first_answer(ctx, &messages, &format, read_intent);
+    let (intent, skipped) = first_answer(ctx, breakers, request, read_intent);
     Attempts { intent, skipped }
 }
 
 /// Up to [`MAX_SUGGESTIONS`] todo titles (not saved) that move `goal`
 /// forward, from the first LLM tier that can.
-pub fn suggest(ctx: &Ctx, goal: &str) -> Result<(Tier, Vec<String>), LlmUnavailable> {
-    let messages = messages(&suggestions_prompt(), &[], goal);
-    let schema = suggestions_schema();
-    let format = Format {
+pub fn suggest(
+    ctx: &Ctx,
+    breakers: &Breakers,
+    goal: &str,
+) -> Result<(Tier, Vec<String>), LlmUnavailable> {
+    let request = || Request {
+        messages: messages(&suggestions_prompt(), &[], goal),
         name: "suggestions",
-        schema: &schema,
+        schema: suggestions_schema(),
     };
-    match first_answer(ctx, &messages, &format, read_suggestions) {
+    match first_answer(ctx, breakers, request, read_suggestions) {
         (Some(answer), _) => Ok(answer),
         (None, skipped) => Err(LlmUnavailable { skipped }),
     }
 }
 
+/// What every tier is asked: the chat messages, and the JSON Schema its
+/// answer must follow.
+struct Request {
+    messages: Vec<Value>,
+    name: &'static str,
+    schema: Value,
+}
+
 /// Each tier as readiness shows it, from what real calls recorded
-/// (`recorded`: the rows of [`STATE_SQL`], `None` when the database could
+/// (`recorded`: the rows of [`state_sql`], `None` when the database could
 /// not say): `not_configured`, or `configured` with its breaker (`closed`
 /// or `open`), its failures in the running window, the kind and time of
 /// the provider's last failure, the latency of the last recorded call and
@@ -176,28 +200,24 @@ fn messages(system: &str, context: &[Turn], message: &str) -> Vec<Value> {
     messages
 }
 
-/// Asks the tiers in order until one answers JSON that `read` accepts.
-/// Only failures of the provider count towards the tier's breaker (see
-/// [`wire::Failure`]); an answer that `read` refuses falls through to the
-/// next tier for this request alone, so that no user can pause a tier for
-/// everyone by asking for what the schema forbids. A success forgets the
-/// failures.
+/// Asks the tiers in order until one answers JSON that `read` accepts;
+/// `request` is built when the first tier is asked, and not at all when
+/// none is configured and closed. Only failures of the provider count
+/// towards the tier's breaker (see [`wire::Failure`]); an answer that
+/// `read` refuses falls through to the next tier for this request alone,
+/// so that no user can pause a tier for everyone by asking for what the
+/// schema forbids. A success forgets the failures.
 fn first_answer<T>(
     ctx: &Ctx,
-    messages: &[Value],
-    format: &Format,
+    breakers: &Breakers,
+    request: impl Fn() -> Request,
     read: fn(Value) -> Result<T, String>,
 ) -> (Option<(Tier, T)>, Vec<Skip>) {
-    let endpoints = Tier::ALL.map(|tier| (tier, Endpoint::configured(ctx, tier)));
-    let breakers = if endpoints.iter().any(|(_, e)| e.is_ok()) {
-        Breakers::read(ctx)
-    } else {
-        Breakers::default()
-    };
     let timeout = llm_timeout(ctx);
+    let built = OnceCell::new();
     let mut skipped = Vec::new();
-    for (tier, endpoint) in endpoints {
-        let endpoint = match endpoint {
+    for tier in Tier::ALL {
+        let endpoint = match Endpoint::configured(ctx, tier) {
             Ok(endpoint) if !breakers.is_open(tier) => endpoint,
             Ok(_) => {
                 skipped.push(Skip {
@@ -220,8 +240,14 @@ fn first_answer<T>(
                 continue;
             }
         };
+        let Request {
+            messages,
+            name,
+            schema,
+        } = built.get_or_init(&request);
+        let format = Format { name, schema };
         let started = Instant::now();
-        let answer = wire::ask(ctx, &endpoint, messages, format, timeout);
+        let answer = wire::ask(ctx, &endpoint, messages, &format, timeout);
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let failure = match answer {
             Ok(answer) => {

@@ -20,9 +20,10 @@ use crate::api::{allow, empty, json, parse_json, Request, Response};
 use crate::auth::{rejected, require_caller, Caller};
 use crate::error::{ApiError, Fields};
 use crate::ports::Ctx;
-use crate::throttle;
-use assistant::DecidedBy;
-use store::{ChatStoreError, Exchange};
+use crate::throttle::PerMinute;
+use assistant::{DecidedBy, Plan};
+use llm::Breakers;
+use store::{Answer, ChatStoreError, Exchange};
 
 /// The longest message, and goal, the assistant reads.
 pub const MAX_MESSAGE_CHARS: usize = 2000;
@@ -119,19 +120,29 @@ fn time_zone(req: &Request) -> Result<Tz, ApiError> {
     }
 }
 
-/// Reserves one of the caller's chat requests for this minute (shared by
-/// all instances, exact under concurrency) before any LLM is asked.
-fn reserve_rate(ctx: &Ctx, caller: &Caller) -> Result<(), ApiError> {
-    match throttle::reserve_per_minute(
+/// Opens a chat request (see [`store::open`]): reserves one of the
+/// caller's chat requests for this minute (shared by all instances, exact
+/// under concurrency) before any LLM is asked, and reads the breakers and
+/// the conversation's last messages in the same statement.
+fn open(
+    ctx: &Ctx,
+    caller: &Caller,
+    conversation: Option<Uuid>,
+) -> Result<(Breakers, Vec<store::Message>), ApiError> {
+    let rate = PerMinute::new(
         ctx,
         caller,
         "chat",
         "chat_rate_per_minute",
         DEFAULT_RATE_PER_MINUTE,
-    )? {
-        Some(seconds) => Err(ApiError::too_many_requests(seconds)),
-        None => Ok(()),
+    );
+    let opening =
+        store::open(ctx, caller, &rate, conversation, CONTEXT_MESSAGES).map_err(store_error)?;
+    if let Some(seconds) = opening.blocked_for {
+        return Err(ApiError::too_many_requests(seconds));
     }
+    let earlier = opening.earlier.ok_or_else(ApiError::not_found)?;
+    Ok((opening.breakers, earlier))
 }
 
 fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
@@ -139,23 +150,17 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
     let message =
         parse_message(&body.message).map_err(|e| ApiError::invalid_field("message", e))?;
     let zone = time_zone(req)?;
-    reserve_rate(ctx, caller)?;
-    let (conversation, context, referent, proposed) = match body.conversation_id {
-        Some(id) => {
-            let earlier = store::history(ctx, caller, id, CONTEXT_MESSAGES).map_err(store_error)?;
-            let referent = assistant::referent(&earlier);
-            let proposed = assistant::pending_proposal(&earlier);
-            let turns = earlier
-                .into_iter()
-                .map(|m| llm::Turn {
-                    role: m.role,
-                    content: m.content,
-                })
-                .collect::<Vec<_>>();
-            (id, turns, referent, proposed)
-        }
-        None => (Uuid::new_v4(), Vec::new(), None, None),
-    };
+    let (breakers, earlier) = open(ctx, caller, body.conversation_id)?;
+    let conversation = body.conversation_id.unwrap_or_else(Uuid::new_v4);
+    let referent = assistant::referent(&earlier);
+    let proposed = assistant::pending_proposal(&earlier);
+    let context = earlier
+        .into_iter()
+        .map(|m| llm::Turn {
+            role: m.role,
+            content: m.content,
+        })
+        .collect::<Vec<_>>();
     let now = ctx.clock.now().with_timezone(&zone);
 
     // The user's own "yes" or "no" to a proposed delete is read here, never
@@ -166,7 +171,7 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
     let (tier, intent, decided_by) = match answer {
         Some(intent) => ("rules", intent, DecidedBy::Rules),
         None => {
-            let attempts = llm::understand(ctx, &message, &context, now);
+            let attempts = llm::understand(ctx, &breakers, &message, &context, now);
             for skip in &attempts.skipped {
                 println!(
                     "{}",
@@ -183,21 +188,26 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
     // "make it urgent": the todo the conversation is about. The resolved
     // intent is what is kept, so the next "it" finds the same todo.
     let intent = assistant::with_referent(intent, referent.as_deref());
-    let outcome = assistant::carry_out(ctx, caller, &intent, decided_by, proposed.as_deref(), now)?;
-    store::save(
-        ctx,
-        caller,
-        &Exchange {
-            conversation,
-            user_message: &message,
-            answer: &outcome.response,
-            tier,
-            intent: &intent,
-            result: &outcome.result,
-            at: ctx.clock.now(),
-        },
-    )
-    .map_err(store_error)?;
+    let plan = assistant::plan(ctx, caller, &intent, decided_by, proposed.as_deref(), now);
+    let exchange = Exchange {
+        conversation,
+        user_message: &message,
+        tier,
+        intent: &intent,
+        at: ctx.clock.now(),
+    };
+    let outcome = match plan {
+        Plan::Say(outcome) => {
+            store::save(ctx, caller, &exchange, Answer::Said(&outcome)).map_err(store_error)?;
+            outcome
+        }
+        Plan::Run(step, part) => {
+            let answer = store::save(ctx, caller, &exchange, Answer::Run(&step, part))
+                .map_err(store_error)?
+                .unwrap_or_default();
+            assistant::render(&step, answer)?
+        }
+    };
     Ok(json(
         StatusCode::OK,
         &json!({
@@ -213,8 +223,8 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
 fn suggest(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     let body: SuggestBody = parse_json(req)?;
     let goal = parse_message(&body.goal).map_err(|e| ApiError::invalid_field("goal", e))?;
-    reserve_rate(ctx, caller)?;
-    match llm::suggest(ctx, &goal) {
+    let (breakers, _) = open(ctx, caller, None)?;
+    match llm::suggest(ctx, &breakers, &goal) {
         Ok((tier, suggestions)) => Ok(json(
             StatusCode::OK,
             &json!({ "suggestions": suggestions, "tier": tier }),

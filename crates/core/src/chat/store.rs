@@ -8,8 +8,12 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::db::{DbError, Json};
 use crate::ports::Ctx;
+use crate::throttle::{Hits, PerMinute, COUNTERS};
 
+use super::assistant::{self, Outcome, Step};
 use super::intent::Intent;
+use super::llm::{self, Breakers, TierState};
+use crate::todos::store::Part;
 
 /// Why a chat statement did not answer.
 #[derive(Debug)]
@@ -65,62 +69,155 @@ pub struct Message {
 pub struct Exchange<'a> {
     pub conversation: Uuid,
     pub user_message: &'a str,
-    pub answer: &'a str,
     pub tier: &'a str,
     pub intent: &'a Intent,
-    /// What the answer did (the reply's `result`).
-    pub result: &'a serde_json::Value,
     pub at: DateTime<Utc>,
+}
+
+/// The assistant's answer to keep: its words and result, or the step of
+/// the todos library to run, with what it answers, in the statement that
+/// saves the exchange (the answer is rendered from them, see
+/// `assistant::render`).
+pub enum Answer<'a> {
+    Said(&'a Outcome),
+    Run(&'a Step, Part),
+}
+
+/// What [`Answer::Run`] keeps, from which its answer is rendered.
+#[derive(Deserialize)]
+struct Facts {
+    step: Step,
+    answer: serde_json::Value,
+}
+
+/// A message as its row holds it.
+#[derive(Deserialize)]
+struct Row {
+    role: String,
+    content: Option<String>,
+    tier: Option<String>,
+    intent: Option<Intent>,
+    result: Option<serde_json::Value>,
+    facts: Option<Facts>,
+    created_at: DateTime<Utc>,
+}
+
+impl Row {
+    /// The message, with an answer that kept its facts rendered from them.
+    fn render(self) -> Result<Message, ChatStoreError> {
+        let (content, result) = match self.facts {
+            Some(facts) => {
+                let outcome = assistant::render(&facts.step, facts.answer)
+                    .map_err(|e| DbError::Decode(format!("a kept chat answer: {e}")))?;
+                (outcome.response, Some(outcome.result))
+            }
+            None => (self.content.unwrap_or_default(), self.result),
+        };
+        Ok(Message {
+            role: self.role,
+            content,
+            tier: self.tier,
+            intent: self.intent,
+            result,
+            created_at: self.created_at,
+        })
+    }
+}
+
+fn render(rows: Vec<Row>) -> Result<Vec<Message>, ChatStoreError> {
+    rows.into_iter().map(Row::render).collect()
 }
 
 /// How long a conversation's title (its first message) may be.
 const TITLE_CHARS: usize = 80;
 
-/// Saves an exchange, starting the conversation if it is new. `NotFound`
-/// when the id names another user's conversation.
-pub fn save(ctx: &Ctx, caller: &Caller, exchange: &Exchange) -> Result<(), ChatStoreError> {
+/// Saves an exchange, starting the conversation if it is new; with
+/// [`Answer::Run`], in the statement that runs the step, and only when the
+/// step did its work. The step's answer (`None` for [`Answer::Said`]), also
+/// when it did not do its work (then nothing was saved: its answer says
+/// why). `NotFound` when the id names another user's conversation.
+pub fn save(
+    ctx: &Ctx,
+    caller: &Caller,
+    exchange: &Exchange,
+    answer: Answer,
+) -> Result<Option<serde_json::Value>, ChatStoreError> {
     #[derive(Deserialize)]
-    struct Answer {
+    struct Saved {
         saved: i64,
+        done: bool,
+        answer: Option<serde_json::Value>,
     }
     let title: String = exchange.user_message.chars().take(TITLE_CHARS).collect();
     let intent = serde_json::to_string(exchange.intent).unwrap_or_else(|_| "null".into());
-    let answer: Answer = scoped(
-        ctx,
-        caller,
-        &[
-            "conv AS (
-                INSERT INTO chat_conversations AS c (id, user_id, title, created_at, updated_at)
-                SELECT $3::text::uuid, auth.id, $4::text, $5::text::timestamptz,
-                       $5::text::timestamptz
-                FROM auth
-                ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at
-                    WHERE c.user_id = excluded.user_id
-                RETURNING c.id)",
-            "msgs AS (
-                INSERT INTO chat_messages
-                    (conversation_id, role, content, tier, intent, result, created_at)
-                SELECT conv.id, m.role, m.content, m.tier, m.intent::jsonb, m.result::jsonb,
-                       $5::text::timestamptz + m.n * interval '1 microsecond'
-                FROM conv, (VALUES (0, 'user', $6::text, NULL, NULL, NULL),
-                                   (1, 'assistant', $7::text, $8::text, $9::text, $10::text))
-                           AS m (n, role, content, tier, intent, result)
-                RETURNING id)",
-        ],
-        &[("saved", Json::Value("(SELECT count(*) FROM msgs)"))],
-        vec![
-            exchange.conversation.into(),
-            title.into(),
-            exchange.at.into(),
-            exchange.user_message.into(),
-            exchange.answer.into(),
-            exchange.tier.into(),
-            intent.into(),
-            exchange.result.to_string().into(),
-        ],
-    )?;
-    if answer.saved == 2 {
-        Ok(())
+    let (said, step, mut ctes, mut params, mut answer, done) = match answer {
+        Answer::Said(outcome) => (
+            Some(outcome),
+            None,
+            Vec::new(),
+            caller.params(),
+            "NULL".to_owned(),
+            "TRUE".to_owned(),
+        ),
+        Answer::Run(step, part) => (
+            None,
+            Some(step),
+            part.ctes,
+            part.params,
+            part.answer,
+            part.done,
+        ),
+    };
+    let id = params.add(exchange.conversation, "::text::uuid");
+    let title = params.add(title, "::text");
+    let at = params.add(exchange.at, "::text::timestamptz");
+    let message = params.add(exchange.user_message, "::text");
+    let content = params.add(said.map(|o| o.response.as_str()), "::text");
+    let tier = params.add(exchange.tier, "::text");
+    let intent = params.add(intent, "::text::jsonb");
+    let result = params.add(said.map(|o| o.result.to_string()), "::text::jsonb");
+    let facts = match step {
+        None => "NULL".to_owned(),
+        Some(step) => {
+            // Kept and answered, but worked out once.
+            ctes.push(format!("step_answer AS (SELECT {answer} AS answer)"));
+            answer = "(SELECT answer FROM step_answer)".to_owned();
+            let step = serde_json::to_string(step).unwrap_or_else(|_| "null".into());
+            let step = params.add(step, "::text::jsonb");
+            format!("jsonb_build_object('step', {step}, 'answer', {answer})")
+        }
+    };
+    ctes.push(format!(
+        "conv AS (
+            INSERT INTO chat_conversations AS c (id, user_id, title, created_at, updated_at)
+            SELECT {id}, auth.id, {title}, {at}, {at}
+            FROM auth WHERE {done}
+            ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at
+                WHERE c.user_id = excluded.user_id
+            RETURNING c.id)"
+    ));
+    ctes.push(format!(
+        "msgs AS (
+            INSERT INTO chat_messages
+                (conversation_id, role, content, tier, intent, result, facts, created_at)
+            SELECT conv.id, m.role, m.content, m.tier, m.intent, m.result, m.facts,
+                   {at} + m.n * interval '1 microsecond'
+            FROM conv, (VALUES (0, 'user', {message}, NULL, NULL::jsonb, NULL::jsonb, NULL::jsonb),
+                               (1, 'assistant', {content}, {tier}, {intent}, {result}, {facts}))
+                       AS m (n, role, content, tier, intent, result, facts)
+            RETURNING id)"
+    ));
+    let ctes: Vec<&str> = ctes.iter().map(String::as_str).collect();
+    let fields = [
+        ("saved", Json::Value("(SELECT count(*) FROM msgs)")),
+        ("done", Json::Value(&done)),
+        ("answer", Json::Value(&answer)),
+    ];
+    let (_, saved) = caller
+        .run::<Saved>(ctx, &Caller::statement(&ctes, &fields, params))?
+        .ok_or(ChatStoreError::Unauthorized)?;
+    if saved.saved == 2 || !saved.done {
+        Ok(saved.answer)
     } else {
         Err(ChatStoreError::NotFound)
     }
@@ -137,34 +234,108 @@ pub fn history(
     #[derive(Deserialize)]
     struct Answer {
         found: bool,
-        messages: Vec<Message>,
+        messages: Vec<Row>,
     }
+    let messages = last_messages("$4::int8");
     let answer: Answer = scoped(
         ctx,
         caller,
-        &["conv AS (
-            SELECT id FROM chat_conversations
-            WHERE id = $3::text::uuid AND user_id = (SELECT id FROM auth))"],
+        &[&conversation_cte("$3::text::uuid")],
         &[
             ("found", Json::Value("EXISTS (SELECT FROM conv)")),
-            (
-                "messages",
-                Json::Rows(
-                    "SELECT role, content, tier, intent, result, created_at FROM (
-                        SELECT * FROM chat_messages
-                        WHERE conversation_id = (SELECT id FROM conv)
-                        ORDER BY id DESC LIMIT $4::int8) AS last
-                     ORDER BY id",
-                ),
-            ),
+            ("messages", Json::Rows(&messages)),
         ],
         vec![conversation.into(), limit.into()],
     )?;
     if answer.found {
-        Ok(answer.messages)
+        render(answer.messages)
     } else {
         Err(ChatStoreError::NotFound)
     }
+}
+
+/// `conv`: the conversation `id` (a placeholder) when it is the caller's.
+fn conversation_cte(id: &str) -> String {
+    format!(
+        "conv AS (
+            SELECT id FROM chat_conversations
+            WHERE id = {id} AND user_id = (SELECT id FROM auth))"
+    )
+}
+
+/// The last `limit` (a placeholder) messages of `conv`, oldest first.
+fn last_messages(limit: &str) -> String {
+    format!(
+        "SELECT role, content, tier, intent, result, facts, created_at FROM (
+            SELECT * FROM chat_messages
+            WHERE conversation_id = (SELECT id FROM conv)
+            ORDER BY id DESC LIMIT {limit}) AS last
+         ORDER BY id"
+    )
+}
+
+/// What a chat request reads before it does anything else.
+pub struct Opening {
+    /// Seconds to wait when the caller's requests of this minute are used
+    /// up; then nothing was reserved.
+    pub blocked_for: Option<i64>,
+    /// The LLM tiers' breakers (all closed when no tier is configured).
+    pub breakers: Breakers,
+    /// The conversation's last messages, oldest first (none for a new
+    /// conversation); `None` when it is not the caller's, and then nothing
+    /// was reserved.
+    pub earlier: Option<Vec<Message>>,
+}
+
+/// Opens a chat request in one statement: reserves one of the caller's
+/// requests of `rate`, reads the LLM tiers' breakers (when a tier is
+/// configured) and the last `limit` messages of `conversation` (when the
+/// request continues one).
+pub fn open(
+    ctx: &Ctx,
+    caller: &Caller,
+    rate: &PerMinute,
+    conversation: Option<Uuid>,
+    limit: i64,
+) -> Result<Opening, ChatStoreError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        #[serde(flatten)]
+        hits: Hits,
+        found: bool,
+        messages: Vec<Row>,
+        #[serde(default)]
+        tiers: Vec<TierState>,
+    }
+    let now = ctx.clock.now();
+    let mut params = caller.params();
+    let id = params.add(conversation, "::text::uuid");
+    let found = format!("({id} IS NULL OR EXISTS (SELECT FROM conv))");
+    let messages = last_messages(&params.add(limit, "::int8"));
+    let conv = conversation_cte(&id);
+    let reserve = rate.ctes(&mut params, &found);
+    let tiers =
+        llm::any_configured(ctx).then(|| llm::state_sql(&params.add(now, "::text::timestamptz")));
+    let mut ctes = vec![conv.as_str()];
+    ctes.extend(reserve.iter().map(String::as_str));
+    let mut fields = COUNTERS.to_vec();
+    fields.push(("found", Json::Value(&found)));
+    fields.push(("messages", Json::Rows(&messages)));
+    if let Some(tiers) = &tiers {
+        fields.push(("tiers", Json::Rows(tiers)));
+    }
+    let (_, answer) = caller
+        .run::<Answer>(ctx, &Caller::statement(&ctes, &fields, params))?
+        .ok_or(ChatStoreError::Unauthorized)?;
+    Ok(Opening {
+        blocked_for: rate.blocked_for(&answer.hits),
+        breakers: if tiers.is_some() {
+            Breakers::new(answer.tiers, now)
+        } else {
+            Breakers::default()
+        },
+        earlier: answer.found.then(|| render(answer.messages)).transpose()?,
+    })
 }
 
 /// The caller's conversations, most recently used first (at most 100).

@@ -74,7 +74,12 @@ pub struct TodoChanges {
     pub priority: Option<Priority>,
     pub due_at: Option<Option<DueAt>>,
     pub remind_at: Option<Option<DueAt>>,
+    /// Replaces all the tags (before `add_tags` and `remove_tags`).
     pub tags: Option<Tags>,
+    /// Tags to add, keeping the others (for the chat's "tag it #home").
+    pub add_tags: Option<Tags>,
+    /// Tags to take off, keeping the others.
+    pub remove_tags: Option<Tags>,
     pub recurrence: Option<Recurrence>,
 }
 
@@ -89,6 +94,7 @@ impl From<NewTodo> for TodoChanges {
             remind_at: Some(new.remind_at),
             tags: Some(new.tags),
             recurrence: Some(new.recurrence),
+            ..Self::default()
         }
     }
 }

@@ -391,6 +391,7 @@ impl PatchBody {
             recurrence: self
                 .recurrence
                 .and_then(|r| f.take("recurrence", or_default(r.as_deref(), Recurrence::parse))),
+            ..TodoChanges::default()
         };
         if f.is_empty() {
             Ok(changes)

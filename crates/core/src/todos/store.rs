@@ -16,10 +16,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::domain::{NewTodo, Priority, Recurrence, Todo, TodoChanges, MAX_TODOS_PER_USER};
+use super::domain::{NewTodo, Priority, Recurrence, Tags, Todo, TodoChanges, MAX_TODOS_PER_USER};
 use super::query::{ChangeKind, Cursor, HistoryQuery, ListQuery, SortField, Status, SyncToken};
 use crate::auth::{self, Caller};
-use crate::db::{DbError, Json, Params, SqlParam, Statement};
+use crate::db::{json_object, DbError, Json, Params, SqlParam, Statement};
 use crate::error::{ApiError, FieldErrors};
 use crate::ports::Ctx;
 use crate::sealed;
@@ -324,6 +324,130 @@ fn run<T: DeserializeOwned>(
         .ok_or(TodoError::Unauthorized)
 }
 
+/// A todos operation as the parts of a statement, so that code in process
+/// can run it inside a larger statement (the chat assistant saves its
+/// exchange in the statement that changes the todos): its CTEs, the JSON
+/// object it answers (an SQL expression), when it did what it was asked (an
+/// SQL condition, false when its answer is an error) and its parameters,
+/// the caller's first. The `read_*` function beside each reads its answer.
+pub struct Part {
+    pub ctes: Vec<String>,
+    pub answer: String,
+    pub done: String,
+    pub params: Params,
+}
+
+impl Part {
+    /// A part of `ctes`, answering `fields`; `params` from `$3`.
+    fn new(
+        caller: &Caller,
+        ctes: &[&str],
+        fields: &[(&str, Json<'_>)],
+        done: &str,
+        params: Vec<SqlParam>,
+    ) -> Self {
+        let mut all = caller.params();
+        all.0.extend(params);
+        Part {
+            ctes: ctes.iter().map(|cte| (*cte).to_owned()).collect(),
+            answer: json_object(fields),
+            done: done.to_owned(),
+            params: all,
+        }
+    }
+
+    /// A change (`ctes`, answering `fields`, `done` when it did its work;
+    /// `params` from `$3`, the words) of the todo `words` name, after the
+    /// CTEs that find it. Done too when they name no todo or several.
+    fn named(
+        ctx: &Ctx,
+        caller: &Caller,
+        words: &Words,
+        ctes: &[&str],
+        fields: &[(&str, Json<'_>)],
+        done: &str,
+        params: Vec<SqlParam>,
+    ) -> Self {
+        let mut all = caller.params();
+        all.0.extend(params);
+        let mut named = named_ctes(&mut all, words, ctx.clock.now());
+        named.extend(ctes.iter().map(|cte| (*cte).to_owned()));
+        let mut fields = fields.to_vec();
+        fields.push(MATCHED);
+        Part {
+            ctes: named,
+            answer: json_object(&fields),
+            done: format!("((SELECT count(*) FROM matched) <> 1 OR {done})"),
+            params: all,
+        }
+    }
+
+    /// Runs the part as a statement of its own; its answer.
+    fn run(self, ctx: &Ctx, caller: &Caller) -> Result<serde_json::Value, TodoError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            answer: serde_json::Value,
+        }
+        let ctes: Vec<&str> = self.ctes.iter().map(String::as_str).collect();
+        let fields = [("answer", Json::Value(&self.answer))];
+        let answer: Answer = run(ctx, caller, &Caller::statement(&ctes, &fields, self.params))?;
+        Ok(answer.answer)
+    }
+}
+
+/// Words that name a todo, and among which todos (open, done or all) they
+/// look: the todo whose title is exactly the words (case-insensitively),
+/// when only one is among the first `limit` whose title or description
+/// contains them (as a list's `q=` finds them, newest first); else all
+/// those. A change is made only when they name exactly one todo.
+pub struct Words<'a> {
+    pub text: &'a str,
+    pub status: Status,
+    pub limit: i64,
+}
+
+/// The CTEs that find what `words` name (`$3`: the words themselves), as
+/// `matched`, and `target`: the id of the only one matched.
+fn named_ctes(params: &mut Params, words: &Words, now: DateTime<Utc>) -> Vec<String> {
+    let query = ListQuery {
+        status: words.status,
+        q: Some(words.text.to_owned()),
+        ..ListQuery::default()
+    };
+    let conds = filters(&query, now, params);
+    let limit = params.add(words.limit, "::int8");
+    vec![
+        format!(
+            "found AS (
+        SELECT * FROM todos WHERE {} ORDER BY created_at DESC, id DESC LIMIT {limit})",
+            conds.join(" AND ")
+        ),
+        "exact AS (SELECT * FROM found WHERE lower(title) = lower($3::text))".into(),
+        "matched AS (
+        SELECT * FROM exact WHERE (SELECT count(*) FROM exact) = 1
+        UNION ALL
+        SELECT * FROM found WHERE (SELECT count(*) FROM exact) <> 1)"
+            .into(),
+        "target AS (SELECT id FROM matched WHERE (SELECT count(*) FROM matched) = 1)".into(),
+    ]
+}
+
+/// What a named part answers besides its change: the todos it matched.
+const MATCHED: (&str, Json<'static>) = (
+    "matched",
+    Json::Rows(concat!(
+        "SELECT ",
+        todo_columns!(),
+        " FROM matched ORDER BY created_at DESC, id DESC"
+    )),
+);
+
+/// A part's answer, read into `T`.
+fn read<T: DeserializeOwned>(answer: serde_json::Value) -> Result<T, TodoError> {
+    serde_json::from_value(answer)
+        .map_err(|e| TodoError::Db(DbError::Decode(format!("a todos answer: {e}"))))
+}
+
 /// `$3`: the new todos as a JSON array (see [`new_todo_json`]), in order.
 /// One change number and one `todo_count` move for all of them, with the
 /// limit checked for all of them at once: every todo is created, or none.
@@ -389,16 +513,16 @@ pub fn create(ctx: &Ctx, caller: &Caller, new: &NewTodo) -> Result<Todo, TodoErr
 /// [`TodoError::LimitReached`] when they would take the user past
 /// [`MAX_TODOS_PER_USER`] todos. Nothing to create sends no statement.
 pub fn create_many(ctx: &Ctx, caller: &Caller, todos: &[NewTodo]) -> Result<Vec<Todo>, TodoError> {
-    #[derive(Deserialize)]
-    struct Answer {
-        todos: Vec<TodoRow>,
-    }
     if todos.is_empty() {
         return Ok(Vec::new());
     }
+    read_created(create_many_part(ctx, caller, todos).run(ctx, caller)?)
+}
+
+/// [`create_many`] as a [`Part`] (of at least one todo), read by [`read_created`].
+pub fn create_many_part(ctx: &Ctx, caller: &Caller, todos: &[NewTodo]) -> Part {
     let json = serde_json::Value::from(todos.iter().map(new_todo_json).collect::<Vec<_>>());
-    let answer: Answer = fetch(
-        ctx,
+    Part::new(
         caller,
         CREATE_CTES,
         &[(
@@ -409,12 +533,22 @@ pub fn create_many(ctx: &Ctx, caller: &Caller, todos: &[NewTodo]) -> Result<Vec<
                 " FROM ins ORDER BY created_at"
             )),
         )],
+        "EXISTS (SELECT FROM ins)",
         vec![
             json.to_string().into(),
             ctx.clock.now().into(),
             MAX_TODOS_PER_USER.into(),
         ],
-    )?;
+    )
+}
+
+/// The todos a [`create_many_part`] created.
+pub fn read_created(answer: serde_json::Value) -> Result<Vec<Todo>, TodoError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        todos: Vec<TodoRow>,
+    }
+    let answer: Answer = read(answer)?;
     if answer.todos.is_empty() {
         return Err(TodoError::LimitReached {
             limit: MAX_TODOS_PER_USER,
@@ -447,16 +581,32 @@ pub fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Todo, TodoError> {
     to_todo(answer.todo)?.ok_or(TodoError::NotFound)
 }
 
-/// The row a change of one todo starts from, locked (`$3` is the todo's
-/// id), and `ok`, the same row if `If-Match` (`$if_match`) lets the change
-/// through. Concurrent changes of one todo apply one after another, and each
-/// audit row shows the true old values.
+/// A change of one todo names it by its id, `$3`.
+macro_rules! by_id {
+    () => {
+        "$3::text::uuid"
+    };
+}
+
+/// Or by words (`$3`): the one todo of `target` (see [`named_ctes`]).
+macro_rules! by_words {
+    () => {
+        "(SELECT id FROM target)"
+    };
+}
+
+/// The row a change of one todo starts from, locked (`$id` is the todo's
+/// id: `by_id!()` or `by_words!()`), and `ok`, the same row if `If-Match`
+/// (`$if_match`) lets the change through. Concurrent changes of one todo
+/// apply one after another, and each audit row shows the true old values.
 macro_rules! current_ctes {
-    ($if_match:literal) => {
+    ($id:expr, $if_match:literal) => {
         concat!(
             "cur AS (
                 SELECT t.*, todo_fields(t) AS old_fields FROM todos t
-                WHERE t.id = $3::text::uuid AND t.user_id = ",
+                WHERE t.id = ",
+            $id,
+            " AND t.user_id = ",
             caller_id!(),
             "
                 FOR UPDATE),
@@ -480,8 +630,10 @@ struct Changed {
     current: Option<i64>,
 }
 
-const UPDATE_CTES: &[&str] = &[
-    current_ctes!("12"),
+macro_rules! update_ctes {
+    ($id:expr) => {
+        &[
+    current_ctes!($id, "12"),
     concat!(
         "new AS (
         SELECT ok.id,
@@ -490,15 +642,23 @@ const UPDATE_CTES: &[&str] = &[
             COALESCE($6::int8::smallint, ok.priority) AS priority,
             CASE WHEN $7::bool THEN $8::text::timestamptz ELSE ok.due_at END AS due_at,
             CASE WHEN $13::bool THEN $14::text::timestamptz ELSE ok.remind_at END AS remind_at,
-            CASE WHEN $9::text IS NULL THEN ok.tags ELSE ",
+            -- Replaced, then added to and taken from: the tags not named
+            -- stay, in their order.
+            ARRAY(SELECT tag FROM unnest(CASE WHEN $9::text IS NULL THEN ok.tags ELSE ",
         tags_from!("9"),
-        " END AS tags,
+        " END || ",
+        tags_from!("15"),
+        ") WITH ORDINALITY AS x (tag, n)
+                  WHERE tag <> ALL (",
+        tags_from!("16"),
+        ") GROUP BY tag ORDER BY min(n)) AS tags,
             COALESCE($10::text, ok.recurrence) AS recurrence
         FROM ok)"
     ),
+    // More tags than a todo may hold change nothing (see `read_updated`).
     "diff AS (
         SELECT new.* FROM new JOIN ok USING (id)
-        WHERE (new.title, new.description, new.priority, new.due_at, new.remind_at, new.tags,
+        WHERE cardinality(new.tags) <= $17::int8 AND (new.title, new.description, new.priority, new.due_at, new.remind_at, new.tags,
                new.recurrence)
               IS DISTINCT FROM (ok.title, ok.description, ok.priority, ok.due_at, ok.remind_at,
                                 ok.tags, ok.recurrence))",
@@ -533,10 +693,82 @@ const UPDATE_CTES: &[&str] = &[
         SELECT user_id, id, 'update', todo_changes(old_fields, new_fields), updated_at, change_seq,
                event_data(id, new_fields)
         FROM upd)",
-];
+        ]
+    };
+}
+const UPDATE_CTES: &[&str] = update_ctes!(by_id!());
+const UPDATE_NAMED_CTES: &[&str] = update_ctes!(by_words!());
 
 /// The version a change of one todo found, `null` when there is no such todo.
 const CURRENT: (&str, Json<'static>) = ("current", Json::Value("(SELECT version FROM cur)"));
+
+/// What an update answers: the todo after it, or as it is when nothing
+/// changed.
+const UPDATE_FIELDS: [(&str, Json<'static>); 3] = [
+    (
+        "todo",
+        Json::Row(concat!(
+            "SELECT ",
+            todo_columns!(),
+            " FROM upd UNION ALL SELECT ",
+            todo_columns!(),
+            " FROM ok WHERE NOT EXISTS (SELECT FROM diff)"
+        )),
+    ),
+    CURRENT,
+    (
+        "too_many_tags",
+        Json::Value("(SELECT to_json(tags) FROM new WHERE cardinality(tags) > $17::int8)"),
+    ),
+];
+
+/// The parameters of [`update_ctes`], the todo named by `target` (`$3`).
+fn update_params(
+    ctx: &Ctx,
+    target: SqlParam,
+    changes: &TodoChanges,
+    if_match: Option<&[i64]>,
+) -> Vec<SqlParam> {
+    vec![
+        target,
+        changes.title.as_ref().map(|t| t.as_str()).into(),
+        changes.description.as_ref().map(|d| d.as_str()).into(),
+        changes.priority.map(Priority::rank).into(),
+        changes.due_at.is_some().into(),
+        changes.due_at.flatten().map(|d| d.time()).into(),
+        changes.tags.as_ref().map_or(SqlParam::Null, tags_param),
+        changes.recurrence.map(Recurrence::as_str).into(),
+        ctx.clock.now().into(),
+        versions_param(if_match),
+        changes.remind_at.is_some().into(),
+        changes.remind_at.flatten().map(|d| d.time()).into(),
+        changes.add_tags.as_ref().map_or(SqlParam::Null, tags_param),
+        changes
+            .remove_tags
+            .as_ref()
+            .map_or(SqlParam::Null, tags_param),
+        i64::try_from(Tags::MAX_TAGS).unwrap_or(i64::MAX).into(),
+    ]
+}
+
+/// The todo an update answered, or why it missed: tags added past
+/// [`Tags::MAX_TAGS`] change nothing, and are invalid.
+fn read_updated(answer: serde_json::Value, if_match: Option<&[i64]>) -> Result<Todo, TodoError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        #[serde(flatten)]
+        changed: Changed,
+        too_many_tags: Option<Vec<String>>,
+    }
+    let answer: Answer = read(answer)?;
+    if let Some(Err(why)) = answer.too_many_tags.map(|tags| Tags::parse(&tags)) {
+        let mut fields = FieldErrors::new();
+        fields.entry("tags".into()).or_default().push(why);
+        return Err(TodoError::Invalid(fields));
+    }
+    let Changed { todo, current } = answer.changed;
+    to_todo(todo)?.ok_or_else(|| miss(current, if_match, TodoError::NotFound))
+}
 
 /// Applies `changes` (fields left `None` keep their value) and bumps the
 /// version. With `if_match`, only when the todo is at one of those versions
@@ -550,39 +782,32 @@ pub fn update(
     changes: &TodoChanges,
     if_match: Option<&[i64]>,
 ) -> Result<Todo, TodoError> {
-    let answer: Changed = fetch(
+    let params = update_params(ctx, id.into(), changes, if_match);
+    let answer = fetch(ctx, caller, UPDATE_CTES, &UPDATE_FIELDS, params)?;
+    read_updated(answer, if_match)
+}
+
+/// [`update`] of the todo `words` name, as a [`Part`] read by
+/// [`read_updated_named`].
+pub fn update_named_part(ctx: &Ctx, caller: &Caller, words: &Words, changes: &TodoChanges) -> Part {
+    let params = update_params(ctx, words.text.into(), changes, None);
+    Part::named(
         ctx,
         caller,
-        UPDATE_CTES,
-        &[
-            (
-                "todo",
-                Json::Row(concat!(
-                    "SELECT ",
-                    todo_columns!(),
-                    " FROM upd UNION ALL SELECT ",
-                    todo_columns!(),
-                    " FROM ok WHERE NOT EXISTS (SELECT FROM diff)"
-                )),
-            ),
-            CURRENT,
-        ],
-        vec![
-            id.into(),
-            changes.title.as_ref().map(|t| t.as_str()).into(),
-            changes.description.as_ref().map(|d| d.as_str()).into(),
-            changes.priority.map(Priority::rank).into(),
-            changes.due_at.is_some().into(),
-            changes.due_at.flatten().map(|d| d.time()).into(),
-            changes.tags.as_ref().map_or(SqlParam::Null, tags_param),
-            changes.recurrence.map(Recurrence::as_str).into(),
-            ctx.clock.now().into(),
-            versions_param(if_match),
-            changes.remind_at.is_some().into(),
-            changes.remind_at.flatten().map(|d| d.time()).into(),
-        ],
-    )?;
-    to_todo(answer.todo)?.ok_or_else(|| miss(answer.current, if_match, TodoError::NotFound))
+        words,
+        UPDATE_NAMED_CTES,
+        &UPDATE_FIELDS,
+        "EXISTS (SELECT FROM ok)",
+        params,
+    )
+}
+
+/// What an [`update_named_part`] found: the todo as found and after the
+/// update (at the same version when nothing changed).
+pub fn read_updated_named(answer: serde_json::Value) -> Result<Named<(Todo, Todo)>, TodoError> {
+    read_named(answer, |found, answer| {
+        read_updated(answer, None).map(|updated| (found, updated))
+    })
 }
 
 /// Replaces every writable field (PUT): what `new` leaves at its default is
@@ -597,8 +822,10 @@ pub fn replace(
     update(ctx, caller, id, &TodoChanges::from(new), if_match)
 }
 
-const TOGGLE_CTES: &[&str] = &[
-    current_ctes!("5"),
+macro_rules! toggle_ctes {
+    ($id:expr) => {
+        &[
+    current_ctes!($id, "5"),
     // The next occurrence's due date, when completing this one creates it.
     "spawn AS (
         SELECT ok.id, todo_next_due(ok.recurrence, ok.due_at, ok.due_anchor_day,
@@ -645,7 +872,55 @@ const TOGGLE_CTES: &[&str] = &[
         SELECT user_id, id, 'create', todo_changes('{}', fields), created_at, change_seq,
                event_data(id, fields)
         FROM nxt)",
+        ]
+    };
+}
+const TOGGLE_CTES: &[&str] = toggle_ctes!(by_id!());
+const TOGGLE_NAMED_CTES: &[&str] = toggle_ctes!(by_words!());
+
+/// What a toggle answers: the todo after it, the version it found, and the
+/// next occurrence it created.
+const TOGGLE_FIELDS: [(&str, Json<'static>); 3] = [
+    (
+        "todo",
+        Json::Row(concat!("SELECT ", todo_columns!(), " FROM upd")),
+    ),
+    CURRENT,
+    (
+        "next",
+        Json::Row(concat!("SELECT ", todo_columns!(), " FROM nxt")),
+    ),
 ];
+
+/// The parameters of [`toggle_ctes`], the todo named by `target` (`$3`).
+fn toggle_params(ctx: &Ctx, target: SqlParam, if_match: Option<&[i64]>) -> Vec<SqlParam> {
+    vec![
+        target,
+        ctx.clock.now().into(),
+        versions_param(if_match),
+        MAX_TODOS_PER_USER.into(),
+    ]
+}
+
+/// What a toggle answered, or why it missed.
+fn read_toggled(answer: serde_json::Value, if_match: Option<&[i64]>) -> Result<Toggled, TodoError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        #[serde(flatten)]
+        changed: Changed,
+        next: Option<TodoRow>,
+    }
+    let answer: Answer = read(answer)?;
+    let limit = TodoError::LimitReached {
+        limit: MAX_TODOS_PER_USER,
+    };
+    let Changed { todo, current } = answer.changed;
+    let todo = to_todo(todo)?.ok_or_else(|| miss(current, if_match, limit))?;
+    Ok(Toggled {
+        todo,
+        next: to_todo(answer.next)?,
+    })
+}
 
 /// Flips completion. Completing a recurring todo also creates its next
 /// occurrence, due one period after the old due date (or after now, when
@@ -659,57 +934,70 @@ pub fn toggle(
     id: Uuid,
     if_match: Option<&[i64]>,
 ) -> Result<Toggled, TodoError> {
-    #[derive(Deserialize)]
-    struct Answer {
-        #[serde(flatten)]
-        changed: Changed,
-        next: Option<TodoRow>,
-    }
-    let answer: Answer = fetch(
-        ctx,
-        caller,
-        TOGGLE_CTES,
-        &[
-            (
-                "todo",
-                Json::Row(concat!("SELECT ", todo_columns!(), " FROM upd")),
-            ),
-            CURRENT,
-            (
-                "next",
-                Json::Row(concat!("SELECT ", todo_columns!(), " FROM nxt")),
-            ),
-        ],
-        vec![
-            id.into(),
-            ctx.clock.now().into(),
-            versions_param(if_match),
-            MAX_TODOS_PER_USER.into(),
-        ],
-    )?;
-    let limit = TodoError::LimitReached {
-        limit: MAX_TODOS_PER_USER,
-    };
-    let Changed { todo, current } = answer.changed;
-    let todo = to_todo(todo)?.ok_or_else(|| miss(current, if_match, limit))?;
-    Ok(Toggled {
-        todo,
-        next: to_todo(answer.next)?,
-    })
+    let params = toggle_params(ctx, id.into(), if_match);
+    let answer = fetch(ctx, caller, TOGGLE_CTES, &TOGGLE_FIELDS, params)?;
+    read_toggled(answer, if_match)
 }
 
-const DELETE_CTES: &[&str] = &[
-    current_ctes!("4"),
-    concat!("seq AS (", bump_user!("-1", "EXISTS (SELECT FROM ok)"), ")"),
-    "del AS (
+/// [`toggle`] of the todo `words` name, as a [`Part`] read by
+/// [`read_toggled_named`].
+pub fn toggle_named_part(ctx: &Ctx, caller: &Caller, words: &Words) -> Part {
+    let params = toggle_params(ctx, words.text.into(), None);
+    Part::named(
+        ctx,
+        caller,
+        words,
+        TOGGLE_NAMED_CTES,
+        &TOGGLE_FIELDS,
+        "EXISTS (SELECT FROM upd)",
+        params,
+    )
+}
+
+/// What a [`toggle_named_part`] found, and what the toggle answered.
+pub fn read_toggled_named(answer: serde_json::Value) -> Result<Named<Toggled>, TodoError> {
+    read_named(answer, |_, answer| read_toggled(answer, None))
+}
+
+macro_rules! delete_ctes {
+    ($id:expr) => {
+        &[
+            current_ctes!($id, "4"),
+            concat!("seq AS (", bump_user!("-1", "EXISTS (SELECT FROM ok)"), ")"),
+            "del AS (
         DELETE FROM todos AS t USING ok WHERE t.id = ok.id
         RETURNING t.id, t.user_id, ok.old_fields)",
-    "audit AS (
+            "audit AS (
         INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
         SELECT user_id, id, 'delete', todo_changes(old_fields, '{}'), $5::text::timestamptz,
                (SELECT change_seq FROM seq), event_data(id, old_fields)
         FROM del)",
+        ]
+    };
+}
+const DELETE_CTES: &[&str] = delete_ctes!(by_id!());
+const DELETE_NAMED_CTES: &[&str] = delete_ctes!(by_words!());
+
+/// What a delete answers.
+const DELETE_FIELDS: [(&str, Json<'static>); 2] = [
+    ("deleted", Json::Value("EXISTS (SELECT FROM del)")),
+    CURRENT,
 ];
+
+/// Whether the delete happened, or why it missed.
+fn read_deleted_one(answer: serde_json::Value, if_match: Option<&[i64]>) -> Result<(), TodoError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        deleted: bool,
+        current: Option<i64>,
+    }
+    let answer: Answer = read(answer)?;
+    if answer.deleted {
+        Ok(())
+    } else {
+        Err(miss(answer.current, if_match, TodoError::NotFound))
+    }
+}
 
 /// Deletes one todo (its audit trail stays).
 pub fn delete(
@@ -718,25 +1006,79 @@ pub fn delete(
     id: Uuid,
     if_match: Option<&[i64]>,
 ) -> Result<(), TodoError> {
-    #[derive(Deserialize)]
-    struct Answer {
-        deleted: bool,
-        current: Option<i64>,
-    }
-    let answer: Answer = fetch(
+    let params = vec![id.into(), versions_param(if_match), ctx.clock.now().into()];
+    let answer = fetch(ctx, caller, DELETE_CTES, &DELETE_FIELDS, params)?;
+    read_deleted_one(answer, if_match)
+}
+
+/// [`delete`] of the todo `words` name, as a [`Part`] read by
+/// [`read_deleted_named`].
+pub fn delete_named_part(ctx: &Ctx, caller: &Caller, words: &Words) -> Part {
+    let params = vec![words.text.into(), SqlParam::Null, ctx.clock.now().into()];
+    Part::named(
         ctx,
         caller,
-        DELETE_CTES,
-        &[
-            ("deleted", Json::Value("EXISTS (SELECT FROM del)")),
-            CURRENT,
-        ],
-        vec![id.into(), versions_param(if_match), ctx.clock.now().into()],
-    )?;
-    if answer.deleted {
-        Ok(())
-    } else {
-        Err(miss(answer.current, if_match, TodoError::NotFound))
+        words,
+        DELETE_NAMED_CTES,
+        &DELETE_FIELDS,
+        "EXISTS (SELECT FROM del)",
+        params,
+    )
+}
+
+/// What a [`delete_named_part`] found; the todo it deleted, as it was.
+pub fn read_deleted_named(answer: serde_json::Value) -> Result<Named<Todo>, TodoError> {
+    read_named(answer, |todo, answer| {
+        read_deleted_one(answer, None).map(|()| todo)
+    })
+}
+
+/// The todos `words` name, as a [`Part`] read by [`read_found`]; nothing changes.
+pub fn find_part(ctx: &Ctx, caller: &Caller, words: &Words) -> Part {
+    Part::named(
+        ctx,
+        caller,
+        words,
+        &[],
+        &[],
+        "TRUE",
+        vec![words.text.into()],
+    )
+}
+
+/// The todos a [`find_part`] found (see [`Words`]).
+pub fn read_found(answer: serde_json::Value) -> Result<Vec<Todo>, TodoError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        matched: Vec<TodoRow>,
+    }
+    read::<Answer>(answer)?
+        .matched
+        .into_iter()
+        .map(|row| Todo::try_from(row).map_err(TodoError::from))
+        .collect()
+}
+
+/// What a change of the todo some words name found: none, several (then
+/// nothing changed), or the one, with the change's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Named<T> {
+    Missing,
+    Several(Vec<Todo>),
+    One(T),
+}
+
+/// Reads what a named part found; `one` reads the change of the one todo
+/// (found as the first argument) from the answer.
+fn read_named<T>(
+    answer: serde_json::Value,
+    one: impl FnOnce(Todo, serde_json::Value) -> Result<T, TodoError>,
+) -> Result<Named<T>, TodoError> {
+    let mut found = read_found(answer.clone())?;
+    match found.len() {
+        0 => Ok(Named::Missing),
+        1 => one(found.remove(0), answer).map(Named::One),
+        _ => Ok(Named::Several(found)),
     }
 }
 
@@ -816,28 +1158,37 @@ pub fn delete_listed(
     caller: &Caller,
     listed: &[(Uuid, i64)],
 ) -> Result<Vec<Uuid>, TodoError> {
-    #[derive(Deserialize)]
-    struct Answer {
-        deleted: Vec<Uuid>,
-    }
+    read_deleted(delete_listed_part(ctx, caller, listed).run(ctx, caller)?)
+}
+
+/// [`delete_listed`] as a [`Part`], read by [`read_deleted`].
+pub fn delete_listed_part(ctx: &Ctx, caller: &Caller, listed: &[(Uuid, i64)]) -> Part {
     let listed: Vec<serde_json::Value> = listed
         .iter()
         .map(|(id, version)| serde_json::json!({"id": id, "version": version}))
         .collect();
-    let answer: Answer = fetch(
-        ctx,
+    Part::new(
         caller,
         DELETE_LISTED_CTES,
         &[(
             "deleted",
             Json::Value("COALESCE((SELECT json_agg(id) FROM del), '[]')"),
         )],
+        "TRUE",
         vec![
             ctx.clock.now().into(),
             serde_json::Value::from(listed).to_string().into(),
         ],
-    )?;
-    Ok(answer.deleted)
+    )
+}
+
+/// The ids a [`delete_listed_part`] deleted.
+pub fn read_deleted(answer: serde_json::Value) -> Result<Vec<Uuid>, TodoError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        deleted: Vec<Uuid>,
+    }
+    Ok(read::<Answer>(answer)?.deleted)
 }
 
 /// A page of a todo's audit trail.
@@ -1111,19 +1462,19 @@ impl ListSql {
     /// The statement `list` runs: the caller check, the page, the total and
     /// the deleted ids in one round trip.
     pub fn statement(&self) -> Statement {
-        Caller::statement(
-            &[],
-            &[
-                ("items", Json::Rows(&self.page)),
-                ("total", Json::Value(&self.total)),
-                (
-                    "deleted",
-                    Json::Value(self.deleted.as_deref().unwrap_or("NULL")),
-                ),
-                ("sync_seq", Json::Value(CALLER_SEQ)),
-            ],
-            self.params.clone(),
-        )
+        Caller::statement(&[], &self.fields(), self.params.clone())
+    }
+
+    fn fields(&self) -> [(&str, Json<'_>); 4] {
+        [
+            ("items", Json::Rows(&self.page)),
+            ("total", Json::Value(&self.total)),
+            (
+                "deleted",
+                Json::Value(self.deleted.as_deref().unwrap_or("NULL")),
+            ),
+            ("sync_seq", Json::Value(CALLER_SEQ)),
+        ]
     }
 }
 
@@ -1252,6 +1603,36 @@ pub fn list(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<TodoPage, T
         deleted: answer.deleted,
         sync_token: SyncToken::at(answer.sync_seq).encode(),
     })
+}
+
+/// The first page of the user's todos matching `query` (its cursor is
+/// ignored) as a [`Part`], read by [`read_listed`].
+pub fn list_part(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Part {
+    let list = list_sql(caller, query, None, ctx.clock.now());
+    Part {
+        ctes: Vec::new(),
+        answer: json_object(&list.fields()),
+        done: "TRUE".into(),
+        params: list.params,
+    }
+}
+
+/// The page a [`list_part`] answered for a query of `limit`: the todos,
+/// and how many match.
+pub fn read_listed(answer: serde_json::Value, limit: i64) -> Result<(Vec<Todo>, i64), TodoError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        items: Vec<TodoRow>,
+        total: i64,
+    }
+    let answer: Answer = read(answer)?;
+    let items = answer
+        .items
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(0))
+        .map(Todo::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((items, answer.total))
 }
 
 /// The feed's two streams, todos and tombstones, each in change order and

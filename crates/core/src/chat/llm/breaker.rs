@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Tier;
-use crate::db::{Json, SqlParam, Statement};
+use crate::db::SqlParam;
 use crate::ports::Ctx;
 
 /// Failures within [`WINDOW`] that open a tier.
@@ -26,12 +26,15 @@ const PAUSE: Duration = Duration::seconds(30);
 /// it again: a tier that keeps answering costs one write a minute.
 const SUCCESS_RECORD_INTERVAL: Duration = Duration::seconds(60);
 
-/// Both tiers' state at `$1` (now) in one query: a tier without a row has
-/// no failures to remember and is closed. `b.*` rather than named columns,
-/// so that readiness still reads it on a schema a migration behind.
-pub const STATE_SQL: &str =
-    "SELECT b.*, coalesce(b.open_until > $1::text::timestamptz, false) AS open
-    FROM llm_breaker b ORDER BY tier";
+/// Both tiers' state at `now` (a placeholder) in one query: a tier without
+/// a row has no failures to remember and is closed. `b.*` rather than named
+/// columns, so that readiness still reads it on a schema a migration behind.
+pub fn state_sql(now: &str) -> String {
+    format!(
+        "SELECT b.*, coalesce(b.open_until > {now}, false) AS open
+    FROM llm_breaker b ORDER BY tier"
+    )
+}
 
 /// Whether the row's failures belong to the window still running at `$3`
 /// (now − window).
@@ -77,7 +80,7 @@ const ANSWERED_SQL: &str = "INSERT INTO llm_breaker AS b
         failures = 0, open_until = NULL,
         last_latency_ms = excluded.last_latency_ms, last_success_at = excluded.last_success_at";
 
-/// One tier's row of [`STATE_SQL`].
+/// One tier's row of [`state_sql`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TierState {
     pub tier: Tier,
@@ -91,34 +94,20 @@ pub struct TierState {
     pub last_success_at: Option<DateTime<Utc>>,
 }
 
-/// Both tiers' state, as read once at the start of a request.
+/// Both tiers' state, as read once at the start of a request (with the
+/// request's other opening reads, see `chat::store::open`).
 #[derive(Debug, Default)]
-pub(super) struct Breakers {
+pub struct Breakers {
     rows: Vec<TierState>,
     now: Option<DateTime<Utc>>,
 }
 
 impl Breakers {
-    /// Reads both tiers in one statement. A database that cannot answer
-    /// leaves every tier closed: the request itself will notice soon enough,
-    /// and the breaker must never be why a working LLM is not asked.
-    pub(super) fn read(ctx: &Ctx) -> Self {
-        #[derive(Deserialize)]
-        struct Answer {
-            tiers: Vec<TierState>,
-        }
-        let now = ctx.clock.now();
-        let answer = Statement::object(&[], &[("tiers", Json::Rows(STATE_SQL))], vec![now.into()])
-            .fetch::<Answer>(ctx.db);
-        match answer {
-            Ok(answer) => Self {
-                rows: answer.tiers,
-                now: Some(now),
-            },
-            Err(e) => {
-                log_failure("read", None, &e.to_string());
-                Self::default()
-            }
+    /// The tiers' rows of [`state_sql`] as read at `now`.
+    pub fn new(rows: Vec<TierState>, now: DateTime<Utc>) -> Self {
+        Self {
+            rows,
+            now: Some(now),
         }
     }
 
