@@ -368,18 +368,14 @@ impl Part {
         done: &str,
         params: Vec<SqlParam>,
     ) -> Self {
-        let mut all = caller.params();
-        all.0.extend(params);
-        let mut named = named_ctes(&mut all, words, ctx.clock.now());
-        named.extend(ctes.iter().map(|cte| (*cte).to_owned()));
         let mut fields = fields.to_vec();
         fields.push(MATCHED);
-        Part {
-            ctes: named,
-            answer: json_object(&fields),
-            done: format!("((SELECT count(*) FROM matched) <> 1 OR {done})"),
-            params: all,
-        }
+        let done = format!("((SELECT count(*) FROM matched) <> 1 OR {done})");
+        let mut part = Self::new(caller, ctes, &fields, &done, params);
+        let mut named = named_ctes(&mut part.params, words, ctx.clock.now());
+        named.append(&mut part.ctes);
+        part.ctes = named;
+        part
     }
 
     /// Runs the part as a statement of its own; its answer.
