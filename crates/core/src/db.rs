@@ -140,9 +140,19 @@ impl Statement {
         }
     }
 
-    /// Runs the statement and reads its object into `T`.
+    /// Runs the statement and reads its object into `T`. It runs through
+    /// `run_statement` (migration V12): PostgreSQL prepares it once per
+    /// connection, under a name derived from its text, and plans it once,
+    /// where a plain query is parsed and planned on every request.
     pub fn fetch<T: DeserializeOwned>(&self, db: &dyn Db) -> Result<T, DbError> {
-        let text = db.query_json(&self.sql, &self.params)?;
+        let text = db.query_json(
+            "SELECT run_statement($1::text, $2::text, $3::text::jsonb)",
+            &[
+                SqlParam::Text(prepared_name(&self.sql)),
+                SqlParam::Text(self.sql.clone()),
+                SqlParam::Text(self.args()),
+            ],
+        )?;
         serde_json::from_str(&text).map_err(|e| {
             DbError::Decode(format!(
                 "{e} in the answer to: {}",
@@ -150,6 +160,35 @@ impl Statement {
             ))
         })
     }
+
+    /// The parameters as `run_statement` takes them: a JSON array of their
+    /// texts (every placeholder casts its text in the SQL), `null` for NULL.
+    pub fn args(&self) -> String {
+        let texts: Vec<Option<String>> = self
+            .params
+            .iter()
+            .map(|p| match p {
+                SqlParam::Null => None,
+                SqlParam::Bool(b) => Some(b.to_string()),
+                SqlParam::Int(i) => Some(i.to_string()),
+                SqlParam::Text(s) => Some(s.clone()),
+            })
+            .collect();
+        serde_json::Value::from(texts).to_string()
+    }
+}
+
+/// The name a statement is prepared under: `todo_` and 128 bits of the
+/// SHA-256 of its text, so that two statements never share one.
+pub fn prepared_name(sql: &str) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    Sha256::digest(sql.as_bytes())[..16]
+        .iter()
+        .fold(String::from("todo_"), |mut name, b| {
+            let _ = write!(name, "{b:02x}");
+            name
+        })
 }
 
 /// Numbers placeholders as they are added, after the ones a statement

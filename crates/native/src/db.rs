@@ -49,10 +49,19 @@ impl Pool {
     /// Idle connections kept per connection string; more are closed.
     const MAX_IDLE: usize = 64;
 
+    /// What Spin's pool (deadpool-postgres, `RecyclingMethod::Clean`) sends
+    /// on a connection before handing it out again: one more round trip per
+    /// request. It leaves prepared statements in place.
+    const CLEAN: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; \
+                         SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;";
+
+    /// An idle connection, cleaned as Spin cleans it; one that fails the
+    /// cleaning is closed.
     fn take(&self, url: &str) -> Option<Client> {
         let mut idle = self.idle.lock().ok()?;
         let clients = idle.get_mut(url)?;
-        std::iter::from_fn(|| clients.pop()).find(|c| !c.is_closed())
+        std::iter::from_fn(|| clients.pop())
+            .find_map(|mut c| c.batch_execute(Self::CLEAN).is_ok().then_some(c))
     }
 
     fn give(&self, url: &str, client: Client) {
@@ -125,25 +134,28 @@ impl NativeDb {
             .map_err(|e| DbError::Connection(error_text(&e)))
     }
 
-    /// PostgreSQL's plan for `statement`, as `EXPLAIN` prints it (for tests
-    /// that check which indexes the app's statements use).
-    /// Parameters are declared with the types they are sent as, so a part
-    /// of a statement that leaves some of them unused can be explained too.
+    /// PostgreSQL's plan for `statement`, as `EXPLAIN` prints it, for tests
+    /// that check which indexes the app's statements use. It is the plan
+    /// they run with: generic, for a statement prepared with text
+    /// parameters (see `run_statement`, migration V12). A part of a
+    /// statement that leaves some of its parameters unused can be explained
+    /// too.
     pub fn explain(&self, statement: &Statement) -> Result<String, DbError> {
-        let params = to_sql_params(&statement.params);
-        let types: Vec<Type> = statement
-            .params
-            .iter()
-            .map(|p| match p {
-                SqlParam::Bool(_) => Type::BOOL,
-                SqlParam::Int(_) => Type::INT8,
-                SqlParam::Null | SqlParam::Text(_) => Type::TEXT,
-            })
-            .collect();
-        let sql = format!("EXPLAIN {}", statement.sql);
+        let text_params = vec!["text"; statement.params.len()].join(", ");
+        let prepare = if text_params.is_empty() {
+            format!("PREPARE todo_explain AS {}", statement.sql)
+        } else {
+            format!("PREPARE todo_explain({text_params}) AS {}", statement.sql)
+        };
+        let args = statement.args();
         let rows = self.with_client(|c| {
-            let prepared = c.prepare_typed(&sql, &types)?;
-            c.query(&prepared, &params)
+            // One implicit transaction: if PREPARE fails, SET is undone too.
+            c.batch_execute(&format!(
+                "SET plan_cache_mode = force_generic_plan; {prepare}"
+            ))?;
+            let rows = explain_prepared(c, &args);
+            c.batch_execute("DEALLOCATE todo_explain; RESET plan_cache_mode")?;
+            rows
         })?;
         Ok(rows
             .iter()
@@ -244,6 +256,23 @@ impl Drop for NativeDb {
     fn drop(&mut self) {
         self.release();
     }
+}
+
+/// `EXPLAIN EXECUTE todo_explain(...)`, the arguments quoted by PostgreSQL
+/// as `run_statement` quotes them.
+fn explain_prepared(c: &mut Client, args: &str) -> Result<Vec<postgres::Row>, postgres::Error> {
+    let literals: Option<String> = c
+        .query_one(
+            "SELECT string_agg(quote_nullable(a), ', ' ORDER BY i) \
+             FROM jsonb_array_elements_text($1::text::jsonb) WITH ORDINALITY AS u(a, i)",
+            &[&args],
+        )?
+        .get(0);
+    let explain = match literals {
+        Some(literals) => format!("EXPLAIN EXECUTE todo_explain({literals})"),
+        None => "EXPLAIN EXECUTE todo_explain".to_owned(),
+    };
+    c.query(&explain, &[])
 }
 
 /// `NULL` for a placeholder of any type (`Option::<T>::None` only fits `T`'s types).

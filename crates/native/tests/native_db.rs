@@ -9,7 +9,7 @@ use native::testing::TestDb;
 use native::{AllowedHosts, NativeDb};
 use serde_json::{json, Value};
 use todo_core::auth::Caller;
-use todo_core::db::{DbError, Json, SqlParam, Statement};
+use todo_core::db::{prepared_name, DbError, Json, SqlParam, Statement};
 use todo_core::ports::Db;
 use uuid::Uuid;
 
@@ -136,6 +136,93 @@ fn parameters_and_values_round_trip_through_the_json_answer() {
         "{answer}"
     );
     assert_eq!(at.to_rfc3339(), "2026-06-01T12:00:00.500+00:00");
+}
+
+/// Statements run prepared (`run_statement`, migration V12): a statement is
+/// prepared once on a connection and then executed there with its generic
+/// plan, and its arguments, sent as quoted literals, arrive exactly,
+/// whatever characters they hold.
+#[test]
+fn a_statement_is_prepared_once_per_connection_and_its_arguments_arrive_intact() {
+    let test_db = TestDb::fresh();
+    let db = test_db.db();
+    let statement = |value: &str, n: i64| {
+        Statement::object(
+            &[],
+            &[
+                ("v", Json::Value("$1::text")),
+                ("n", Json::Value("$2::int8")),
+            ],
+            vec![value.into(), SqlParam::Int(n)],
+        )
+    };
+    let values = [
+        "it's",
+        r"back\slash\",
+        r"\'",
+        "$$ dollar $q$",
+        "'); DROP TABLE users; --",
+        "E'\\x41'",
+        "héllo \"quoted\" 🦀",
+        "",
+    ];
+    for (n, value) in (0..).zip(values) {
+        let answer: Value = statement(value, n).fetch(&db).unwrap();
+        assert_eq!(answer, json!({"v": value, "n": n}));
+    }
+    let name = prepared_name(&statement("", 0).sql);
+    let plans: Value = Statement::object(
+        &[],
+        &[(
+            "plans",
+            Json::Row(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements \
+                 WHERE name = $1::text",
+            ),
+        )],
+        vec![name.into()],
+    )
+    .fetch(&db)
+    .unwrap();
+    assert_eq!(
+        plans["plans"],
+        json!({"generic_plans": values.len(), "custom_plans": 0})
+    );
+}
+
+/// A connection keeps at most 200 of the app's prepared statements: a new
+/// one past that lets go of those it holds first.
+#[test]
+fn a_connection_holds_a_bounded_number_of_prepared_statements() {
+    let test_db = TestDb::fresh();
+    let db = test_db.db();
+    let held = || -> i64 {
+        let answer: Value = Statement::object(
+            &[],
+            &[(
+                "n",
+                Json::Value(
+                    "(SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'todo\\_%')",
+                ),
+            )],
+            vec![],
+        )
+        .fetch(&db)
+        .unwrap();
+        answer["n"].as_i64().unwrap()
+    };
+    for i in 0..199 {
+        let answer: Value = Statement::object(&[], &[("i", Json::Value(&i.to_string()))], vec![])
+            .fetch(&db)
+            .unwrap();
+        assert_eq!(answer["i"], i);
+    }
+    assert_eq!(held(), 200); // 199 and the count's own
+    let answer: Value = Statement::object(&[], &[("i", Json::Value("1000"))], vec![])
+        .fetch(&db)
+        .unwrap();
+    assert_eq!(answer["i"], 1000);
+    assert_eq!(held(), 2);
 }
 
 /// Every kind of statement that matches nothing still answers one row

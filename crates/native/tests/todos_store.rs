@@ -324,10 +324,14 @@ fn a_refused_change_writes_no_audit_row() {
 // ------------------------------------------------------------ query plans
 
 /// The plan of one part of a list statement, run as the app runs it: a
-/// scoped statement with that part alone.
+/// scoped statement with that part alone, planned once for any arguments
+/// (a generic plan names the parameters, where a custom one shows values).
 fn plan(db: &NativeDb, part: Json<'_>, params: &Params) -> String {
-    db.explain(&Caller::statement(&[], &[("part", part)], params.clone()))
-        .unwrap()
+    let plan = db
+        .explain(&Caller::statement(&[], &[("part", part)], params.clone()))
+        .unwrap();
+    assert!(plan.contains("($1)::uuid"), "not a generic plan: {plan}");
+    plan
 }
 
 /// Every list query (each sort, with and without a cursor, and each filter)

@@ -13,15 +13,15 @@ fn connection(db: &TestDb) -> PgConnection {
     PgConnection::open(db.url.clone(), Arc::new(db.allowed_hosts()), Arc::default())
 }
 
-fn backend_pid(pg: &PgConnection) -> String {
-    match pg
-        .query("SELECT pg_backend_pid()::text", vec![])
-        .unwrap()
-        .rows[0][0]
-    {
-        DbValue::Str(ref pid) => pid.clone(),
+fn text(pg: &PgConnection, sql: &str) -> String {
+    match pg.query(sql, vec![]).unwrap().rows[0][0] {
+        DbValue::Str(ref text) => text.clone(),
         ref other => panic!("expected text, got {other:?}"),
     }
+}
+
+fn backend_pid(pg: &PgConnection) -> String {
+    text(pg, "SELECT pg_backend_pid()::text")
 }
 
 #[test]
@@ -33,8 +33,28 @@ fn a_dropped_connection_goes_back_to_the_pool_for_the_next_request() {
     };
     let first = open(db.allowed_hosts());
     let pid = backend_pid(&first);
+    first
+        .execute("SET statement_timeout = '7s'", vec![])
+        .unwrap();
+    first
+        .execute("PREPARE kept AS SELECT 'kept'::text", vec![])
+        .unwrap();
     drop(first);
-    assert_eq!(backend_pid(&open(db.allowed_hosts())), pid);
+    let second = open(db.allowed_hosts());
+    assert_eq!(backend_pid(&second), pid);
+    // Cleaned as Spin's pool cleans it: the session's settings are reset,
+    // its prepared statements stay (what `run_statement` relies on).
+    assert_eq!(
+        text(&second, "SELECT current_setting('statement_timeout')"),
+        "0"
+    );
+    assert_eq!(
+        text(
+            &second,
+            "SELECT count(*)::text FROM pg_prepared_statements WHERE name = 'kept'"
+        ),
+        "1"
+    );
     // A pooled connection is no way around allowed_outbound_hosts.
     let err = open(AllowedHosts::none())
         .query("SELECT 'x'::text", vec![])
