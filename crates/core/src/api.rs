@@ -78,10 +78,18 @@ fn answer(req: Request, ctx: &Ctx, run: Result<Handler, ApiError>) -> Response {
     }
 
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let line = log_line(&req, &response, ctx, &request_id, duration_ms, internal);
-    println!("{line}");
+    if let Some(line) = log_line(&req, &response, ctx, &request_id, duration_ms, internal) {
+        println!("{line}");
+    }
     response
 }
+
+/// Marks an answer that gets no access-log line: a health probe's success,
+/// which the orchestrator asks for every few seconds and which tells a log
+/// reader nothing (a failed probe is logged). Writing a line to stdout is a
+/// host call and the largest part of what a liveness probe costs.
+#[derive(Debug, Clone, Copy)]
+pub struct Unlogged;
 
 /// The request's access-log line: what was asked and answered, never a
 /// header, query string or body (where tokens and passwords travel).
@@ -99,6 +107,7 @@ struct LogLine<'a> {
     error: Option<String>,
 }
 
+/// The request's access-log line, unless its answer is [`Unlogged`].
 fn log_line(
     req: &Request,
     response: &Response,
@@ -106,7 +115,10 @@ fn log_line(
     request_id: &str,
     duration_ms: f64,
     internal: Option<String>,
-) -> String {
+) -> Option<String> {
+    if response.extensions().get::<Unlogged>().is_some() {
+        return None;
+    }
     let line = LogLine {
         time: ctx.clock.now().to_rfc3339(),
         method: req.method().as_str(),
@@ -117,7 +129,7 @@ fn log_line(
         user_id: ctx.user_id.get(),
         error: internal,
     };
-    serde_json::to_string(&line).unwrap_or_default()
+    serde_json::to_string(&line).ok()
 }
 
 /// The caller's `x-request-id` when it is sane, else a fresh one.
@@ -351,7 +363,7 @@ mod tests {
             .header("authorization", "Bearer secret-token")
             .body(Bytes::from_static(br#"{"password":"secret-password"}"#))
             .unwrap();
-            let text = log_line(&req, &empty(StatusCode::OK), ctx, "rid-1", 1.5, None);
+            let text = log_line(&req, &empty(StatusCode::OK), ctx, "rid-1", 1.5, None).unwrap();
             assert!(!text.contains("secret"), "{text}");
             let line: serde_json::Value = serde_json::from_str(&text).unwrap();
             assert_eq!(line["method"], "POST");
@@ -361,6 +373,33 @@ mod tests {
             assert_eq!(line["request_id"], "rid-1");
             assert_eq!(line["user_id"], user.to_string());
             assert_eq!(line["time"], "2026-11-25T12:00:00+00:00");
+        });
+    }
+
+    #[test]
+    fn an_unlogged_answer_has_no_log_line() {
+        with_ctx("", |ctx| {
+            let req = request(Method::GET, "http://h/health")
+                .body(Bytes::new())
+                .unwrap();
+            let mut answer = empty(StatusCode::OK);
+            assert!(log_line(&req, &answer, ctx, "rid-1", 0.1, None).is_some());
+            answer.extensions_mut().insert(Unlogged);
+            assert_eq!(log_line(&req, &answer, ctx, "rid-1", 0.1, None), None);
+        });
+    }
+
+    #[test]
+    fn a_health_probe_is_logged_only_when_it_fails() {
+        with_ctx("", |ctx| {
+            let get = |uri: &str| request(Method::GET, uri).body(Bytes::new()).unwrap();
+            let live = crate::health::handle(&get("http://h/health"), ctx).unwrap();
+            assert_eq!(live.status(), StatusCode::OK);
+            assert!(live.extensions().get::<Unlogged>().is_some());
+            // No database here: not ready, and that is worth a line.
+            let ready = crate::health::handle(&get("http://h/health/ready"), ctx).unwrap();
+            assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert!(ready.extensions().get::<Unlogged>().is_none());
         });
     }
 

@@ -11,7 +11,7 @@ use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::{allow, json, Request, Response};
+use crate::api::{allow, json, Request, Response, Unlogged};
 use crate::chat::llm::{self, TierState};
 use crate::db::{Json, Statement};
 use crate::error::ApiError;
@@ -22,14 +22,25 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     match req.uri().path().trim_end_matches('/') {
         "/health" => {
             allow(req, &[Method::GET, Method::HEAD])?;
-            Ok(json(StatusCode::OK, &json!({"status": "ok"})))
+            Ok(unlogged_if_ok(json(
+                StatusCode::OK,
+                &json!({"status": "ok"}),
+            )))
         }
         "/health/ready" => {
             allow(req, &[Method::GET, Method::HEAD])?;
-            Ok(ready(ctx))
+            Ok(unlogged_if_ok(ready(ctx)))
         }
         _ => Err(ApiError::not_found()),
     }
+}
+
+/// A probe that succeeds leaves no access-log line; one that fails does.
+fn unlogged_if_ok(mut response: Response) -> Response {
+    if response.status() == StatusCode::OK {
+        response.extensions_mut().insert(Unlogged);
+    }
+    response
 }
 
 fn ready(ctx: &Ctx) -> Response {
