@@ -637,8 +637,12 @@ fn a_follow_up_is_understood_by_the_model_with_the_conversation_as_context() {
         .iter()
         .map(|m| m["content"].as_str().unwrap())
         .collect();
-    // The system prompt, the earlier exchange, then the new message.
+    // The system prompt, the earlier exchange (the answer rendered from
+    // what it kept), then the new message.
     assert!(contents.contains(&"task call mom"), "{contents:?}");
+    let answer = first["response"].as_str().unwrap();
+    assert!(answer.contains("call mom"), "{first}");
+    assert!(contents.contains(&answer), "{contents:?}");
     assert_eq!(contents.last(), Some(&"make it urgent"));
 }
 

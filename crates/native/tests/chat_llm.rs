@@ -327,7 +327,13 @@ impl World {
 
     fn understand_with(&self, message: &str, context: &[Turn]) -> Attempts {
         let now = self.clock.now().with_timezone(&ZONE);
-        llm::understand(&self.ctx(), &self.breakers(), message, context, now)
+        llm::understand(
+            &self.ctx(),
+            &self.breakers(),
+            message,
+            &|| context.to_vec(),
+            now,
+        )
     }
 
     fn suggest(&self, goal: &str) -> Result<(Tier, Vec<String>), llm::LlmUnavailable> {

@@ -148,15 +148,13 @@ fn is_pronoun(target: &str) -> bool {
 }
 
 /// The words that name the todo the conversation's latest action was about
-/// (`earlier`: its messages, oldest first): the one todo it created, or the
-/// target of a completion, reopening or update (the new title after a
-/// rename). Lists and help are looked past; `None` after a delete, after
-/// creating several todos, or without any action.
-pub fn referent(earlier: &[super::store::Message]) -> Option<String> {
-    let latest = earlier
-        .iter()
+/// (`intents`: those of its messages, oldest first): the one todo it
+/// created, or the target of a completion, reopening or update (the new
+/// title after a rename). Lists and help are looked past; `None` after a
+/// delete, after creating several todos, or without any action.
+pub fn referent<'a>(intents: impl DoubleEndedIterator<Item = &'a Intent>) -> Option<String> {
+    let latest = intents
         .rev()
-        .filter_map(|message| message.intent.as_ref())
         .find(|intent| !matches!(intent, Intent::List { .. } | Intent::Help | Intent::Unknown))?;
     match latest {
         Intent::Create { todos } => match todos.as_slice() {
@@ -218,11 +216,11 @@ pub fn plan(
 }
 
 /// The todos the conversation's last answer proposed to delete and the
-/// user has not answered yet (`earlier`: its messages, oldest first).
+/// user has not answered yet (`last`: the conversation's last message).
 /// Only the very last message counts: any other message in between lets
 /// the proposal lapse.
-pub fn pending_proposal(earlier: &[super::store::Message]) -> Option<Vec<Todo>> {
-    let last = earlier.last().filter(|m| m.role == "assistant")?;
+pub fn pending_proposal(last: Option<&super::store::Message>) -> Option<Vec<Todo>> {
+    let last = last.filter(|m| m.role == "assistant")?;
     let todos = last.result.as_ref()?.pointer("/proposal/todos")?;
     serde_json::from_value(todos.clone()).ok()
 }

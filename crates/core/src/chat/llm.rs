@@ -99,17 +99,18 @@ pub fn any_configured(ctx: &Ctx) -> bool {
 }
 
 /// Understands `message` at `now` (in the user's time zone) with the first
-/// LLM tier that can, `context` being the conversation so far, oldest first.
-/// The prompt and schema are only built when a tier is asked.
+/// LLM tier that can, `context` giving the conversation so far, oldest
+/// first. The prompt, the schema and the context are only built when a
+/// tier is asked.
 pub fn understand(
     ctx: &Ctx,
     breakers: &Breakers,
     message: &str,
-    context: &[Turn],
+    context: &dyn Fn() -> Vec<Turn>,
     now: DateTime<Tz>,
 ) -> Attempts {
     let request = || Request {
-        messages: messages(&intent_prompt(now), context, message),
+        messages: messages(&intent_prompt(now), &context(), message),
         name: "intent",
         schema: intent_schema(),
     };

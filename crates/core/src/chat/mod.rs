@@ -128,7 +128,7 @@ fn open(
     ctx: &Ctx,
     caller: &Caller,
     conversation: Option<Uuid>,
-) -> Result<(Breakers, Vec<store::Message>), ApiError> {
+) -> Result<(Breakers, store::Earlier), ApiError> {
     let rate = PerMinute::new(
         ctx,
         caller,
@@ -152,15 +152,20 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
     let zone = time_zone(req)?;
     let (breakers, earlier) = open(ctx, caller, body.conversation_id)?;
     let conversation = body.conversation_id.unwrap_or_else(Uuid::new_v4);
-    let referent = assistant::referent(&earlier);
-    let proposed = assistant::pending_proposal(&earlier);
-    let context = earlier
-        .into_iter()
-        .map(|m| llm::Turn {
-            role: m.role,
-            content: m.content,
-        })
-        .collect::<Vec<_>>();
+    let referent = assistant::referent(earlier.intents());
+    let last = earlier.last().map_err(store_error)?;
+    let proposed = assistant::pending_proposal(last.as_ref());
+    // Rendered only if a tier is asked.
+    let context = || {
+        earlier
+            .messages()
+            .into_iter()
+            .map(|m| llm::Turn {
+                role: m.role,
+                content: m.content,
+            })
+            .collect()
+    };
     let now = ctx.clock.now().with_timezone(&zone);
 
     // The user's own "yes" or "no" to a proposed delete is read here, never

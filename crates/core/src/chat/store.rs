@@ -84,14 +84,14 @@ pub enum Answer<'a> {
 }
 
 /// What [`Answer::Run`] keeps, from which its answer is rendered.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct Facts {
     step: Step,
     answer: serde_json::Value,
 }
 
 /// A message as its row holds it.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct Row {
     role: String,
     content: Option<String>,
@@ -126,6 +126,34 @@ impl Row {
 
 fn render(rows: Vec<Row>) -> Result<Vec<Message>, ChatStoreError> {
     rows.into_iter().map(Row::render).collect()
+}
+
+/// A conversation's last messages as kept, oldest first. A chat request
+/// reads what it needs of them without rendering every kept answer: the
+/// rule tier needs their intents and the last message, only an LLM tier
+/// all of their words (a list answer renders up to 50 todos).
+pub struct Earlier(Vec<Row>);
+
+impl Earlier {
+    /// The intents of the messages that have one, oldest first.
+    pub fn intents(&self) -> impl DoubleEndedIterator<Item = &Intent> {
+        self.0.iter().filter_map(|row| row.intent.as_ref())
+    }
+
+    /// The last message, rendered.
+    pub fn last(&self) -> Result<Option<Message>, ChatStoreError> {
+        self.0.last().cloned().map(Row::render).transpose()
+    }
+
+    /// Every message, rendered; one whose kept answer no longer renders is
+    /// left out.
+    pub fn messages(&self) -> Vec<Message> {
+        self.0
+            .iter()
+            .cloned()
+            .filter_map(|row| row.render().ok())
+            .collect()
+    }
 }
 
 /// How long a conversation's title (its first message) may be.
@@ -281,10 +309,9 @@ pub struct Opening {
     pub blocked_for: Option<i64>,
     /// The LLM tiers' breakers (all closed when no tier is configured).
     pub breakers: Breakers,
-    /// The conversation's last messages, oldest first (none for a new
-    /// conversation); `None` when it is not the caller's, and then nothing
-    /// was reserved.
-    pub earlier: Option<Vec<Message>>,
+    /// The conversation's last messages (none for a new conversation);
+    /// `None` when it is not the caller's, and then nothing was reserved.
+    pub earlier: Option<Earlier>,
 }
 
 /// Opens a chat request in one statement: reserves one of the caller's
@@ -334,7 +361,7 @@ pub fn open(
         } else {
             Breakers::default()
         },
-        earlier: answer.found.then(|| render(answer.messages)).transpose()?,
+        earlier: answer.found.then_some(Earlier(answer.messages)),
     })
 }
 
