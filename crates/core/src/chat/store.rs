@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -84,7 +85,7 @@ pub enum Answer<'a> {
 }
 
 /// What [`Answer::Run`] keeps, from which its answer is rendered.
-#[derive(Clone, Deserialize)]
+#[derive(Deserialize)]
 struct Facts {
     step: Step,
     answer: serde_json::Value,
@@ -98,17 +99,20 @@ struct Row {
     tier: Option<String>,
     intent: Option<Intent>,
     result: Option<serde_json::Value>,
-    facts: Option<Facts>,
+    /// [`Facts`], read only when the answer is rendered (a list's facts
+    /// hold up to 50 todos).
+    facts: Option<Box<RawValue>>,
     created_at: DateTime<Utc>,
 }
 
 impl Row {
     /// The message, with an answer that kept its facts rendered from them.
     fn render(self) -> Result<Message, ChatStoreError> {
+        let kept = |e: &dyn std::fmt::Display| DbError::Decode(format!("a kept chat answer: {e}"));
         let (content, result) = match self.facts {
             Some(facts) => {
-                let outcome = assistant::render(&facts.step, facts.answer)
-                    .map_err(|e| DbError::Decode(format!("a kept chat answer: {e}")))?;
+                let facts: Facts = serde_json::from_str(facts.get()).map_err(|e| kept(&e))?;
+                let outcome = assistant::render(&facts.step, facts.answer).map_err(|e| kept(&e))?;
                 (outcome.response, Some(outcome.result))
             }
             None => (self.content.unwrap_or_default(), self.result),
