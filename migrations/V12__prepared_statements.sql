@@ -26,19 +26,40 @@
 -- A session keeps at most 200 of these statements: past that, a new one
 -- first deallocates the ones it holds (a list's filters and sort orders
 -- combine into many statements, each of which holds its plan in memory).
+--
+-- `prepare_statement` and `statement_call` are the two halves, also used
+-- by the tests that EXPLAIN the app's statements (NativeDb::explain), so
+-- that those see the statements exactly as the app runs them.
+
+-- Prepares `sql` as `name`, with one text parameter per element of `args`.
+CREATE FUNCTION prepare_statement(name text, sql text, args jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('PREPARE %I%s AS %s', name,
+                   CASE WHEN jsonb_array_length(args) > 0
+                        THEN '(' || array_to_string(array_fill('text'::text, ARRAY[jsonb_array_length(args)]), ', ') || ')'
+                        ELSE '' END,
+                   sql);
+END
+$$;
+
+-- `EXECUTE name('arg', ...)`, every argument a quoted literal (or NULL).
+CREATE FUNCTION statement_call(name text, args jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT format('EXECUTE %I', name)
+           || coalesce('(' || string_agg(quote_nullable(a), ', ' ORDER BY i) || ')', '')
+    FROM jsonb_array_elements_text(args) WITH ORDINALITY AS u(a, i)
+$$;
+
 CREATE FUNCTION run_statement(name text, sql text, args jsonb) RETURNS text
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    call text;
+    call text := statement_call(name, args);
     answer text;
     held text;
 BEGIN
-    SELECT format('EXECUTE %I', name)
-           || coalesce('(' || string_agg(quote_nullable(a), ', ' ORDER BY i) || ')', '')
-      INTO call
-      FROM jsonb_array_elements_text(args) WITH ORDINALITY AS u(a, i);
     BEGIN
         EXECUTE call INTO STRICT answer;
     EXCEPTION WHEN invalid_sql_statement_name THEN
@@ -47,11 +68,7 @@ BEGIN
                 EXECUTE format('DEALLOCATE %I', held);
             END LOOP;
         END IF;
-        EXECUTE format('PREPARE %I%s AS %s', name,
-                       CASE WHEN jsonb_array_length(args) > 0
-                            THEN '(' || array_to_string(array_fill('text'::text, ARRAY[jsonb_array_length(args)]), ', ') || ')'
-                            ELSE '' END,
-                       sql);
+        PERFORM prepare_statement(name, sql, args);
         EXECUTE call INTO STRICT answer;
     END;
     RETURN answer;

@@ -141,20 +141,11 @@ impl NativeDb {
     /// statement that leaves some of its parameters unused can be explained
     /// too.
     pub fn explain(&self, statement: &Statement) -> Result<String, DbError> {
-        let text_params = vec!["text"; statement.params.len()].join(", ");
-        let prepare = if text_params.is_empty() {
-            format!("PREPARE todo_explain AS {}", statement.sql)
-        } else {
-            format!("PREPARE todo_explain({text_params}) AS {}", statement.sql)
-        };
         let args = statement.args();
         let rows = self.with_client(|c| {
-            // One implicit transaction: if PREPARE fails, SET is undone too.
-            c.batch_execute(&format!(
-                "SET plan_cache_mode = force_generic_plan; {prepare}"
-            ))?;
-            let rows = explain_prepared(c, &args);
-            c.batch_execute("DEALLOCATE todo_explain; RESET plan_cache_mode")?;
+            c.batch_execute("SET plan_cache_mode = force_generic_plan")?;
+            let rows = explain_prepared(c, &statement.sql, &args);
+            c.batch_execute("RESET plan_cache_mode")?;
             rows
         })?;
         Ok(rows
@@ -258,21 +249,26 @@ impl Drop for NativeDb {
     }
 }
 
-/// `EXPLAIN EXECUTE todo_explain(...)`, the arguments quoted by PostgreSQL
-/// as `run_statement` quotes them.
-fn explain_prepared(c: &mut Client, args: &str) -> Result<Vec<postgres::Row>, postgres::Error> {
-    let literals: Option<String> = c
+/// Prepares `sql` as `todo_explain` and explains its execution with `args`,
+/// as `run_statement` (migration V12) prepares and executes it.
+fn explain_prepared(
+    c: &mut Client,
+    sql: &str,
+    args: &str,
+) -> Result<Vec<postgres::Row>, postgres::Error> {
+    c.execute(
+        "SELECT prepare_statement('todo_explain', $1::text, $2::text::jsonb)",
+        &[&sql, &args],
+    )?;
+    let call: String = c
         .query_one(
-            "SELECT string_agg(quote_nullable(a), ', ' ORDER BY i) \
-             FROM jsonb_array_elements_text($1::text::jsonb) WITH ORDINALITY AS u(a, i)",
+            "SELECT statement_call('todo_explain', $1::text::jsonb)",
             &[&args],
         )?
         .get(0);
-    let explain = match literals {
-        Some(literals) => format!("EXPLAIN EXECUTE todo_explain({literals})"),
-        None => "EXPLAIN EXECUTE todo_explain".to_owned(),
-    };
-    c.query(&explain, &[])
+    let rows = c.query(&format!("EXPLAIN {call}"), &[]);
+    c.batch_execute("DEALLOCATE todo_explain")?;
+    rows
 }
 
 /// `NULL` for a placeholder of any type (`Option::<T>::None` only fits `T`'s types).
