@@ -2,6 +2,8 @@
 # Sourced by scripts/test and scripts/run. `ensure_postgres` makes a
 # PostgreSQL server available and exports DATABASE_ADMIN_URL (a superuser
 # connection). If DATABASE_ADMIN_URL is already set, that server is used.
+# With a cluster of its own it also exports TEST_DATABASE_LOG, the server's
+# log file, which tests read to see what PostgreSQL logs.
 # Otherwise a throwaway cluster lives in $REPO/.dev/pg: loopback only, trust
 # authentication, fsync off; it is reused while it runs. `stop_postgres`
 # stops it again, but only if this shell started it.
@@ -88,6 +90,7 @@ pg_export_url() {
   PG_PORT="$(cat "$PG_PORT_FILE")"
   export PG_PORT
   export DATABASE_ADMIN_URL="postgres://postgres@127.0.0.1:${PG_PORT}/postgres?sslmode=disable"
+  export TEST_DATABASE_LOG="$PG_LOG"
 }
 
 ensure_postgres() {

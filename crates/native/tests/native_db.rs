@@ -338,3 +338,120 @@ fn an_unreachable_server_is_a_connection_error() {
         Err(DbError::Connection(_))
     ));
 }
+
+/// The server's log from now on: the file `TEST_DATABASE_LOG` names
+/// (scripts/test's own cluster exports it), read from its present end.
+struct ServerLog {
+    path: std::path::PathBuf,
+    start: u64,
+}
+
+impl ServerLog {
+    fn from_here() -> Option<ServerLog> {
+        let path = std::path::PathBuf::from(std::env::var_os("TEST_DATABASE_LOG")?);
+        let start = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("TEST_DATABASE_LOG {}: {e}", path.display()))
+            .len();
+        Some(ServerLog { path, start })
+    }
+
+    /// What the server logged since, once it holds `expected` (the server
+    /// writes it as the error happens; other tests' lines come in between).
+    fn until(&self, expected: &str) -> String {
+        use std::io::{Read, Seek, SeekFrom};
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let mut file = std::fs::File::open(&self.path).unwrap();
+            file.seek(SeekFrom::Start(self.start)).unwrap();
+            let mut text = String::new();
+            file.read_to_string(&mut text).unwrap();
+            if text.contains(expected) || std::time::Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+/// A statement that fails leaks none of its arguments (emails, names,
+/// password hashes, todo text) into PostgreSQL's log, nor into the error the
+/// app receives (migration V13): not in a CONTEXT line quoting the call, not
+/// in a unique violation's DETAIL, not in a data exception's message; on a
+/// statement's first use (when it is prepared) and on later ones.
+#[test]
+fn a_failed_statement_leaves_none_of_its_arguments_in_the_server_log() {
+    let test_db = TestDb::fresh();
+    let mut admin = test_db.client();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET lock_timeout = '200ms'",
+            test_db.name
+        ))
+        .unwrap();
+    let log = ServerLog::from_here();
+    let db = test_db.db();
+    let secret = format!("secret-{}@example.com", Uuid::new_v4().simple());
+    let mut errors = Vec::new();
+
+    // A data exception, whose message would quote the value, twice: the
+    // first call prepares the statement, the second runs it prepared.
+    let bad_uuid = Statement::object(
+        &[],
+        &[("id", Json::Value("$1::text::uuid"))],
+        vec![secret.as_str().into()],
+    );
+    for _ in 0..2 {
+        errors.push(bad_uuid.fetch::<Value>(&db).unwrap_err());
+    }
+    // A unique violation, whose DETAIL would quote the key.
+    let insert = Statement::object(
+        &["ins AS (INSERT INTO users (email, name, password_hash) \
+           VALUES ($1::text, $2::text, 'x') RETURNING id)"],
+        &[("id", Json::Value("(SELECT id FROM ins)"))],
+        vec![secret.as_str().into(), secret.as_str().into()],
+    );
+    insert.fetch::<Value>(&db).unwrap();
+    errors.push(insert.fetch::<Value>(&db).unwrap_err());
+    // A lock timeout: another transaction holds the row.
+    let mut holder = test_db.client();
+    let mut tx = holder.transaction().unwrap();
+    tx.execute(
+        "SELECT 1 FROM users WHERE email = $1 FOR UPDATE",
+        &[&secret],
+    )
+    .unwrap();
+    let rename = Statement::object(
+        &["up AS (UPDATE users SET name = $2::text WHERE email = $1::text RETURNING id)"],
+        &[("id", Json::Value("(SELECT id FROM up)"))],
+        vec![secret.as_str().into(), format!("{secret} renamed").into()],
+    );
+    errors.push(rename.fetch::<Value>(&db).unwrap_err());
+    tx.rollback().unwrap();
+
+    for err in &errors {
+        assert!(matches!(err, DbError::Query { .. }), "{err:?}");
+        assert!(!format!("{err:?}").contains("secret-"), "{err:?}");
+    }
+    let messages: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert!(messages[0].contains("22P02"), "{messages:?}");
+    assert!(messages[2].contains("duplicate key"), "{messages:?}");
+    assert!(messages[3].contains("lock timeout"), "{messages:?}");
+
+    match log {
+        Some(log) => {
+            let text = log.until("canceling statement due to lock timeout");
+            assert!(
+                text.contains("canceling statement due to lock timeout")
+                    && text.contains("duplicate key"),
+                "the server did not log the errors:\n{text}"
+            );
+            assert!(
+                !text.contains("secret-"),
+                "the server logged an argument:\n{text}"
+            );
+        }
+        None => eprintln!(
+            "TEST_DATABASE_LOG is not set: the server's log was not read (scripts/test sets it)"
+        ),
+    }
+}
