@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod internal;
+pub mod lists;
 pub mod mcp;
 pub mod notifications;
 pub mod ports;
@@ -28,4 +29,4 @@ pub use ports::Ctx;
 
 /// The newest migration in `migrations/`; `/health/ready` reports not ready
 /// until the database has it. A test keeps it in step with the folder.
-pub const LATEST_MIGRATION: i64 = 13;
+pub const LATEST_MIGRATION: i64 = 16;

@@ -1,0 +1,9 @@
+//! Lists: every todo belongs to one, and a list is shared with its members,
+//! each with a role. [`store`] is the library API; [`domain`] parses what a
+//! request says about a list.
+
+pub mod domain;
+pub mod store;
+
+pub use domain::{Color, InvitedRole, List, ListName, Member, Role};
+pub use store::{ListChanges, ListError};

@@ -1,0 +1,597 @@
+//! The lists library API (`todo_core::lists::store`) against a fresh
+//! database per test: lists, members, roles and invitations, what each
+//! role may do, and every limit under concurrent requests.
+
+use std::sync::Arc;
+
+use native::testing::{TestClock, TestDb, TestVars};
+use native::{AllowedHosts, NativeDb, NativeHttp};
+use todo_core::auth::{Caller, Email};
+use todo_core::lists::store::{self, ListChanges, ListError};
+use todo_core::lists::{Color, InvitedRole, List, ListName, Role};
+use todo_core::ports::Ctx;
+use todo_core::todos::{store as todos, NewTodo, TodoTitle};
+use uuid::Uuid;
+
+struct World {
+    test_db: TestDb,
+    db: NativeDb,
+    http: NativeHttp,
+    vars: TestVars,
+    clock: TestClock,
+}
+
+impl World {
+    fn new() -> Self {
+        let test_db = TestDb::fresh();
+        World {
+            db: test_db.db(),
+            vars: test_db.vars(),
+            test_db,
+            http: NativeHttp::new(Arc::new(AllowedHosts::none())),
+            clock: TestClock::at("2026-06-01T12:00:00Z"),
+        }
+    }
+
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx::new(&self.db, &self.http, &self.vars, &self.clock)
+    }
+
+    fn user(&self, email: &str) -> Caller {
+        Caller::user(self.test_db.insert_user(email))
+    }
+
+    fn list(&self, owner: &Caller, name: &str) -> List {
+        store::create(&self.ctx(), owner, &ListName::parse(name).unwrap(), None).unwrap()
+    }
+
+    /// `member` joins `list` with `role`, by invitation.
+    fn join(&self, owner: &Caller, list: &List, member: &Caller, email: &str, role: &str) {
+        let ctx = self.ctx();
+        let sent = store::invite(&ctx, owner, list.id, &email_of(email), invited(role)).unwrap();
+        store::accept(&ctx, member, sent.id).unwrap();
+        assert_eq!(sent.email, email);
+    }
+
+    /// Runs `f` on `n` threads at once, each with a connection of its own.
+    fn concurrently<T: Send>(&self, n: usize, f: impl Fn(&Ctx, usize) -> T + Sync) -> Vec<T> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..n)
+                .map(|i| {
+                    let f = &f;
+                    s.spawn(move || {
+                        let db = self.test_db.db();
+                        let ctx = Ctx::new(&db, &self.http, &self.vars, &self.clock);
+                        f(&ctx, i)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.test_db.client().query_one(sql, &[]).unwrap().get(0)
+    }
+}
+
+fn email_of(raw: &str) -> Email {
+    Email::parse(raw).unwrap()
+}
+
+fn invited(role: &str) -> InvitedRole {
+    InvitedRole::parse(role).unwrap()
+}
+
+fn name(raw: &str) -> ListName {
+    ListName::parse(raw).unwrap()
+}
+
+fn is_not_found<T: std::fmt::Debug>(result: Result<T, ListError>) -> bool {
+    matches!(result, Err(ListError::NotFound))
+}
+
+fn is_forbidden<T: std::fmt::Debug>(result: Result<T, ListError>) -> bool {
+    matches!(result, Err(ListError::Forbidden { .. }))
+}
+
+fn conflict_code<T: std::fmt::Debug>(result: Result<T, ListError>) -> &'static str {
+    match result {
+        Err(ListError::Conflict { code, .. }) => code,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_account_has_an_inbox_that_holds_its_todos_and_cannot_be_renamed_or_shared() {
+    let world = World::new();
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let todo = todos::create(&ctx, &ada, &NewTodo::new(TodoTitle::parse("milk").unwrap())).unwrap();
+
+    let lists = store::all(&ctx, &ada).unwrap();
+    assert_eq!(lists.len(), 1);
+    let inbox = &lists[0];
+    assert_eq!(
+        (inbox.name.as_str(), inbox.is_inbox, inbox.role),
+        ("Inbox", true, Role::Owner)
+    );
+    assert_eq!(
+        (inbox.owner.id, inbox.member_count, inbox.open_count),
+        (ada.user_id, 1, 1)
+    );
+    let in_inbox = world.count(&format!(
+        "SELECT count(*) FROM todos WHERE id = '{}' AND list_id = '{}'",
+        todo.id, inbox.id
+    ));
+    assert_eq!(in_inbox, 1);
+
+    let rename = ListChanges {
+        name: Some(name("Stuff")),
+        color: None,
+    };
+    assert_eq!(
+        conflict_code(store::update(&ctx, &ada, inbox.id, &rename)),
+        "inbox"
+    );
+    let recolour = ListChanges {
+        name: None,
+        color: Some(Some(Color::parse("#00AA00").unwrap())),
+    };
+    let recoloured = store::update(&ctx, &ada, inbox.id, &recolour).unwrap();
+    assert_eq!(
+        (recoloured.name.as_str(), recoloured.color.as_deref()),
+        ("Inbox", Some("#00aa00"))
+    );
+    world.user("bob@example.com");
+    let share = store::invite(
+        &ctx,
+        &ada,
+        inbox.id,
+        &email_of("bob@example.com"),
+        invited("editor"),
+    );
+    assert_eq!(conflict_code(share), "inbox");
+}
+
+#[test]
+fn a_new_list_is_owned_by_its_creator_and_listed_after_the_inbox_by_name() {
+    let world = World::new();
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let color = Color::parse("#112233").unwrap();
+    let work = store::create(&ctx, &ada, &name(" Work "), Some(&color)).unwrap();
+    assert_eq!(
+        (work.name.as_str(), work.color.as_deref()),
+        ("Work", Some("#112233"))
+    );
+    assert_eq!(
+        (work.role, work.is_inbox, work.owner.id),
+        (Role::Owner, false, ada.user_id)
+    );
+    world.list(&ada, "groceries");
+    let names: Vec<String> = store::all(&ctx, &ada)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert_eq!(names, ["Inbox", "groceries", "Work"]);
+    assert_eq!(store::get(&ctx, &ada, work.id).unwrap(), work);
+}
+
+#[test]
+fn someone_who_is_not_a_member_finds_no_list_whatever_they_try() {
+    let world = World::new();
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let eve = world.user("eve@example.com");
+    let list = world.list(&ada, "Secret");
+    let sent = store::invite(
+        &ctx,
+        &ada,
+        list.id,
+        &email_of("bob@example.com"),
+        invited("viewer"),
+    )
+    .unwrap();
+
+    assert!(is_not_found(store::get(&ctx, &eve, list.id)));
+    assert!(is_not_found(store::members(&ctx, &eve, list.id)));
+    let rename = ListChanges {
+        name: Some(name("Mine")),
+        color: None,
+    };
+    assert!(is_not_found(store::update(&ctx, &eve, list.id, &rename)));
+    let invite = store::invite(
+        &ctx,
+        &eve,
+        list.id,
+        &email_of("eve2@example.com"),
+        invited("editor"),
+    );
+    assert!(is_not_found(invite));
+    assert!(is_not_found(store::revoke(&ctx, &eve, list.id, sent.id)));
+    assert!(is_not_found(store::set_role(
+        &ctx,
+        &eve,
+        list.id,
+        ada.user_id,
+        Role::Viewer
+    )));
+    assert!(is_not_found(store::remove_member(
+        &ctx,
+        &eve,
+        list.id,
+        ada.user_id
+    )));
+    // Bob's invitation is Bob's: nobody else may answer it.
+    assert!(is_not_found(store::accept(&ctx, &eve, sent.id)));
+    assert!(is_not_found(store::decline(&ctx, &eve, sent.id)));
+    // A list that does not exist answers the same.
+    assert!(is_not_found(store::get(&ctx, &eve, Uuid::new_v4())));
+    assert_eq!(store::get(&ctx, &ada, list.id).unwrap().name, "Secret");
+}
+
+#[test]
+fn only_the_owner_renames_shares_and_manages_members() {
+    let world = World::new();
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let bob = world.user("bob@example.com");
+    let cy = world.user("cy@example.com");
+    let list = world.list(&ada, "Home");
+    world.join(&ada, &list, &bob, "bob@example.com", "editor");
+    world.join(&ada, &list, &cy, "cy@example.com", "viewer");
+
+    let rename = ListChanges {
+        name: Some(name("Bob's")),
+        color: None,
+    };
+    assert!(is_forbidden(store::update(&ctx, &bob, list.id, &rename)));
+    let invite = store::invite(
+        &ctx,
+        &bob,
+        list.id,
+        &email_of("dan@example.com"),
+        invited("viewer"),
+    );
+    assert!(is_forbidden(invite));
+    assert!(is_forbidden(store::set_role(
+        &ctx,
+        &bob,
+        list.id,
+        cy.user_id,
+        Role::Editor
+    )));
+    assert!(is_forbidden(store::remove_member(
+        &ctx, &bob, list.id, cy.user_id
+    )));
+
+    let members = store::members(&ctx, &cy, list.id).unwrap();
+    let seen: Vec<(&str, Role)> = members.iter().map(|m| (m.email.as_str(), m.role)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("ada@example.com", Role::Owner),
+            ("bob@example.com", Role::Editor),
+            ("cy@example.com", Role::Viewer)
+        ]
+    );
+    assert_eq!(store::get(&ctx, &cy, list.id).unwrap().role, Role::Viewer);
+    assert_eq!(store::get(&ctx, &cy, list.id).unwrap().member_count, 3);
+
+    let promoted = store::set_role(&ctx, &ada, list.id, cy.user_id, Role::Editor).unwrap();
+    assert_eq!(
+        (promoted.user_id, promoted.role),
+        (cy.user_id, Role::Editor)
+    );
+    assert_eq!(
+        store::update(&ctx, &ada, list.id, &rename).unwrap().name,
+        "Bob's"
+    );
+}
+
+#[test]
+fn handing_over_makes_the_old_owner_an_editor_and_only_then_may_they_leave() {
+    let world = World::new();
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let bob = world.user("bob@example.com");
+    let list = world.list(&ada, "Trip");
+    world.join(&ada, &list, &bob, "bob@example.com", "viewer");
+
+    assert_eq!(
+        conflict_code(store::set_role(
+            &ctx,
+            &ada,
+            list.id,
+            ada.user_id,
+            Role::Editor
+        )),
+        "owner_must_hand_over"
+    );
+    assert_eq!(
+        conflict_code(store::remove_member(&ctx, &ada, list.id, ada.user_id)),
+        "owner_must_hand_over"
+    );
+    let heir = store::set_role(&ctx, &ada, list.id, bob.user_id, Role::Owner).unwrap();
+    assert_eq!(heir.role, Role::Owner);
+    assert_eq!(store::get(&ctx, &ada, list.id).unwrap().role, Role::Editor);
+    let now = store::get(&ctx, &bob, list.id).unwrap();
+    assert_eq!((now.role, now.owner.id), (Role::Owner, bob.user_id));
+    // The count of owned lists moved with it.
+    let owned = |who: &Caller| {
+        world.count(&format!(
+            "SELECT owned_lists::int8 FROM users WHERE id = '{}'",
+            who.user_id
+        ))
+    };
+    assert_eq!((owned(&ada), owned(&bob)), (0, 1));
+
+    store::remove_member(&ctx, &ada, list.id, ada.user_id).unwrap();
+    assert!(is_not_found(store::get(&ctx, &ada, list.id)));
+    assert_eq!(store::get(&ctx, &bob, list.id).unwrap().member_count, 1);
+}
+
+#[test]
+fn the_owner_removes_a_member_who_then_sees_nothing_of_the_list() {
+    let world = World::new();
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let bob = world.user("bob@example.com");
+    let list = world.list(&ada, "Team");
+    world.join(&ada, &list, &bob, "bob@example.com", "editor");
+    store::remove_member(&ctx, &ada, list.id, bob.user_id).unwrap();
+    assert!(is_not_found(store::get(&ctx, &bob, list.id)));
+    assert!(is_not_found(store::remove_member(
+        &ctx,
+        &ada,
+        list.id,
+        bob.user_id
+    )));
+    assert_eq!(store::get(&ctx, &ada, list.id).unwrap().member_count, 1);
+}
+
+#[test]
+fn an_invitation_is_answered_once_by_its_invitee_and_not_after_it_was_revoked() {
+    let world = World::new();
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let bob = world.user("bob@example.com");
+    let list = world.list(&ada, "Books");
+
+    // Unknown and known emails get the same answer.
+    let to_nobody = store::invite(
+        &ctx,
+        &ada,
+        list.id,
+        &email_of("NoOne@Example.com"),
+        invited("viewer"),
+    )
+    .unwrap();
+    let to_bob = store::invite(
+        &ctx,
+        &ada,
+        list.id,
+        &email_of("bob@example.com"),
+        invited("viewer"),
+    )
+    .unwrap();
+    assert_eq!(
+        (to_nobody.email.as_str(), to_nobody.status.as_str()),
+        ("noone@example.com", "pending")
+    );
+    assert_eq!(
+        (to_bob.role, to_bob.status.as_str()),
+        (Role::Viewer, "pending")
+    );
+    assert_eq!(
+        conflict_code(store::invite(
+            &ctx,
+            &ada,
+            list.id,
+            &email_of("bob@example.com"),
+            invited("editor")
+        )),
+        "already_invited"
+    );
+
+    let pending = store::received(&ctx, &bob).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        (pending[0].id, pending[0].list.name.as_str()),
+        (to_bob.id, "Books")
+    );
+    assert_eq!(
+        (pending[0].inviter.id, pending[0].role),
+        (ada.user_id, Role::Viewer)
+    );
+
+    let joined = store::accept(&ctx, &bob, to_bob.id).unwrap();
+    assert_eq!(
+        (joined.id, joined.role, joined.member_count),
+        (list.id, Role::Viewer, 2)
+    );
+    assert!(is_not_found(store::accept(&ctx, &bob, to_bob.id)));
+    assert!(store::received(&ctx, &bob).unwrap().is_empty());
+    assert_eq!(
+        conflict_code(store::invite(
+            &ctx,
+            &ada,
+            list.id,
+            &email_of("bob@example.com"),
+            invited("editor")
+        )),
+        "already_member"
+    );
+
+    // The unknown email signs up later and finds the invitation waiting;
+    // after a revoke it is gone.
+    let noone = world.user("noone@example.com");
+    assert_eq!(store::received(&ctx, &noone).unwrap()[0].id, to_nobody.id);
+    store::revoke(&ctx, &ada, list.id, to_nobody.id).unwrap();
+    assert!(is_not_found(store::accept(&ctx, &noone, to_nobody.id)));
+    assert!(is_not_found(store::revoke(
+        &ctx,
+        &ada,
+        list.id,
+        to_nobody.id
+    )));
+
+    let again = store::invite(
+        &ctx,
+        &ada,
+        list.id,
+        &email_of("noone@example.com"),
+        invited("editor"),
+    )
+    .unwrap();
+    store::decline(&ctx, &noone, again.id).unwrap();
+    assert!(is_not_found(store::accept(&ctx, &noone, again.id)));
+    assert!(is_not_found(store::get(&ctx, &noone, list.id)));
+    assert_eq!(
+        world.count("SELECT invitation_count::int8 FROM lists WHERE NOT inbox"),
+        0
+    );
+}
+
+#[test]
+fn no_one_owns_more_than_100_lists_even_when_20_creates_race() {
+    let world = World::new();
+    let ada = world.user("ada@example.com");
+    for i in 0..90 {
+        world.list(&ada, &format!("list {i}"));
+    }
+    let results = world.concurrently(20, |ctx, i| {
+        store::create(ctx, &ada, &name(&format!("race {i}")), None)
+    });
+    let made = results.iter().filter(|r| r.is_ok()).count();
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(ListError::LimitReached { limit: 100, .. })))
+        .count();
+    assert_eq!((made, refused), (10, 10), "{results:?}");
+    assert_eq!(
+        world.count("SELECT count(*) FROM lists WHERE NOT inbox"),
+        100
+    );
+}
+
+#[test]
+fn a_list_holds_at_most_50_pending_invitations_even_when_20_invites_race() {
+    let world = World::new();
+    let ada = world.user("ada@example.com");
+    let list = world.list(&ada, "Party");
+    let ctx = world.ctx();
+    for i in 0..40 {
+        store::invite(
+            &ctx,
+            &ada,
+            list.id,
+            &email_of(&format!("g{i}@example.com")),
+            invited("viewer"),
+        )
+        .unwrap();
+    }
+    let results = world.concurrently(20, |ctx, i| {
+        store::invite(
+            ctx,
+            &ada,
+            list.id,
+            &email_of(&format!("r{i}@example.com")),
+            invited("viewer"),
+        )
+    });
+    let sent = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(sent, 10, "{results:?}");
+    assert!(results
+        .iter()
+        .all(|r| r.is_ok() || matches!(r, Err(ListError::LimitReached { limit: 50, .. }))));
+    assert_eq!(world.count("SELECT count(*) FROM list_invitations"), 50);
+}
+
+#[test]
+fn no_one_sends_more_than_100_invitations_a_day_even_when_20_invites_race() {
+    let world = World::new();
+    let ada = world.user("ada@example.com");
+    let ctx = world.ctx();
+    let lists: Vec<List> = (0..3).map(|i| world.list(&ada, &format!("l{i}"))).collect();
+    // 90 sent (and revoked, which gives none back) over two lists.
+    for i in 0..90 {
+        let list = &lists[i % 2];
+        let sent = store::invite(
+            &ctx,
+            &ada,
+            list.id,
+            &email_of(&format!("a{i}@example.com")),
+            invited("viewer"),
+        )
+        .unwrap();
+        store::revoke(&ctx, &ada, list.id, sent.id).unwrap();
+    }
+    let results = world.concurrently(20, |ctx, i| {
+        store::invite(
+            ctx,
+            &ada,
+            lists[2].id,
+            &email_of(&format!("b{i}@example.com")),
+            invited("viewer"),
+        )
+    });
+    let sent = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(sent, 10, "{results:?}");
+    assert!(results
+        .iter()
+        .all(|r| r.is_ok() || matches!(r, Err(ListError::LimitReached { limit: 100, .. }))));
+    // A day later the count starts again.
+    world.clock.advance(24 * 3600 + 1);
+    store::invite(
+        &world.ctx(),
+        &ada,
+        lists[2].id,
+        &email_of("next@example.com"),
+        invited("viewer"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_list_has_at_most_50_members_even_when_20_accepts_race() {
+    let world = World::new();
+    let ada = world.user("ada@example.com");
+    let list = world.list(&ada, "Club");
+    let ctx = world.ctx();
+    for i in 0..39 {
+        let email = format!("m{i}@example.com");
+        let member = world.user(&email);
+        world.join(&ada, &list, &member, &email, "viewer");
+    }
+    assert_eq!(store::get(&ctx, &ada, list.id).unwrap().member_count, 40);
+    let invitees: Vec<(Caller, Uuid)> = (0..20)
+        .map(|i| {
+            let email = format!("r{i}@example.com");
+            let who = world.user(&email);
+            let sent =
+                store::invite(&ctx, &ada, list.id, &email_of(&email), invited("editor")).unwrap();
+            (who, sent.id)
+        })
+        .collect();
+    let results = world.concurrently(20, |ctx, i| {
+        store::accept(ctx, &invitees[i].0, invitees[i].1)
+    });
+    let joined = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(joined, 10, "{results:?}");
+    assert!(results
+        .iter()
+        .all(|r| r.is_ok() || matches!(r, Err(ListError::LimitReached { limit: 50, .. }))));
+    assert_eq!(store::get(&ctx, &ada, list.id).unwrap().member_count, 50);
+    assert_eq!(
+        world.count(&format!(
+            "SELECT count(*) FROM list_members WHERE list_id = '{}'",
+            list.id
+        )),
+        50
+    );
+    // The refused keep their invitations, for when a place frees up.
+    assert_eq!(world.count("SELECT count(*) FROM list_invitations"), 10);
+}
