@@ -595,3 +595,37 @@ fn a_list_has_at_most_50_members_even_when_20_accepts_race() {
     // The refused keep their invitations, for when a place frees up.
     assert_eq!(world.count("SELECT count(*) FROM list_invitations"), 10);
 }
+
+#[test]
+fn what_the_release_before_lists_writes_lands_in_its_users_inbox() {
+    // That release inserts todos and audit rows without a list, and
+    // sign-ups without an Inbox: its pods run until the new ones replace them.
+    let world = World::new();
+    let ada = world.user("ada@example.com");
+    let inbox = store::all(&world.ctx(), &ada).unwrap().remove(0);
+    let mut client = world.test_db.client();
+    let row = client
+        .query_one(
+            "WITH t AS (INSERT INTO todos (user_id, title) VALUES ($1::text::uuid, 'old') RETURNING *),
+                  a AS (INSERT INTO todo_audit (user_id, todo_id, action)
+                        SELECT user_id, id, 'create' FROM t RETURNING *)
+             SELECT (SELECT list_id::text FROM t), (SELECT list_id::text FROM a),
+                    (SELECT actor_id::text FROM a)",
+            &[&ada.user_id.to_string()],
+        )
+        .unwrap();
+    let inbox_id = inbox.id.to_string();
+    let user_id = ada.user_id.to_string();
+    assert_eq!(
+        (
+            row.get::<_, String>(0),
+            row.get::<_, String>(1),
+            row.get::<_, String>(2)
+        ),
+        (inbox_id.clone(), inbox_id, user_id)
+    );
+    assert_eq!(
+        store::get(&world.ctx(), &ada, inbox.id).unwrap().open_count,
+        1
+    );
+}
