@@ -243,6 +243,17 @@ pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     })
 }
 
+/// For `#[serde(default, deserialize_with = "crate::api::nullable")]` on an
+/// `Option<Option<T>>`: present-and-null is not absent in a merge patch,
+/// `Some(None)` is null.
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 /// Names the offending field of a serde error.
 fn shape_error(path: &str, message: &str) -> ApiError {
     let quoted = message

@@ -1,7 +1,7 @@
 //! The todos HTTP API: routing, request bodies and headers, over [`super::store`].
 
 use http::{header, HeaderValue, Method, StatusCode};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -328,15 +328,6 @@ impl TodoBody {
     }
 }
 
-/// Present-and-null is not absent in a merge patch: `Some(None)` is null.
-fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// The body of PATCH, with JSON merge patch semantics: an absent field stays
 /// as it is; `null` resets it to its default (`due_at: null` clears the due
 /// date). The title cannot be null. Also the changes of the MCP
@@ -344,19 +335,19 @@ where
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::api::nullable")]
     title: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::api::nullable")]
     description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::api::nullable")]
     priority: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::api::nullable")]
     due_at: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::api::nullable")]
     remind_at: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::api::nullable")]
     tags: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::api::nullable")]
     recurrence: Option<Option<String>>,
 }
 
