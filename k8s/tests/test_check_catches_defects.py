@@ -9,7 +9,9 @@ check finds the defect, and that it finds nothing on the real overlay:
 - order: an overlay without its sortOptions, or with the executor moved
   last (spin-operator's webhook then refuses the SpinApps);
 - exposure: an Ingress path to the internal SpinApp, or `internal` run by
-  the SpinApp that the Ingress sends `/` to.
+  the SpinApp that the Ingress sends `/` to; its NetworkPolicy missing or
+  admitting every pod;
+- variables: the scheduler's token given to the chat SpinApp.
 """
 
 import os
@@ -24,11 +26,13 @@ from test_manifests import (
     K8S,
     exposure_problems,
     image_problems,
+    internal_policy_problems,
     kubectl,
     kustomization_of,
     load_manifest,
     order_problems,
     render,
+    variable_problems,
 )
 
 DEV = K8S / "overlays" / "dev"
@@ -61,6 +65,9 @@ class CheckCatchesDefects(unittest.TestCase):
         self.assertEqual([], image_problems(kustomization, objs))
         self.assertEqual([], order_problems(objs))
         self.assertEqual([], exposure_problems(objs, self.manifest))
+        self.assertEqual([], internal_policy_problems(objs, self.manifest))
+        for app in (o for o in objs if o["kind"] == "SpinApp"):
+            self.assertEqual([], variable_problems(app, self.manifest))
 
     def test_a_base_that_sets_the_images_itself_is_caught(self):
         # The old layout: the base renamed todo-spin to a placeholder, so the
@@ -173,6 +180,63 @@ class CheckCatchesDefects(unittest.TestCase):
 
         _, objs = self.broken_dev(side_door)
         self.assertEqual(["Ingress todo-spin: /api/chat reaches todo-spin-internal"], exposure_problems(objs, self.manifest))
+
+    def test_the_scheduler_token_given_to_the_chat_spinapp_is_caught(self):
+        def leak(k):
+            k["patches"].append(
+                {
+                    "target": {"kind": "SpinApp", "name": "todo-spin-chat"},
+                    "patch": yaml.safe_dump(
+                        [
+                            {
+                                "op": "add",
+                                "path": "/spec/variables/-",
+                                "value": {
+                                    "name": "internal_token",
+                                    "valueFrom": {"secretKeyRef": {"name": "todo-spin-secrets", "key": "internal_token"}},
+                                },
+                            }
+                        ]
+                    ),
+                }
+            )
+
+        _, objs = self.broken_dev(leak)
+        (chat,) = [o for o in objs if o["kind"] == "SpinApp" and o["metadata"]["name"] == "todo-spin-chat"]
+        self.assertEqual(
+            ["internal_token is given but none of its components uses it"], variable_problems(chat, self.manifest)
+        )
+
+    def test_an_internal_spinapp_open_to_every_pod_is_caught(self):
+        def without_policy(k):
+            k["patches"].append(
+                {
+                    "target": {"kind": "NetworkPolicy", "name": "todo-spin-internal-ingress"},
+                    "patch": "$patch: delete\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: any\n",
+                }
+            )
+
+        _, objs = self.broken_dev(without_policy)
+        self.assertEqual(
+            ["0 ingress NetworkPolicies select SpinApp/todo-spin-internal's pods, not 1"],
+            internal_policy_problems(objs, self.manifest),
+        )
+
+        def from_every_pod(k):
+            k["patches"].append(
+                {
+                    "target": {"kind": "NetworkPolicy", "name": "todo-spin-internal-ingress"},
+                    "patch": yaml.safe_dump(
+                        [{"op": "add", "path": "/spec/ingress/0/from/-", "value": {"podSelector": {}}}]
+                    ),
+                }
+            )
+
+        _, objs = self.broken_dev(from_every_pod)
+        self.assertEqual(
+            ["NetworkPolicy/todo-spin-internal-ingress admits {'podSelector': {}}"],
+            internal_policy_problems(objs, self.manifest),
+        )
 
 
 if __name__ == "__main__":

@@ -203,6 +203,40 @@ def exposure_problems(objs, manifest):
     return problems
 
 
+def internal_policy_problems(objs, manifest):
+    """The SpinApp running `internal` must be one, with one NetworkPolicy on
+    its pods that admits the CronJobs' pods (component `scheduler`) and
+    nothing else, and every CronJob's pods must carry that label."""
+    apps = [a for a in objs if a["kind"] == "SpinApp" and retained(a, manifest) & PRIVATE_COMPONENTS]
+    if len(apps) != 1:
+        return [f"{len(apps)} SpinApps run internal, not 1"]
+    labels = apps[0]["spec"].get("podLabels", {})
+    policies = [
+        p
+        for p in objs
+        if p["kind"] == "NetworkPolicy"
+        and "Ingress" in p["spec"].get("policyTypes", [])
+        and p["spec"]["podSelector"].get("matchLabels")
+        and p["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    ]
+    if len(policies) != 1:
+        return [f"{len(policies)} ingress NetworkPolicies select {name_of(apps[0])}'s pods, not 1"]
+    scheduler = {"podSelector": {"matchLabels": {"app.kubernetes.io/component": "scheduler"}}}
+    problems = [
+        f"{name_of(policies[0])} admits {source}"
+        for rule in policies[0]["spec"].get("ingress", [])
+        for source in rule.get("from", [{"anyone": True}])
+        if source != scheduler
+    ]
+    if not policies[0]["spec"].get("ingress"):
+        problems.append(f"{name_of(policies[0])} admits no one, not even the CronJobs")
+    for cron in (o for o in objs if o["kind"] == "CronJob"):
+        template = cron["spec"]["jobTemplate"]["spec"]["template"]
+        if template["metadata"].get("labels", {}).get("app.kubernetes.io/component") != "scheduler":
+            problems.append(f"{name_of(cron)}'s pods are not labelled scheduler")
+    return problems
+
+
 def expected_images(kustomization):
     """The images an overlay sets: name -> newName:newTag."""
     return {
@@ -578,27 +612,7 @@ class Manifests(unittest.TestCase):
         # that admits the CronJobs' pods alone.
         for overlay, objs in self.rendered.items():
             with self.subTest(overlay=overlay):
-                internal_apps = [
-                    a for a in objs if a["kind"] == "SpinApp" and "internal" in retained(a, self.manifest)
-                ]
-                self.assertEqual(1, len(internal_apps))
-                labels = internal_apps[0]["spec"]["podLabels"]
-                policies = [
-                    p
-                    for p in objs
-                    if p["kind"] == "NetworkPolicy"
-                    and "Ingress" in p["spec"]["policyTypes"]
-                    and p["spec"]["podSelector"].get("matchLabels", {}).items() <= labels.items()
-                    and p["spec"]["podSelector"].get("matchLabels")
-                ]
-                self.assertEqual(1, len(policies), "one ingress policy for the internal SpinApp")
-                sources = [f for rule in policies[0]["spec"]["ingress"] for f in rule["from"]]
-                self.assertEqual(
-                    [{"podSelector": {"matchLabels": {"app.kubernetes.io/component": "scheduler"}}}], sources
-                )
-                for cron in (o for o in objs if o["kind"] == "CronJob"):
-                    template = cron["spec"]["jobTemplate"]["spec"]["template"]
-                    self.assertEqual("scheduler", template["metadata"]["labels"]["app.kubernetes.io/component"])
+                self.assertEqual([], internal_policy_problems(objs, self.manifest))
 
     def test_the_ingress_waits_longer_than_a_long_poll(self):
         for overlay, ingress in self.objects("Ingress"):
