@@ -614,6 +614,15 @@ class Manifests(unittest.TestCase):
             with self.subTest(overlay=overlay):
                 self.assertEqual([], internal_policy_problems(objs, self.manifest))
 
+    def test_the_production_host_is_one_setting(self):
+        objs = self.rendered["production"]
+        settings = next(
+            o["data"] for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("todo-spin-settings-")
+        )
+        (ingress,) = [o for o in objs if o["kind"] == "Ingress"]
+        self.assertEqual([settings["public_host"]], [r["host"] for r in ingress["spec"]["rules"]])
+        self.assertEqual([settings["public_host"]], ingress["spec"]["tls"][0]["hosts"])
+
     def test_the_ingress_waits_longer_than_a_long_poll(self):
         for overlay, ingress in self.objects("Ingress"):
             with self.subTest(overlay=overlay):
