@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::ports::Ctx;
+use crate::trace::TraceParent;
 
 pub type Request = http::Request<Bytes>;
 pub type Response = http::Response<Bytes>;
@@ -47,6 +48,7 @@ pub fn refuse(req: Request, ctx: &Ctx, error: ApiError) -> Response {
 fn answer(req: Request, ctx: &Ctx, run: Result<Handler, ApiError>) -> Response {
     let started = Instant::now();
     let request_id = request_id(&req);
+    ctx.trace.set(TraceParent::from_headers(req.headers()));
     let origin = allowed_origin(&req, ctx);
 
     let result = match run {
@@ -101,6 +103,10 @@ struct LogLine<'a> {
     status: u16,
     duration_ms: f64,
     request_id: &'a str,
+    /// The incoming `traceparent`'s trace id: the trace Spin exported for
+    /// this request, when it joined one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -126,6 +132,7 @@ fn log_line(
         status: response.status().as_u16(),
         duration_ms,
         request_id,
+        trace_id: ctx.trace.get().map(|t| t.trace_id()),
         user_id: ctx.user_id.get(),
         error: internal,
     };
@@ -384,6 +391,55 @@ mod tests {
             assert_eq!(line["request_id"], "rid-1");
             assert_eq!(line["user_id"], user.to_string());
             assert_eq!(line["time"], "2026-11-25T12:00:00+00:00");
+        });
+    }
+
+    #[test]
+    fn the_log_line_carries_the_trace_id_of_a_valid_traceparent_only() {
+        fn logged(traceparent: Option<&str>) -> serde_json::Value {
+            with_ctx("", |ctx| {
+                let mut req = request(Method::GET, "http://h/api/todos");
+                if let Some(value) = traceparent {
+                    req = req.header(crate::trace::TRACEPARENT, value);
+                }
+                let req = req.body(Bytes::new()).unwrap();
+                // What serve does first: read the request's trace context.
+                ctx.trace.set(TraceParent::from_headers(req.headers()));
+                let text = log_line(&req, &empty(StatusCode::OK), ctx, "rid-1", 0.1, None).unwrap();
+                serde_json::from_str(&text).unwrap()
+            })
+        }
+        let line = logged(Some(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ));
+        assert_eq!(line["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        // Invalid, or none: no trace id, and the request is served as usual.
+        let line = logged(Some(
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        ));
+        assert_eq!(line.get("trace_id"), None);
+        assert_eq!(logged(None).get("trace_id"), None);
+    }
+
+    #[test]
+    fn serve_reads_the_requests_traceparent_into_the_context() {
+        with_ctx("", |ctx| {
+            let req = request(Method::GET, "http://h/api/todos")
+                .header(
+                    crate::trace::TRACEPARENT,
+                    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                )
+                .body(Bytes::new())
+                .unwrap();
+            fn traced(_: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+                let trace = ctx.trace.get().map(|t| t.trace_id()).unwrap_or_default();
+                Ok(http::Response::builder()
+                    .status(StatusCode::OK)
+                    .body(Bytes::from(trace))
+                    .unwrap())
+            }
+            let answer = serve(req, ctx, traced);
+            assert_eq!(answer.body(), "4bf92f3577b34da6a3ce929d0e0e4736");
         });
     }
 

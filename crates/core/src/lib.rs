@@ -21,6 +21,7 @@ pub mod reminders;
 pub mod sealed;
 pub mod throttle;
 pub mod todos;
+pub mod trace;
 pub mod web;
 
 pub use api::{serve, Handler, Request, Response};

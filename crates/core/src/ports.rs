@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::db::{DbError, SqlParam};
+use crate::trace::TraceParent;
 
 /// A PostgreSQL connection. Every statement runs on its own (autocommit);
 /// changes that must be atomic are written as one statement (data-modifying
@@ -112,6 +113,9 @@ pub struct Ctx<'a> {
     pub redis: &'a dyn Redis,
     /// Set once a statement confirms the caller, read by the request log line.
     pub user_id: Cell<Option<Uuid>>,
+    /// The request's valid `traceparent`, set by [`crate::api::serve`]: its
+    /// trace id goes into the log line, and the LLM calls pass it on.
+    pub trace: Cell<Option<TraceParent>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -128,6 +132,7 @@ impl<'a> Ctx<'a> {
             clock,
             redis: &NoRedis,
             user_id: Cell::new(None),
+            trace: Cell::new(None),
         }
     }
 

@@ -1080,3 +1080,43 @@ fn the_intent_schema_accepts_exactly_what_the_code_accepts() {
         );
     }
 }
+
+// ---------------------------------------------------------------- trace context
+
+#[test]
+fn both_tiers_receive_the_requests_traceparent() {
+    let world = World::new();
+    // Qwen fails, so both tiers are asked within the one request.
+    world.qwen.will(qwen_server_error());
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let ctx = world.ctx();
+    ctx.trace
+        .set(todo_core::trace::TraceParent::parse(traceparent));
+    let now = world.clock.now().with_timezone(&ZONE);
+    let attempts = llm::understand(&ctx, &world.breakers(), "buy milk", &Vec::new, now);
+
+    assert_eq!(attempts.intent, Some((Tier::Ollama, intent(create_milk()))));
+    let [to_qwen] = &world.qwen.requests()[..] else {
+        panic!("one request to Qwen: {:?}", world.qwen.requests());
+    };
+    let [to_ollama] = &world.ollama.requests()[..] else {
+        panic!("one request to Ollama: {:?}", world.ollama.requests());
+    };
+    assert_eq!(to_qwen.headers["traceparent"], traceparent);
+    assert_eq!(to_ollama.headers["traceparent"], traceparent);
+}
+
+#[test]
+fn a_request_without_a_trace_sends_no_traceparent() {
+    let world = World::new();
+    let attempts = world.understand("buy milk");
+    assert_eq!(attempts.intent, Some((Tier::Qwen, intent(create_milk()))));
+    let [sent] = &world.qwen.requests()[..] else {
+        panic!("one request to Qwen: {:?}", world.qwen.requests());
+    };
+    assert!(
+        !sent.headers.contains_key("traceparent"),
+        "{:?}",
+        sent.headers
+    );
+}

@@ -264,9 +264,12 @@ fn exchange(
     qwen_format: QwenFormat,
     timeout: Duration,
 ) -> Result<Value, Failure> {
-    let request = endpoint
+    let mut request = endpoint
         .request(messages, format, qwen_format)
         .map_err(|_| Failure::request("the configured URL is not valid".to_owned()))?;
+    if let Some(trace) = ctx.trace.get() {
+        trace.propagate(request.headers_mut());
+    }
     let response = ctx.http.send(request, timeout).map_err(|e| match e {
         OutboundError::Timeout => Failure::provider(
             "timeout",
