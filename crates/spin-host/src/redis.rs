@@ -82,6 +82,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn redis_refusing_a_late_entry_id_is_told_from_other_failures() {
+        // Spin's host turns a server error into `Error::Other` with the
+        // redis crate's text of it, which carries the server's message.
+        let refused = spin_sdk::redis::Error::Other(
+            "An error was signalled by the server - ResponseError: The ID specified in XADD \
+             is equal or smaller than the target stream top item"
+                .into(),
+        );
+        assert!(Appended::is_not_above_top(&format!("{refused:?}")));
+        for other in [
+            spin_sdk::redis::Error::Other("Connection refused (os error 111)".into()),
+            spin_sdk::redis::Error::InvalidAddress,
+            spin_sdk::redis::Error::TooManyConnections,
+        ] {
+            assert!(!Appended::is_not_above_top(&format!("{other:?}")));
+        }
+    }
+
+    #[test]
     fn xadd_answers_the_new_entry_id() {
         assert_eq!(
             entry_id(vec![RedisResult::Binary(b"1700000000000-0".to_vec())]).unwrap(),
