@@ -79,7 +79,7 @@ pub enum Appended {
 impl Appended {
     /// Whether Redis's error text is its refusal of an id that is not above
     /// the stream's last one (`ERR The ID specified in XADD is equal or
-    /// smaller than the target stream top item`, Redis 5 to 7); each host
+    /// smaller than the target stream top item`, as Redis words it); each host
     /// wraps the text in its own.
     pub fn is_not_above_top(error_text: &str) -> bool {
         error_text.contains("equal or smaller than the target stream top item")

@@ -3,12 +3,13 @@
 //! (`crate::notifications`). Quiet hours hold when a reminder would go
 //! off: a sweep that runs in the owner's quiet hours defers every reminder
 //! due by then to their end, in the owner's time zone (chrono-tz, so across
-//! DST changes too), however long ago it became due. The sweep (`POST /internal/reminders/run`, called
-//! every minute by a scheduler) fires each due reminder exactly once,
-//! however many sweeps run at once: the statement that claims reminders
-//! sets `reminder_fired_at` only where it is still NULL, and records a
-//! `reminder` entry of the todo's audit trail, which becomes its
-//! `todo.reminder` event and reaches the owner's delta sync and long-poll.
+//! DST changes too), however long ago it became due. The sweep
+//! (`POST /internal/reminders/run`, called every minute by a scheduler)
+//! fires each due reminder exactly once, however many sweeps run at once:
+//! the statement that claims reminders sets `reminder_fired_at` only where
+//! it is still NULL, and records a `reminder` entry of the todo's audit
+//! trail, which becomes its `todo.reminder` event and reaches the owner's
+//! delta sync and long-poll.
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
 use serde::Deserialize;
@@ -29,9 +30,9 @@ const BATCH: i64 = 500;
 /// version, fire, defer_until}`, `$2` now. Fires those to fire, each only
 /// while still armed and unchanged (so exactly once, whoever else sweeps),
 /// defers the others (their owners' quiet hours are now) to the end of the
-/// quiet hours, gives each owner the
-/// next change number and records a `reminder` audit entry (the outbox's
-/// event) per fired reminder, all in one statement.
+/// quiet hours, gives each owner the next change number and records a
+/// `reminder` audit entry (the outbox's event) per fired reminder, all in
+/// one statement.
 const CLAIM_CTES: &[&str] = &[
     "input AS (
         SELECT * FROM jsonb_to_recordset($1::text::jsonb)
