@@ -164,8 +164,14 @@ pub fn allowed_origin(req: &Request, ctx: &Ctx) -> Option<String> {
         .then(|| origin.to_owned())
 }
 
+/// Whether `req` is a CORS preflight that CORS answers. Not under the
+/// scheduler's routes ([`crate::internal`]): no browser has business there,
+/// so a preflight reaches their handler like any other request and gets
+/// what any request gets (404 while they are off, 401 without the token),
+/// never a 204 or 403 that would tell a page they exist.
 fn is_preflight(req: &Request) -> bool {
     req.method() == Method::OPTIONS
+        && !crate::internal::owns(req.uri().path())
         && req.headers().contains_key(header::ORIGIN)
         && req
             .headers()

@@ -14,6 +14,13 @@ use crate::error::ApiError;
 use crate::ports::Ctx;
 use crate::{events, reminders};
 
+/// Whether `path` is one of the scheduler's routes (Spin's route
+/// `/internal/...`: `/internal` and everything under it).
+pub fn owns(path: &str) -> bool {
+    path.strip_prefix("/internal")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let token = ctx.var("internal_token");
     let token = token.trim();
@@ -54,6 +61,16 @@ fn same_secret(presented: &str, expected: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_internal_routes_are_internal_and_everything_under_them() {
+        for path in ["/internal", "/internal/", "/internal/events/relay"] {
+            assert!(owns(path), "{path}");
+        }
+        for path in ["/", "/internals", "/api/internal/x", "/internalx/y"] {
+            assert!(!owns(path), "{path}");
+        }
+    }
 
     #[test]
     fn only_the_same_secret_matches() {

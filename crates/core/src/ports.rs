@@ -51,24 +51,55 @@ pub enum OutboundError {
 /// that relays events has one: the others get [`NoRedis`], so that only its
 /// Wasm module imports Spin's Redis interface.
 pub trait Redis {
-    /// `XADD <stream> MAXLEN ~ <max_len> * <field> <value>` on the server at
-    /// `url` (`redis://[:password@]host:port[/db]`): appends one entry and
-    /// trims the stream to about `max_len` entries; the new entry's id.
+    /// `XADD <stream> MAXLEN ~ <max_len> <id> <field> <value>` on the server
+    /// at `url` (`redis://[:password@]host:port[/db]`): appends one entry
+    /// under the explicit entry id `id` and trims the stream to about
+    /// `max_len` entries. Redis refuses an id that is not above the
+    /// stream's last one; that refusal is [`Appended::NotAboveTop`], not an
+    /// error.
     fn xadd(
         &self,
         url: &str,
         stream: &str,
         max_len: u64,
+        id: &str,
         field: &str,
         value: &[u8],
-    ) -> Result<String, OutboundError>;
+    ) -> Result<Appended, OutboundError>;
+}
+
+/// What an `XADD` with an explicit id did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// The entry is in the stream.
+    Added,
+    /// Redis refused the id: the stream already ends at it or past it.
+    NotAboveTop,
+}
+
+impl Appended {
+    /// Whether Redis's error text is its refusal of an id that is not above
+    /// the stream's last one (`ERR The ID specified in XADD is equal or
+    /// smaller than the target stream top item`, as Redis words it); each host
+    /// wraps the text in its own.
+    pub fn is_not_above_top(error_text: &str) -> bool {
+        error_text.contains("equal or smaller than the target stream top item")
+    }
 }
 
 /// The Redis of a component that has none.
 pub struct NoRedis;
 
 impl Redis for NoRedis {
-    fn xadd(&self, _: &str, _: &str, _: u64, _: &str, _: &[u8]) -> Result<String, OutboundError> {
+    fn xadd(
+        &self,
+        _: &str,
+        _: &str,
+        _: u64,
+        _: &str,
+        _: &str,
+        _: &[u8],
+    ) -> Result<Appended, OutboundError> {
         Err(OutboundError::NotAllowed(
             "this component has no Redis (only the internal component relays events)".into(),
         ))

@@ -1,13 +1,15 @@
 //! Reminders of due todos. A todo reminds its owner at its `remind_at`, or
 //! without one at the owner's default lead time before its `due_at`
-//! (`crate::notifications`); a reminder that falls in the owner's quiet
-//! hours waits until they end, in the owner's time zone (chrono-tz, so
-//! across DST changes too). The sweep (`POST /internal/reminders/run`, called
-//! every minute by a scheduler) fires each due reminder exactly once,
-//! however many sweeps run at once: the statement that claims reminders
-//! sets `reminder_fired_at` only where it is still NULL, and records a
-//! `reminder` entry of the todo's audit trail, which becomes its
-//! `todo.reminder` event and reaches the owner's delta sync and long-poll.
+//! (`crate::notifications`). Quiet hours hold when a reminder would go
+//! off: a sweep that runs in the owner's quiet hours defers every reminder
+//! due by then to their end, in the owner's time zone (chrono-tz, so across
+//! DST changes too), however long ago it became due. The sweep
+//! (`POST /internal/reminders/run`, called every minute by a scheduler)
+//! fires each due reminder exactly once, however many sweeps run at once:
+//! the statement that claims reminders sets `reminder_fired_at` only where
+//! it is still NULL, and records a `reminder` entry of the todo's audit
+//! trail, which becomes its `todo.reminder` event and reaches the owner's
+//! delta sync and long-poll.
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
 use serde::Deserialize;
@@ -27,9 +29,10 @@ const BATCH: i64 = 500;
 /// The reminders of one sweep, decided: `$1` is a JSON array of `{id,
 /// version, fire, defer_until}`, `$2` now. Fires those to fire, each only
 /// while still armed and unchanged (so exactly once, whoever else sweeps),
-/// defers the others to the end of their quiet hours, gives each owner the
-/// next change number and records a `reminder` audit entry (the outbox's
-/// event) per fired reminder, all in one statement.
+/// defers the others (their owners' quiet hours are now) to the end of the
+/// quiet hours, gives each owner the next change number and records a
+/// `reminder` audit entry (the outbox's event) per fired reminder, all in
+/// one statement.
 const CLAIM_CTES: &[&str] = &[
     "input AS (
         SELECT * FROM jsonb_to_recordset($1::text::jsonb)
@@ -62,9 +65,6 @@ const CLAIM_CTES: &[&str] = &[
 struct Candidate {
     id: Uuid,
     version: i64,
-    /// Already moved out of quiet hours: it goes off now.
-    deferred: bool,
-    due: DateTime<Utc>,
     preferences: Option<PreferencesJson>,
 }
 
@@ -84,7 +84,7 @@ pub fn sweep(ctx: &Ctx) -> Result<u64, ApiError> {
     // time) bounds the index range; the owner's lead time (`$4` without
     // preferences) then decides.
     let candidates_sql = format!(
-        "SELECT t.id, t.version, t.reminder_deferred_until IS NOT NULL AS deferred,
+        "SELECT t.id, t.version,
                 COALESCE(t.reminder_deferred_until, t.remind_at,
                          t.due_at - make_interval(mins => COALESCE(p.lead_minutes, $4::int8::int4))) AS due,
                 CASE WHEN p.user_id IS NOT NULL THEN {} END AS preferences
@@ -122,11 +122,10 @@ pub fn sweep(ctx: &Ctx) -> Result<u64, ApiError> {
                 .as_ref()
                 .map(notifications::from_stored)
                 .unwrap_or_default();
-            let at = if c.deferred {
-                c.due
-            } else {
-                out_of_quiet_hours(c.due, &preferences)
-            };
+            // Quiet hours hold when the reminder would go off, which is
+            // now: a reminder that became due before they began, or whose
+            // time was set in the past, waits for their end all the same.
+            let at = out_of_quiet_hours(now, &preferences);
             let fire = at <= now;
             json!({"id": c.id, "version": c.version, "fire": fire,
                    "defer_until": (!fire).then_some(at)})
@@ -144,8 +143,9 @@ pub fn sweep(ctx: &Ctx) -> Result<u64, ApiError> {
     Ok(claimed.fired)
 }
 
-/// When a reminder due at `at` goes off: then, or, when that falls in the
-/// owner's quiet hours, at their end in the owner's time zone.
+/// The first instant from `at` on that is outside the owner's quiet
+/// hours: `at` itself, or the end of the quiet hours `at` falls in, in the
+/// owner's time zone.
 pub fn out_of_quiet_hours(at: DateTime<Utc>, preferences: &Preferences) -> DateTime<Utc> {
     let Some(quiet) = preferences.quiet_hours else {
         return at;
@@ -159,16 +159,28 @@ pub fn out_of_quiet_hours(at: DateTime<Utc>, preferences: &Preferences) -> DateT
     if local.time() >= quiet.end {
         day = day.succ_opt().unwrap_or(day);
     }
-    instant(&zone, day.and_time(quiet.end)).unwrap_or(at)
+    instant_after(&zone, day.and_time(quiet.end), at).unwrap_or(at)
 }
 
-/// The instant a local time names in `zone`: the earlier of two in a
-/// repeated hour, and in a skipped hour (a DST gap) the first minute after
-/// the gap.
-fn instant<Z: TimeZone>(zone: &Z, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+/// The instant a local time names in `zone`, after `after`: in a repeated
+/// hour (the clocks going back) the first of the two that is later than
+/// `after`, and in a skipped hour (a DST gap) the first minute after the gap.
+fn instant_after<Z: TimeZone>(
+    zone: &Z,
+    local: NaiveDateTime,
+    after: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     (0..=180).find_map(|minutes| {
         match zone.from_local_datetime(&(local + Duration::minutes(minutes))) {
-            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t.with_timezone(&Utc)),
+            LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+            LocalResult::Ambiguous(earlier, later) => {
+                let earlier = earlier.with_timezone(&Utc);
+                Some(if earlier > after {
+                    earlier
+                } else {
+                    later.with_timezone(&Utc)
+                })
+            }
             LocalResult::None => None,
         }
     })
@@ -221,6 +233,28 @@ mod tests {
         // Without quiet hours nothing moves.
         let due = utc("2026-01-15T22:30:00Z");
         assert_eq!(out_of_quiet_hours(due, &Preferences::default()), due);
+    }
+
+    #[test]
+    fn quiet_hours_ending_in_a_repeated_hour_end_at_the_next_time_the_clock_shows_it() {
+        // New York, 1 November 2026: 02:00 EDT becomes 01:00 EST, so 01:00
+        // to 02:00 comes twice. Quiet until 01:30.
+        let until_half_past_one = quiet("22:00", "01:30", Tz::America__New_York);
+        let cases = [
+            // 01:10 EDT: at 01:30 EDT.
+            ("2026-11-01T05:10:00Z", "2026-11-01T05:30:00Z"),
+            // 01:40 EDT: not quiet.
+            ("2026-11-01T05:40:00Z", "2026-11-01T05:40:00Z"),
+            // 01:10 EST, the clock showing it the second time: at 01:30 EST.
+            ("2026-11-01T06:10:00Z", "2026-11-01T06:30:00Z"),
+        ];
+        for (at, until) in cases {
+            assert_eq!(
+                out_of_quiet_hours(utc(at), &until_half_past_one),
+                utc(until),
+                "{at}"
+            );
+        }
     }
 
     #[test]

@@ -2,13 +2,14 @@
 //! component: `allowed_outbound_hosts` is checked (as `redis://host:port`)
 //! before connecting, one connection serves one request, and an error names
 //! no address (the URL may hold a password). Unlike Spin's interface it has
-//! time limits, so a test against a server that hangs cannot hang.
+//! time limits, so a test against a server that hangs cannot hang; the core
+//! counts on none (a late `XADD` is refused by its entry id instead).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use todo_core::events::sinks::SEND_TIMEOUT;
-use todo_core::ports::{OutboundError, Redis};
+use todo_core::ports::{Appended, OutboundError, Redis};
 
 use crate::outbound::AllowedHosts;
 
@@ -58,9 +59,10 @@ impl Redis for NativeRedis {
         url: &str,
         stream: &str,
         max_len: u64,
+        id: &str,
         field: &str,
         value: &[u8],
-    ) -> Result<String, OutboundError> {
+    ) -> Result<Appended, OutboundError> {
         let mut slot = self
             .connection
             .lock()
@@ -69,24 +71,23 @@ impl Redis for NativeRedis {
             Some((open_url, connection)) if open_url == url => connection,
             _ => self.connect(url)?,
         };
-        let id = redis::cmd("XADD")
+        let answer = redis::cmd("XADD")
             .arg(stream)
             .arg("MAXLEN")
             .arg("~")
             .arg(max_len)
-            .arg("*")
+            .arg(id)
             .arg(field)
             .arg(value)
-            .query::<String>(&mut connection)
-            .map_err(|e| {
-                if e.is_timeout() {
-                    OutboundError::Timeout
-                } else {
-                    OutboundError::Failed(format!("XADD failed: {e}"))
-                }
-            })?;
+            .query::<String>(&mut connection);
+        let appended = match answer {
+            Ok(_) => Appended::Added,
+            Err(e) if Appended::is_not_above_top(&e.to_string()) => Appended::NotAboveTop,
+            Err(e) if e.is_timeout() => return Err(OutboundError::Timeout),
+            Err(e) => return Err(OutboundError::Failed(format!("XADD failed: {e}"))),
+        };
         // Kept for the next command only when this one went through.
         *slot = Some((url.to_owned(), connection));
-        Ok(id)
+        Ok(appended)
     }
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use native::testing::{TestApp, TestRedis};
 use serde_json::{json, Value};
-use todo_core::events::sinks::REDIS_STREAM_MAXLEN;
+use todo_core::events::sinks::{REDIS_STREAM_MAXLEN, SEND_TIMEOUT};
 
 const TOKEN: &str = "internal-test-token-0123456789";
 
@@ -569,7 +569,7 @@ fn while_redis_is_down_nothing_is_lost_and_afterwards_everything_arrives_in_orde
 }
 
 #[test]
-fn a_relay_that_fails_between_send_and_mark_delivers_the_events_again_never_loses_them() {
+fn a_relay_that_fails_between_send_and_mark_sends_the_events_again_never_loses_them() {
     let redis = TestRedis::start();
     let app = app_with(&redis.sink_vars());
     let writer = Writer::new(&app, "ada@example.com");
@@ -580,7 +580,8 @@ fn a_relay_that_fails_between_send_and_mark_delivers_the_events_again_never_lose
     db.batch_execute(
         "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
              $$ BEGIN RAISE EXCEPTION 'the relay died'; END $$;
-         CREATE TRIGGER refuse BEFORE UPDATE ON event_outbox EXECUTE FUNCTION refuse();",
+         CREATE TRIGGER refuse BEFORE UPDATE OF delivered_at ON event_outbox
+             EXECUTE FUNCTION refuse();",
     )
     .unwrap();
     let (status, body) = relay(&app);
@@ -590,16 +591,16 @@ fn a_relay_that_fails_between_send_and_mark_delivers_the_events_again_never_lose
     db.batch_execute("DROP TRIGGER refuse ON event_outbox")
         .unwrap();
 
-    // Its lease runs out; then the event goes out again, with the same id.
+    // Its lease runs out; then the event is sent again under the same entry
+    // id, which Redis refuses as the duplicate it is: it counts as delivered
+    // and the stream holds it once.
     db.execute(
         "UPDATE relay_lease SET until = now() - interval '1 second'",
         &[],
     )
     .unwrap();
     assert_eq!(delivered(&app), 1);
-    let events = redis.events();
-    assert_eq!(events.len(), 2);
-    assert_eq!(events[0], events[1]);
+    assert_eq!(redis.events().len(), 1);
     assert_eq!(outbox(&app), (1, 0));
 }
 
@@ -666,6 +667,195 @@ fn a_relay_that_waits_delivers_a_change_within_two_seconds() {
     });
 }
 
+/// A TCP relay in front of Redis that can hold one `XADD` on its way: the
+/// command of a relay stuck on Redis (Spin's Redis interface has no time
+/// limit), let through once the test says so, late.
+struct HoldingRedis {
+    host: String,
+    port: u16,
+    /// Set: the next `XADD` through any connection is held.
+    armed: Arc<std::sync::atomic::AtomicBool>,
+    /// An `XADD` is being held.
+    holding: Arc<std::sync::atomic::AtomicBool>,
+    released: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HoldingRedis {
+    fn start(redis: &TestRedis) -> HoldingRedis {
+        use std::sync::atomic::AtomicBool;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let proxy = HoldingRedis {
+            host: "127.0.0.1".into(),
+            port,
+            armed: Arc::new(AtomicBool::new(false)),
+            holding: Arc::new(AtomicBool::new(false)),
+            released: Arc::new(AtomicBool::new(false)),
+        };
+        let upstream = format!("{}:{}", redis.host, redis.port);
+        let (armed, holding, released) = (
+            proxy.armed.clone(),
+            proxy.holding.clone(),
+            proxy.released.clone(),
+        );
+        thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let (mut from_server, mut to_client) =
+                    (server.try_clone().unwrap(), client.try_clone().unwrap());
+                thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_server, &mut to_client);
+                    let _ = to_client.shutdown(std::net::Shutdown::Both);
+                });
+                let (armed, holding, released) = (armed.clone(), holding.clone(), released.clone());
+                thread::spawn(move || {
+                    use std::sync::atomic::Ordering::SeqCst;
+                    let (mut client, mut server) = (client, server);
+                    let mut chunk = [0; 64 * 1024];
+                    loop {
+                        let n = match client.read(&mut chunk) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let is_xadd = chunk[..n].windows(4).any(|w| w == b"XADD");
+                        if is_xadd && armed.swap(false, SeqCst) {
+                            holding.store(true, SeqCst);
+                            while !released.load(SeqCst) {
+                                thread::sleep(Duration::from_millis(10));
+                            }
+                        }
+                        if server.write_all(&chunk[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = server.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        proxy
+    }
+
+    /// The app's variables for a Redis sink through this relay.
+    fn sink_vars(&self, redis: &TestRedis) -> Vec<(&'static str, String)> {
+        let mut vars = redis.sink_vars();
+        vars.retain(|(name, _)| {
+            !matches!(
+                *name,
+                "events_redis_url" | "events_redis_host" | "events_redis_port"
+            )
+        });
+        vars.push((
+            "events_redis_url",
+            format!("redis://{}:{}", self.host, self.port),
+        ));
+        vars.push(("events_redis_host", self.host.clone()));
+        vars.push(("events_redis_port", self.port.to_string()));
+        vars
+    }
+
+    /// Holds the next `XADD`, and waits until one is held.
+    fn hold_next_xadd(&self, then: impl FnOnce()) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.armed.store(true, SeqCst);
+        then();
+        let started = Instant::now();
+        while !self.holding.load(SeqCst) {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "no XADD came through"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Lets the held `XADD` go on to Redis.
+    fn release(&self) {
+        self.released
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_late_xadd_of_a_relay_that_outlived_its_lease_never_lands_after_newer_events() {
+    let redis = TestRedis::start();
+    let holding = HoldingRedis::start(&redis);
+    let app = app_with(&holding.sink_vars(&redis));
+    let writer = Writer::new(&app, "ada@example.com");
+    let todo = writer.create("Pay rent");
+    thread::scope(|scope| {
+        // A relay's XADD of the first event hangs on the way to Redis.
+        let mut stuck = None;
+        holding.hold_next_xadd(|| stuck = Some(scope.spawn(|| relay(&app))));
+        // Meanwhile its lease runs out, the todo changes, and the next relay
+        // sends the first event again and the new one.
+        app.db
+            .client()
+            .execute(
+                "UPDATE relay_lease SET until = now() - interval '1 second'",
+                &[],
+            )
+            .unwrap();
+        writer.rename(&todo, "Pay rent, renamed");
+        assert_eq!(delivered(&app), 2);
+        // Then the stuck XADD reaches Redis, late: it is refused, and the
+        // stuck relay, which lost its lease, marks nothing.
+        holding.release();
+        let (status, body) = stuck.unwrap().join().unwrap();
+        assert_eq!(
+            (status, body["delivered"].as_u64()),
+            (200, Some(0)),
+            "{body}"
+        );
+    });
+    let events = redis.events();
+    let titles: Vec<&str> = events
+        .iter()
+        .map(|e| e["data"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Pay rent", "Pay rent, renamed"]);
+    in_order_per_todo_and_once(&events);
+    assert_eq!(outbox(&app), (2, 0));
+    assert_eq!(delivered(&app), 0);
+}
+
+#[test]
+fn each_redis_entry_id_is_the_events_send_number_and_a_resend_is_refused_as_a_duplicate() {
+    let redis = TestRedis::start();
+    let app = app_with(&redis.sink_vars());
+    let writer = Writer::new(&app, "ada@example.com");
+    let first = writer.create("First");
+    writer.create("Second");
+    writer.rename(&first, "First, renamed");
+    assert_eq!(delivered(&app), 3);
+    let numbers: Vec<String> = app
+        .db
+        .client()
+        .query(
+            "SELECT send_seq::text || '-0' FROM event_outbox ORDER BY audit_id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let ids: Vec<String> = redis.entries().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, numbers);
+    // Above every id Redis makes itself (milliseconds since 1970).
+    let first_number: u64 = ids[0].trim_end_matches("-0").parse().unwrap();
+    assert!(first_number >= 10_000_000_000_000, "{first_number}");
+
+    // A relay that sent but could not mark sends the same entries again:
+    // Redis refuses them, and they count as delivered.
+    app.db
+        .client()
+        .execute("UPDATE event_outbox SET delivered_at = NULL", &[])
+        .unwrap();
+    assert_eq!(delivered(&app), 3);
+    assert_eq!(redis.entries().len(), 3);
+}
+
 // ---------------------------------------------------------------------------
 // A local stand-in for a Kafka REST proxy (v2 API)
 
@@ -690,6 +880,9 @@ enum Proxy {
     FailsOnce(Arc<Mutex<HashSet<String>>>),
     /// Runs this first (e.g. takes the relay's lease away), then writes.
     Meanwhile(Arc<dyn Fn() + Send + Sync>),
+    /// Writes every record, but only after this long (past the relay's
+    /// time limit, when nobody waits for the answer any more).
+    WritesLate(Duration),
 }
 
 struct KafkaProxy {
@@ -791,6 +984,10 @@ fn produce(
         }),
         Proxy::Meanwhile(run) => {
             run();
+            write(&|_| false)
+        }
+        Proxy::WritesLate(after) => {
+            thread::sleep(after);
             write(&|_| false)
         }
     };
@@ -958,4 +1155,51 @@ fn a_relay_that_loses_its_lease_before_marking_delivers_the_events_again() {
     let written = proxy.written();
     assert_eq!(written.len(), 2);
     assert_eq!(written[0], written[1], "the same event, the same id");
+}
+
+#[test]
+fn after_a_kafka_timeout_the_relay_stops_at_once_and_a_late_record_is_a_duplicate_by_id() {
+    let proxy = KafkaProxy::start();
+    let app = app_with(&proxy.sink_vars());
+    app.clock.sleep_for_real();
+    let writer = Writer::new(&app, "ada@example.com");
+    let todo = writer.create("Pay rent");
+    // The proxy writes the record two seconds after the relay gave up on it.
+    proxy.will(Proxy::WritesLate(SEND_TIMEOUT + Duration::from_secs(2)));
+    let started = Instant::now();
+    let (status, body) = relay_at(&app, "/internal/events/relay?wait=30");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("unavailable")),
+        "{body}"
+    );
+    // It did not try again, nor go on waiting for new events.
+    assert!(started.elapsed() < SEND_TIMEOUT + Duration::from_secs(1));
+    assert_eq!(proxy.requests().len(), 1);
+    assert_eq!(outbox(&app), (1, 1));
+
+    // The next relay sends the event again, then the newer one; the late
+    // record lands after both (or, on a slow machine, before them).
+    proxy.will(Proxy::Writes);
+    writer.rename(&todo, "Pay rent, renamed");
+    assert_eq!(delivered(&app), 2);
+    let late = Instant::now();
+    while proxy.written().len() < 3 {
+        assert!(late.elapsed() < Duration::from_secs(10), "the late record");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let written = proxy.written();
+    assert_eq!(written.len(), 3, "the first event twice, the second once");
+    // A consumer that drops what it has seen by id gets each event once, in order.
+    let mut seen = HashSet::new();
+    let kept: Vec<Value> = written
+        .into_iter()
+        .filter(|e| seen.insert(e["id"].clone()))
+        .collect();
+    let titles: Vec<&str> = kept
+        .iter()
+        .map(|e| e["data"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Pay rent", "Pay rent, renamed"]);
+    in_order_per_todo_and_once(&kept);
 }

@@ -35,3 +35,49 @@ fn internal_routes_answer_only_the_internal_token() {
     app.send("POST", "/internal/nothing", Some(TOKEN), &[], None)
         .expect_error(404, "not_found");
 }
+
+/// A CORS preflight (`OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`) from `origin`.
+fn preflight(app: &TestApp, path: &str, origin: &str) -> native::testing::Reply {
+    app.send(
+        "OPTIONS",
+        path,
+        None,
+        &[
+            ("origin", origin),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "authorization"),
+        ],
+        None,
+    )
+}
+
+#[test]
+fn a_cors_preflight_on_the_internal_routes_gets_what_any_request_there_gets() {
+    let origins = ("cors_allowed_origins", "https://app.example");
+    let off = TestApp::spawn_with(&[origins]);
+    let on = TestApp::spawn_with(&[origins, ("internal_token", TOKEN)]);
+    for path in ROUTES.iter().copied().chain(["/internal/nothing"]) {
+        for origin in ["https://app.example", "https://evil.example"] {
+            // Off: 404, like everything else there, so a preflight tells
+            // nobody the routes exist.
+            let reply = preflight(&off, path, origin).expect_error(404, "not_found");
+            assert_eq!(
+                reply.header("access-control-allow-methods"),
+                None,
+                "{path} from {origin}"
+            );
+            // On: a preflight carries no token, so it is refused like any
+            // request without one; no browser is ever invited in.
+            let reply = preflight(&on, path, origin).expect_error(401, "unauthorized");
+            assert_eq!(
+                reply.header("access-control-allow-methods"),
+                None,
+                "{path} from {origin}"
+            );
+        }
+    }
+    // Elsewhere preflights are answered as before.
+    let api = preflight(&off, "/api/todos", "https://app.example");
+    assert_eq!(api.status, 204);
+}

@@ -277,6 +277,128 @@ fn a_reminder_in_quiet_hours_goes_off_when_they_end_across_a_dst_change() {
     assert_eq!(sweep(&app), 1);
 }
 
+/// Quiet hours 22:00 to 07:00 on each of the four nights the clocks change
+/// in Berlin and New York in 2026: a reminder due at 21:30, before quiet
+/// hours, but swept only during them (the scheduler was down), and one
+/// created then with its time already past, both wait until 07:00 local
+/// time, whichever offset the zone has by then.
+#[test]
+fn a_sweep_in_quiet_hours_defers_every_due_reminder_to_their_end_on_both_dst_nights() {
+    let app = spawn();
+    // (zone, due at 21:30 local, swept at about 23:30 local, 07:00 local).
+    let nights = [
+        // 8 March: 02:00 EST becomes 03:00 EDT.
+        (
+            "America/New_York",
+            "2026-03-08T02:30:00Z",
+            "2026-03-08T04:30:00Z",
+            "2026-03-08T11:00:00Z",
+        ),
+        // 29 March: 02:00 CET becomes 03:00 CEST.
+        (
+            "Europe/Berlin",
+            "2026-03-28T20:30:00Z",
+            "2026-03-28T22:30:00Z",
+            "2026-03-29T05:00:00Z",
+        ),
+        // 25 October: 03:00 CEST becomes 02:00 CET.
+        (
+            "Europe/Berlin",
+            "2026-10-24T19:30:00Z",
+            "2026-10-24T21:30:00Z",
+            "2026-10-25T06:00:00Z",
+        ),
+        // 1 November: 02:00 EDT becomes 01:00 EST.
+        (
+            "America/New_York",
+            "2026-11-01T01:30:00Z",
+            "2026-11-01T03:30:00Z",
+            "2026-11-01T12:00:00Z",
+        ),
+    ];
+    for (n, (zone, due, swept, end)) in nights.into_iter().enumerate() {
+        let night = format!("{zone}, {due}");
+        let due_time = chrono::DateTime::parse_from_rfc3339(due).unwrap();
+        app.clock
+            .set(&(due_time - chrono::Duration::hours(1)).to_rfc3339());
+        let email = format!("night{n}@example.com");
+        let user = app.signup(&email);
+        app.send(
+            "PUT",
+            "/api/notifications/preferences",
+            Some(&user.token),
+            &[],
+            Some(&json!({"quiet_hours": {"start": "22:00", "end": "07:00"},
+                         "time_zone": zone})),
+        )
+        .expect(200);
+        create(
+            &app,
+            &user.token,
+            json!({"title": "Due before quiet hours", "remind_at": due}),
+        );
+
+        app.clock.set(swept);
+        // A session lasts an hour: the owner logs in again.
+        let token = app.login(&email);
+        create(
+            &app,
+            &token,
+            json!({"title": "Set in the past", "remind_at": due}),
+        );
+        assert_eq!(sweep(&app), 0, "{night}: swept in quiet hours");
+        assert_eq!(sweep(&app), 0, "{night}: and again");
+        let end_time = chrono::DateTime::parse_from_rfc3339(end).unwrap();
+        app.clock
+            .set(&(end_time - chrono::Duration::minutes(1)).to_rfc3339());
+        assert_eq!(sweep(&app), 0, "{night}: a minute before 07:00 local");
+        app.clock.set(end);
+        assert_eq!(sweep(&app), 2, "{night}: at 07:00 local");
+        assert_eq!(sweep(&app), 0, "{night}: once");
+    }
+}
+
+/// Quiet hours also hold for a reminder that was deferred once and whose
+/// owner then moved their quiet hours: the sweep goes by the hours as they
+/// are when it runs.
+#[test]
+fn a_deferred_reminder_follows_quiet_hours_changed_meanwhile() {
+    let app = spawn();
+    app.clock.set("2026-06-01T21:00:00Z");
+    let ada = app.signup("ada@example.com");
+    app.send(
+        "PUT",
+        "/api/notifications/preferences",
+        Some(&ada.token),
+        &[],
+        Some(&json!({"quiet_hours": {"start": "22:00", "end": "07:00"}})),
+    )
+    .expect(200);
+    create(
+        &app,
+        &ada.token,
+        json!({"title": "Late", "remind_at": "2026-06-01T23:00:00Z"}),
+    );
+    app.clock.set("2026-06-01T23:00:00Z");
+    assert_eq!(sweep(&app), 0, "deferred to 07:00");
+    // Ada sleeps in now: at 07:00 her quiet hours last until 09:00.
+    let token = app.login("ada@example.com");
+    app.send(
+        "PUT",
+        "/api/notifications/preferences",
+        Some(&token),
+        &[],
+        Some(&json!({"quiet_hours": {"start": "22:00", "end": "09:00"}})),
+    )
+    .expect(200);
+    app.clock.set("2026-06-02T07:00:00Z");
+    assert_eq!(sweep(&app), 0, "still quiet at 07:00");
+    app.clock.set("2026-06-02T08:59:00Z");
+    assert_eq!(sweep(&app), 0);
+    app.clock.set("2026-06-02T09:00:00Z");
+    assert_eq!(sweep(&app), 1);
+}
+
 #[test]
 fn preferences_default_to_thirty_minutes_and_are_checked_and_kept_per_user() {
     let app = spawn();

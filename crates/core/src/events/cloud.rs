@@ -73,6 +73,10 @@ pub struct AuditEvent {
     /// The todo after the change (before it, for a delete).
     pub after: Option<serde_json::Value>,
     pub at: DateTime<Utc>,
+    /// The event's send number (migration V14), given by the pass that first
+    /// claimed it: its entry id in a Redis stream (`<send_seq>-0`).
+    #[serde(default)]
+    pub send_seq: Option<i64>,
 }
 
 /// A CloudEvent 1.0 with JSON data. No extension attributes: a broker learns
@@ -135,6 +139,7 @@ mod tests {
             at: DateTime::parse_from_rfc3339("2026-12-03T08:00:00.250Z")
                 .unwrap()
                 .to_utc(),
+            send_seq: Some(10_000_000_000_042),
         }
     }
 

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::cloud::{AuditEvent, CloudEvent};
 use crate::error::ApiError;
-use crate::ports::Ctx;
+use crate::ports::{Appended, Ctx};
 
 /// The stream and topic when `events_redis_stream` or `events_kafka_topic`
 /// is not set.
@@ -26,7 +26,12 @@ pub const DEFAULT_STREAM: &str = "todo-events";
 pub const REDIS_STREAM_MAXLEN: u64 = 100_000;
 
 /// The time limit of one request to the Kafka REST proxy (natively, also of
-/// one Redis command; Spin's Redis interface takes no time limit).
+/// one Redis command; Spin's Redis interface takes no time limit, which the
+/// Redis sink does not count on). A request that ran out of time may still
+/// be written by the proxy later: the relay stops at once, without trying
+/// again, and the next relay sends the event again before any newer one of
+/// its todo, so a late copy is always a duplicate of an event consumers
+/// already have, and they drop it by its CloudEvent `id`.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The Kafka REST proxy's v2 media types: records with JSON keys and
@@ -158,7 +163,14 @@ pub fn deliver(
     }
 }
 
-/// One `XADD` per event, each entry with one field, `event`.
+/// One `XADD` per event, each entry with one field, `event`, under the id
+/// `<send_seq>-0` (migration V14). A pass sends its events in ascending send
+/// numbers and stops at the first failure, so the stream's ids ascend with
+/// the events' order, and Redis refuses a send that comes too late: one
+/// from a relay that hung on `XADD` past its lease (Spin's Redis interface
+/// has no time limit) while the next relay sent the same event and newer
+/// ones. A refused event is in the stream already, sent by another pass, or
+/// is superseded by what is: it counts as delivered and is never sent again.
 fn to_redis(
     ctx: &Ctx,
     url: &str,
@@ -171,12 +183,20 @@ fn to_redis(
         if Instant::now() >= stop_by {
             break;
         }
+        let Some(send_seq) = audit.send_seq else {
+            delivery.failure = Some(format!("event {} has no send number", audit.id));
+            break;
+        };
         let json = event.to_json();
-        match ctx
-            .redis
-            .xadd(url, stream, REDIS_STREAM_MAXLEN, "event", json.as_bytes())
-        {
-            Ok(_) => delivery.acked.push(audit.id),
+        match ctx.redis.xadd(
+            url,
+            stream,
+            REDIS_STREAM_MAXLEN,
+            &format!("{send_seq}-0"),
+            "event",
+            json.as_bytes(),
+        ) {
+            Ok(Appended::Added | Appended::NotAboveTop) => delivery.acked.push(audit.id),
             Err(e) => {
                 delivery.failure = Some(format!("redis XADD of event {}: {e}", audit.id));
                 break;
@@ -332,9 +352,118 @@ mod tests {
                 action: "update".into(),
                 after: None,
                 at: Utc::now(),
+                send_seq: Some(id),
             },
             (),
         )
+    }
+
+    /// A Redis stream as far as ids go: it takes an id only above its last.
+    #[derive(Default)]
+    struct Stream {
+        top: std::cell::Cell<i64>,
+        sent: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl crate::ports::Redis for Stream {
+        fn xadd(
+            &self,
+            _: &str,
+            _: &str,
+            _: u64,
+            id: &str,
+            _: &str,
+            _: &[u8],
+        ) -> Result<Appended, crate::ports::OutboundError> {
+            self.sent.borrow_mut().push(id.to_owned());
+            let seq: i64 = id.trim_end_matches("-0").parse().unwrap_or_default();
+            if seq <= self.top.get() {
+                return Ok(Appended::NotAboveTop);
+            }
+            self.top.set(seq);
+            Ok(Appended::Added)
+        }
+    }
+
+    struct Unused;
+    impl crate::ports::Db for Unused {
+        fn query_json(
+            &self,
+            _: &str,
+            _: &[crate::db::SqlParam],
+        ) -> Result<String, crate::db::DbError> {
+            Err(crate::db::DbError::Connection("unused".into()))
+        }
+        fn execute(&self, _: &str, _: &[crate::db::SqlParam]) -> Result<u64, crate::db::DbError> {
+            Err(crate::db::DbError::Connection("unused".into()))
+        }
+        fn release(&self) {}
+    }
+    impl crate::ports::HttpClient for Unused {
+        fn send(
+            &self,
+            _: http::Request<Vec<u8>>,
+            _: Duration,
+        ) -> Result<http::Response<Vec<u8>>, crate::ports::OutboundError> {
+            Err(crate::ports::OutboundError::Failed("unused".into()))
+        }
+    }
+    impl crate::ports::Variables for Unused {
+        fn get(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+
+    fn to_stream(stream: &Stream, events: &[(AuditEvent, CloudEvent)]) -> Delivery {
+        let clock = crate::ports::SystemClock;
+        let ctx = Ctx::new(&Unused, &Unused, &Unused, &clock).with_redis(stream);
+        let sink = Sink::Redis {
+            url: "redis://127.0.0.1:6379".into(),
+            stream: DEFAULT_STREAM.into(),
+        };
+        deliver(
+            &ctx,
+            &sink,
+            events,
+            Instant::now() + Duration::from_secs(60),
+        )
+    }
+
+    fn event(id: i64, send_seq: Option<i64>) -> (AuditEvent, CloudEvent) {
+        let (mut row, ()) = audit(id, 1);
+        row.send_seq = send_seq;
+        row.action = "create".into();
+        row.after = Some(json!({}));
+        let event = CloudEvent::of(&row, "/s").unwrap();
+        (row, event)
+    }
+
+    #[test]
+    fn redis_entries_take_the_send_number_and_a_refused_one_is_not_sent_again() {
+        let stream = Stream::default();
+        // Another relay already sent the first two events.
+        stream.top.set(11);
+        let delivery = to_stream(
+            &stream,
+            &[event(1, Some(10)), event(2, Some(11)), event(3, Some(12))],
+        );
+        assert_eq!(*stream.sent.borrow(), ["10-0", "11-0", "12-0"]);
+        assert_eq!(
+            delivery.acked,
+            [1, 2, 3],
+            "the refused ones are in the stream"
+        );
+        assert_eq!(delivery.failure, None);
+        assert_eq!(stream.top.get(), 12);
+
+        // An event without a send number stops the pass before it.
+        let delivery = to_stream(
+            &stream,
+            &[event(4, Some(13)), event(5, None), event(6, Some(14))],
+        );
+        assert_eq!(delivery.acked, [4]);
+        assert!(delivery.failure.is_some());
+        assert_eq!(stream.top.get(), 13);
     }
 
     #[test]
