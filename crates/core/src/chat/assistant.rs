@@ -601,7 +601,7 @@ fn delete(
     }
 }
 
-/// The answer to a delete of the todo `target` names. `propose`: several
+/// The answer to a delete of the todo `target` names. `propose_others`: several
 /// todos, or titles holding the words inside longer words, are proposed
 /// for deletion, not asked about.
 fn deleted(target: &str, propose_others: bool, answer: Value) -> Result<Outcome, TodoError> {

@@ -483,7 +483,10 @@ fn named_ctes(params: &mut Params, naming: &Naming) -> Vec<String> {
                    THEN (t.id, t.version) IN (
                        SELECT id, version FROM jsonb_to_recordset({ids}) AS x (id uuid, version int8))
                    ELSE lower(t.title) = lower($3::text)
-                        OR (words.w <> '' AND {title} LIKE '%' || words.w || '%') END
+                        OR (words.w <> ''
+                            -- Cheap first: the first word is somewhere in the title.
+                            AND strpos(lower(t.title), split_part(words.w, ' ', 1)) > 0
+                            AND {title} LIKE '%' || words.w || '%') END
         ORDER BY exact DESC, whole DESC, t.created_at DESC, t.id DESC LIMIT {limit})",
             caller = caller_id!(),
         ),
