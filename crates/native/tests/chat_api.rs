@@ -907,3 +907,21 @@ fn control_characters_in_a_models_answer_are_treated_like_a_users() {
     )
     .expect(200);
 }
+
+#[test]
+fn delete_them_after_a_list_proposes_every_todo_it_showed() {
+    let app = spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let (ten, _) = many_tasks(10);
+    ada.say(&ten);
+    ada.say("task buy milk and task call mom");
+    let listed = ada.say("show my tasks");
+    assert_eq!(listed["result"]["count"], 12, "{listed}");
+    let conversation = listed["conversation_id"].as_str().unwrap();
+    let answer = ada.say_in("delete them", Some(conversation));
+    assert_eq!(proposed(&answer).len(), 12, "{answer}");
+    assert_eq!(ada.todo_total(), 12);
+    let done = ada.say_in("yes", Some(conversation));
+    assert_eq!(done["result"]["count"], 12, "{done}");
+    assert_eq!(ada.todo_total(), 0);
+}

@@ -376,13 +376,17 @@ fn naming<'a>(
     referred: &'a [(Uuid, i64)],
     status: Status,
 ) -> Option<Naming<'a>> {
-    let by = if is_pronoun(target) {
-        By::Ids(referred)
-    } else {
-        By::TitleWords(words?)
-    };
+    if is_pronoun(target) {
+        // All of them: a list answer names up to LIST_LIMIT todos.
+        let limit = i64::try_from(referred.len()).unwrap_or(i64::MAX);
+        return Some(Naming {
+            by: By::Ids(referred),
+            status,
+            limit: limit.max(1),
+        });
+    }
     Some(Naming {
-        by,
+        by: By::TitleWords(words?),
         status,
         limit: MATCH_LIMIT,
     })
