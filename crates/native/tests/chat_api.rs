@@ -209,8 +209,9 @@ fn an_ambiguous_target_changes_nothing_and_offers_the_candidates() {
     let answer = ada.say("complete milk");
     assert_eq!(answer["result"]["candidates"].as_array().unwrap().len(), 2);
     assert_eq!(ada.titles("status=done"), Vec::<String>::new());
+    // A delete of several is proposed instead (see below).
     let answer = ada.say("delete milk");
-    assert_eq!(answer["result"]["candidates"].as_array().unwrap().len(), 2);
+    assert_eq!(proposed(&answer).len(), 2);
     assert_eq!(ada.titles("status=all").len(), 2);
 }
 
@@ -322,7 +323,7 @@ fn tags_named_in_a_message_are_added_or_taken_off_and_the_others_kept() {
 }
 
 #[test]
-fn it_means_the_todo_the_conversation_is_about_and_is_never_searched_for() {
+fn it_means_the_todo_the_last_answer_named_and_is_never_searched_for() {
     let app = spawn();
     let ada = User::signup(&app, "ada@example.com");
     // "it" is in this title: a search for it would find it.
@@ -333,22 +334,28 @@ fn it_means_the_todo_the_conversation_is_about_and_is_never_searched_for() {
     let title_changed = |answer: &Value| answer["result"]["updated"][0]["title"].clone();
 
     let urgent = say("make it urgent");
-    assert_eq!(urgent["intent"]["target"], "pay rent", "{urgent}");
+    assert_eq!(urgent["intent"]["target"], "it", "{urgent}");
     assert_eq!(title_changed(&urgent), "pay rent");
     assert_eq!(urgent["result"]["updated"][0]["priority"], "urgent");
-    // A list in between changes nothing about what "it" is.
-    say("show my tasks");
     assert_eq!(title_changed(&say("mark it as done")), "pay rent");
-    // After a rename, "it" goes by its new title.
-    say("rename pay rent to pay the rent");
-    assert_eq!(title_changed(&say("reopen it")), "pay the rent");
-    let deleted = say("delete it");
+    // A list names several todos: "it" is one of them, so the assistant
+    // asks which and changes nothing.
+    say("show all my tasks");
+    let unclear = say("make it low priority");
+    assert_eq!(unclear["result"]["candidates"].as_array().unwrap().len(), 2);
+    // After a rename, "it" is the renamed todo, whatever its words.
+    say("rename pay rent to settle the flat");
+    assert_eq!(title_changed(&say("reopen it")), "settle the flat");
+    // A delete of what "it" points at is only proposed.
+    let proposal = say("delete it");
+    assert_eq!(proposed(&proposal), ["settle the flat"]);
+    let deleted = say("yes");
     assert_eq!(deleted["result"]["count"], 1, "{deleted}");
     // Deleted, it is gone: the assistant asks instead of guessing, as it
     // does in a new conversation.
     for unclear in [say("complete it"), ada.say("make it urgent")] {
         let response = unclear["response"].as_str().unwrap();
-        assert!(response.starts_with("Which todo"), "{unclear}");
+        assert!(response.contains("Which todo do you mean?"), "{unclear}");
     }
     let page = ada.call("GET", "/api/todos", None).expect(200).body;
     assert_eq!(page["items"][0]["title"], "submit report");
@@ -697,4 +704,224 @@ fn a_models_delete_is_only_a_proposal_and_the_yes_deletes_exactly_what_was_liste
     // The model was asked for each message but the yes.
     let asked = requests.try_iter().count();
     assert_eq!(asked, 4, "create, show all, (yes: none), task, delete");
+}
+
+/// The id of the todo titled `title`, from the REST API.
+fn id_of(user: &User, title: &str) -> String {
+    let page = user
+        .call("GET", "/api/todos?status=all&limit=100", None)
+        .expect(200)
+        .body;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["title"] == title)
+        .unwrap_or_else(|| panic!("no todo {title:?} in {page}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn delete_them_with_no_proposal_pending_deletes_nothing_and_asks_which() {
+    let app = spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    // "them" is inside "mathematics": a search for it would find it.
+    let created = ada.say("task Study mathematics");
+    let conversation = created["conversation_id"].as_str().unwrap();
+    // A new conversation names no todo: the assistant asks.
+    for pronoun in [
+        "ok, delete them",
+        "delete those",
+        "remove these",
+        "delete it",
+        "delete them all",
+    ] {
+        let answer = ada.say(pronoun);
+        let response = answer["response"].as_str().unwrap();
+        assert!(response.starts_with("Which todo"), "{pronoun}: {answer}");
+        assert_eq!(ada.titles("status=all"), ["Study mathematics"], "{pronoun}");
+    }
+    // Where the last answer named it, "them" is that todo, and a delete of
+    // it is only proposed.
+    let answer = ada.say_in("ok, delete them", Some(conversation));
+    assert_eq!(proposed(&answer), ["Study mathematics"]);
+    assert_eq!(ada.titles("status=all"), ["Study mathematics"]);
+    let done = ada.say_in("yes", Some(conversation));
+    assert_eq!(done["result"]["count"], 1, "{done}");
+    assert_eq!(ada.titles("status=all"), Vec::<String>::new());
+}
+
+#[test]
+fn a_word_inside_a_longer_word_deletes_nothing() {
+    let app = spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    ada.say("task Study mathematics");
+    let answer = ada.say("delete math");
+    // Only offered: "math" is not a word of the title.
+    assert_eq!(proposed(&answer), ["Study mathematics"]);
+    assert_eq!(ada.titles("status=all"), ["Study mathematics"]);
+    // Nor is it completed or changed.
+    for message in ["complete math", "make math urgent"] {
+        let answer = ada.say(message);
+        assert!(answer["result"].get("updated").is_none(), "{answer}");
+    }
+    let todo = ada.call("GET", "/api/todos", None).expect(200).body["items"][0].clone();
+    assert_eq!(todo["version"], 1, "{todo}");
+    // A description is never searched by a change.
+    let id = id_of(&ada, "Study mathematics");
+    ada.call(
+        "PATCH",
+        &format!("/api/todos/{id}"),
+        Some(json!({"description": "chapter on algebra"})),
+    )
+    .expect(200);
+    let answer = ada.say("delete algebra");
+    assert!(
+        answer["response"].as_str().unwrap().starts_with("No todo"),
+        "{answer}"
+    );
+    assert_eq!(ada.titles("status=all"), ["Study mathematics"]);
+}
+
+#[test]
+fn it_after_its_todo_was_renamed_or_deleted_touches_no_other_todo() {
+    let app = spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    ada.say("task call mom about dinner");
+    for change in ["rename", "delete"] {
+        let created = ada.say("task call mom");
+        let conversation = created["conversation_id"].as_str().unwrap().to_owned();
+        let id = id_of(&ada, "call mom");
+        match change {
+            "rename" => {
+                ada.call(
+                    "PATCH",
+                    &format!("/api/todos/{id}"),
+                    Some(json!({"title": "phone mother"})),
+                )
+                .expect(200);
+            }
+            _ => {
+                ada.call("DELETE", &format!("/api/todos/{id}"), None)
+                    .expect(204);
+            }
+        }
+        for message in ["delete it", "mark it done", "make it urgent"] {
+            let answer = ada.say_in(message, Some(&conversation));
+            assert!(
+                answer["result"].get("deleted").is_none()
+                    && answer["result"].get("updated").is_none()
+                    && answer["result"].get("proposal").is_none(),
+                "{change}, {message}: {answer}"
+            );
+        }
+        let dinner = ada
+            .call(
+                "GET",
+                &format!("/api/todos/{}", id_of(&ada, "call mom about dinner")),
+                None,
+            )
+            .expect(200)
+            .body;
+        assert_eq!(dinner["version"], 1, "{change}: {dinner}");
+    }
+    assert_eq!(
+        ada.titles("status=all"),
+        ["call mom about dinner", "phone mother"]
+    );
+}
+
+#[test]
+fn one_todo_named_by_whole_words_or_its_exact_title_is_deleted_at_once() {
+    let app = spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    ada.say("task buy milk, eggs and bread");
+    ada.say("task Study mathematics");
+    ada.say("task Café au lait");
+    ada.say("task math");
+    for (message, gone) in [
+        ("delete milk", "buy milk, eggs and bread"),
+        ("delete Study mathematics", "Study mathematics"),
+        ("delete café", "Café au lait"),
+        // The exact title, though "math" is also in no other title as a word.
+        ("delete math", "math"),
+    ] {
+        let answer = ada.say(message);
+        assert_eq!(answer["result"]["count"], 1, "{message}: {answer}");
+        assert_eq!(answer["result"]["deleted"][0]["title"], gone, "{message}");
+    }
+    assert_eq!(ada.todo_total(), 0);
+}
+
+#[test]
+fn several_todos_named_by_a_delete_are_only_proposed() {
+    let app = spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    ada.say("task buy milk and task buy oat milk and task bake bread");
+    let answer = ada.say("delete milk");
+    let mut titles = proposed(&answer);
+    titles.sort_unstable();
+    assert_eq!(titles, ["buy milk", "buy oat milk"]);
+    assert_eq!(ada.todo_total(), 3);
+    // "them" after a list: the todos it showed, only proposed.
+    let listed = ada.say("find bread");
+    let conversation = listed["conversation_id"].as_str().unwrap();
+    let answer = ada.say_in("delete them", Some(conversation));
+    assert_eq!(proposed(&answer), ["bake bread"]);
+    assert_eq!(ada.todo_total(), 3);
+}
+
+#[test]
+fn control_characters_in_a_models_answer_are_treated_like_a_users() {
+    let (ollama, _requests) = ollama_answering(vec![
+        json!({"action": "create", "todos": [{"title": "buy\u{7} milk\n", "tags": ["sh\u{0}op"]}]}),
+        // Nothing left of the target: the model's answer is refused, and the
+        // rule tier reads the message.
+        json!({"action": "complete", "target": "\u{0}"}),
+        json!({"action": "list", "filter": {"text": "mi\u{0}lk"}}),
+        json!({"action": "delete", "target": "\u{0}\u{1}"}),
+    ]);
+    let app = spawn_with(&[("ollama_url", &ollama)]);
+    let ada = User::signup(&app, "ada@example.com");
+    let created = ada.say("task buy milk #shop");
+    assert_eq!(created["tier"], "ollama", "{created}");
+    assert_eq!(created["result"]["created"][0]["title"], "buy milk");
+    assert_eq!(created["result"]["created"][0]["tags"], json!(["shop"]));
+    let done = ada.say("mark done buy milk");
+    assert_eq!(done["tier"], "rules", "{done}");
+    assert_eq!(done["result"]["updated"][0]["completed"], true, "{done}");
+    let found = ada.say("find milk");
+    assert_eq!(found["tier"], "ollama", "{found}");
+    assert_eq!(found["intent"]["filter"]["text"], "milk", "{found}");
+    let refused = ada.say("what now");
+    assert_eq!(refused["tier"], "rules", "{refused}");
+    assert_eq!(ada.titles("status=all"), ["buy milk"]);
+    // The conversation reads back.
+    let id = refused["conversation_id"].as_str().unwrap();
+    ada.call(
+        "GET",
+        &format!("/api/chat/history?conversation_id={id}"),
+        None,
+    )
+    .expect(200);
+}
+
+#[test]
+fn delete_them_after_a_list_proposes_every_todo_it_showed() {
+    let app = spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let (ten, _) = many_tasks(10);
+    ada.say(&ten);
+    ada.say("task buy milk and task call mom");
+    let listed = ada.say("show my tasks");
+    assert_eq!(listed["result"]["count"], 12, "{listed}");
+    let conversation = listed["conversation_id"].as_str().unwrap();
+    let answer = ada.say_in("delete them", Some(conversation));
+    assert_eq!(proposed(&answer).len(), 12, "{answer}");
+    assert_eq!(ada.todo_total(), 12);
+    let done = ada.say_in("yes", Some(conversation));
+    assert_eq!(done["result"]["count"], 12, "{done}");
+    assert_eq!(ada.todo_total(), 0);
 }

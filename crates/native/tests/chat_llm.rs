@@ -1120,3 +1120,33 @@ fn a_request_without_a_trace_sends_no_traceparent() {
         sent.headers
     );
 }
+
+#[test]
+fn a_qwen_answer_with_control_characters_is_read_like_a_users_words() {
+    let world = World::new();
+    world.qwen.will(Behaviour::Says(
+        json!({"action": "complete", "target": "buy\u{0} milk\n"}).to_string(),
+    ));
+    let attempts = world.understand("mark done buy milk");
+    let milk = Intent::Complete {
+        target: "buy milk".into(),
+    };
+    assert_eq!(attempts.intent, Some((Tier::Qwen, milk)));
+    // Nothing left but a NUL: refused for this request, and the next tier
+    // answers; Qwen is not blamed for it.
+    world.qwen.will(Behaviour::Says(
+        json!({"action": "complete", "target": "\u{0}"}).to_string(),
+    ));
+    world
+        .ollama
+        .will(Behaviour::Says(intent_text(&list_open())));
+    let attempts = world.understand("mark done buy milk");
+    assert_eq!(attempts.intent, Some((Tier::Ollama, intent(list_open()))));
+    assert_eq!(skips(&attempts.skipped).len(), 1, "{:?}", attempts.skipped);
+    assert!(
+        attempts.skipped[0].reason.contains("target"),
+        "{:?}",
+        attempts.skipped
+    );
+    assert_eq!(world.failures(Tier::Qwen), 0);
+}

@@ -225,6 +225,19 @@ fn every_route_family_answers_through_the_compiled_wasm_components() {
         .body;
     assert_eq!(chat["intent"]["action"], "list", "{chat}");
     assert_eq!(chat["result"]["count"], 1, "{chat}");
+    // Named by whole words of its title: the separators reach PostgreSQL
+    // as a parameter, through Spin's statements too.
+    let say = |message: &str| {
+        host.send("POST", "/api/chat", t, Some(json!({ "message": message })))
+            .expect(200)
+            .body
+    };
+    let partly = say("mark done pay ren");
+    assert!(partly["result"].get("updated").is_none(), "{partly}");
+    let done = say("mark done rent");
+    assert_eq!(done["result"]["updated"][0]["completed"], true, "{done}");
+    let deleted = say("delete pay rent");
+    assert_eq!(deleted["result"]["count"], 1, "{deleted}");
 
     // MCP with a personal access token
     let pat = text(

@@ -15,13 +15,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::intent::{Changes, Draft, DueFilter, Filter, Intent, StatusFilter};
+use super::intent::{is_pronoun, Changes, Draft, DueFilter, Filter, Intent, StatusFilter};
 use super::llm::MAX_DRAFTS;
 use super::rules;
 use crate::auth::Caller;
 use crate::ports::Ctx;
 use crate::todos::query::{parse_search, MAX_LIMIT};
-use crate::todos::store::{self, Named, Part, TodoError, Words};
+use crate::todos::store::{self, By, Named, Naming, Part, TodoError};
 use crate::todos::{
     DueAt, ListQuery, NewTodo, Priority, Status, Tags, Todo, TodoChanges, TodoTitle,
 };
@@ -67,8 +67,13 @@ pub enum Step {
     Toggle { target: String, completed: bool },
     /// The one todo `target` names, changed.
     Update { target: String },
-    /// The one todo `target` names, deleted.
+    /// The one todo `target` names, deleted (as kept before deletes by
+    /// whole words; see [`Step::DeleteOrPropose`]).
     Delete { target: String },
+    /// The one todo `target` names by whole words of its title (or its
+    /// exact title), deleted; several, or titles that hold the words only
+    /// inside longer words, proposed for deletion.
+    DeleteOrPropose { target: String },
     /// The todos `target` names (`all` of them), proposed for deletion.
     Propose { target: String, all: bool },
     /// The completed todos, proposed for deletion.
@@ -103,7 +108,8 @@ pub fn render(step: &Step, answer: Value) -> Result<Outcome, TodoError> {
         }
         Step::Toggle { target, completed } => toggled(target, *completed, answer),
         Step::Update { target } => updated(target, answer),
-        Step::Delete { target } => deleted(target, answer),
+        Step::Delete { target } => deleted(target, false, answer),
+        Step::DeleteOrPropose { target } => deleted(target, true, answer),
         Step::Propose { target, all } => proposed(target, *all, answer),
         Step::ProposeDone => {
             let (todos, total) = store::read_listed(answer, MAX_LIMIT)?;
@@ -127,83 +133,79 @@ const LIST_LIMIT: i64 = 20;
 /// The most todos one matching step considers (and offers as candidates).
 const MATCH_LIMIT: i64 = 10;
 
-/// Targets that name no todo but the one the conversation is about ("make
-/// it urgent"). Never searched for: "it" is in "submit report".
-const PRONOUNS: &[&str] = &[
-    "it",
-    "that",
-    "this",
-    "that one",
-    "this one",
-    "the task",
-    "that task",
-    "this task",
-    "the todo",
-    "that todo",
-    "this todo",
-];
-
-fn is_pronoun(target: &str) -> bool {
-    PRONOUNS.contains(&target.trim().to_lowercase().as_str())
-}
-
-/// The words that name the todo the conversation's latest action was about
-/// (`intents`: those of its messages, oldest first): the one todo it
-/// created, or the target of a completion, reopening or update (the new
-/// title after a rename). Lists and help are looked past; `None` after a
-/// delete, after creating several todos, or without any action.
-pub fn referent<'a>(intents: impl DoubleEndedIterator<Item = &'a Intent>) -> Option<String> {
-    let latest = intents
-        .rev()
-        .find(|intent| !matches!(intent, Intent::List { .. } | Intent::Help | Intent::Unknown))?;
-    match latest {
-        Intent::Create { todos } => match todos.as_slice() {
-            [one] => Some(one.title.clone()),
-            _ => None,
-        },
-        Intent::Complete { target } | Intent::Reopen { target } => Some(target.clone()),
-        Intent::Update { target, changes } => {
-            Some(changes.title.clone().unwrap_or_else(|| target.clone()))
-        }
-        _ => None,
-    }
-}
-
-/// `intent` with a pronoun target ("it") replaced by `referent`, the words
-/// of the todo the conversation is about (see [`referent`]).
-pub fn with_referent(mut intent: Intent, referent: Option<&str>) -> Intent {
-    if let (Some(target), Some(referent)) = (intent.target_mut(), referent) {
-        if is_pronoun(target) {
-            *target = referent.to_owned();
+/// The todos the conversation's last answer named (`last`: its last
+/// message), by id and version, as that answer showed them: those it
+/// created, listed, changed, deleted or kept, proposed, or offered as
+/// candidates. "It", "them", "those" (see [`is_pronoun`]) mean these, and
+/// only while they are still at that version. None when the last message
+/// is no answer, or named no todo.
+pub fn referred(last: Option<&super::store::Message>) -> Vec<(Uuid, i64)> {
+    let Some(result) = last
+        .filter(|m| m.role == "assistant")
+        .and_then(|m| m.result.as_ref())
+    else {
+        return Vec::new();
+    };
+    let mut named = Vec::new();
+    for pointer in [
+        "/created",
+        "/todos",
+        "/updated",
+        "/deleted",
+        "/kept",
+        "/candidates",
+        "/proposal/todos",
+    ] {
+        let todos = result.pointer(pointer).and_then(Value::as_array);
+        for todo in todos.into_iter().flatten() {
+            let id = todo.get("id").and_then(Value::as_str);
+            let id = id.and_then(|id| Uuid::try_parse(id).ok());
+            let version = todo.get("version").and_then(Value::as_i64);
+            if let (Some(id), Some(version)) = (id, version) {
+                if !named.contains(&(id, version)) {
+                    named.push((id, version));
+                }
+            }
         }
     }
-    intent
+    named
 }
 
-/// What to do for `intent` of `caller` ([`Plan`]). `proposed`: the todos
-/// the conversation's last answer proposed to delete, which only
-/// [`Intent::Confirm`] deletes (see [`pending_proposal`]). A pronoun
-/// target left (see [`with_referent`]) is asked about, not searched for.
+/// What the conversation so far gives an intent to work with.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Earlier<'a> {
+    /// The todos the conversation's last answer proposed to delete, which
+    /// only [`Intent::Confirm`] deletes (see [`pending_proposal`]).
+    pub proposed: Option<&'a [Todo]>,
+    /// The todos its last answer named, which "it" and "them" mean (see
+    /// [`referred`]).
+    pub referred: &'a [(Uuid, i64)],
+}
+
+/// What to do for `intent` of `caller` ([`Plan`]). A target that only
+/// points back ("it", "them") names the todos of the last answer
+/// (`earlier.referred`) by id and version, and is never searched for; with
+/// none, the answer asks which todo.
 pub fn plan(
     ctx: &Ctx,
     caller: &Caller,
     intent: &Intent,
     decided_by: DecidedBy,
-    proposed: Option<&[Todo]>,
+    earlier: Earlier<'_>,
     now: DateTime<Tz>,
 ) -> Plan {
-    if intent.target().is_some_and(is_pronoun) {
-        return Plan::Say(Outcome::say(
-            "Which todo do you mean? Name it, for example: make pay rent urgent.",
-        ));
+    let proposed = earlier.proposed;
+    let referred = earlier.referred;
+    if intent.target().is_some_and(is_pronoun) && referred.is_empty() {
+        return Plan::Say(Outcome::say(format!("Which todo do you mean? {NAME_IT}")));
     }
     match intent {
         Intent::Create { todos } => create(ctx, caller, todos),
         Intent::List { filter } => list(ctx, caller, filter, now),
-        Intent::Complete { target } => set_completed(ctx, caller, target, true),
-        Intent::Reopen { target } => set_completed(ctx, caller, target, false),
-        Intent::Update { target, changes } => update(ctx, caller, target, changes),
-        Intent::Delete { target, all } => delete(ctx, caller, target, *all, decided_by),
+        Intent::Complete { target } => set_completed(ctx, caller, target, referred, true),
+        Intent::Reopen { target } => set_completed(ctx, caller, target, referred, false),
+        Intent::Update { target, changes } => update(ctx, caller, target, referred, changes),
+        Intent::Delete { target, all } => delete(ctx, caller, target, *all, decided_by, referred),
         Intent::Confirm => confirm(ctx, caller, proposed.unwrap_or_default()),
         Intent::Cancel => Plan::Say(Outcome::say(if proposed.is_some_and(|p| !p.is_empty()) {
             "Kept them: nothing was deleted."
@@ -356,22 +358,62 @@ fn list(ctx: &Ctx, caller: &Caller, filter: &Filter, now: DateTime<Tz>) -> Plan 
     Plan::Run(Step::List, store::list_part(ctx, caller, &query))
 }
 
+/// How to ask for a todo by name.
+const NAME_IT: &str = "Name it, for example: make pay rent urgent.";
+
 /// The words of `target` as the todos library looks for them (see
-/// [`Words`]); `None` when they name nothing.
+/// [`By::TitleWords`]); `None` when they name nothing.
 fn words(target: &str) -> Option<String> {
     parse_search(target).ok().flatten()
 }
 
-fn named<'a>(words: &'a str, status: Status) -> Words<'a> {
-    Words {
-        text: words,
+/// How `target` names todos among those of `status`: the todos of the
+/// last answer (`referred`) when it only points back ("it"), else its
+/// words. `None` when it names nothing.
+fn naming<'a>(
+    target: &str,
+    words: Option<&'a str>,
+    referred: &'a [(Uuid, i64)],
+    status: Status,
+) -> Option<Naming<'a>> {
+    if is_pronoun(target) {
+        // All of them: a list answer names up to LIST_LIMIT todos.
+        let limit = i64::try_from(referred.len()).unwrap_or(i64::MAX);
+        return Some(Naming {
+            by: By::Ids(referred),
+            status,
+            limit: limit.max(1),
+        });
+    }
+    Some(Naming {
+        by: By::TitleWords(words?),
         status,
         limit: MATCH_LIMIT,
-    }
+    })
 }
 
 fn no_match(target: &str) -> Outcome {
+    if is_pronoun(target) {
+        return Outcome::say(format!(
+            "I did nothing: the todo my last answer named has changed or gone since, \
+             or is not one to do that to. Which todo do you mean? {NAME_IT}"
+        ));
+    }
     Outcome::say(format!("No todo matches \"{}\".", target.trim()))
+}
+
+/// The answer when no title holds the words of `target` as words, but
+/// these (`found`) hold them inside longer words: nothing is changed on
+/// such a guess.
+fn partly(target: &str, found: &[Todo]) -> Outcome {
+    Outcome {
+        response: format!(
+            "No todo has \"{}\" as a word of its title. Did you mean: {}? Say more of its title.",
+            target.trim(),
+            list_of(found)
+        ),
+        result: json!({"candidates": found}),
+    }
 }
 
 fn ambiguous(target: &str, found: &[Todo]) -> Outcome {
@@ -386,29 +428,34 @@ fn ambiguous(target: &str, found: &[Todo]) -> Outcome {
 }
 
 /// Completes (or reopens) the one open (or done) todo `target` names.
-fn set_completed(ctx: &Ctx, caller: &Caller, target: &str, completed: bool) -> Plan {
+fn set_completed(
+    ctx: &Ctx,
+    caller: &Caller,
+    target: &str,
+    referred: &[(Uuid, i64)],
+    completed: bool,
+) -> Plan {
     let status = if completed {
         Status::Open
     } else {
         Status::Done
     };
-    let Some(words) = words(target) else {
+    let words = words(target);
+    let Some(naming) = naming(target, words.as_deref(), referred, status) else {
         return Plan::Say(no_match(target));
     };
     let step = Step::Toggle {
         target: target.to_owned(),
         completed,
     };
-    Plan::Run(
-        step,
-        store::toggle_named_part(ctx, caller, &named(&words, status)),
-    )
+    Plan::Run(step, store::toggle_named_part(ctx, caller, &naming))
 }
 
 fn toggled(target: &str, completed: bool, answer: Value) -> Result<Outcome, TodoError> {
     let toggled = match store::read_toggled_named(answer)? {
         Named::Missing => return Ok(no_match(target)),
         Named::Several(found) => return Ok(ambiguous(target, &found)),
+        Named::Partly(found) => return Ok(partly(target, &found)),
         Named::One(toggled) => toggled,
     };
     let mut response = if completed {
@@ -427,7 +474,13 @@ fn toggled(target: &str, completed: bool, answer: Value) -> Result<Outcome, Todo
 
 /// Changes the one todo `target` names; tags named are added to or taken
 /// from its own.
-fn update(ctx: &Ctx, caller: &Caller, target: &str, changes: &Changes) -> Plan {
+fn update(
+    ctx: &Ctx,
+    caller: &Caller,
+    target: &str,
+    referred: &[(Uuid, i64)],
+    changes: &Changes,
+) -> Plan {
     let tags = |tags: &Option<Vec<String>>| {
         tags.as_deref()
             .map(|tags| Tags::parse(tags).map_err(|e| format!("tags: {e}")))
@@ -459,14 +512,15 @@ fn update(ctx: &Ctx, caller: &Caller, target: &str, changes: &Changes) -> Plan {
         Ok(parsed) => parsed,
         Err(why) => return Plan::Say(Outcome::say(format!("I could not change it: {why}."))),
     };
-    let Some(words) = words(target) else {
+    let words = words(target);
+    let Some(naming) = naming(target, words.as_deref(), referred, Status::All) else {
         return Plan::Say(no_match(target));
     };
     Plan::Run(
         Step::Update {
             target: target.to_owned(),
         },
-        store::update_named_part(ctx, caller, &named(&words, Status::All), &parsed),
+        store::update_named_part(ctx, caller, &naming, &parsed),
     )
 }
 
@@ -474,6 +528,7 @@ fn updated(target: &str, answer: Value) -> Result<Outcome, TodoError> {
     let (found, updated) = match store::read_updated_named(answer) {
         Ok(Named::Missing) => return Ok(no_match(target)),
         Ok(Named::Several(found)) => return Ok(ambiguous(target, &found)),
+        Ok(Named::Partly(found)) => return Ok(partly(target, &found)),
         Ok(Named::One(pair)) => pair,
         Err(TodoError::Invalid(fields)) => {
             let why: Vec<String> = fields
@@ -508,10 +563,19 @@ const COMPLETED_WORDS: [&str; 5] = [
     "completed tasks",
 ];
 
-/// Deletes the one todo `target` names, when the rule parser understood it
-/// so; proposes the delete (see [`propose`]) when it names several and the
-/// user said "all", or when an LLM decided it.
-fn delete(ctx: &Ctx, caller: &Caller, target: &str, all: bool, decided_by: DecidedBy) -> Plan {
+/// Deletes the one todo `target` names by whole words of its title (or
+/// its exact title), when the rule parser understood it so. Everything
+/// else is only proposed (see [`propose`]): several todos, titles that hold
+/// the words only inside longer words, the todos "it" or "them" point back
+/// at, "all", and any delete an LLM decided.
+fn delete(
+    ctx: &Ctx,
+    caller: &Caller,
+    target: &str,
+    all: bool,
+    decided_by: DecidedBy,
+    referred: &[(Uuid, i64)],
+) -> Plan {
     if all && COMPLETED_WORDS.contains(&target.trim().to_lowercase().as_str()) {
         let query = ListQuery {
             status: Status::Done,
@@ -520,28 +584,39 @@ fn delete(ctx: &Ctx, caller: &Caller, target: &str, all: bool, decided_by: Decid
         };
         return Plan::Run(Step::ProposeDone, store::list_part(ctx, caller, &query));
     }
-    let Some(words) = words(target) else {
+    let words = words(target);
+    let Some(naming) = naming(target, words.as_deref(), referred, Status::All) else {
         return Plan::Say(no_match(target));
     };
-    let words = named(&words, Status::All);
     let target = target.to_owned();
-    if !all && decided_by == DecidedBy::Rules {
+    let points_back = matches!(naming.by, By::Ids(_));
+    if !all && !points_back && decided_by == DecidedBy::Rules {
         Plan::Run(
-            Step::Delete { target },
-            store::delete_named_part(ctx, caller, &words),
+            Step::DeleteOrPropose { target },
+            store::delete_named_part(ctx, caller, &naming),
         )
     } else {
+        // "Delete them" proposes every todo they point back at.
+        let all = all || points_back;
         Plan::Run(
             Step::Propose { target, all },
-            store::find_part(ctx, caller, &words),
+            store::find_part(caller, &naming),
         )
     }
 }
 
-fn deleted(target: &str, answer: Value) -> Result<Outcome, TodoError> {
+/// The answer to a delete of the todo `target` names. `propose_others`: several
+/// todos, or titles holding the words inside longer words, are proposed
+/// for deletion, not asked about.
+fn deleted(target: &str, propose_others: bool, answer: Value) -> Result<Outcome, TodoError> {
     Ok(match store::read_deleted_named(answer)? {
         Named::Missing => no_match(target),
+        Named::Several(found) | Named::Partly(found) if propose_others => {
+            let total = i64::try_from(found.len()).unwrap_or(i64::MAX);
+            propose(found, total)
+        }
         Named::Several(found) => ambiguous(target, &found),
+        Named::Partly(found) => partly(target, &found),
         Named::One(todo) => Outcome {
             response: format!("Deleted 1 todo: {}", describe(&todo)),
             result: json!({"deleted": [todo], "count": 1}),
@@ -553,9 +628,12 @@ fn deleted(target: &str, answer: Value) -> Result<Outcome, TodoError> {
 /// (all of them when the user said "all"), or a question when it names
 /// several and they did not.
 fn proposed(target: &str, all: bool, answer: Value) -> Result<Outcome, TodoError> {
-    let found = store::read_found(answer)?;
+    let found = match store::read_found(answer)? {
+        Named::Missing => return Ok(no_match(target)),
+        Named::One(todo) => vec![todo],
+        Named::Several(found) | Named::Partly(found) => found,
+    };
     Ok(match found.len() {
-        0 => no_match(target),
         1 => propose(found, 1),
         _ if all => {
             let total = i64::try_from(found.len()).unwrap_or(i64::MAX);

@@ -61,15 +61,105 @@ impl Intent {
         }
     }
 
-    pub fn target_mut(&mut self) -> Option<&mut String> {
+    /// The intent with every text in it as the rule tier keeps a user's
+    /// words: control characters taken out (a NUL cannot be saved), runs
+    /// of whitespace one space, trimmed. An LLM tier's answer goes through
+    /// this before it is checked, so that what a model says is held to
+    /// what a user may say.
+    pub fn without_control_chars(self) -> Self {
+        fn tags(tags: Vec<String>) -> Vec<String> {
+            tags.iter().map(|t| plain(t)).collect()
+        }
+        let opt_tags = |t: Option<Vec<String>>| t.map(tags);
         match self {
-            Intent::Complete { target }
-            | Intent::Reopen { target }
-            | Intent::Update { target, .. }
-            | Intent::Delete { target, .. } => Some(target),
-            _ => None,
+            Intent::Create { todos } => Intent::Create {
+                todos: todos
+                    .into_iter()
+                    .map(|draft| Draft {
+                        title: plain(&draft.title),
+                        tags: tags(draft.tags),
+                        ..draft
+                    })
+                    .collect(),
+            },
+            Intent::List { filter } => Intent::List {
+                filter: Filter {
+                    tag: filter.tag.as_deref().map(plain),
+                    text: filter.text.as_deref().map(plain),
+                    ..filter
+                },
+            },
+            Intent::Complete { target } => Intent::Complete {
+                target: plain(&target),
+            },
+            Intent::Reopen { target } => Intent::Reopen {
+                target: plain(&target),
+            },
+            Intent::Update { target, changes } => Intent::Update {
+                target: plain(&target),
+                changes: Changes {
+                    title: changes.title.as_deref().map(plain),
+                    tags: opt_tags(changes.tags),
+                    add_tags: opt_tags(changes.add_tags),
+                    remove_tags: opt_tags(changes.remove_tags),
+                    ..changes
+                },
+            },
+            Intent::Delete { target, all } => Intent::Delete {
+                target: plain(&target),
+                all,
+            },
+            other => other,
         }
     }
+}
+
+/// `text` without control characters, its words one space apart: what the
+/// rule tier makes of a user's words (see `rules::words::join_text`).
+pub fn plain(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace())
+        .map(|word| word.chars().filter(|c| !c.is_control()).collect::<String>())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Words that point back rather than name ("it", "them", "those ones",
+/// "all of them", "that task"): they name the todos of the conversation's
+/// last answer, and are never searched for in titles ("it" is in "submit
+/// report", "them" in "mathematics").
+const POINTING: &[&str] = &["it", "them", "those", "these", "that", "this", "they"];
+/// Words that may stand with a pointing word without naming anything.
+const ALONG: &[&str] = &[
+    "one", "ones", "all", "both", "of", "the", "task", "tasks", "todo", "todos", "to-do", "to-dos",
+    "item", "items", "too", "as", "well", "two", "three", "again", "please",
+];
+
+/// Whether `target` only points back at todos (see [`POINTING`]); such a
+/// target is resolved to the todos the conversation's last answer named.
+/// "the task" alone points back too.
+pub fn is_pronoun(target: &str) -> bool {
+    let words: Vec<String> = target
+        .split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '-')
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    let pointing = words.iter().any(|w| POINTING.contains(&w.as_str()))
+        || matches!(
+            words
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice(),
+            ["the", "task" | "todo" | "to-do" | "item"]
+        );
+    pointing
+        && words
+            .iter()
+            .all(|w| POINTING.contains(&w.as_str()) || ALONG.contains(&w.as_str()))
 }
 
 /// A todo to create, before the domain types check it.

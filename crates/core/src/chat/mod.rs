@@ -152,9 +152,10 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
     let zone = time_zone(req)?;
     let (breakers, earlier) = open(ctx, caller, body.conversation_id)?;
     let conversation = body.conversation_id.unwrap_or_else(Uuid::new_v4);
-    let referent = assistant::referent(earlier.intents());
     let last = earlier.last().map_err(store_error)?;
     let proposed = assistant::pending_proposal(last.as_ref());
+    // "Delete them": the todos the last answer named, by id and version.
+    let referred = assistant::referred(last.as_ref());
     // Rendered only if a tier is asked.
     let context = || {
         earlier
@@ -190,10 +191,11 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
             }
         }
     };
-    // "make it urgent": the todo the conversation is about. The resolved
-    // intent is what is kept, so the next "it" finds the same todo.
-    let intent = assistant::with_referent(intent, referent.as_deref());
-    let plan = assistant::plan(ctx, caller, &intent, decided_by, proposed.as_deref(), now);
+    let earlier = assistant::Earlier {
+        proposed: proposed.as_deref(),
+        referred: &referred,
+    };
+    let plan = assistant::plan(ctx, caller, &intent, decided_by, earlier, now);
     let exchange = Exchange {
         conversation,
         user_message: &message,

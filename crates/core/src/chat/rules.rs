@@ -1025,6 +1025,53 @@ mod tests {
         check(wednesday_in_berlin(), &cases);
     }
 
+    /// Pronouns stay pronouns: the assistant resolves them to the todos of
+    /// the last answer, by id and version, and never searches titles for
+    /// them ("them" is in "mathematics", "it" in "submit report").
+    #[test]
+    fn pronouns_are_targets_that_only_point_back() {
+        let cases = [
+            ("ok, delete them", delete("them", false)),
+            ("delete them", delete("them", false)),
+            ("Delete those.", delete("those", false)),
+            ("remove these", delete("these", false)),
+            ("delete it", delete("it", false)),
+            ("delete that one", delete("that one", false)),
+            ("delete all of them", delete("them", true)),
+            ("delete them all", delete("them all", false)),
+            ("please delete those tasks", delete("those tasks", false)),
+            ("mark it done", complete("it")),
+            ("complete them", complete("them")),
+            ("reopen that", reopen("that")),
+            (
+                "make it urgent",
+                update("it", priority_to(Priority::Urgent)),
+            ),
+            ("move this one to friday", update("this one", due_to(FRI))),
+        ];
+        check(wednesday_in_berlin(), &cases);
+        for (message, intent) in &cases {
+            let target = intent.target().unwrap_or_default();
+            assert!(
+                crate::chat::intent::is_pronoun(target),
+                "{message}: {target:?}"
+            );
+        }
+        // Words that merely hold a pronoun are words.
+        for target in [
+            "submit it",
+            "mathematics",
+            "them apples",
+            "this week's report",
+            "all",
+            "",
+        ] {
+            assert!(!crate::chat::intent::is_pronoun(target), "{target:?}");
+        }
+        // "Delete it all" names everything, which this tier never does.
+        check(wednesday_in_berlin(), &[("delete it all", Intent::Unknown)]);
+    }
+
     #[test]
     fn times_are_local_to_the_user_in_new_york() {
         // 10:00 in New York is 15:00 UTC (EST, UTC-5).

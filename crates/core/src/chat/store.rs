@@ -134,16 +134,11 @@ fn render(rows: Vec<Row>) -> Result<Vec<Message>, ChatStoreError> {
 
 /// A conversation's last messages as kept, oldest first. A chat request
 /// reads what it needs of them without rendering every kept answer: the
-/// rule tier needs their intents and the last message, only an LLM tier
+/// rule tier needs the last message, only an LLM tier
 /// all of their words (a list answer renders up to 50 todos).
 pub struct Earlier(Vec<Row>);
 
 impl Earlier {
-    /// The intents of the messages that have one, oldest first.
-    pub fn intents(&self) -> impl DoubleEndedIterator<Item = &Intent> {
-        self.0.iter().filter_map(|row| row.intent.as_ref())
-    }
-
     /// The last message, rendered.
     pub fn last(&self) -> Result<Option<Message>, ChatStoreError> {
         self.0.last().cloned().map(Row::render).transpose()

@@ -357,22 +357,22 @@ impl Part {
     }
 
     /// A change (`ctes`, answering `fields`, `done` when it did its work;
-    /// `params` from `$3`, the words) of the todo `words` name, after the
-    /// CTEs that find it. Done too when they name no todo or several.
+    /// `params` from `$3`, the first [`Naming::words`]) of the todo
+    /// `naming` names, after the CTEs that find it. Done too when it names
+    /// no todo or several.
     fn named(
-        ctx: &Ctx,
         caller: &Caller,
-        words: &Words,
+        naming: &Naming,
         ctes: &[&str],
         fields: &[(&str, Json<'_>)],
         done: &str,
         params: Vec<SqlParam>,
     ) -> Self {
         let mut fields = fields.to_vec();
-        fields.push(MATCHED);
+        fields.extend(MATCHED);
         let done = format!("((SELECT count(*) FROM matched) <> 1 OR {done})");
         let mut part = Self::new(caller, ctes, &fields, &done, params);
-        let mut named = named_ctes(&mut part.params, words, ctx.clock.now());
+        let mut named = named_ctes(&mut part.params, naming);
         named.append(&mut part.ctes);
         part.ctes = named;
         part
@@ -391,52 +391,137 @@ impl Part {
     }
 }
 
-/// Words that name a todo, and among which todos (open, done or all) they
-/// look: the todo whose title is exactly the words (case-insensitively),
-/// when only one is among the first `limit` whose title or description
-/// contains them (as a list's `q=` finds them, newest first); else all
-/// those. A change is made only when they name exactly one todo.
-pub struct Words<'a> {
-    pub text: &'a str,
+/// How a chat message (or any caller in process) names the todos to act on,
+/// and among which todos (open, done or all) it looks, at most `limit` of
+/// them. A change is made only when the naming names exactly one todo (see
+/// [`Named`]).
+pub struct Naming<'a> {
+    pub by: By<'a>,
     pub status: Status,
     pub limit: i64,
 }
 
-/// The CTEs that find what `words` name (`$3`: the words themselves), as
-/// `matched`, and `target`: the id of the only one matched.
-fn named_ctes(params: &mut Params, words: &Words, now: DateTime<Utc>) -> Vec<String> {
-    let query = ListQuery {
-        status: words.status,
-        q: Some(words.text.to_owned()),
-        ..ListQuery::default()
+impl Naming<'_> {
+    /// The words, `$3` of a named part (NULL for [`By::Ids`]).
+    fn words(&self) -> SqlParam {
+        match self.by {
+            By::TitleWords(words) => words.into(),
+            By::Ids(_) => SqlParam::Null,
+        }
+    }
+}
+
+/// What names the todos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By<'a> {
+    /// Words typed by a user (or given by a model): the todo whose title
+    /// is exactly the words (case-insensitively), when only one is; else
+    /// the todos whose titles hold the words as whole words, one after
+    /// another ([`WORD_SEPARATORS`] tells words apart). Titles only, never
+    /// descriptions. Titles that hold them only inside longer words ("math"
+    /// in "mathematics") are answered apart ([`Named::Partly`]) and never
+    /// changed.
+    TitleWords(&'a str),
+    /// These todos, each while still at this version (the todos an earlier
+    /// answer named, as it showed them).
+    Ids(&'a [(Uuid, i64)]),
+}
+
+/// What separates words in a title, as a PostgreSQL regular expression (a
+/// run of them): every ASCII character but letters and digits, and the Unicode
+/// spaces and punctuation (Latin-1's, general punctuation, symbols and
+/// arrows, CJK punctuation, fullwidth forms, emoji). Every other character,
+/// accented and non-Latin letters, digits and combining marks included, is
+/// part of a word: "math" is no word of "mathematics", nor "cafe" of
+/// "café" or "cafe\u{301}", and "café" is one of "Café au lait". Sent as a
+/// parameter, so that no setting of `standard_conforming_strings` changes
+/// what its backslashes mean.
+pub const WORD_SEPARATORS: &str = "[\\x01-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7f\\u0080-\\u00a9\\u00ab-\\u00b4\\u00b6-\\u00b9\\u00bb-\\u00bf\\u00d7\\u00f7\\u2000-\\u2bff\\u3000-\\u303f\\ufe30-\\ufe4f\\ufeff\\uff01-\\uff0f\\uff1a-\\uff20\\uff3b-\\uff40\\uff5b-\\uff65\\U0001f000-\\U0001faff]+";
+
+/// The CTEs that find what `naming` names, as `matched` (see [`By`]),
+/// `partly` (titles that hold the words only inside longer words, when
+/// none holds them as words) and `target`: the id of the only one matched.
+/// `$3` is the words (NULL for [`By::Ids`]). Every way of naming is a
+/// parameter: the SQL text is the same for all of them.
+fn named_ctes(params: &mut Params, naming: &Naming) -> Vec<String> {
+    let completed = match naming.status {
+        Status::All => None,
+        Status::Open => Some(false),
+        Status::Done => Some(true),
     };
-    let conds = filters(&query, now, params);
-    let limit = params.add(words.limit, "::int8");
+    let completed = params.add(completed, "::bool");
+    let ids = match naming.by {
+        By::TitleWords(_) => None,
+        By::Ids(ids) => {
+            let listed: Vec<serde_json::Value> = ids
+                .iter()
+                .map(|(id, version)| serde_json::json!({"id": id, "version": version}))
+                .collect();
+            Some(serde_json::Value::from(listed).to_string())
+        }
+    };
+    let ids = params.add(ids, "::text::jsonb");
+    let separators = params.add(WORD_SEPARATORS, "::text");
+    let limit = params.add(naming.limit, "::int8");
+    // A title and the words, lowercased, with each run of separators one
+    // space: the words are whole words of the title when " words " is in
+    // " title ".
+    let title = format!("(' ' || regexp_replace(lower(t.title), {separators}, ' ', 'g') || ' ')");
     vec![
         format!(
-            "found AS (
-        SELECT * FROM todos WHERE {} ORDER BY created_at DESC, id DESC LIMIT {limit})",
-            conds.join(" AND ")
+            "words AS (
+        SELECT btrim(regexp_replace(lower($3::text), {separators}, ' ', 'g')) AS w)"
         ),
-        "exact AS (SELECT * FROM found WHERE lower(title) = lower($3::text))".into(),
+        format!(
+            "found AS (
+        SELECT t.*,
+            {ids} IS NULL AND lower(t.title) = lower($3::text) AS exact,
+            {ids} IS NOT NULL OR {title} LIKE '% ' || words.w || ' %' AS whole
+        FROM todos t, words
+        WHERE t.user_id = {caller} AND ({completed} IS NULL OR t.completed = {completed})
+          AND CASE WHEN {ids} IS NOT NULL
+                   THEN (t.id, t.version) IN (
+                       SELECT id, version FROM jsonb_to_recordset({ids}) AS x (id uuid, version int8))
+                   ELSE lower(t.title) = lower($3::text)
+                        OR (words.w <> ''
+                            -- Cheap first: the first word is somewhere in the title.
+                            AND strpos(lower(t.title), split_part(words.w, ' ', 1)) > 0
+                            AND {title} LIKE '%' || words.w || '%') END
+        ORDER BY exact DESC, whole DESC, t.created_at DESC, t.id DESC LIMIT {limit})",
+            caller = caller_id!(),
+        ),
+        "exact AS (SELECT * FROM found WHERE exact)".into(),
         "matched AS (
         SELECT * FROM exact WHERE (SELECT count(*) FROM exact) = 1
         UNION ALL
-        SELECT * FROM found WHERE (SELECT count(*) FROM exact) <> 1)"
+        SELECT * FROM found WHERE whole AND (SELECT count(*) FROM exact) <> 1)"
+            .into(),
+        "partly AS (SELECT * FROM found WHERE NOT whole AND NOT EXISTS (SELECT FROM matched))"
             .into(),
         "target AS (SELECT id FROM matched WHERE (SELECT count(*) FROM matched) = 1)".into(),
     ]
 }
 
-/// What a named part answers besides its change: the todos it matched.
-const MATCHED: (&str, Json<'static>) = (
-    "matched",
-    Json::Rows(concat!(
-        "SELECT ",
-        todo_columns!(),
-        " FROM matched ORDER BY created_at DESC, id DESC"
-    )),
-);
+/// What a named part answers besides its change: the todos it matched,
+/// and those it matched only inside longer words.
+const MATCHED: [(&str, Json<'static>); 2] = [
+    (
+        "matched",
+        Json::Rows(concat!(
+            "SELECT ",
+            todo_columns!(),
+            " FROM matched ORDER BY created_at DESC, id DESC"
+        )),
+    ),
+    (
+        "partly",
+        Json::Rows(concat!(
+            "SELECT ",
+            todo_columns!(),
+            " FROM partly ORDER BY created_at DESC, id DESC"
+        )),
+    ),
+];
 
 /// A part's answer, read into `T`.
 fn read<T: DeserializeOwned>(answer: serde_json::Value) -> Result<T, TodoError> {
@@ -783,14 +868,18 @@ pub fn update(
     read_updated(answer, if_match)
 }
 
-/// [`update`] of the todo `words` name, as a [`Part`] read by
+/// [`update`] of the todo `naming` names, as a [`Part`] read by
 /// [`read_updated_named`].
-pub fn update_named_part(ctx: &Ctx, caller: &Caller, words: &Words, changes: &TodoChanges) -> Part {
-    let params = update_params(ctx, words.text.into(), changes, None);
+pub fn update_named_part(
+    ctx: &Ctx,
+    caller: &Caller,
+    naming: &Naming,
+    changes: &TodoChanges,
+) -> Part {
+    let params = update_params(ctx, naming.words(), changes, None);
     Part::named(
-        ctx,
         caller,
-        words,
+        naming,
         UPDATE_NAMED_CTES,
         &UPDATE_FIELDS,
         "EXISTS (SELECT FROM ok)",
@@ -935,14 +1024,13 @@ pub fn toggle(
     read_toggled(answer, if_match)
 }
 
-/// [`toggle`] of the todo `words` name, as a [`Part`] read by
+/// [`toggle`] of the todo `naming` names, as a [`Part`] read by
 /// [`read_toggled_named`].
-pub fn toggle_named_part(ctx: &Ctx, caller: &Caller, words: &Words) -> Part {
-    let params = toggle_params(ctx, words.text.into(), None);
+pub fn toggle_named_part(ctx: &Ctx, caller: &Caller, naming: &Naming) -> Part {
+    let params = toggle_params(ctx, naming.words(), None);
     Part::named(
-        ctx,
         caller,
-        words,
+        naming,
         TOGGLE_NAMED_CTES,
         &TOGGLE_FIELDS,
         "EXISTS (SELECT FROM upd)",
@@ -1007,14 +1095,13 @@ pub fn delete(
     read_deleted_one(answer, if_match)
 }
 
-/// [`delete`] of the todo `words` name, as a [`Part`] read by
+/// [`delete`] of the todo `naming` names, as a [`Part`] read by
 /// [`read_deleted_named`].
-pub fn delete_named_part(ctx: &Ctx, caller: &Caller, words: &Words) -> Part {
-    let params = vec![words.text.into(), SqlParam::Null, ctx.clock.now().into()];
+pub fn delete_named_part(ctx: &Ctx, caller: &Caller, naming: &Naming) -> Part {
+    let params = vec![naming.words(), SqlParam::Null, ctx.clock.now().into()];
     Part::named(
-        ctx,
         caller,
-        words,
+        naming,
         DELETE_NAMED_CTES,
         &DELETE_FIELDS,
         "EXISTS (SELECT FROM del)",
@@ -1029,39 +1116,26 @@ pub fn read_deleted_named(answer: serde_json::Value) -> Result<Named<Todo>, Todo
     })
 }
 
-/// The todos `words` name, as a [`Part`] read by [`read_found`]; nothing changes.
-pub fn find_part(ctx: &Ctx, caller: &Caller, words: &Words) -> Part {
-    Part::named(
-        ctx,
-        caller,
-        words,
-        &[],
-        &[],
-        "TRUE",
-        vec![words.text.into()],
-    )
+/// The todos `naming` names, as a [`Part`] read by [`read_found`]; nothing
+/// changes.
+pub fn find_part(caller: &Caller, naming: &Naming) -> Part {
+    Part::named(caller, naming, &[], &[], "TRUE", vec![naming.words()])
 }
 
-/// The todos a [`find_part`] found (see [`Words`]).
-pub fn read_found(answer: serde_json::Value) -> Result<Vec<Todo>, TodoError> {
-    #[derive(Deserialize)]
-    struct Answer {
-        matched: Vec<TodoRow>,
-    }
-    read::<Answer>(answer)?
-        .matched
-        .into_iter()
-        .map(|row| Todo::try_from(row).map_err(TodoError::from))
-        .collect()
-}
-
-/// What a change of the todo some words name found: none, several (then
-/// nothing changed), or the one, with the change's answer.
+/// What a named part found: no todo, several (then nothing changed), the
+/// one (with what its change answered), or only titles that hold the words
+/// inside longer words (then nothing changed either; see [`By::TitleWords`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Named<T> {
     Missing,
     Several(Vec<Todo>),
     One(T),
+    Partly(Vec<Todo>),
+}
+
+/// What a [`find_part`] found (see [`Naming`]).
+pub fn read_found(answer: serde_json::Value) -> Result<Named<Todo>, TodoError> {
+    read_named(answer, |todo, _| Ok(todo))
 }
 
 /// Reads what a named part found; `one` reads the change of the one todo
@@ -1070,11 +1144,30 @@ fn read_named<T>(
     answer: serde_json::Value,
     one: impl FnOnce(Todo, serde_json::Value) -> Result<T, TodoError>,
 ) -> Result<Named<T>, TodoError> {
-    let mut found = read_found(answer.clone())?;
-    match found.len() {
-        0 => Ok(Named::Missing),
-        1 => one(found.remove(0), answer).map(Named::One),
-        _ => Ok(Named::Several(found)),
+    #[derive(Deserialize)]
+    struct Answer {
+        matched: Vec<TodoRow>,
+        #[serde(default)]
+        partly: Vec<TodoRow>,
+    }
+    let found: Answer = read(answer.clone())?;
+    let todos = |rows: Vec<TodoRow>| {
+        rows.into_iter()
+            .map(|row| Todo::try_from(row).map_err(TodoError::from))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let mut matched = todos(found.matched)?;
+    match matched.len() {
+        0 => {
+            let partly = todos(found.partly)?;
+            Ok(if partly.is_empty() {
+                Named::Missing
+            } else {
+                Named::Partly(partly)
+            })
+        }
+        1 => one(matched.remove(0), answer).map(Named::One),
+        _ => Ok(Named::Several(matched)),
     }
 }
 
@@ -1933,6 +2026,37 @@ mod tests {
             s.total
         );
         assert!(!s.total.contains("todos.id"), "{}", s.total);
+    }
+
+    /// However a chat names todos (words, ids, open or done), finding
+    /// them is one statement text: the naming is all parameters.
+    #[test]
+    fn a_namings_statement_text_depends_on_nothing_it_names() {
+        let ids = [(Uuid::from_u128(7), 3), (Uuid::from_u128(8), 1)];
+        let namings = [
+            (By::TitleWords("milk"), Status::All),
+            (By::TitleWords("50% off_sale's \\ café"), Status::Open),
+            (By::Ids(&ids), Status::Done),
+            (By::Ids(&[]), Status::All),
+        ];
+        let texts: std::collections::BTreeSet<String> = namings
+            .into_iter()
+            .map(|(by, status)| {
+                let part = find_part(
+                    &caller(),
+                    &Naming {
+                        by,
+                        status,
+                        limit: 10,
+                    },
+                );
+                // Titles only: a change never finds a todo by its description.
+                let ctes = part.ctes.join(", ");
+                assert!(!ctes.contains("description"), "{ctes}");
+                format!("{ctes} {} {}", part.answer, part.done)
+            })
+            .collect();
+        assert_eq!(texts.len(), 1, "{texts:#?}");
     }
 
     #[test]

@@ -32,7 +32,9 @@ Rules:
 Use help when the user asks what you can do, and unknown when the message asks for nothing a \
 todo app does.
 - Never write ids, and never invent them. Name the todo to act on in \"target\" with words \
-from its title, as the user wrote them (\"milk\", \"dentist appointment\").
+from its title, as the user wrote them (\"milk\", \"dentist appointment\"). When the user \
+points back with \"it\", \"them\", \"those\" or \"that one\", put that word alone in \"target\": \
+the app knows which todos its last answer named.
 - Set \"all\": true on a delete only if the user said \"all\".
 - \"due_at\" is an RFC 3339 time with the user's offset, for example {date}T18:00:00{offset}.
 - One message may create several todos, at most 10.

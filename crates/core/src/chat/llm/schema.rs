@@ -134,12 +134,17 @@ pub fn suggestions_schema() -> Value {
     )
 }
 
-/// A model's answer as an intent: strict serde, then [`check_intent`]. The
+/// A model's answer as an intent: strict serde, control characters taken
+/// out of its texts ([`Intent::without_control_chars`]), then
+/// [`check_intent`]. The
 /// error is short and says what broke, for the log.
 pub fn read_intent(answer: Value) -> Result<Intent, String> {
     let fields = answer.as_object().map_or(0, Map::len);
     let intent: Intent =
         serde_json::from_value(answer).map_err(|e| format!("not an intent: {e}"))?;
+    // Held to what a user may say: no control characters (a NUL could not
+    // even be saved), so that "\u0000" is an empty target, refused below.
+    let intent = intent.without_control_chars();
     // serde ignores extra fields next to a unit variant's tag; the schema,
     // and so this check, does not.
     if matches!(intent, Intent::Help | Intent::Unknown) && fields > 1 {
@@ -292,6 +297,33 @@ mod tests {
             json!({"action": "confirm"}),
             json!({"action": "cancel"}),
             json!(["not", "an", "object"]),
+        ] {
+            assert!(read_intent(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn control_characters_in_a_models_texts_are_taken_out_or_refused() {
+        assert_eq!(
+            read_intent(json!({"action": "complete", "target": "buy\u{0} milk\t"})),
+            Ok(Intent::Complete {
+                target: "buy milk".into()
+            })
+        );
+        let create = read_intent(json!({"action": "create",
+            "todos": [{"title": "a\u{7}\nb", "tags": ["x\u{0}y"]}]}));
+        let Ok(Intent::Create { todos }) = create else {
+            panic!("{create:?}");
+        };
+        assert_eq!(
+            (todos[0].title.as_str(), todos[0].tags.clone()),
+            ("a b", vec!["xy".to_owned()])
+        );
+        for bad in [
+            json!({"action": "complete", "target": "\u{0}"}),
+            json!({"action": "delete", "target": "\u{1}\u{0}"}),
+            json!({"action": "update", "target": "x", "changes": {"title": "\u{0}"}}),
+            json!({"action": "create", "todos": [{"title": "\u{1b}"}]}),
         ] {
             assert!(read_intent(bad.clone()).is_err(), "{bad}");
         }

@@ -30,11 +30,13 @@ fn target(words: &[Word<'_>]) -> Option<String> {
     let text = join_text(words.iter().take(end));
     let text = text.trim_end_matches(['!', '?']).trim_end();
     // "complete all", "delete everything": no todo is named, and acting on
-    // every todo would need a confirmation this tier cannot ask for.
+    // every todo would need a confirmation this tier cannot ask for. ("Them
+    // all" points back at the todos of the last answer, see
+    // `intent::is_pronoun`.)
     let names_none = text.is_empty()
         || matches!(
             text.to_lowercase().as_str(),
-            "all" | "everything" | "it all" | "them all" | "all of them"
+            "all" | "everything" | "it all"
         );
     (!names_none).then(|| text.to_owned())
 }
