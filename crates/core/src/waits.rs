@@ -149,7 +149,7 @@ pub fn too_many_long_polls(retry_after: i64) -> ApiError {
 const FOLLOW: &str = "lease AS (
     UPDATE relay_follower SET holder = $1::text::uuid, until = $3::text::timestamptz + $2::int8 * interval '1 second'
     WHERE until <= $3::text::timestamptz
-    RETURNING holder)";
+    RETURNING holder, until)";
 
 /// Runs `follow` (a relay with `wait`) while holding the one follower's
 /// lease, for at most `longest`; 429 `too_many_waits` when another relay
