@@ -706,8 +706,8 @@ fn the_proof_an_email_under_attack_needs_grows_as_its_attempts_double() {
         challenge_of(&reply).unwrap()
     };
     let easy = needed("192.0.2.1:4000");
-    assert_eq!(easy.difficulty, 14);
-    // 100 attempts in the window: a 14-bit proof is no longer enough, and
+    assert_eq!(easy.difficulty, 15);
+    // 100 attempts in the window: a 15-bit proof is no longer enough, and
     // the password behind it is not checked.
     attempts(100);
     let reply = login_reply_from(
@@ -718,17 +718,17 @@ fn the_proof_an_email_under_attack_needs_grows_as_its_attempts_double() {
         Some(&proof::solve(&easy, "correct horse")),
     );
     reply.assert_error(401, "proof_required");
-    assert_eq!(challenge_of(&reply).unwrap().difficulty, 15);
+    assert_eq!(challenge_of(&reply).unwrap().difficulty, 16);
     for (n, bits) in [
-        (199, 15),
-        (200, 16),
-        (400, 17),
+        (199, 16),
+        (200, 17),
+        (400, 18),
         (1_000_000, proof::MAX_BITS),
     ] {
         attempts(n);
         assert_eq!(needed("192.0.2.1:4000").difficulty, bits, "{n} attempts");
     }
-    // The owner still gets in: about a second of a browser's work.
+    // The owner still gets in: half a second or so of a browser's work.
     assert_eq!(
         login_from(
             &app,
