@@ -829,3 +829,23 @@ fn login_emails_with_control_characters_or_kilobytes_are_refused_as_invalid() {
     reply.assert_error(422, "validation_failed");
     assert_eq!(reply.field_errors(), ["name"]);
 }
+
+#[test]
+fn a_login_with_a_malformed_proof_is_refused_as_invalid() {
+    let app = TestApp::spawn();
+    signup(&app, "ada@example.com", "correct horse");
+    for nonce in ["", "12 34", "ü", &"7".repeat(33)] {
+        let reply = call(
+            &app,
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(
+                json!({"email": "ada@example.com", "password": "correct horse",
+                        "proof": {"challenge": "", "nonce": nonce}}),
+            ),
+        );
+        reply.assert_error(422, "validation_failed");
+        assert_eq!(reply.field_errors(), ["proof"], "{nonce:?}");
+    }
+}

@@ -209,6 +209,11 @@ fn login(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let body: LoginBody = parse_json(req)?;
     let email = Email::normalize(&body.email)
         .map_err(|message| ApiError::invalid_field("email", message))?;
+    if let Some(proof) = &body.proof {
+        proof
+            .check_shape()
+            .map_err(|message| ApiError::invalid_field("proof", message))?;
+    }
     let address = client_address(req, ctx)?;
     let pair = format!("login:{email}|{address}");
     let email_key = format!("login-email:{email}");

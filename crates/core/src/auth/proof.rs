@@ -47,6 +47,20 @@ pub struct Proof {
     pub nonce: String,
 }
 
+impl Proof {
+    /// A nonce must be 1 to 32 letters or digits; anything else is a
+    /// malformed request (422), not a wrong proof.
+    pub fn check_shape(&self) -> Result<(), String> {
+        let sane = (1..=32).contains(&self.nonce.len())
+            && self.nonce.bytes().all(|b| b.is_ascii_alphanumeric());
+        if sane {
+            Ok(())
+        } else {
+            Err("nonce must be 1 to 32 letters or digits".into())
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Sealed {
     email: String,
@@ -106,9 +120,7 @@ pub fn proven_bits(
     proof: &Proof,
     now: DateTime<Utc>,
 ) -> u32 {
-    let sane_nonce = (1..=32).contains(&proof.nonce.len())
-        && proof.nonce.bytes().all(|b| b.is_ascii_alphanumeric());
-    if !sane_nonce || proof.challenge.len() > 2048 {
+    if proof.check_shape().is_err() || proof.challenge.len() > 2048 {
         return 0;
     }
     let Some(sealed) = sealed::open(secret, PURPOSE, &proof.challenge)
@@ -240,8 +252,10 @@ mod tests {
                 nonce: nonce.to_owned(),
                 ..proof.clone()
             };
+            assert!(bad.check_shape().is_err(), "{nonce:?}");
             assert_eq!(bits("ada@example.com", "correct horse", &bad, now()), 0);
         }
+        assert_eq!(proof.check_shape(), Ok(()));
         let unsolved = (0_u64..)
             .map(|n| n.to_string())
             .find(|n| zero_bits(&digest(&c.token, "correct horse", n)) < 8)
