@@ -30,12 +30,14 @@ export function clearSession() {
 export const SESSION_STORAGE_KEY = SESSION_KEY;
 
 export class ApiError extends Error {
-  constructor({ status = 0, code = 'network', message = '', fields = null, retryAfter = null }) {
+  constructor({ status = 0, code = 'network', message = '', fields = null, retryAfter = null, challenge = null }) {
     super(message || code);
     this.status = status;
     this.code = code;
     this.fields = fields;
     this.retryAfter = retryAfter;
+    /** A login's proof-of-work challenge ({token, difficulty}), while its email is under attack. */
+    this.challenge = challenge;
   }
   get network() {
     return this.code === 'network';
@@ -101,6 +103,7 @@ export async function api(method, path, { body, headers = {}, auth = true, keepa
     message: e.message || response.statusText,
     fields: e.fields || null,
     retryAfter: Number(response.headers.get('retry-after')) || null,
+    challenge: e.challenge || null,
   });
   if (response.status === 401 && auth && session) onUnauthorized(error);
   throw error;
@@ -128,6 +131,8 @@ export function describe(error, what = 'That') {
       return 'That is too much text to save.';
     case 'llm_unavailable':
       return 'The assistant is not available right now.';
+    case 'proof_required':
+      return 'This account is seeing many failed logins. Please try again.';
     default:
   }
   switch (error.status) {

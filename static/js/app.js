@@ -7,9 +7,12 @@ import { $, showFieldErrors, clearFieldErrors, clearErrorOnInput, busy, isTyping
 import { initTodos, readFilters, loadList, startSync, reset, closeEditor, flushDeletes } from './todos.js';
 import { initAssistant, closeAssistant, resetAssistant } from './assistant.js';
 import { initReminders } from './reminders.js';
+import { solve } from './proof.js';
 
 let expiryTimer;
 let afterLogin = '/';
+/** The proof-of-work challenge of the last login's answer, and for which email. */
+let loginChallenge = null;
 
 function route() {
   const session = loadSession();
@@ -68,7 +71,7 @@ async function submitAuth(event) {
   if (signup) body.name = $('#auth-name').value;
   try {
     const answer = await busy($('#auth-submit'),
-      api('POST', signup ? '/api/auth/signup' : '/api/auth/login', { body, auth: false }));
+      signup ? api('POST', '/api/auth/signup', { body, auth: false }) : logIn(body));
     const session = saveSession(answer);
     form.reset();
     history.replaceState(null, '', afterLogin);
@@ -82,6 +85,26 @@ async function submitAuth(event) {
       $('#auth-error').textContent = describe(Object.assign(error, { fields }));
     }
     (invalid[0] || $('#auth-email')).focus();
+  }
+}
+
+/**
+ * Logs in. While the email is under attack (many failed logins), the
+ * server asks each login for a proof of work: its answers carry the next
+ * challenge, which is solved here before sending (about half a second),
+ * and once more when a login is asked for a newer one.
+ */
+async function logIn(body) {
+  const email = body.email.trim().toLowerCase();
+  for (let round = 0; ; round++) {
+    const challenge = loginChallenge?.email === email ? loginChallenge.challenge : null;
+    const sent = challenge ? { ...body, proof: await solve(challenge, body.password) } : body;
+    try {
+      return await api('POST', '/api/auth/login', { body: sent, auth: false });
+    } catch (error) {
+      loginChallenge = error.challenge ? { email, challenge: error.challenge } : null;
+      if (error.code !== 'proof_required' || !loginChallenge || round >= 2) throw error;
+    }
   }
 }
 

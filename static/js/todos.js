@@ -7,14 +7,13 @@ import { api, ApiError, describe, setConnectionHandler } from './api.js';
 import { $, h, icon, toast, showFieldErrors, clearFieldErrors, clearErrorOnInput, busy, showBanner, hideBanner, announce } from './ui.js';
 import { toDueAt, fromDueAt, dueState, formatDue, formatLong } from './dates.js';
 import { showReminders } from './reminders.js';
+import { restAfter } from './backoff.js';
 
 const DEFAULTS = { status: 'all', priority: '', tag: '', q: '', sort: '-created_at' };
 const PAGE = 100;
 const UNDO_MS = 6000;
 /** How long one long-poll may wait for a change (the API's longest). */
 const WAIT_S = 25;
-/** After a failed long-poll: 1 s, doubling, at most 30 s. */
-const BACKOFF_MS = { first: 1000, max: 30000 };
 const OFFLINE = "Can't reach the server. Showing what was last loaded; we'll keep trying.";
 const RANK = { urgent: 0, high: 1, medium: 2, low: 3 };
 const PRIORITY_WORDS = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' };
@@ -287,7 +286,9 @@ async function follow(live) {
       if (live.offline) showBanner(OFFLINE);
       // A refused token: a fresh list brings a fresh one.
       if (error.status === 422) loadList();
-      delay = Math.min(delay ? delay * 2 : BACKOFF_MS.first, BACKOFF_MS.max);
+      // 429: the account's long-polls are all open (other tabs, other
+      // devices); this tab waits as long as the server says, then tries again.
+      delay = restAfter(error, delay);
       await live.rest(delay);
       live.offline = false;
     }

@@ -5,9 +5,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import {
   launch, newContext, openPage, signUp, logIn, checkA11y, screenshot, addTodo, row, titles,
-  localDate, noProblems, DESKTOP, PHONE, BASE,
+  localDate, noProblems, DESKTOP, PHONE, BASE, PASSWORD,
 } from './harness.mjs';
 
 let browser;
@@ -484,5 +485,41 @@ test('an expired or revoked token returns to the login form with a message', asy
   await logIn(page, email);
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.getByText('You have logged out.').waitFor();
+  noProblems(page);
+});
+
+test('a login to an email under attack solves its proof of work by itself', async () => {
+  // 100 attempts for this email in the window, as from many addresses.
+  const v = (name) => encodeURIComponent(process.env[`SPIN_VARIABLE_DB_${name}`] || '');
+  const url = `postgres://${v('USER')}:${v('PASSWORD')}@${v('HOST')}:${v('PORT')}/${v('NAME')}`
+    + `?sslmode=${v('SSLMODE') || 'disable'}`;
+  execFileSync('psql', [url, '-qX', '-v', 'ON_ERROR_STOP=1', '-v', `key=login-email:${email}`], {
+    input: `INSERT INTO throttle (key, window_start, attempts) VALUES (:'key', now(), 100)
+            ON CONFLICT (key) DO UPDATE SET window_start = now(), attempts = 100;`,
+  });
+  await page.goto('/login');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill('not my password');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByText('Wrong email or password.').waitFor();
+  const proofs = [];
+  const record = (request) => {
+    if (request.url().endsWith('/api/auth/login')) proofs.push(request.postDataJSON().proof);
+  };
+  page.on('request', record);
+  // The challenge of the wrong password's answer is solved before sending.
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'My todos' }).waitFor();
+  assert.equal(proofs.length, 1);
+  assert.match(proofs[0].nonce, /^[0-9]+$/);
+  // A fresh page knows no challenge: asked for a proof, it solves it and
+  // sends the login again.
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByText('You have logged out.').waitFor();
+  proofs.length = 0;
+  await logIn(page, email);
+  assert.deepEqual(proofs.map((p) => p !== undefined), [false, true]);
+  page.off('request', record);
   noProblems(page);
 });

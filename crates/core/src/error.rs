@@ -23,6 +23,8 @@ pub struct ApiError {
     /// The body to answer instead of the `{"error":{...}}` shape (see
     /// [`with_body`](Self::with_body)).
     body: Option<serde_json::Value>,
+    /// More members of the error object (see [`with_member`](Self::with_member)).
+    members: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
@@ -35,11 +37,19 @@ impl ApiError {
             headers: Vec::new(),
             internal: None,
             body: None,
+            members: Vec::new(),
         }
     }
 
     pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));
+        self
+    }
+
+    /// The same error with one more member in its object, beside `code`
+    /// and `message` (a login's `challenge`).
+    pub fn with_member(mut self, name: &'static str, value: serde_json::Value) -> Self {
+        self.members.push((name, value));
         self
     }
 
@@ -165,6 +175,9 @@ impl ApiError {
             let mut error = json!({"code": self.code, "message": self.message});
             if let Some(fields) = &self.fields {
                 error["fields"] = json!(fields);
+            }
+            for (name, value) in self.members {
+                error[name] = value;
             }
             json!({ "error": error })
         });

@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use crate::api::{allow, bearer_token, json, Request, Response};
 use crate::error::ApiError;
 use crate::ports::Ctx;
-use crate::{events, reminders};
+use crate::{events, reminders, waits};
 
 /// Whether `path` is one of the scheduler's routes (Spin's route
 /// `/internal/...`: `/internal` and everything under it).
@@ -41,7 +41,13 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         "/internal/events/relay" => {
             allow(req, &[Method::POST])?;
             let query = events::RelayQuery::parse(req.uri().query())?;
-            let delivered = events::relay(ctx, &query)?;
+            // One relay follows the queue at a time; the others take turns.
+            let delivered = if query.wait.is_zero() {
+                events::relay(ctx, &query)?
+            } else {
+                let longest = query.wait.max(events::MAX_RUN) + events::LEASE;
+                waits::as_the_follower(ctx, longest, || events::relay(ctx, &query))?
+            };
             Ok(json(StatusCode::OK, &json!({ "delivered": delivered })))
         }
         _ => Err(ApiError::not_found()),

@@ -22,6 +22,7 @@ pub mod sealed;
 pub mod throttle;
 pub mod todos;
 pub mod trace;
+pub mod waits;
 pub mod web;
 
 pub use api::{serve, Handler, Request, Response};

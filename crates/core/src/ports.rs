@@ -114,7 +114,8 @@ pub trait Variables {
 
 pub trait Clock {
     fn now(&self) -> DateTime<Utc>;
-    /// Blocks the request for `duration` (a login delay, a long poll).
+    /// Blocks the request for `duration` (a long-poll between looks; a
+    /// login never waits).
     /// Call it through [`Ctx::pause`], which holds no connection meanwhile.
     fn sleep(&self, duration: Duration);
 }

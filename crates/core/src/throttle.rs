@@ -151,6 +151,12 @@ impl Hits {
             .max()
     }
 
+    /// Whether this attempt was counted at all (not when a refusing counter
+    /// was used up, or the statement's guard did not hold).
+    pub(crate) fn counted(&self) -> bool {
+        !self.hits.is_empty()
+    }
+
     /// The attempts counted under `key` in its window, this one included;
     /// 0 when this attempt was not counted.
     pub(crate) fn attempts(&self, key: &str) -> i64 {

@@ -3,6 +3,7 @@
 use chrono::{Duration, Utc};
 use native::testing::{Reply, TestApp};
 use serde_json::{json, Value};
+use todo_core::auth::proof::{self, Challenge, Proof};
 use todo_core::auth::token;
 use todo_core::config::JwtConfig;
 
@@ -388,24 +389,60 @@ fn parallel_wrong_passwords_are_counted_one_after_another() {
 
 /// Calls the auth component directly, as if from `address` (the harness
 /// always reports the loopback address the test connects from), with the
-/// app's clock.
-fn login_from(app: &TestApp, address: &str, email: &str, password: &str) -> u16 {
+/// app's clock; `proof` as the login's proof of work.
+fn login_reply_from(
+    app: &TestApp,
+    address: &str,
+    email: &str,
+    password: &str,
+    proof: Option<&Proof>,
+) -> Reply {
     use native::NativeHttp;
     use todo_core::ports::Ctx;
     let vars = app.db.vars().with("jwt_secret", app.jwt_secret.clone());
     let db = app.db.db();
     let http = NativeHttp::new(std::sync::Arc::new(native::AllowedHosts::none()));
     let ctx = Ctx::new(&db, &http, &vars, &*app.clock);
+    let mut body = json!({"email": email, "password": password});
+    if let Some(proof) = proof {
+        body["proof"] = json!({"challenge": proof.challenge, "nonce": proof.nonce});
+    }
     let req = http::Request::post("http://localhost/api/auth/login")
         .header("content-type", "application/json")
         .header("spin-client-addr", address)
-        .body(bytes::Bytes::from(
-            json!({"email": email, "password": password}).to_string(),
-        ))
+        .body(bytes::Bytes::from(body.to_string()))
         .unwrap();
-    todo_core::serve(req, &ctx, todo_core::auth::handle)
-        .status()
-        .as_u16()
+    let response = todo_core::serve(req, &ctx, todo_core::auth::handle);
+    Reply {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: serde_json::from_slice(response.body()).unwrap_or(Value::Null),
+    }
+}
+
+/// The challenge a login's answer carries, if any.
+fn challenge_of(reply: &Reply) -> Option<Challenge> {
+    let c = &reply.body["error"]["challenge"];
+    Some(Challenge {
+        token: c["token"].as_str()?.to_owned(),
+        difficulty: u32::try_from(c["difficulty"].as_u64()?).unwrap(),
+    })
+}
+
+/// A login as the web UI makes it: when the email is under attack and the
+/// answer asks for a proof, it solves the challenge and sends the login
+/// again with it. The status of the last answer.
+fn login_from(app: &TestApp, address: &str, email: &str, password: &str) -> u16 {
+    login_solving_from(app, address, email, password).status
+}
+
+fn login_solving_from(app: &TestApp, address: &str, email: &str, password: &str) -> Reply {
+    let reply = login_reply_from(app, address, email, password, None);
+    if reply.body["error"]["code"] != "proof_required" {
+        return reply;
+    }
+    let proof = proof::solve(&challenge_of(&reply).unwrap(), password);
+    login_reply_from(app, address, email, password, Some(&proof))
 }
 
 #[test]
@@ -567,60 +604,140 @@ fn parallel_refused_logins_take_a_counter_no_further_than_one_past_its_limit() {
     assert!(matches!(pair, Some(5 | 6)), "{pair:?}");
 }
 
+/// Puts `email` under attack: 50 strangers, one wrong guess each (the
+/// last attempts without a proof).
+fn put_under_attack(app: &TestApp, email: &str) {
+    for i in 1..=todo_core::auth::LOGINS_PER_EMAIL_UNDER_ATTACK {
+        let stranger = format!("203.0.113.{i}:4000");
+        let reply = login_reply_from(app, &stranger, email, "guess!guess", None);
+        reply.assert_error(401, "unauthorized");
+    }
+}
+
 #[test]
-fn under_attack_an_address_that_failed_waits_before_its_next_try() {
-    use std::time::Duration;
+fn under_attack_no_login_sleeps_and_an_address_that_must_wait_is_told_so_at_once() {
     let app = TestApp::spawn();
     signup(&app, "victim@example.com", "correct horse");
-    let seconds = |s: &[u64]| {
-        s.iter()
-            .map(|s| Duration::from_secs(*s))
-            .collect::<Vec<_>>()
+    put_under_attack(&app, "victim@example.com");
+    // An address that failed goes on guessing, each guess with its proof:
+    // every answer comes at once, and past its 5 the address is told how
+    // long to wait.
+    let address = "198.51.100.7:5000";
+    for password in ["typo", "typo!", "typo?!", "typo?!!", "typo?!!!"] {
+        let reply = login_solving_from(&app, address, "victim@example.com", password);
+        reply.assert_error(401, "unauthorized");
+        assert!(challenge_of(&reply).is_some(), "{}", reply.body);
+    }
+    let refused = login_solving_from(&app, address, "victim@example.com", "correct horse");
+    refused.assert_error(429, "too_many_requests");
+    let retry_after: i64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((800..=901).contains(&retry_after), "{retry_after}");
+    assert!(
+        app.clock.sleeps().is_empty(),
+        "no login asked the clock for a sleep"
+    );
+}
+
+#[test]
+fn under_attack_a_login_without_a_proof_counts_nowhere_and_its_password_is_not_checked() {
+    let app = TestApp::spawn();
+    signup(&app, "victim@example.com", "correct horse");
+    put_under_attack(&app, "victim@example.com");
+    let counted = login_counters(&app);
+    // The owner, from an address that never failed, with the right password
+    // but no proof: asked for one, and nothing is counted.
+    let owner = "192.0.2.7:5000";
+    let asked = login_reply_from(&app, owner, "victim@example.com", "correct horse", None);
+    asked.assert_error(401, "proof_required");
+    let challenge = challenge_of(&asked).unwrap();
+    assert_eq!(challenge.difficulty, proof::BASE_BITS);
+    assert_eq!(login_counters(&app), counted);
+    // A proof made for another password proves nothing (nor does one for
+    // another email: there it is not needed, and not looked at).
+    let for_another_password = proof::solve(&challenge, "guess!guess");
+    let reply = login_reply_from(
+        &app,
+        owner,
+        "victim@example.com",
+        "correct horse",
+        Some(&for_another_password),
+    );
+    reply.assert_error(401, "proof_required");
+    signup(&app, "other@example.com", "correct horse");
+    let mine = proof::solve(&challenge, "correct horse");
+    let reply = login_reply_from(
+        &app,
+        owner,
+        "other@example.com",
+        "correct horse",
+        Some(&mine),
+    );
+    assert_eq!(reply.status, 200, "not under attack, a proof is not needed");
+    assert_eq!(login_counters(&app).len(), counted.len() + 2);
+    // With its proof, the owner gets in at once.
+    let reply = login_reply_from(
+        &app,
+        owner,
+        "victim@example.com",
+        "correct horse",
+        Some(&mine),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(app.clock.sleeps().is_empty());
+}
+
+#[test]
+fn the_proof_an_email_under_attack_needs_grows_as_its_attempts_double() {
+    let app = TestApp::spawn();
+    signup(&app, "victim@example.com", "correct horse");
+    put_under_attack(&app, "victim@example.com");
+    let attempts = |n: i64| {
+        app.db
+            .client()
+            .execute(
+                "UPDATE throttle SET attempts = $1 WHERE key = 'login-email:victim@example.com'",
+                &[&i32::try_from(n).unwrap()],
+            )
+            .unwrap();
     };
-    // Without an attack, failing twice costs no wait.
-    for _ in 0..2 {
-        assert_eq!(
-            login_from(&app, "192.0.2.1:4000", "victim@example.com", "guess!guess"),
-            401
-        );
-    }
-    // 50 strangers, one guess each, put the email under attack; their
-    // first guesses wait for nothing.
-    for i in 1..=50 {
-        let stranger = format!("203.0.113.{i}:4000");
-        assert_eq!(
-            login_from(&app, &stranger, "victim@example.com", "guess!guess"),
-            401
-        );
-    }
-    assert_eq!(app.clock.sleeps(), seconds(&[]));
-    // An address's first try waits for nothing, each next one longer; the
-    // right password still works after the wait.
-    let owner = "198.51.100.7:5000";
-    for password in ["typo", "typo!", "typo?!", "typo?!!"] {
-        assert_eq!(login_from(&app, owner, "victim@example.com", password), 401);
-    }
-    assert_eq!(app.clock.sleeps(), seconds(&[1, 2, 4]));
-    assert_eq!(
-        login_from(&app, owner, "victim@example.com", "correct horse"),
-        200
+    let needed = |address: &str| {
+        let reply = login_reply_from(&app, address, "victim@example.com", "guess!guess", None);
+        reply.assert_error(401, "proof_required");
+        challenge_of(&reply).unwrap()
+    };
+    let easy = needed("192.0.2.1:4000");
+    assert_eq!(easy.difficulty, 15);
+    // 100 attempts in the window: a 15-bit proof is no longer enough, and
+    // the password behind it is not checked.
+    attempts(100);
+    let reply = login_reply_from(
+        &app,
+        "192.0.2.1:4000",
+        "victim@example.com",
+        "correct horse",
+        Some(&proof::solve(&easy, "correct horse")),
     );
-    assert_eq!(app.clock.sleeps(), seconds(&[1, 2, 4, 8]));
-    // A fresh address waits for nothing, whatever the password.
-    assert_eq!(
-        login_from(&app, "192.0.2.2:4000", "victim@example.com", "guess!guess"),
-        401
-    );
+    reply.assert_error(401, "proof_required");
+    assert_eq!(challenge_of(&reply).unwrap().difficulty, 16);
+    for (n, bits) in [
+        (199, 16),
+        (200, 17),
+        (400, 18),
+        (1_000_000, proof::MAX_BITS),
+    ] {
+        attempts(n);
+        assert_eq!(needed("192.0.2.1:4000").difficulty, bits, "{n} attempts");
+    }
+    // The owner still gets in: half a second or so of a browser's work.
     assert_eq!(
         login_from(
             &app,
-            "192.0.2.3:4000",
+            "192.0.2.9:4000",
             "victim@example.com",
             "correct horse"
         ),
         200
     );
-    assert_eq!(app.clock.sleeps(), seconds(&[1, 2, 4, 8]));
 }
 
 #[test]
@@ -711,4 +828,24 @@ fn login_emails_with_control_characters_or_kilobytes_are_refused_as_invalid() {
     );
     reply.assert_error(422, "validation_failed");
     assert_eq!(reply.field_errors(), ["name"]);
+}
+
+#[test]
+fn a_login_with_a_malformed_proof_is_refused_as_invalid() {
+    let app = TestApp::spawn();
+    signup(&app, "ada@example.com", "correct horse");
+    for nonce in ["", "12 34", "ü", &"7".repeat(33)] {
+        let reply = call(
+            &app,
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(
+                json!({"email": "ada@example.com", "password": "correct horse",
+                        "proof": {"challenge": "", "nonce": nonce}}),
+            ),
+        );
+        reply.assert_error(422, "validation_failed");
+        assert_eq!(reply.field_errors(), ["proof"], "{nonce:?}");
+    }
 }

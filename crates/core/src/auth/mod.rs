@@ -7,6 +7,7 @@ mod address;
 mod caller;
 mod domain;
 pub mod password;
+pub mod proof;
 mod store;
 pub mod token;
 
@@ -37,17 +38,11 @@ pub const MAX_LOGIN_FAILURES: i64 = 5;
 pub const MAX_LOGINS_PER_ADDRESS: i64 = 50;
 /// Login attempts for one email within the window, over all addresses
 /// (successes given back), past which the email is under attack. That
-/// refuses no one (else a stranger could lock the owner out); it makes
-/// addresses that have already failed for the email wait
-/// [`LOGIN_DELAYS_UNDER_ATTACK`] before each further try.
+/// refuses no one (else a stranger could lock the owner out), and no login
+/// ever waits on the server: from then on every login for the email must
+/// carry a proof of work ([`proof`]), harder as the attempts double, which
+/// is what bounds the guesses of many addresses together.
 pub const LOGINS_PER_EMAIL_UNDER_ATTACK: i64 = 50;
-/// Seconds an address waits, when its email is under attack, before the
-/// password of its 2nd, 3rd, 4th and 5th attempt in the window is checked
-/// (its 6th is refused). Guessing one password from many addresses then
-/// costs the guesser 15 s per address and window past the first guess; an
-/// address that never failed for the email, like the owner's, waits for
-/// nothing.
-pub const LOGIN_DELAYS_UNDER_ATTACK: [u64; MAX_LOGIN_FAILURES as usize - 1] = [1, 2, 4, 8];
 pub const LOGIN_WINDOW_MINUTES: i64 = 15;
 /// Sign-ups allowed per client address within [`SIGNUP_WINDOW_MINUTES`]:
 /// each costs an argon2 hash.
@@ -172,6 +167,8 @@ struct SignupBody {
 struct LoginBody {
     email: String,
     password: String,
+    /// Required while the email is under attack (see [`proof`]).
+    proof: Option<proof::Proof>,
 }
 
 /// Whom the per-address throttles count a request under (see [`address`]).
@@ -212,6 +209,11 @@ fn login(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let body: LoginBody = parse_json(req)?;
     let email = Email::normalize(&body.email)
         .map_err(|message| ApiError::invalid_field("email", message))?;
+    if let Some(proof) = &body.proof {
+        proof
+            .check_shape()
+            .map_err(|message| ApiError::invalid_field("proof", message))?;
+    }
     let address = client_address(req, ctx)?;
     let pair = format!("login:{email}|{address}");
     let email_key = format!("login-email:{email}");
@@ -222,18 +224,29 @@ fn login(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     ];
     let now = ctx.clock.now();
     let window = Duration::minutes(LOGIN_WINDOW_MINUTES);
+    let proven = body.proof.as_ref().map_or(0, |p| {
+        proof::proven_bits(&cfg.secret, &email, &body.password, p, now)
+    });
+    let proven_enough = (
+        email_key.as_str(),
+        proof::enough_up_to(proven, LOGINS_PER_EMAIL_UNDER_ATTACK),
+    );
     // The attempt is reserved before the password is checked, so parallel
-    // guesses are counted one after another.
-    let state = store::login_state(ctx.db, &email, &limits, window, now)?;
+    // guesses are counted one after another; nothing here ever waits.
+    let state = store::login_state(ctx.db, &email, &limits, proven_enough, window, now)?;
     if let Some(seconds) = state.counted.blocked_for(&limits, window, now) {
         return Err(ApiError::too_many_requests(seconds));
     }
-    // Under attack, an address that has already failed for this email
-    // waits before its guess is checked; a fresh one (the owner's) does not.
-    if state.counted.attempts(&email_key) > LOGINS_PER_EMAIL_UNDER_ATTACK {
-        if let Some(seconds) = login_delay(state.counted.attempts(&pair)) {
-            ctx.pause(std::time::Duration::from_secs(seconds));
-        }
+    let challenge_after = |attempts: i64| {
+        let bits = proof::required_bits(attempts, LOGINS_PER_EMAIL_UNDER_ATTACK);
+        (bits > 0).then(|| proof::challenge(&cfg.secret, &email, bits, now))
+    };
+    if !state.counted.counted() {
+        // Under attack, without a proof that is enough: counted nowhere,
+        // and the password is not checked.
+        let challenge = challenge_after(state.email_attempts)
+            .ok_or_else(|| ApiError::internal("a login was not counted, yet needs no proof"))?;
+        return Err(proof_required(&challenge));
     }
     let user = match state.account {
         Some(account) if password::verify(&body.password, &account.password_hash) => account.user,
@@ -241,7 +254,12 @@ fn login(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
             if found.is_none() {
                 password::verify_dummy(&body.password);
             }
-            return Err(ApiError::unauthorized("wrong email or password"));
+            let wrong = ApiError::unauthorized("wrong email or password");
+            // The next attempt's challenge, so a client can solve it first.
+            return Err(match challenge_after(state.counted.attempts(&email_key)) {
+                Some(challenge) => wrong.with_member("challenge", json!(challenge)),
+                None => wrong,
+            });
         }
     };
     throttle::refund(ctx.db, &limits, &pair)?;
@@ -249,12 +267,17 @@ fn login(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     token_response(StatusCode::OK, &cfg, ctx, &user)
 }
 
-/// The wait before checking the password of an address's `attempt`-th try
-/// in the window for an email under attack (see
-/// [`LOGIN_DELAYS_UNDER_ATTACK`]): none for its first.
-fn login_delay(attempt: i64) -> Option<u64> {
-    let after_first = usize::try_from(attempt - 2).ok()?;
-    LOGIN_DELAYS_UNDER_ATTACK.get(after_first).copied()
+/// The answer to a login that lacks the proof its email needs.
+fn proof_required(challenge: &proof::Challenge) -> ApiError {
+    let mut error = ApiError::unauthorized(format!(
+        "this email has had many failed logins: solve the challenge (a nonce that makes \
+         SHA-256(\"<token>:<hex SHA-256 of the password>:<nonce>\") start with {} zero bits) \
+         and send it as \"proof\": {{\"challenge\": <token>, \"nonce\": <nonce>}}",
+        challenge.difficulty
+    ))
+    .with_member("challenge", json!(challenge));
+    error.code = "proof_required";
+    error
 }
 
 fn me(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
@@ -374,18 +397,4 @@ fn token_response(
             "user": user,
         }),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn under_attack_an_address_waits_longer_for_each_try_after_its_first() {
-        let waits: Vec<Option<u64>> = (0..=6).map(login_delay).collect();
-        assert_eq!(
-            waits,
-            [None, None, Some(1), Some(2), Some(4), Some(8), None]
-        );
-    }
 }

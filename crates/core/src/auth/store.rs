@@ -56,6 +56,8 @@ pub fn insert_user(
 pub struct LoginState {
     /// The throttling counters as this attempt left them.
     pub counted: Hits,
+    /// The attempts counted for the email in its window before this one.
+    pub email_attempts: i64,
     pub account: Option<Account>,
 }
 
@@ -78,11 +80,15 @@ impl std::fmt::Debug for Account {
 }
 
 /// Reserves a login attempt under each of `limits` and reads the account of
-/// `email`, in one statement.
+/// `email`, in one statement; the counter `email_key` (one of `limits`)
+/// must have counted at most `email_up_to` attempts in its window before,
+/// else nothing is counted (the login lacks the proof its email needs: see
+/// `auth::proof`).
 pub fn login_state(
     db: &dyn Db,
     email: &str,
     limits: &[Limit],
+    (email_key, email_up_to): (&str, i64),
     window: Duration,
     now: DateTime<Utc>,
 ) -> Result<LoginState, DbError> {
@@ -90,10 +96,17 @@ pub fn login_state(
     struct Answer {
         #[serde(flatten)]
         hits: Hits,
+        email_attempts: i64,
         account: Option<Account>,
     }
     let mut params = Params::default();
-    let ctes = reserve_ctes(&mut params, limits, window, now, "TRUE");
+    let email_attempts = format!(
+        "coalesce((SELECT attempts FROM throttle WHERE key = {} AND window_start > {}), 0)",
+        params.add(email_key, "::text"),
+        params.add(now - window, "::text::timestamptz"),
+    );
+    let guard = format!("{email_attempts} <= {}", params.add(email_up_to, "::int8"));
+    let ctes = reserve_ctes(&mut params, limits, window, now, &guard);
     let ctes: Vec<&str> = ctes.iter().map(String::as_str).collect();
     let account = format!(
         "SELECT id, email, name, created_at, password_hash FROM users WHERE email = {}",
@@ -102,12 +115,18 @@ pub fn login_state(
     let [hits, used_up] = COUNTERS;
     let answer: Answer = Statement::object(
         &ctes,
-        &[hits, used_up, ("account", Json::Row(&account))],
+        &[
+            hits,
+            used_up,
+            ("email_attempts", Json::Value(&email_attempts)),
+            ("account", Json::Row(&account)),
+        ],
         params.0,
     )
     .fetch(db)?;
     Ok(LoginState {
         counted: answer.hits,
+        email_attempts: answer.email_attempts,
         account: answer.account,
     })
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use super::query::{SyncToken, Wait};
 use super::store::{self, ChangeFeed, TodoError};
 use crate::auth::Caller;
+use crate::error::ApiError;
 use crate::ports::Ctx;
+use crate::waits::{self, Taken};
 
 /// How often a waiting long-poll looks for changes: a change shows up at
 /// most this late (plus one request), well inside the 2 seconds the web UI
@@ -21,6 +23,12 @@ pub const CHECK_INTERVAL: Duration = Duration::from_millis(500);
 /// check. Between checks the request holds no database connection
 /// ([`Ctx::pause`]).
 ///
+/// A request that would wait first takes one of its user's
+/// [`waits::MAX_PER_USER`] slots (one more statement, and one to give it
+/// back at the end), or answers 429 `too_many_waits` when they are all
+/// held; one whose first check finds changes answers them at once, with
+/// neither.
+///
 /// The deadline is kept on `ctx.clock`, whose sleeps the HTTP tests fast
 /// forward. Since that is the wall clock under Spin, the number of checks
 /// is bounded too, so a clock set back cannot stretch a wait.
@@ -30,10 +38,33 @@ pub fn changes_within(
     since: SyncToken,
     limit: i64,
     wait: Wait,
-) -> Result<ChangeFeed, TodoError> {
+) -> Result<ChangeFeed, ApiError> {
     let deadline = ctx.clock.now() + wait.duration();
     let unchanged = since.encode();
-    let mut feed = store::changes(ctx, caller, since, limit)?;
+    let feed = store::changes(ctx, caller, since, limit)?;
+    if has_news(&feed, &unchanged) {
+        return Ok(feed);
+    }
+    let lease = match waits::acquire(ctx, caller, wait.duration())? {
+        None => return Err(TodoError::Unauthorized.into()),
+        Some(Taken::Full { retry_after }) => return Err(waits::too_many_long_polls(retry_after)),
+        Some(Taken::Lease(lease)) => lease,
+    };
+    let answer = follow(ctx, caller, (since, limit), wait, deadline, feed);
+    waits::release(ctx, lease);
+    Ok(answer?)
+}
+
+/// The checks of a wait, after the first one found nothing.
+fn follow(
+    ctx: &Ctx,
+    caller: &Caller,
+    (since, limit): (SyncToken, i64),
+    wait: Wait,
+    deadline: chrono::DateTime<chrono::Utc>,
+    mut feed: ChangeFeed,
+) -> Result<ChangeFeed, TodoError> {
+    let unchanged = since.encode();
     for _ in 0..max_pauses(wait) {
         if has_news(&feed, &unchanged) {
             break;
