@@ -824,6 +824,14 @@ fn history_lists_every_change_newest_first_with_old_and_new_values() {
         .map(|i| i["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["delete", "toggle", "update", "create"]);
+    // Each entry names who made the change.
+    for item in items {
+        assert_eq!(
+            item["actor"],
+            json!({"id": ada.id, "name": "Ada"}),
+            "{item}"
+        );
+    }
     let times: Vec<DateTime<Utc>> = items.iter().map(|i| time(&i["at"])).collect();
     assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
 

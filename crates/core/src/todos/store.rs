@@ -21,6 +21,7 @@ use super::query::{ChangeKind, Cursor, HistoryQuery, ListQuery, SortField, Statu
 use crate::auth::{self, Caller};
 use crate::db::{json_object, DbError, Json, Params, SqlParam, Statement};
 use crate::error::{ApiError, FieldErrors};
+use crate::lists::domain::Person;
 use crate::ports::Ctx;
 use crate::sealed;
 
@@ -132,6 +133,8 @@ pub struct HistoryEntry {
     /// `{"field": {"old": ..., "new": ...}}` for every field that changed.
     pub changes: serde_json::Map<String, serde_json::Value>,
     pub at: DateTime<Utc>,
+    /// Who made the change; `None` once their account is gone.
+    pub actor: Option<Person>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1338,12 +1341,15 @@ pub fn history(
         &[(
             "items",
             Json::Rows(concat!(
-                "SELECT id, action, changes, at FROM todo_audit
-                 WHERE user_id = ",
+                "SELECT a.id, a.action, a.changes, a.at,
+                        (SELECT json_build_object('id', u.id, 'name', u.name)
+                         FROM users u WHERE u.id = a.actor_id) AS actor
+                 FROM todo_audit a
+                 WHERE a.user_id = ",
                 caller_id!(),
-                " AND todo_id = $3::text::uuid AND action <> 'reminder'
-                   AND ($4::int8 IS NULL OR id < $4::int8)
-                 ORDER BY id DESC LIMIT $5::int8"
+                " AND a.todo_id = $3::text::uuid AND a.action <> 'reminder'
+                   AND ($4::int8 IS NULL OR a.id < $4::int8)
+                 ORDER BY a.id DESC LIMIT $5::int8"
             )),
         )],
         vec![id.into(), before.into(), (page.limit + 1).into()],
