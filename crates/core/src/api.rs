@@ -217,6 +217,31 @@ pub fn empty(status: StatusCode) -> Response {
         .unwrap_or_default()
 }
 
+/// An endpoint of a route table: its route, its path as the API document
+/// spells it, and its methods. A component's router answers exactly these
+/// (405 with `Allow` for other methods), and a test checks the API document
+/// against them.
+#[derive(Debug)]
+pub struct RouteSpec<R> {
+    pub route: R,
+    pub path: &'static str,
+    pub methods: &'static [Method],
+}
+
+/// 405 with `Allow` unless the request uses one of the methods `routes`
+/// gives `route`.
+pub fn allow_route<R: PartialEq>(
+    req: &Request,
+    routes: &[RouteSpec<R>],
+    route: &R,
+) -> Result<(), ApiError> {
+    let methods = routes
+        .iter()
+        .find(|spec| spec.route == *route)
+        .map_or(&[][..], |spec| spec.methods);
+    allow(req, methods)
+}
+
 /// 405 with `Allow` unless the request uses one of `allowed`.
 pub fn allow(req: &Request, allowed: &[Method]) -> Result<(), ApiError> {
     if allowed.contains(req.method()) {

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::todos::domain::one_line;
+
 /// Lists one user may own, the Inbox aside.
 pub const MAX_OWNED_LISTS: i64 = 100;
 /// Members of one list, its owner included.
@@ -21,20 +23,7 @@ impl ListName {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let name = raw.trim();
-        let chars = name.chars().count();
-        if chars == 0 {
-            Err("must not be empty".into())
-        } else if chars > Self::MAX_CHARS {
-            Err(format!(
-                "must be at most {} characters (it has {chars})",
-                Self::MAX_CHARS
-            ))
-        } else if name.chars().any(char::is_control) {
-            Err("must be one line without control characters".into())
-        } else {
-            Ok(Self(name.to_owned()))
-        }
+        one_line(raw, Self::MAX_CHARS).map(|name| Self(name.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

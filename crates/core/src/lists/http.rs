@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::domain::{Color, InvitedRole, ListName, Role};
 use super::store::{self, ListChanges, ListError};
-use crate::api::{allow, empty, json, parse_json, Request, Response};
+use crate::api::{allow_route, empty, json, parse_json, Request, Response, RouteSpec};
 use crate::auth::{self, require_caller, Email};
 use crate::error::{ApiError, Fields};
 use crate::ports::Ctx;
@@ -26,17 +26,9 @@ pub enum Route {
     Decline,
 }
 
-/// A route, its path as the API document spells it, and its methods.
-#[derive(Debug)]
-pub struct RouteSpec {
-    pub route: Route,
-    pub path: &'static str,
-    pub methods: &'static [Method],
-}
-
 /// Every lists endpoint. The router answers exactly these (405 with `Allow`
 /// for other methods) and a test checks the API document against them.
-pub const ROUTES: &[RouteSpec] = &[
+pub const ROUTES: &[RouteSpec<Route>] = &[
     RouteSpec {
         route: Route::Lists,
         path: "/api/lists",
@@ -125,11 +117,7 @@ impl From<ListError> for ApiError {
 /// The entry point for `/api/lists...` and `/api/invitations...`.
 pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let (route, raw_ids) = match_route(req.uri().path()).ok_or_else(ApiError::not_found)?;
-    let methods = ROUTES
-        .iter()
-        .find(|spec| spec.route == route)
-        .map_or(&[][..], |spec| spec.methods);
-    allow(req, methods)?;
+    allow_route(req, ROUTES, &route)?;
     let caller = &require_caller(req, ctx)?;
     // A malformed id names nothing: 404, like someone else's list.
     let ids = raw_ids

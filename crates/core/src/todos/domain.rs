@@ -113,6 +113,24 @@ fn has_control_chars(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 
+/// `raw` trimmed, when it is 1..=`max_chars` characters on one line (a
+/// title, a list's name).
+pub fn one_line(raw: &str, max_chars: usize) -> Result<&str, String> {
+    let text = raw.trim();
+    let chars = text.chars().count();
+    if chars == 0 {
+        Err("must not be empty".into())
+    } else if chars > max_chars {
+        Err(format!(
+            "must be at most {max_chars} characters (it has {chars})"
+        ))
+    } else if has_control_chars(text) {
+        Err("must be one line without control characters".into())
+    } else {
+        Ok(text)
+    }
+}
+
 /// 1..=200 characters after trimming, on one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TodoTitle(String);
@@ -121,20 +139,7 @@ impl TodoTitle {
     pub const MAX_CHARS: usize = 200;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let title = raw.trim();
-        let chars = title.chars().count();
-        if chars == 0 {
-            Err("must not be empty".into())
-        } else if chars > Self::MAX_CHARS {
-            Err(format!(
-                "must be at most {} characters (it has {chars})",
-                Self::MAX_CHARS
-            ))
-        } else if has_control_chars(title) {
-            Err("must be one line without control characters".into())
-        } else {
-            Ok(Self(title.to_owned()))
-        }
+        one_line(raw, Self::MAX_CHARS).map(|title| Self(title.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -11,7 +11,7 @@ use super::domain::{
 };
 use super::query::{ClearQuery, HistoryQuery, ListQuery};
 use super::{live, store};
-use crate::api::{allow, empty, json, parse_json, Request, Response};
+use crate::api::{allow_route, empty, json, parse_json, Request, Response, RouteSpec};
 use crate::auth::{require_caller, Caller};
 use crate::error::{ApiError, Fields};
 use crate::ports::Ctx;
@@ -26,17 +26,9 @@ pub enum Route {
     History,
 }
 
-/// A route, its path as the API document spells it, and its methods.
-#[derive(Debug)]
-pub struct RouteSpec {
-    pub route: Route,
-    pub path: &'static str,
-    pub methods: &'static [Method],
-}
-
 /// Every todos endpoint. The router answers exactly these (405 with `Allow`
 /// for other methods) and a test checks the API document against them.
-pub const ROUTES: &[RouteSpec] = &[
+pub const ROUTES: &[RouteSpec<Route>] = &[
     RouteSpec {
         route: Route::Collection,
         path: "/api/todos",
@@ -86,11 +78,7 @@ pub fn match_route(path: &str) -> Option<(Route, Option<&str>)> {
 /// The todos component's entry point.
 pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let (route, raw_id) = match_route(req.uri().path()).ok_or_else(ApiError::not_found)?;
-    let methods = ROUTES
-        .iter()
-        .find(|spec| spec.route == route)
-        .map_or(&[][..], |spec| spec.methods);
-    allow(req, methods)?;
+    allow_route(req, ROUTES, &route)?;
     let caller = &require_caller(req, ctx)?;
     // A malformed id names no todo: 404, like someone else's todo.
     let id = match raw_id {
