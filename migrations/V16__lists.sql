@@ -111,7 +111,8 @@ UPDATE todo_audit a SET list_id = l.id, actor_id = a.user_id
 FROM lists l WHERE l.owner_id = a.user_id AND l.inbox;
 
 -- What the previous release writes without a list: its user's Inbox, and
--- its user as the actor.
+-- its user as the actor. This release names both, so the triggers do not
+-- even fire for its writes.
 CREATE FUNCTION todo_inbox_by_default() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
@@ -120,7 +121,7 @@ BEGIN
 END
 $$;
 CREATE TRIGGER todos_inbox_by_default BEFORE INSERT ON todos
-    FOR EACH ROW EXECUTE FUNCTION todo_inbox_by_default();
+    FOR EACH ROW WHEN (NEW.list_id IS NULL) EXECUTE FUNCTION todo_inbox_by_default();
 
 CREATE FUNCTION audit_inbox_by_default() RETURNS trigger
     LANGUAGE plpgsql AS $$
@@ -131,4 +132,5 @@ BEGIN
 END
 $$;
 CREATE TRIGGER todo_audit_inbox_by_default BEFORE INSERT ON todo_audit
-    FOR EACH ROW EXECUTE FUNCTION audit_inbox_by_default();
+    FOR EACH ROW WHEN (NEW.list_id IS NULL OR NEW.actor_id IS NULL)
+    EXECUTE FUNCTION audit_inbox_by_default();

@@ -43,7 +43,7 @@ const CLAIM_CTES: &[&str] = &[
         FROM input i
         WHERE t.id = i.id AND i.fire AND t.version = i.version
           AND t.reminder_fired_at IS NULL AND NOT t.completed
-        RETURNING t.id, t.user_id, todo_fields(t) AS fields)",
+        RETURNING t.id, t.user_id, t.list_id, todo_fields(t) AS fields)",
     "deferred AS (
         UPDATE todos t SET reminder_deferred_until = i.defer_until
         FROM input i
@@ -55,9 +55,10 @@ const CLAIM_CTES: &[&str] = &[
         WHERE u.id IN (SELECT user_id FROM claimed)
         RETURNING u.id, u.change_seq)",
     "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after,
+                                list_id, actor_id)
         SELECT c.user_id, c.id, 'reminder', '{}', $2::text::timestamptz, seq.change_seq,
-               event_data(c.id, c.fields)
+               event_data(c.id, c.fields), c.list_id, c.user_id
         FROM claimed c JOIN seq ON seq.id = c.user_id)",
 ];
 

@@ -629,3 +629,48 @@ fn what_the_release_before_lists_writes_lands_in_its_users_inbox() {
         1
     );
 }
+
+#[test]
+fn this_release_names_the_list_and_actor_of_everything_it_writes_without_the_triggers() {
+    let world = World::new();
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let inbox = store::all(&ctx, &ada).unwrap().remove(0);
+    // The triggers serve the previous release only.
+    world
+        .test_db
+        .client()
+        .batch_execute(
+            "DROP TRIGGER todos_inbox_by_default ON todos;
+             DROP TRIGGER todo_audit_inbox_by_default ON todo_audit;",
+        )
+        .unwrap();
+    let mut new = NewTodo::new(TodoTitle::parse("water plants").unwrap());
+    new.recurrence = todo_core::todos::Recurrence::parse("daily").unwrap();
+    let todo = todos::create(&ctx, &ada, &new).unwrap();
+    let rename = todo_core::todos::TodoChanges {
+        title: Some(TodoTitle::parse("water the plants").unwrap()),
+        ..Default::default()
+    };
+    todos::update(&ctx, &ada, todo.id, &rename, None).unwrap();
+    // Completing a daily todo creates its next occurrence.
+    todos::toggle(&ctx, &ada, todo.id, None).unwrap();
+    todos::delete(&ctx, &ada, todo.id, None).unwrap();
+
+    let elsewhere = |sql: &str| world.count(&sql.replace("INBOX", &inbox.id.to_string()));
+    assert_eq!(
+        elsewhere("SELECT count(*) FROM todos WHERE list_id <> 'INBOX'"),
+        0
+    );
+    assert_eq!(world.count("SELECT count(*) FROM todos"), 1);
+    assert_eq!(
+        elsewhere(&format!(
+            "SELECT count(*) FROM todo_audit
+             WHERE list_id IS DISTINCT FROM 'INBOX' OR actor_id IS DISTINCT FROM '{}'",
+            ada.user_id
+        )),
+        0
+    );
+    // create, update, toggle, the next one's create, delete.
+    assert_eq!(world.count("SELECT count(*) FROM todo_audit"), 5);
+}

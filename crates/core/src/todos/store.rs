@@ -551,18 +551,20 @@ const CREATE_CTES: &[&str] = &[
     ),
     "ins AS (
         INSERT INTO todos AS t (user_id, title, description, priority, due_at, remind_at, tags,
-                               recurrence, created_at, updated_at, change_seq)
+                               recurrence, created_at, updated_at, change_seq, list_id)
         SELECT seq.id, new.todo->>'title', new.todo->>'description',
                (new.todo->>'priority')::smallint, (new.todo->>'due_at')::timestamptz,
                (new.todo->>'remind_at')::timestamptz,
                ARRAY(SELECT jsonb_array_elements_text(new.todo->'tags')),
-               new.todo->>'recurrence', new.at, new.at, seq.change_seq
+               new.todo->>'recurrence', new.at, new.at, seq.change_seq,
+               (SELECT l.id FROM lists l WHERE l.owner_id = seq.id AND l.inbox)
         FROM seq, new
         RETURNING t.*, todo_fields(t) AS fields)",
     "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after,
+                                list_id, actor_id)
         SELECT user_id, id, 'create', todo_changes('{}', fields), created_at, change_seq,
-               event_data(id, fields)
+               event_data(id, fields), list_id, user_id
         FROM ins)",
 ];
 
@@ -773,9 +775,10 @@ macro_rules! update_ctes {
         WHERE t.id = diff.id AND ok.id = diff.id
         RETURNING t.*, ok.old_fields, todo_fields(t) AS new_fields)",
     "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after,
+                                list_id, actor_id)
         SELECT user_id, id, 'update', todo_changes(old_fields, new_fields), updated_at, change_seq,
-               event_data(id, new_fields)
+               event_data(id, new_fields), list_id, user_id
         FROM upd)",
         ]
     };
@@ -942,23 +945,24 @@ macro_rules! toggle_ctes {
         RETURNING t.*, ok.old_fields, todo_fields(t) AS new_fields)",
     "nxt AS (
         INSERT INTO todos AS n (user_id, title, description, priority, due_at, due_anchor_day,
-                               tags, recurrence, created_at, updated_at, change_seq)
+                               tags, recurrence, created_at, updated_at, change_seq, list_id)
         SELECT upd.user_id, upd.title, upd.description, upd.priority, spawn.next_due,
                CASE WHEN upd.recurrence = 'monthly' THEN COALESCE(upd.due_anchor_day,
                    extract(day FROM COALESCE(upd.due_at, $4::text::timestamptz)
                                     AT TIME ZONE 'UTC')::smallint) END,
                upd.tags, upd.recurrence, $4::text::timestamptz, $4::text::timestamptz,
-               upd.change_seq
+               upd.change_seq, upd.list_id
         FROM upd JOIN spawn USING (id) WHERE spawn.next_due IS NOT NULL
         RETURNING n.*, todo_fields(n) AS fields)",
     "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after,
+                                list_id, actor_id)
         SELECT user_id, id, 'toggle', todo_changes(old_fields, new_fields), updated_at, change_seq,
-               event_data(id, new_fields)
+               event_data(id, new_fields), list_id, user_id
         FROM upd
         UNION ALL
         SELECT user_id, id, 'create', todo_changes('{}', fields), created_at, change_seq,
-               event_data(id, fields)
+               event_data(id, fields), list_id, user_id
         FROM nxt)",
         ]
     };
@@ -1053,11 +1057,12 @@ macro_rules! delete_ctes {
             concat!("seq AS (", bump_user!("-1", "EXISTS (SELECT FROM ok)"), ")"),
             "del AS (
         DELETE FROM todos AS t USING ok WHERE t.id = ok.id
-        RETURNING t.id, t.user_id, ok.old_fields)",
+        RETURNING t.id, t.user_id, t.list_id, ok.old_fields)",
             "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after,
+                                list_id, actor_id)
         SELECT user_id, id, 'delete', todo_changes(old_fields, '{}'), $5::text::timestamptz,
-               (SELECT change_seq FROM seq), event_data(id, old_fields)
+               (SELECT change_seq FROM seq), event_data(id, old_fields), list_id, user_id
         FROM del)",
         ]
     };
@@ -1191,9 +1196,10 @@ macro_rules! bulk_delete_ctes {
                 ")"
             ),
             "audit AS (
-        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after)
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after,
+                                list_id, actor_id)
         SELECT user_id, id, 'delete', todo_changes(fields, '{}'), $3::text::timestamptz,
-               (SELECT change_seq FROM seq), event_data(id, fields)
+               (SELECT change_seq FROM seq), event_data(id, fields), list_id, user_id
         FROM del)",
         ]
     };
@@ -1205,7 +1211,7 @@ const CLEAR_COMPLETED_CTES: &[&str] = bulk_delete_ctes!(concat!(
         WHERE t.user_id = ",
     caller_id!(),
     " AND t.completed AND t.change_seq <= $4::int8
-        RETURNING t.id, t.user_id, todo_fields(t) AS fields)"
+        RETURNING t.id, t.user_id, t.list_id, todo_fields(t) AS fields)"
 ));
 
 /// Deletes the user's completed todos (with `unchanged_since`, only those
@@ -1239,7 +1245,7 @@ const DELETE_LISTED_CTES: &[&str] = bulk_delete_ctes!(concat!(
         WHERE t.user_id = ",
     caller_id!(),
     " AND t.id = listed.id AND t.version = listed.version
-        RETURNING t.id, t.user_id, todo_fields(t) AS fields)"
+        RETURNING t.id, t.user_id, t.list_id, todo_fields(t) AS fields)"
 ));
 
 /// Deletes exactly the listed todos of the user, each only while it is
