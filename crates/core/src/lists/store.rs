@@ -601,6 +601,12 @@ pub fn invite(
     }
 }
 
+/// Counts off the pending invitation that a `gone` CTE deleted (returning
+/// its `list_id`), if it deleted one.
+const INVITATION_GONE: &str = "counted AS (
+    UPDATE lists l SET invitation_count = l.invitation_count - 1
+    WHERE l.id = (SELECT list_id FROM gone))";
+
 /// Withdraws a pending invitation (the owner only).
 pub fn revoke(ctx: &Ctx, caller: &Caller, list: Uuid, invitation: Uuid) -> Result<(), ListError> {
     #[derive(Deserialize)]
@@ -617,9 +623,7 @@ pub fn revoke(ctx: &Ctx, caller: &Caller, list: Uuid, invitation: Uuid) -> Resul
                 WHERE i.id = $4::text::uuid AND i.list_id = (SELECT id FROM membership)
                   AND l.id = i.list_id AND l.owner_id = (SELECT id FROM auth)
                 RETURNING i.list_id)",
-            "counted AS (
-                UPDATE lists l SET invitation_count = l.invitation_count - 1
-                WHERE l.id = (SELECT list_id FROM gone))",
+            INVITATION_GONE,
         ],
         &[("revoked", Json::Value("EXISTS (SELECT FROM gone)"))],
         vec![invitation.into()],
@@ -736,9 +740,7 @@ pub fn decline(ctx: &Ctx, caller: &Caller, invitation: Uuid) -> Result<(), ListE
                 DELETE FROM list_invitations i
                 WHERE i.id = $3::text::uuid AND i.email = (SELECT email FROM auth)
                 RETURNING i.list_id)",
-            "counted AS (
-                UPDATE lists l SET invitation_count = l.invitation_count - 1
-                WHERE l.id = (SELECT list_id FROM gone))",
+            INVITATION_GONE,
         ],
         &[("declined", Json::Value("EXISTS (SELECT FROM gone)"))],
         vec![invitation.into()],
