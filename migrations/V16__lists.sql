@@ -2,11 +2,12 @@
 -- list of every todo. Every user has an Inbox, and every todo written so
 -- far moves into its user's Inbox.
 --
--- A pod of the previous release keeps running while this migration runs and
--- until the new release replaces it. It knows no lists: it signs people up
--- and creates todos as before. Two triggers keep what it writes whole: a new
--- account gets its Inbox, and a todo (or an audit row) written without a
--- list lands in its user's Inbox, which is where that release shows it.
+-- Every new account gets its Inbox from a trigger on `users`, whichever
+-- release signed it up. A pod of the previous release keeps running while
+-- this migration runs and until the new release replaces it. It knows no
+-- lists: it creates todos as before, and two more triggers put a todo (or
+-- an audit row) written without a list into its user's Inbox, which is
+-- where that release shows it.
 
 -- A list. The owner is one column, so there is exactly one; the owner is
 -- also a member (the deferred foreign key below), whose stored role is what
