@@ -1,15 +1,17 @@
-//! Reminders of due todos. A todo reminds its owner at its `remind_at`, or
-//! without one at the owner's default lead time before its `due_at`
-//! (`crate::notifications`). Quiet hours hold when a reminder would go
-//! off: a sweep that runs in the owner's quiet hours defers every reminder
-//! due by then to their end, in the owner's time zone (chrono-tz, so across
-//! DST changes too), however long ago it became due. The sweep
+//! Reminders of due todos. A todo reminds its assignee, else the member who
+//! set its due date or reminder time (here "the owner" of the reminder), at
+//! its `remind_at`, or without one at the owner's default lead time before
+//! its `due_at` (`crate::notifications`). Quiet hours hold when a reminder
+//! would go off: a sweep that runs in the owner's quiet hours defers every
+//! reminder due by then to their end, in the owner's time zone (chrono-tz,
+//! so across DST changes too), however long ago it became due. The sweep
 //! (`POST /internal/reminders/run`, called every minute by a scheduler)
 //! fires each due reminder exactly once, however many sweeps run at once:
 //! the statement that claims reminders sets `reminder_fired_at` only where
 //! it is still NULL, and records a `reminder` entry of the todo's audit
 //! trail, which becomes its `todo.reminder` event and reaches the owner's
-//! delta sync and long-poll.
+//! delta sync and long-poll (the list's change number, read by the owner
+//! alone).
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
 use serde::Deserialize;
@@ -26,6 +28,14 @@ use crate::ports::Ctx;
 /// The most reminders one sweep looks at; the next sweep takes the rest.
 const BATCH: i64 = 500;
 
+/// Whom a todo `t` reminds: its assignee, else the member who set its due
+/// date or reminder time (its creator until someone did).
+macro_rules! recipient {
+    () => {
+        "COALESCE(t.assignee_id, t.reminder_to, t.user_id)"
+    };
+}
+
 /// The reminders of one sweep, decided: `$1` is a JSON array of `{id,
 /// version, fire, defer_until}`, `$2` now. Fires those to fire, each only
 /// while still armed and unchanged (so exactly once, whoever else sweeps),
@@ -37,13 +47,25 @@ const CLAIM_CTES: &[&str] = &[
     "input AS (
         SELECT * FROM jsonb_to_recordset($1::text::jsonb)
             AS i (id uuid, version int8, fire bool, defer_until timestamptz))",
-    "claimed AS (
+    // The lists of the reminders to fire, locked first (in id order), as
+    // every statement that changes a list's todos does: the lock
+    // serialises the list's change numbers.
+    "lk AS (
+        SELECT l.id FROM lists l
+        WHERE l.id IN (SELECT t.list_id FROM todos t JOIN input i ON i.id = t.id WHERE i.fire)
+        ORDER BY l.id FOR UPDATE)",
+    concat!(
+        "claimed AS (
         UPDATE todos t SET reminder_fired_at = $2::text::timestamptz,
                            reminder_deferred_until = NULL
         FROM input i
         WHERE t.id = i.id AND i.fire AND t.version = i.version
           AND t.reminder_fired_at IS NULL AND NOT t.completed
-        RETURNING t.id, t.user_id, t.list_id, todo_fields(t) AS fields)",
+          AND t.list_id IN (SELECT id FROM lk)
+        RETURNING t.id, ",
+        recipient!(),
+        " AS recipient, t.list_id, todo_fields(t) AS fields)"
+    ),
     "deferred AS (
         UPDATE todos t SET reminder_deferred_until = i.defer_until
         FROM input i
@@ -51,15 +73,15 @@ const CLAIM_CTES: &[&str] = &[
           AND t.reminder_fired_at IS NULL
         RETURNING t.id)",
     "seq AS (
-        UPDATE users u SET change_seq = u.change_seq + 1
-        WHERE u.id IN (SELECT user_id FROM claimed)
-        RETURNING u.id, u.change_seq)",
+        UPDATE lists l SET change_seq = l.change_seq + 1
+        WHERE l.id IN (SELECT list_id FROM claimed)
+        RETURNING l.id, l.change_seq)",
     "audit AS (
         INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after,
                                 list_id, actor_id)
-        SELECT c.user_id, c.id, 'reminder', '{}', $2::text::timestamptz, seq.change_seq,
-               event_data(c.id, c.fields), c.list_id, c.user_id
-        FROM claimed c JOIN seq ON seq.id = c.user_id)",
+        SELECT c.recipient, c.id, 'reminder', '{}', $2::text::timestamptz, seq.change_seq,
+               event_data(c.id, c.fields), c.list_id, c.recipient
+        FROM claimed c JOIN seq ON seq.id = c.list_id)",
 ];
 
 #[derive(Deserialize)]
@@ -89,7 +111,7 @@ pub fn sweep(ctx: &Ctx) -> Result<u64, ApiError> {
                 COALESCE(t.reminder_deferred_until, t.remind_at,
                          t.due_at - make_interval(mins => COALESCE(p.lead_minutes, $4::int8::int4))) AS due,
                 CASE WHEN p.user_id IS NOT NULL THEN {} END AS preferences
-         FROM todos t LEFT JOIN notification_preferences p ON p.user_id = t.user_id
+         FROM todos t LEFT JOIN notification_preferences p ON p.user_id = {}
          WHERE NOT t.completed AND t.reminder_fired_at IS NULL
            AND (t.remind_at IS NOT NULL OR t.due_at IS NOT NULL)
            AND COALESCE(t.reminder_deferred_until, t.remind_at, t.due_at) <= $2::text::timestamptz
@@ -98,7 +120,8 @@ pub fn sweep(ctx: &Ctx) -> Result<u64, ApiError> {
                         t.due_at - make_interval(mins => COALESCE(p.lead_minutes, $4::int8::int4)))
                <= $1::text::timestamptz
          ORDER BY due, t.id LIMIT $3::int8",
-        notifications::PREFERENCES_JSON
+        notifications::PREFERENCES_JSON,
+        recipient!(),
     );
     let found: Candidates = Statement::object(
         &[],

@@ -19,7 +19,7 @@ use native::{AllowedHosts, NativeHttp};
 use todo_core::auth::Caller;
 use todo_core::ports::{Ctx, Db, SystemClock};
 use todo_core::todos::store;
-use todo_core::todos::{ListQuery, NewTodo, SyncToken, TodoChanges, TodoTitle};
+use todo_core::todos::{ListQuery, NewTodo, TodoChanges, TodoTitle};
 use uuid::Uuid;
 
 /// Todos held by the user whose list, updates and toggles are measured.
@@ -79,11 +79,11 @@ fn bench_todos(c: &mut Criterion) {
 
     // What a waiting long-poll sends every 500 ms: the sync after the
     // latest change, which finds nothing.
-    let caught_up = store::changes(&ctx, &user, SyncToken::at(0), 100).unwrap();
-    let latest = SyncToken::decode(&caught_up.sync_token).unwrap();
+    let caught_up = store::list(&ctx, &user, &first_page).unwrap();
+    let latest = store::open_token(&ctx, &caught_up.sync_token, "since").unwrap();
     group.bench_function("long-poll check, nothing new (user holding 10,000)", |b| {
         b.iter(|| {
-            let feed = store::changes(&ctx, &user, latest, 100).unwrap();
+            let feed = store::changes(&ctx, &user, &latest, 100).unwrap();
             assert!(feed.items.is_empty() && feed.deleted.is_empty());
         })
     });

@@ -1246,7 +1246,10 @@ fn a_long_poll_with_nothing_new_checks_every_half_second_and_answers_the_same_to
     let reply = ada.list(&format!("since={token}&wait=2"));
     assert_eq!(
         reply,
-        json!({"items": [], "deleted": [], "reminders": [], "sync_token": token, "has_more": false})
+        json!({
+            "items": [], "deleted": [], "reminders": [], "lists": [], "removed_lists": [],
+            "sync_token": token, "has_more": false,
+        })
     );
     // The test clock fast-forwards the sleeps: 2 s in four checks' pauses.
     assert_eq!(app.clock.sleeps(), half_seconds(4));
@@ -1492,12 +1495,16 @@ fn the_api_document_is_served_as_openapi_3_1() {
 }
 
 #[test]
-fn every_todos_route_is_documented_and_every_documented_one_exists() {
+fn every_todos_and_lists_route_is_documented_and_every_documented_one_exists() {
     let documented: HashSet<(String, String)> = DOCUMENT["paths"]
         .as_object()
         .unwrap()
         .iter()
-        .filter(|(path, _)| path.starts_with("/api/todos"))
+        .filter(|(path, _)| {
+            ["/api/todos", "/api/lists", "/api/invitations"]
+                .iter()
+                .any(|prefix| path.starts_with(prefix))
+        })
         .flat_map(|(path, item)| {
             item.as_object()
                 .unwrap()
@@ -1510,6 +1517,11 @@ fn every_todos_route_is_documented_and_every_documented_one_exists() {
     let implemented: HashSet<(String, String)> = ROUTES
         .iter()
         .flat_map(|r| r.methods.iter().map(|m| (r.path.to_owned(), m.to_string())))
+        .chain(
+            todo_core::lists::http::ROUTES
+                .iter()
+                .flat_map(|r| r.methods.iter().map(|m| (r.path.to_owned(), m.to_string()))),
+        )
         .collect();
     assert_eq!(documented, implemented);
 }

@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 use native::testing::{parse_time, TestClock, TestDb, TestVars};
 use native::{AllowedHosts, NativeDb, NativeHttp};
 use todo_core::auth::Caller;
-use todo_core::db::{Json, Params};
+use todo_core::db::Json;
 use todo_core::ports::Db;
 use todo_core::ports::{Clock, Ctx};
-use todo_core::todos::store::{self, list_sql, TodoError};
+use todo_core::todos::store::{self, list_sql, ListSql, TodoError};
 use todo_core::todos::{
     DueAt, HistoryQuery, ListQuery, NewTodo, Priority, Recurrence, SyncToken, Tags, TodoChanges,
     TodoTitle,
@@ -112,7 +112,7 @@ fn the_library_api_covers_a_todos_whole_life() {
     let stats = store::stats(&ctx, &ada).unwrap();
     assert_eq!((stats.total, stats.done, stats.by_priority.high), (1, 1, 1));
 
-    assert_eq!(store::clear_completed(&ctx, &ada, None).unwrap(), 1);
+    assert_eq!(store::clear_completed(&ctx, &ada, None, None).unwrap(), 1);
     assert!(matches!(
         store::get(&ctx, &ada, todo.id),
         Err(TodoError::NotFound)
@@ -326,9 +326,14 @@ fn a_refused_change_writes_no_audit_row() {
 /// The plan of one part of a list statement, run as the app runs it: a
 /// scoped statement with that part alone, planned once for any arguments
 /// (a generic plan names the parameters, where a custom one shows values).
-fn plan(db: &NativeDb, part: Json<'_>, params: &Params) -> String {
+fn plan(db: &NativeDb, sql: &ListSql, part: Json<'_>) -> String {
+    let ctes: Vec<&str> = sql.ctes.iter().map(String::as_str).collect();
     let plan = db
-        .explain(&Caller::statement(&[], &[("part", part)], params.clone()))
+        .explain(&Caller::statement(
+            &ctes,
+            &[("part", part)],
+            sql.params.clone(),
+        ))
         .unwrap();
     assert!(plan.contains("($1)::uuid"), "not a generic plan: {plan}");
     plan
@@ -441,30 +446,36 @@ fn every_list_query_is_served_by_an_index() {
         } else {
             &world.db
         };
-        let page_plan = plan(page_db, Json::Rows(&sql.page), &sql.params);
+        let page_plan = plan(page_db, &sql, Json::Rows(&sql.page));
         assert!(
             !page_plan.contains(seq_scan),
             "{q:?}\n{}\n{page_plan}",
             sql.page
         );
-        let total_plan = plan(&discouraged, Json::Value(&sql.total), &sql.params);
+        let total_plan = plan(&discouraged, &sql, Json::Value(&sql.total));
         assert!(
             !total_plan.contains(seq_scan),
             "{q:?}\n{}\n{total_plan}",
             sql.total
         );
         // The audit table is tiny here; show that its index can serve it.
-        let deleted_plan = plan(&discouraged, Json::Value(&sql.deleted), &sql.params);
+        let deleted_plan = plan(&discouraged, &sql, Json::Value(&sql.deleted));
         assert!(
             !deleted_plan.contains("Seq Scan on todo_audit"),
             "{deleted_plan}"
         );
     }
-    // The plain first page, the most common request, reads only its rows.
+    // The plain first page, the most common request, reads at most a page
+    // of each list, in order, from the list's index (and sorts only those).
     let first = list_sql(&ada, &ListQuery::default(), None, now);
-    let first_plan = plan(&world.db, Json::Rows(&first.page), &first.params);
-    assert!(first_plan.contains("Index Scan"), "{first_plan}");
-    assert!(!first_plan.contains("Sort"), "{first_plan}");
+    let first_plan = plan(&world.db, &first, Json::Rows(&first.page));
+    assert!(
+        first_plan.contains("Index Scan using todos_list_created on todos"),
+        "{first_plan}"
+    );
+    let per_list = first_plan.split("Nested Loop").nth(1).unwrap_or_default();
+    assert!(per_list.contains("Limit"), "{first_plan}");
+    assert!(!per_list.contains("Sort"), "{first_plan}");
 }
 
 /// A long-poll sends the delta sync's statement every half second while it
@@ -491,7 +502,8 @@ fn the_long_poll_check_reads_changes_through_their_indexes() {
                 SELECT $1::text::uuid, gen_random_uuid(), 'delete',
                        '2026-03-01T00:00:00Z'::timestamptz + i * interval '1 minute', 10000 + i
                 FROM generate_series(1, 5000) AS i)
-             UPDATE users SET change_seq = 15000, todo_count = 9999 WHERE id = $1::text::uuid",
+             , counted AS (UPDATE users SET todo_count = 9999 WHERE id = $1::text::uuid)
+             UPDATE lists SET change_seq = 15000 WHERE owner_id = $1::text::uuid AND inbox",
             &[ada.user_id.into()],
         )
         .unwrap();
@@ -505,15 +517,23 @@ fn the_long_poll_check_reads_changes_through_their_indexes() {
     world.db.execute("VACUUM ANALYZE todo_audit", &[]).unwrap();
 
     // Caught up: Ada's latest change is that delete.
-    let feed = store::changes(&ctx, &ada, SyncToken::at(15_001), 10).unwrap();
-    let token = SyncToken::decode(&feed.sync_token).unwrap();
-    assert_eq!(token, SyncToken::at(15_002));
-    let plan = world
-        .db
-        .explain(&store::changes_statement(&ada, token, 50))
+    let feed = store::changes(&ctx, &ada, &opened(&ctx, "0000000000003a99"), 10).unwrap();
+    let caught_up = opened(&ctx, &feed.sync_token);
+    assert_eq!(caught_up.positions.len(), 1);
+    assert_eq!(caught_up.positions[0].seq, 15_002);
+    let statement = store::changes_statement(&ada, &caught_up, 50);
+    let plan = world.db.explain(&statement).unwrap();
+    assert!(plan.contains("todos_list_change"), "{plan}");
+    assert!(plan.contains("todo_audit_list_gone"), "{plan}");
+    assert!(plan.contains("todo_audit_list_reminders"), "{plan}");
+    // The todos of a list the caller lost are read once, whole: with one
+    // list holding the whole table a sequential read is the cheapest plan
+    // for them, so the check is that an index can serve every part.
+    let discouraged = world.test_db.db();
+    discouraged
+        .execute("SET enable_seqscan = off", &[])
         .unwrap();
-    assert!(plan.contains("todos_user_change"), "{plan}");
-    assert!(plan.contains("todo_audit_deleted_seq"), "{plan}");
+    let plan = discouraged.explain(&statement).unwrap();
     assert!(!plan.contains("Seq Scan"), "{plan}");
 }
 
@@ -577,12 +597,19 @@ fn concurrent_creates_never_pass_the_limit() {
 }
 
 /// The user row's todo counter and latest change number.
+/// A sync token as the API handed it out, opened.
+fn opened(ctx: &Ctx, raw: &str) -> SyncToken {
+    store::open_token(ctx, raw, "since").unwrap()
+}
+
+/// The user's todo count and their Inbox's change number.
 fn counters(world: &World, user: &Caller) -> (i32, i64) {
     let row = world
         .test_db
         .client()
         .query_one(
-            "SELECT todo_count, change_seq FROM users WHERE id = $1::text::uuid",
+            "SELECT u.todo_count, l.change_seq FROM users u JOIN lists l ON l.owner_id = u.id
+             WHERE u.id = $1::text::uuid AND l.inbox",
             &[&user.user_id.to_string()],
         )
         .unwrap();
@@ -591,7 +618,6 @@ fn counters(world: &World, user: &Caller) -> (i32, i64) {
 
 #[test]
 fn many_todos_are_created_in_their_order_as_one_change() {
-    use todo_core::todos::SyncToken;
     let world = World::new("2026-06-01T12:00:00Z");
     let ctx = world.ctx();
     let ada = world.user("ada@example.com");
@@ -625,16 +651,10 @@ fn many_todos_are_created_in_their_order_as_one_change() {
     assert_eq!(ids, created.iter().map(|t| t.id).collect::<Vec<_>>());
     // One change: counted once, and followed by sync like any other.
     assert_eq!(counters(&world, &ada), (3, 1));
-    let feed = store::changes(
-        &ctx,
-        &ada,
-        SyncToken::decode(&before.sync_token).unwrap(),
-        2,
-    )
-    .unwrap();
+    let feed = store::changes(&ctx, &ada, &opened(&ctx, &before.sync_token), 2).unwrap();
     assert_eq!(feed.items.len(), 2);
     assert!(feed.has_more);
-    let rest = store::changes(&ctx, &ada, SyncToken::decode(&feed.sync_token).unwrap(), 2).unwrap();
+    let rest = store::changes(&ctx, &ada, &opened(&ctx, &feed.sync_token), 2).unwrap();
     assert_eq!(rest.items.len(), 1);
     assert!(!rest.has_more);
     // Nothing to create is nothing done.
@@ -808,12 +828,11 @@ fn a_change_that_changes_nothing_is_not_a_new_version() {
 fn following_sync_tokens_never_misses_a_concurrent_change() {
     use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use todo_core::todos::SyncToken;
 
     let world = World::new("2026-06-01T12:00:00Z");
     let ada = world.user("ada@example.com");
     let start = store::list(&world.ctx(), &ada, &ListQuery::default()).unwrap();
-    let mut token = SyncToken::decode(&start.sync_token).unwrap();
+    let mut token = opened(&world.ctx(), &start.sync_token);
     let mut mirror: BTreeMap<Uuid, i64> = BTreeMap::new();
     let writing = AtomicBool::new(true);
 
@@ -840,14 +859,14 @@ fn following_sync_tokens_never_misses_a_concurrent_change() {
         let db = world.test_db.db();
         let ctx = Ctx::new(&db, &world.http, &world.vars, &world.clock);
         let mut sync = |token: &mut SyncToken| loop {
-            let feed = store::changes(&ctx, &ada, *token, 7).unwrap();
+            let feed = store::changes(&ctx, &ada, token, 7).unwrap();
             for todo in feed.items {
                 mirror.insert(todo.id, todo.version);
             }
             for id in feed.deleted {
                 mirror.remove(&id);
             }
-            *token = SyncToken::decode(&feed.sync_token).unwrap();
+            *token = opened(&ctx, &feed.sync_token);
             if !feed.has_more {
                 break;
             }
@@ -874,7 +893,6 @@ fn following_sync_tokens_never_misses_a_concurrent_change() {
 
 #[test]
 fn one_change_larger_than_a_page_is_split_across_pages_without_loss() {
-    use todo_core::todos::SyncToken;
     let world = World::new("2026-06-01T12:00:00Z");
     let ctx = world.ctx();
     let ada = world.user("ada@example.com");
@@ -887,17 +905,17 @@ fn one_change_larger_than_a_page_is_split_across_pages_without_loss() {
     let token = store::list(&ctx, &ada, &ListQuery::default())
         .unwrap()
         .sync_token;
-    assert_eq!(store::clear_completed(&ctx, &ada, None).unwrap(), 5);
-    let mut token = SyncToken::decode(&token).unwrap();
+    assert_eq!(store::clear_completed(&ctx, &ada, None, None).unwrap(), 5);
+    let mut token = opened(&ctx, &token);
     let mut deleted = Vec::new();
     let mut pages = 0;
     loop {
-        let feed = store::changes(&ctx, &ada, token, 2).unwrap();
+        let feed = store::changes(&ctx, &ada, &token, 2).unwrap();
         assert!(feed.items.is_empty());
         assert!(feed.deleted.len() <= 2);
         deleted.extend(feed.deleted);
         pages += 1;
-        token = SyncToken::decode(&feed.sync_token).unwrap();
+        token = opened(&ctx, &feed.sync_token);
         if !feed.has_more {
             break;
         }
@@ -907,6 +925,6 @@ fn one_change_larger_than_a_page_is_split_across_pages_without_loss() {
     ids.sort();
     assert_eq!(deleted, ids);
     // Nothing more after the last token.
-    let feed = store::changes(&ctx, &ada, token, 2).unwrap();
+    let feed = store::changes(&ctx, &ada, &token, 2).unwrap();
     assert!(feed.items.is_empty() && feed.deleted.is_empty() && !feed.has_more);
 }

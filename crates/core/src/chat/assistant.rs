@@ -383,12 +383,14 @@ fn naming<'a>(
             by: By::Ids(referred),
             status,
             limit: limit.max(1),
+            list: None,
         });
     }
     Some(Naming {
         by: By::TitleWords(words?),
         status,
         limit: MATCH_LIMIT,
+        list: None,
     })
 }
 

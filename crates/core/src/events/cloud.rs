@@ -24,16 +24,27 @@ pub enum EventType {
     Deleted,
     /// A reminder of the todo fired (the reminder sweep records it).
     Reminder,
+    ListCreated,
+    /// Renamed, recoloured, handed over, or a member's role changed.
+    ListUpdated,
+    ListDeleted,
+    MemberAdded,
+    MemberRemoved,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 11] = [
         EventType::Created,
         EventType::Updated,
         EventType::Completed,
         EventType::Reopened,
         EventType::Deleted,
         EventType::Reminder,
+        EventType::ListCreated,
+        EventType::ListUpdated,
+        EventType::ListDeleted,
+        EventType::MemberAdded,
+        EventType::MemberRemoved,
     ];
 
     /// The CloudEvents `type`: reverse-DNS, as the spec recommends.
@@ -45,6 +56,11 @@ impl EventType {
             EventType::Reopened => "dev.todo-spin.todo.reopened",
             EventType::Deleted => "dev.todo-spin.todo.deleted",
             EventType::Reminder => "dev.todo-spin.todo.reminder",
+            EventType::ListCreated => "dev.todo-spin.list.created",
+            EventType::ListUpdated => "dev.todo-spin.list.updated",
+            EventType::ListDeleted => "dev.todo-spin.list.deleted",
+            EventType::MemberAdded => "dev.todo-spin.list.member.added",
+            EventType::MemberRemoved => "dev.todo-spin.list.member.removed",
         }
     }
 
@@ -58,6 +74,11 @@ impl EventType {
             "toggle" if data["completed"] == false => EventType::Reopened,
             "delete" => EventType::Deleted,
             "reminder" => EventType::Reminder,
+            "list.created" => EventType::ListCreated,
+            "list.updated" => EventType::ListUpdated,
+            "list.deleted" => EventType::ListDeleted,
+            "list.member.added" => EventType::MemberAdded,
+            "list.member.removed" => EventType::MemberRemoved,
             _ => return None,
         })
     }
@@ -68,10 +89,16 @@ impl EventType {
 pub struct AuditEvent {
     /// The audit row's id: unique, and the same every time the event is sent.
     pub id: i64,
-    pub todo_id: Uuid,
+    /// `None` for an event of a list itself.
+    pub todo_id: Option<Uuid>,
+    pub list_id: Option<Uuid>,
     pub action: String,
-    /// The todo after the change (before it, for a delete).
+    /// The todo after the change (before it, for a delete), or the list.
     pub after: Option<serde_json::Value>,
+    /// Who made the change (`{"id", "name"}`); `None` for a reminder, or
+    /// once their account is gone.
+    #[serde(default)]
+    pub actor: Option<serde_json::Value>,
     pub at: DateTime<Utc>,
     /// The event's send number (migration V14), given by the pass that first
     /// claimed it: its entry id in a Redis stream (`<send_seq>-0`).
@@ -79,9 +106,9 @@ pub struct AuditEvent {
     pub send_seq: Option<i64>,
 }
 
-/// A CloudEvent 1.0 with JSON data. No extension attributes: a broker learns
-/// nothing of the user beyond the todo itself (the data carries no user id;
-/// a consumer that must find the owner looks the todo up by its id).
+/// A CloudEvent 1.0 with JSON data. No extension attributes: `data` is the
+/// todo (with its `list_id`) or the list, and `data.actor` the member who
+/// made the change (a reminder names none).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CloudEvent {
     pub specversion: String,
@@ -89,7 +116,7 @@ pub struct CloudEvent {
     pub source: String,
     #[serde(rename = "type")]
     pub kind: String,
-    /// The todo's id.
+    /// The todo's id, or for an event of a list, the list's.
     pub subject: String,
     pub time: String,
     pub datacontenttype: String,
@@ -99,8 +126,14 @@ pub struct CloudEvent {
 impl CloudEvent {
     /// The CloudEvent of an audit row, from `source`.
     pub fn of(event: &AuditEvent, source: &str) -> Result<Self, DbError> {
-        let data = event.after.clone().ok_or_else(|| {
+        let mut data = event.after.clone().ok_or_else(|| {
             DbError::Decode(format!("audit row {} has no data (`after`)", event.id))
+        })?;
+        if let (Some(actor), Some(fields)) = (&event.actor, data.as_object_mut()) {
+            fields.insert("actor".into(), actor.clone());
+        }
+        let subject = event.todo_id.or(event.list_id).ok_or_else(|| {
+            DbError::Decode(format!("audit row {} names no todo or list", event.id))
         })?;
         let kind = EventType::of(&event.action, &data).ok_or_else(|| {
             DbError::Decode(format!(
@@ -113,7 +146,7 @@ impl CloudEvent {
             id: event.id.to_string(),
             source: source.to_owned(),
             kind: kind.as_str().into(),
-            subject: event.todo_id.to_string(),
+            subject: subject.to_string(),
             time: event.at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
             datacontenttype: "application/json".into(),
             data,
@@ -133,9 +166,11 @@ mod tests {
     fn audit(action: &str, after: serde_json::Value) -> AuditEvent {
         AuditEvent {
             id: 42,
-            todo_id: Uuid::from_u128(7),
+            todo_id: Some(Uuid::from_u128(7)),
+            list_id: Some(Uuid::from_u128(9)),
             action: action.into(),
             after: Some(after),
+            actor: Some(json!({"id": Uuid::from_u128(3), "name": "Ada"})),
             at: DateTime::parse_from_rfc3339("2026-12-03T08:00:00.250Z")
                 .unwrap()
                 .to_utc(),
@@ -157,9 +192,23 @@ mod tests {
                 "subject": "00000000-0000-0000-0000-000000000007",
                 "time": "2026-12-03T08:00:00.250Z",
                 "datacontenttype": "application/json",
-                "data": data,
+                "data": {
+                    "id": Uuid::from_u128(7), "title": "Pay rent", "completed": false,
+                    "actor": {"id": Uuid::from_u128(3), "name": "Ada"},
+                },
             })
         );
+    }
+
+    #[test]
+    fn a_list_event_is_about_the_list() {
+        let mut row = audit("list.member.added", json!({"id": Uuid::from_u128(9)}));
+        row.todo_id = None;
+        let event = CloudEvent::of(&row, DEFAULT_SOURCE).unwrap();
+        assert_eq!(event.kind, "dev.todo-spin.list.member.added");
+        assert_eq!(event.subject, Uuid::from_u128(9).to_string());
+        row.list_id = None;
+        assert!(CloudEvent::of(&row, DEFAULT_SOURCE).is_err());
     }
 
     #[test]
@@ -180,6 +229,15 @@ mod tests {
             ("toggle", json!({}), None),
             ("delete", json!({}), Some(EventType::Deleted)),
             ("reminder", json!({}), Some(EventType::Reminder)),
+            ("list.created", json!({}), Some(EventType::ListCreated)),
+            ("list.updated", json!({}), Some(EventType::ListUpdated)),
+            ("list.deleted", json!({}), Some(EventType::ListDeleted)),
+            (
+                "list.member.removed",
+                json!({}),
+                Some(EventType::MemberRemoved),
+            ),
+            ("move_out", json!({}), None),
             ("rename", json!({}), None),
         ];
         for (action, data, want) in table {
@@ -188,7 +246,10 @@ mod tests {
             assert_eq!(event.is_ok(), want.is_some(), "{action}");
         }
         for kind in EventType::ALL {
-            assert!(kind.as_str().starts_with("dev.todo-spin.todo."));
+            assert!(
+                kind.as_str().starts_with("dev.todo-spin.todo.")
+                    || kind.as_str().starts_with("dev.todo-spin.list.")
+            );
         }
     }
 

@@ -219,8 +219,11 @@ const TAKE_LEASE: &[&str] = &[
     WHERE o.audit_id = fresh.audit_id
     RETURNING o.audit_id, o.send_seq)",
 ];
-const BATCH_SQL: &str = "SELECT a.id, a.todo_id, a.action, a.after, a.at,
-        COALESCE(b.send_seq, n.send_seq) AS send_seq
+const BATCH_SQL: &str = "SELECT a.id, a.todo_id, a.list_id, a.action, a.after, a.at,
+        COALESCE(b.send_seq, n.send_seq) AS send_seq,
+        CASE WHEN a.action <> 'reminder' THEN (
+            SELECT json_build_object('id', u.id, 'name', u.name)
+            FROM users u WHERE u.id = a.actor_id) END AS actor
     FROM batch b JOIN todo_audit a ON a.id = b.audit_id
     LEFT JOIN numbered n ON n.audit_id = b.audit_id
     ORDER BY COALESCE(b.send_seq, n.send_seq)";

@@ -348,9 +348,11 @@ mod tests {
         (
             AuditEvent {
                 id,
-                todo_id: Uuid::from_u128(todo),
+                todo_id: Some(Uuid::from_u128(todo)),
+                list_id: None,
                 action: "update".into(),
                 after: None,
+                actor: None,
                 at: Utc::now(),
                 send_seq: Some(id),
             },

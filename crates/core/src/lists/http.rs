@@ -37,7 +37,7 @@ pub const ROUTES: &[RouteSpec<Route>] = &[
     RouteSpec {
         route: Route::List,
         path: "/api/lists/{id}",
-        methods: &[Method::GET, Method::PATCH],
+        methods: &[Method::GET, Method::PATCH, Method::DELETE],
     },
     RouteSpec {
         route: Route::Members,
@@ -141,6 +141,10 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         (Route::List, [id]) if method == Method::PATCH => {
             let body: PatchListBody = parse_json(req)?;
             ok(&store::update(ctx, caller, *id, &body.parse()?)?)
+        }
+        (Route::List, [id]) if method == Method::DELETE => {
+            store::delete(ctx, caller, *id)?;
+            Ok(empty(StatusCode::NO_CONTENT))
         }
         (Route::List, [id]) => ok(&store::get(ctx, caller, *id)?),
         (Route::Members, [id]) => ok(&json!({ "items": store::members(ctx, caller, *id)? })),

@@ -72,12 +72,47 @@ macro_rules! list_columns {
     };
 }
 
+/// The event of a change of the lists `$from` (a CTE of `lists` rows, as
+/// they are after the change), at each list's change number, by the caller:
+/// an audit row, which is the outbox (see `crate::events`). `$member` adds
+/// to the list's data (a `jsonb` expression): the member the event is about.
+macro_rules! list_event {
+    ($action:literal, $from:literal) => {
+        list_event!($action, $from, "'{}'::jsonb")
+    };
+    ($action:literal, $from:literal, $member:literal) => {
+        concat!(
+            "INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after,
+                                    list_id, actor_id)
+            SELECT (SELECT id FROM auth), NULL, '",
+            $action,
+            "', '{}', now(), l.change_seq,
+                jsonb_build_object('id', l.id, 'name', l.name, 'color', l.color,
+                                   'owner_id', l.owner_id, 'member_count', l.member_count) || ",
+            $member,
+            ", l.id, (SELECT id FROM auth)
+            FROM ",
+            $from,
+            " l"
+        )
+    };
+}
+
 /// A member row's role as the API names it.
 macro_rules! member_role {
     () => {
         "CASE WHEN l.owner_id = m.user_id THEN 'owner' ELSE m.role END"
     };
 }
+
+/// The caller's lists as [`List`]s, in scoped SQL; more conditions on the
+/// list `l` may follow (`AND ...`).
+pub const LISTS_OF_CALLER: &str = concat!(
+    "SELECT ",
+    list_columns!(member_role!()),
+    " FROM list_members m JOIN lists l ON l.id = m.list_id
+    WHERE m.user_id = (SELECT id FROM auth)"
+);
 
 /// What every statement answers about the list `$3` besides its result.
 #[derive(Deserialize)]
@@ -230,6 +265,7 @@ pub fn create(
             "m AS (
                 INSERT INTO list_members (list_id, user_id, role, joined_at)
                 SELECT id, owner_id, 'editor', created_at FROM l)",
+            concat!("ev AS (", list_event!("list.created", "l"), ")"),
         ],
         &[(
             "list",
@@ -267,7 +303,8 @@ pub fn update(
         ctx,
         caller,
         id,
-        &["l AS (
+        &[
+            "l AS (
             UPDATE lists l SET
                 name = COALESCE($4::text, l.name),
                 color = CASE WHEN $5::bool THEN $6::text ELSE l.color END,
@@ -275,7 +312,9 @@ pub fn update(
                 updated_at = $7::text::timestamptz
             WHERE l.id = $3::text::uuid AND l.owner_id = (SELECT id FROM auth)
               AND NOT (l.inbox AND $4::text IS NOT NULL)
-            RETURNING l.*)"],
+            RETURNING l.*)",
+            concat!("ev AS (", list_event!("list.updated", "l"), ")"),
+        ],
         &[(
             "list",
             Json::Row(concat!("SELECT ", list_columns!("'owner'"), " FROM l")),
@@ -296,6 +335,60 @@ pub fn update(
         return Err(INBOX_IS_PRIVATE);
     }
     the_list(scope.result)
+}
+
+/// Deletes a list and its todos (its owner only; never the Inbox). Each
+/// todo leaves a tombstone at the list's last change number, so that every
+/// member's sync sees it deleted, and its event.
+pub fn delete(ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<(), ListError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        deleted: bool,
+    }
+    let scope: Scope<Answer> = scoped(
+        ctx,
+        caller,
+        id,
+        &[
+            "locked AS (
+                SELECT l.* FROM lists l
+                WHERE l.id = (SELECT id FROM membership) AND l.owner_id = (SELECT id FROM auth)
+                  AND NOT l.inbox
+                FOR UPDATE)",
+            // The list's last change: its row goes, so nothing updates it.
+            "last AS (
+                SELECT l.id, l.name, l.color, l.owner_id, l.member_count,
+                       l.change_seq + 1 AS change_seq
+                FROM locked l)",
+            "del AS (
+                DELETE FROM todos t WHERE t.list_id = (SELECT id FROM last)
+                RETURNING t.id, t.list_id, todo_fields(t) AS fields)",
+            "counted AS (
+                UPDATE users u SET todo_count = u.todo_count - (SELECT count(*) FROM del)::int,
+                    owned_lists = u.owned_lists - 1
+                WHERE u.id = (SELECT owner_id FROM last))",
+            "audit AS (
+                INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq,
+                                        after, list_id, actor_id)
+                SELECT (SELECT id FROM auth), del.id, 'delete', todo_changes(del.fields, '{}'),
+                       $4::text::timestamptz, last.change_seq, event_data(del.id, del.fields),
+                       del.list_id, (SELECT id FROM auth)
+                FROM del, last)",
+            concat!("ev AS (", list_event!("list.deleted", "last"), ")"),
+            "gone AS (DELETE FROM lists l WHERE l.id = (SELECT id FROM last) RETURNING l.id)",
+        ],
+        &[("deleted", Json::Value("EXISTS (SELECT FROM gone)"))],
+        vec![ctx.clock.now().into()],
+    )?;
+    owner_only(&scope)?;
+    if scope.inbox {
+        return Err(INBOX_IS_PRIVATE);
+    }
+    if scope.result.deleted {
+        Ok(())
+    } else {
+        Err(DbError::Decode("a list's deletion deleted nothing".into()).into())
+    }
 }
 
 /// The members of a list, the owner first, then by name; for any member.
@@ -368,13 +461,14 @@ pub fn set_role(
                     version = l.version + 1, change_seq = l.change_seq + 1,
                     updated_at = $7::text::timestamptz
                 WHERE l.id = (SELECT id FROM locked) AND EXISTS (SELECT FROM heir)
-                RETURNING l.id)",
+                RETURNING l.*)",
             "heir_row AS (
                 UPDATE list_members m SET role = 'editor'
                 WHERE m.list_id = (SELECT id FROM handed) AND m.user_id = (SELECT id FROM heir))",
             "former AS (
                 UPDATE users u SET owned_lists = u.owned_lists - 1
                 WHERE u.id = (SELECT id FROM auth) AND EXISTS (SELECT FROM handed))",
+            concat!("ev AS (", list_event!("list.updated", "handed"), ")"),
         ]
     } else {
         &[
@@ -385,6 +479,21 @@ pub fn set_role(
                 WHERE m.list_id = (SELECT id FROM locked)
                   AND m.user_id = (SELECT user_id FROM target WHERE NOT owns)
                 RETURNING m.list_id)",
+            // Every member's sync hears of it (the member's role is theirs).
+            "bumped AS (
+                UPDATE lists l SET version = l.version + 1, change_seq = l.change_seq + 1
+                WHERE l.id = (SELECT list_id FROM handed)
+                RETURNING l.*)",
+            concat!(
+                "ev AS (",
+                list_event!(
+                    "list.updated",
+                    "bumped",
+                    "jsonb_build_object('member', jsonb_build_object(
+                        'user_id', $4::text::uuid, 'role', $5::text))"
+                ),
+                ")"
+            ),
         ]
     };
     let scope: Scope<MemberAnswer> = scoped(
@@ -456,7 +565,37 @@ pub fn remove_member(ctx: &Ctx, caller: &Caller, list: Uuid, user: Uuid) -> Resu
             "counted AS (
                 UPDATE lists l SET member_count = l.member_count - 1,
                     change_seq = l.change_seq + 1
-                WHERE l.id = (SELECT list_id FROM gone))",
+                WHERE l.id = (SELECT list_id FROM gone)
+                RETURNING l.*)",
+            // Whoever leaves is unassigned from the list's todos.
+            "assigned AS (
+                SELECT t.id, todo_fields(t) AS old_fields FROM todos t
+                WHERE t.list_id = (SELECT id FROM locked) AND t.assignee_id = $4::text::uuid
+                FOR UPDATE)",
+            "unassigned AS (
+                UPDATE todos t SET assignee_id = NULL, version = t.version + 1,
+                    updated_at = $5::text::timestamptz,
+                    change_seq = (SELECT change_seq FROM counted)
+                FROM assigned a
+                WHERE t.id = a.id AND EXISTS (SELECT FROM counted)
+                RETURNING t.id, t.list_id, t.updated_at, t.change_seq, a.old_fields,
+                          todo_fields(t) AS new_fields)",
+            "audit AS (
+                INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq,
+                                        after, list_id, actor_id)
+                SELECT (SELECT id FROM auth), id, 'update', todo_changes(old_fields, new_fields),
+                       updated_at, change_seq, event_data(id, new_fields), list_id,
+                       (SELECT id FROM auth)
+                FROM unassigned)",
+            concat!(
+                "ev AS (",
+                list_event!(
+                    "list.member.removed",
+                    "counted",
+                    "jsonb_build_object('member', jsonb_build_object('user_id', $4::text::uuid))"
+                ),
+                ")"
+            ),
         ],
         &[
             (
@@ -472,7 +611,7 @@ pub fn remove_member(ctx: &Ctx, caller: &Caller, list: Uuid, user: Uuid) -> Resu
             ),
             ("removed", Json::Value("EXISTS (SELECT FROM gone)")),
         ],
-        vec![user.into()],
+        vec![user.into(), ctx.clock.now().into()],
     )?;
     let answer = &scope.result;
     if answer.removed {
@@ -698,6 +837,16 @@ pub fn accept(ctx: &Ctx, caller: &Caller, invitation: Uuid) -> Result<List, List
                     change_seq = l.change_seq + 1
                 WHERE l.id = (SELECT list_id FROM answered)
                 RETURNING l.*)",
+            concat!(
+                "ev AS (",
+                list_event!(
+                    "list.member.added",
+                    "l",
+                    "jsonb_build_object('member', jsonb_build_object(
+                        'user_id', (SELECT id FROM auth), 'role', (SELECT role FROM inv)))"
+                ),
+                " WHERE EXISTS (SELECT FROM joined))"
+            ),
         ],
         &[
             ("found", Json::Value("EXISTS (SELECT FROM inv)")),

@@ -456,6 +456,11 @@ impl From<TodoError> for Failed {
                 "The list already holds {limit} tasks, the most allowed. Delete some tasks \
                  (for example completed ones) before adding more."
             )),
+            TodoError::Forbidden => Failed::Tool(
+                "This user is a viewer of that task's list and cannot change it; only its \
+                 owner can give them the editor role."
+                    .into(),
+            ),
         }
     }
 }

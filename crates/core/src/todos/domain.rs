@@ -14,6 +14,10 @@ pub const MAX_TODOS_PER_USER: i64 = 10_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Todo {
     pub id: Uuid,
+    /// The list the todo belongs to.
+    pub list_id: Uuid,
+    /// The member the todo is assigned to, if any.
+    pub assignee_id: Option<Uuid>,
     pub title: String,
     pub description: String,
     pub priority: Priority,
@@ -48,6 +52,10 @@ pub struct NewTodo {
     pub remind_at: Option<DueAt>,
     pub tags: Tags,
     pub recurrence: Recurrence,
+    /// `None`: the caller's Inbox (on a replace: the list it is in).
+    pub list_id: Option<Uuid>,
+    /// Must be a member of the list.
+    pub assignee_id: Option<Uuid>,
 }
 
 impl NewTodo {
@@ -61,6 +69,8 @@ impl NewTodo {
             remind_at: None,
             tags: Tags::default(),
             recurrence: Recurrence::default(),
+            list_id: None,
+            assignee_id: None,
         }
     }
 }
@@ -81,6 +91,10 @@ pub struct TodoChanges {
     /// Tags to take off, keeping the others.
     pub remove_tags: Option<Tags>,
     pub recurrence: Option<Recurrence>,
+    /// Moves the todo to this list (the editor role in both lists).
+    pub list_id: Option<Uuid>,
+    /// `Some(None)` unassigns.
+    pub assignee_id: Option<Option<Uuid>>,
 }
 
 impl From<NewTodo> for TodoChanges {
@@ -94,6 +108,8 @@ impl From<NewTodo> for TodoChanges {
             remind_at: Some(new.remind_at),
             tags: Some(new.tags),
             recurrence: Some(new.recurrence),
+            list_id: new.list_id,
+            assignee_id: Some(new.assignee_id),
             ..Self::default()
         }
     }
@@ -629,6 +645,8 @@ mod tests {
             .unwrap_or_default();
         let todo = Todo {
             id: Uuid::nil(),
+            list_id: Uuid::from_u128(1),
+            assignee_id: None,
             title: "Buy milk".into(),
             description: "2 litres".into(),
             priority: Priority::High,

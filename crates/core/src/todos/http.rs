@@ -9,7 +9,7 @@ use super::domain::{
     parse_todo_id, Description, DueAt, NewTodo, Priority, Recurrence, Tags, Todo, TodoChanges,
     TodoTitle,
 };
-use super::query::{ClearQuery, HistoryQuery, ListQuery};
+use super::query::{parse_list_id, ClearQuery, HistoryQuery, ListQuery};
 use super::{live, store};
 use crate::api::{allow_route, empty, json, parse_json, Request, Response, RouteSpec};
 use crate::auth::{require_caller, Caller};
@@ -75,9 +75,14 @@ pub fn match_route(path: &str) -> Option<(Route, Option<&str>)> {
     }
 }
 
-/// The todos component's entry point.
+/// The todos component's entry point: `/api/todos...`, and the lists
+/// routes (`/api/lists...`, `/api/invitations...`, see [`crate::lists::http`]).
 pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    let (route, raw_id) = match_route(req.uri().path()).ok_or_else(ApiError::not_found)?;
+    let path = req.uri().path();
+    if !path.starts_with("/api/todos") {
+        return crate::lists::http::handle(req, ctx);
+    }
+    let (route, raw_id) = match_route(path).ok_or_else(ApiError::not_found)?;
     allow_route(req, ROUTES, &route)?;
     let caller = &require_caller(req, ctx)?;
     // A malformed id names no todo: 404, like someone else's todo.
@@ -169,15 +174,18 @@ fn if_match(req: &Request) -> Option<Vec<i64>> {
 
 fn list(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     let query = ListQuery::parse(req.uri().query().unwrap_or("")).map_err(ApiError::validation)?;
-    match (query.since, query.wait) {
+    match (&query.since, query.wait) {
         (Some(since), Some(wait)) => Ok(json(
             StatusCode::OK,
             &live::changes_within(ctx, caller, since, query.limit, wait)?,
         )),
-        (Some(since), None) => Ok(json(
-            StatusCode::OK,
-            &store::changes(ctx, caller, since, query.limit)?,
-        )),
+        (Some(since), None) => {
+            let since = store::open_token(ctx, since, "since")?;
+            Ok(json(
+                StatusCode::OK,
+                &store::changes(ctx, caller, &since, query.limit)?,
+            ))
+        }
         (None, _) => Ok(json(StatusCode::OK, &store::list(ctx, caller, &query)?)),
     }
 }
@@ -226,7 +234,8 @@ fn patch(req: &Request, ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Response
 /// [`ClearQuery`]).
 fn clear_completed(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     let query = ClearQuery::parse(req.uri().query().unwrap_or("")).map_err(ApiError::validation)?;
-    let deleted = store::clear_completed(ctx, caller, query.unchanged_since)?;
+    let deleted =
+        store::clear_completed(ctx, caller, query.list, query.unchanged_since.as_deref())?;
     Ok(json(StatusCode::OK, &json!({ "deleted": deleted })))
 }
 
@@ -257,6 +266,11 @@ pub struct TodoBody {
     tags: Option<Vec<String>>,
     #[serde(default)]
     recurrence: Option<String>,
+    /// The list (default: the caller's Inbox; on a replace, the todo's own).
+    #[serde(default)]
+    list_id: Option<String>,
+    #[serde(default)]
+    assignee_id: Option<String>,
 }
 
 impl TodoBody {
@@ -285,6 +299,14 @@ impl TodoBody {
             "recurrence",
             or_default(self.recurrence.as_deref(), Recurrence::parse),
         );
+        let list_id = f.take(
+            "list_id",
+            self.list_id.as_deref().map(parse_list_id).transpose(),
+        );
+        let assignee_id = f.take(
+            "assignee_id",
+            self.assignee_id.as_deref().map(parse_list_id).transpose(),
+        );
         match (
             title,
             description,
@@ -293,6 +315,8 @@ impl TodoBody {
             remind_at,
             tags,
             recurrence,
+            list_id,
+            assignee_id,
         ) {
             (
                 Some(title),
@@ -302,6 +326,8 @@ impl TodoBody {
                 Some(remind_at),
                 Some(tags),
                 Some(recurrence),
+                Some(list_id),
+                Some(assignee_id),
             ) if f.is_empty() => Ok(NewTodo {
                 title,
                 description,
@@ -310,6 +336,8 @@ impl TodoBody {
                 remind_at,
                 tags,
                 recurrence,
+                list_id,
+                assignee_id,
             }),
             _ => Err(f.into_error()),
         }
@@ -337,6 +365,12 @@ pub struct PatchBody {
     tags: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "crate::api::nullable")]
     recurrence: Option<Option<String>>,
+    /// Moves the todo to this list.
+    #[serde(default, deserialize_with = "crate::api::nullable")]
+    list_id: Option<Option<String>>,
+    /// `null` unassigns.
+    #[serde(default, deserialize_with = "crate::api::nullable")]
+    assignee_id: Option<Option<String>>,
 }
 
 impl PatchBody {
@@ -370,6 +404,17 @@ impl PatchBody {
             recurrence: self
                 .recurrence
                 .and_then(|r| f.take("recurrence", or_default(r.as_deref(), Recurrence::parse))),
+            list_id: match self.list_id {
+                None => None,
+                Some(None) => {
+                    f.add("list_id", "must not be null: every todo is in a list");
+                    None
+                }
+                Some(Some(id)) => f.take("list_id", parse_list_id(&id)),
+            },
+            assignee_id: self
+                .assignee_id
+                .and_then(|a| f.take("assignee_id", a.as_deref().map(parse_list_id).transpose())),
             ..TodoChanges::default()
         };
         if f.is_empty() {

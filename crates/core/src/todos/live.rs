@@ -35,14 +35,16 @@ pub const CHECK_INTERVAL: Duration = Duration::from_millis(500);
 pub fn changes_within(
     ctx: &Ctx,
     caller: &Caller,
-    since: SyncToken,
+    raw_since: &str,
     limit: i64,
     wait: Wait,
 ) -> Result<ChangeFeed, ApiError> {
     let deadline = ctx.clock.now() + wait.duration();
-    let unchanged = since.encode();
-    let feed = store::changes(ctx, caller, since, limit)?;
-    if has_news(&feed, &unchanged) {
+    let since = store::open_token(ctx, raw_since, "since")?;
+    let feed = store::changes(ctx, caller, &since, limit)?;
+    // The same positions seal to the same token: one the client did not
+    // send is news.
+    if has_news(&feed, raw_since) {
         return Ok(feed);
     }
     let lease = match waits::acquire(ctx, caller, wait.duration())? {
@@ -50,7 +52,14 @@ pub fn changes_within(
         Some(Taken::Full { retry_after }) => return Err(waits::too_many_long_polls(retry_after)),
         Some(Taken::Lease(lease)) => lease,
     };
-    let answer = follow(ctx, caller, (since, limit), wait, deadline, feed);
+    let answer = follow(
+        ctx,
+        caller,
+        (&since, raw_since, limit),
+        wait,
+        deadline,
+        feed,
+    );
     waits::release(ctx, lease);
     Ok(answer?)
 }
@@ -59,14 +68,13 @@ pub fn changes_within(
 fn follow(
     ctx: &Ctx,
     caller: &Caller,
-    (since, limit): (SyncToken, i64),
+    (since, unchanged, limit): (&SyncToken, &str, i64),
     wait: Wait,
     deadline: chrono::DateTime<chrono::Utc>,
     mut feed: ChangeFeed,
 ) -> Result<ChangeFeed, TodoError> {
-    let unchanged = since.encode();
     for _ in 0..max_pauses(wait) {
-        if has_news(&feed, &unchanged) {
+        if has_news(&feed, unchanged) {
             break;
         }
         let left = (deadline - ctx.clock.now()).to_std().unwrap_or_default();
@@ -86,13 +94,15 @@ fn max_pauses(wait: Wait) -> u128 {
         .div_ceil(CHECK_INTERVAL.as_millis())
 }
 
-/// Whether a feed tells the client anything it does not know: changes, or
-/// a token other than the one it sent (a position inside a change that is
-/// now behind it, say).
+/// Whether a feed tells the client anything it does not know: changes, a
+/// list it gained or lost, or a token other than the one it sent (a
+/// position inside a change that is now behind it, say).
 fn has_news(feed: &ChangeFeed, unchanged: &str) -> bool {
     !feed.items.is_empty()
         || !feed.deleted.is_empty()
         || !feed.reminders.is_empty()
+        || !feed.lists.is_empty()
+        || !feed.removed_lists.is_empty()
         || feed.sync_token != unchanged
 }
 
@@ -114,6 +124,8 @@ mod tests {
             items: Vec::new(),
             deleted,
             reminders: Vec::new(),
+            lists: Vec::new(),
+            removed_lists: Vec::new(),
             sync_token: token.to_owned(),
             has_more: false,
         };

@@ -1,4 +1,4 @@
-//! Todos: one user's task list. [`store`] is the library API (what the chat
+//! Todos: the task lists a user belongs to. [`store`] is the library API (what the chat
 //! assistant and the MCP server call in process); [`http`] wraps it as the
 //! `/api/todos` routes; [`domain`] and [`query`] turn raw input into values
 //! that can only be valid; [`live`] is the sync's long-poll.
@@ -15,7 +15,7 @@ pub use domain::{
 };
 pub use http::handle;
 pub use query::{
-    ChangeKind, HistoryQuery, ListQuery, Sort, SortField, Status, SyncToken, Wait,
-    PARAMS as LIST_PARAMS, SYNC_PARAMS,
+    Assignee, ChangeKind, HistoryQuery, ListPosition, ListQuery, Sort, SortField, Status,
+    SyncToken, Wait, PARAMS as LIST_PARAMS, SYNC_PARAMS,
 };
 pub use store::{ChangeFeed, HistoryEntry, HistoryPage, TodoError, TodoPage, TodoStats, Toggled};

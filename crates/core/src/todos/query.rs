@@ -210,9 +210,14 @@ impl HistoryQuery {
 /// What `DELETE /api/todos` clears: `status=done` is required, so that a
 /// bare DELETE never empties a list; `unchanged_since=<sync token>` keeps
 /// the completed todos changed after what the client saw.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClearQuery {
-    pub unchanged_since: Option<SyncToken>,
+    /// A sync token as the client sent it, opened by the store (which
+    /// holds the key).
+    pub unchanged_since: Option<String>,
+    /// Only this list's completed todos; else those of every list the
+    /// caller may change.
+    pub list: Option<Uuid>,
 }
 
 impl ClearQuery {
@@ -221,12 +226,12 @@ impl ClearQuery {
         let mut fields = Fields::default();
         let mut done = false;
         let mut parsed = ClearQuery::default();
-        let known = ["status", "unchanged_since"];
+        let known = ["status", "unchanged_since", "list"];
         for (name, value) in known_params(url_params(query), &known, &mut fields) {
-            if name == "status" {
-                done = Status::parse(&value) == Ok(Status::Done);
-            } else {
-                parsed.unchanged_since = fields.take("unchanged_since", SyncToken::decode(&value));
+            match name.as_str() {
+                "status" => done = Status::parse(&value) == Ok(Status::Done),
+                "list" => parsed.list = fields.take("list", parse_list_id(&value)),
+                _ => parsed.unchanged_since = Some(value),
             }
         }
         if !done {
@@ -289,12 +294,24 @@ pub fn parse_search(raw: &str) -> Result<Option<String>, String> {
     }
 }
 
-/// A position in a user's stream of changes, handed out as an opaque sync
-/// token: everything after change number `seq` (`after: None`), or, within
-/// change `seq`, after one of its todos or tombstones (one change, such as
-/// clearing the completed todos, may touch more todos than a page holds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a client stands in the changes of the lists it belongs to, handed
+/// out as an opaque sync token (sealed: a forged token could name lists the
+/// caller never belonged to). Each list numbers its own changes; a list the
+/// token does not name is new to the client and arrives whole, and a list
+/// it names that the caller no longer belongs to is gone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncToken {
+    pub positions: Vec<ListPosition>,
+}
+
+/// A position in one list's changes: everything after change number `seq`
+/// (`after: None`), or, within change `seq`, after one of its todos or
+/// tombstones (one change, such as deleting a list, may touch more todos
+/// than a page holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListPosition {
+    /// `None`: the caller's Inbox, from a token handed out before lists.
+    pub list: Option<Uuid>,
     pub seq: i64,
     pub after: Option<(ChangeKind, Uuid)>,
 }
@@ -302,53 +319,118 @@ pub struct SyncToken {
 /// What a change left behind: a todo as it is now, the id of a deleted
 /// one, or a reminder that went off. Within one change, todos come before
 /// tombstones, and tombstones before reminders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ChangeKind {
     Todo = 0,
     Deleted = 1,
     Reminder = 2,
 }
 
-impl SyncToken {
-    /// Everything up to and including change `seq`.
-    pub fn at(seq: i64) -> Self {
-        Self { seq, after: None }
+impl ChangeKind {
+    /// The kind a statement numbers `n` (3: none, the end of a change).
+    pub fn from_index(n: i64) -> Option<Self> {
+        u8::try_from(n).ok().and_then(Self::from_byte)
     }
 
-    /// 16 hex digits of the change number, then for a position inside a
-    /// change its kind digit and the todo id's 32 hex digits.
-    pub fn encode(&self) -> String {
-        match self.after {
-            None => format!("{:016x}", self.seq),
-            Some((kind, id)) => format!("{:016x}{}{}", self.seq, kind as u8, id.simple()),
+    fn from_byte(byte: u8) -> Option<Self> {
+        match byte {
+            0 => Some(Self::Todo),
+            1 => Some(Self::Deleted),
+            2 => Some(Self::Reminder),
+            _ => None,
         }
     }
+}
 
-    pub fn decode(raw: &str) -> Result<Self, String> {
-        let invalid = || "is not a sync token this API handed out".to_owned();
+const SYNC_TOKEN: &str = "sync token";
+const NOT_A_TOKEN: &str = "is not a sync token this API handed out";
+
+impl SyncToken {
+    /// A token from before lists: 16 hex digits of the user's change
+    /// number, then for a position inside a change its kind digit and the
+    /// todo id's 32 hex digits. Every todo was in the Inbox then, whose
+    /// change numbers continue the user's.
+    fn legacy(raw: &str) -> Option<Self> {
         let seq = raw
             .get(..16)
             .and_then(|hex| u64::from_str_radix(hex, 16).ok())
-            .and_then(|seq| i64::try_from(seq).ok())
-            .ok_or_else(invalid)?;
-        let after = match raw.get(16..) {
-            Some("") => None,
-            Some(rest) if rest.len() == 33 => {
-                let kind = match rest.get(..1) {
-                    Some("0") => ChangeKind::Todo,
-                    Some("1") => ChangeKind::Deleted,
-                    Some("2") => ChangeKind::Reminder,
-                    _ => return Err(invalid()),
-                };
-                let id = rest
-                    .get(1..)
-                    .and_then(|hex| Uuid::try_parse(hex).ok())
-                    .ok_or_else(invalid)?;
-                Some((kind, id))
+            .and_then(|seq| i64::try_from(seq).ok())?;
+        let after = match raw.get(16..)? {
+            "" => None,
+            rest if rest.len() == 33 => {
+                let kind = rest
+                    .get(..1)
+                    .and_then(|d| d.parse::<u8>().ok())
+                    .and_then(ChangeKind::from_byte)?;
+                Some((kind, Uuid::try_parse(rest.get(1..)?).ok()?))
             }
-            _ => return Err(invalid()),
+            _ => return None,
         };
-        Ok(Self { seq, after })
+        Some(Self {
+            positions: vec![ListPosition {
+                list: None,
+                seq,
+                after,
+            }],
+        })
+    }
+
+    /// The token as a client hands it back: sealed with `secret`, the same
+    /// bytes for the same positions (a long-poll tells news by a new token).
+    pub fn seal(&self, secret: &[u8]) -> String {
+        let mut bytes = vec![1u8];
+        for p in &self.positions {
+            let flags = u8::from(p.list.is_some()) | (u8::from(p.after.is_some()) << 1);
+            bytes.push(flags);
+            if let Some(list) = p.list {
+                bytes.extend(list.as_bytes());
+            }
+            bytes.extend(p.seq.to_be_bytes());
+            if let Some((kind, id)) = p.after {
+                bytes.push(kind as u8);
+                bytes.extend(id.as_bytes());
+            }
+        }
+        sealed::seal_stable(secret, SYNC_TOKEN, &bytes)
+    }
+
+    /// A token this app handed out (or one from before lists).
+    pub fn open(raw: &str, secret: &[u8]) -> Result<Self, String> {
+        if let Some(token) = Self::legacy(raw) {
+            return Ok(token);
+        }
+        let bytes = sealed::open(secret, SYNC_TOKEN, raw).ok_or(NOT_A_TOKEN)?;
+        Self::from_bytes(&bytes).ok_or_else(|| NOT_A_TOKEN.to_owned())
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+            let (head, tail) = (rest.get(..n)?, rest.get(n..)?);
+            *rest = tail;
+            Some(head)
+        }
+        let (&version, mut rest) = bytes.split_first()?;
+        if version != 1 {
+            return None;
+        }
+        let mut positions = Vec::new();
+        while let Some((&flags, tail)) = rest.split_first() {
+            rest = tail;
+            let list = if flags & 1 == 1 {
+                Some(Uuid::from_slice(take(&mut rest, 16)?).ok()?)
+            } else {
+                None
+            };
+            let seq = i64::from_be_bytes(take(&mut rest, 8)?.try_into().ok()?);
+            let after = if flags & 2 == 2 {
+                let kind = ChangeKind::from_byte(take(&mut rest, 1)?[0])?;
+                Some((kind, Uuid::from_slice(take(&mut rest, 16)?).ok()?))
+            } else {
+                None
+            };
+            positions.push(ListPosition { list, seq, after });
+        }
+        Some(Self { positions })
     }
 }
 
@@ -380,6 +462,31 @@ impl Wait {
     }
 }
 
+/// `assignee=`: `me`, `none` or a member's user id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assignee {
+    Me,
+    Nobody,
+    User(Uuid),
+}
+
+impl Assignee {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "me" => Ok(Self::Me),
+            "none" => Ok(Self::Nobody),
+            _ => parse_list_id(raw)
+                .map(Self::User)
+                .map_err(|_| "must be me, none or a user id".into()),
+        }
+    }
+}
+
+/// A list (or user) id in a query: a plain hyphenated UUID.
+pub fn parse_list_id(raw: &str) -> Result<Uuid, String> {
+    super::domain::parse_todo_id(raw).ok_or_else(|| "must be an id (a UUID)".into())
+}
+
 /// A parsed list query. `Default` is "everything, newest first, 50 a page".
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListQuery {
@@ -398,9 +505,14 @@ pub struct ListQuery {
     /// Delta sync: only todos changed after this time, and the ids of todos
     /// deleted after it.
     pub updated_since: Option<DateTime<Utc>>,
-    /// Sync: every change after this token instead of a filtered list
-    /// (only `limit` and `wait` may go with it).
-    pub since: Option<SyncToken>,
+    /// Only the todos of this list (the caller must be a member).
+    pub list: Option<Uuid>,
+    /// Only the todos assigned to this member, or to nobody.
+    pub assignee: Option<Assignee>,
+    /// Sync: every change after this token (as the client sent it; the
+    /// store opens it) instead of a filtered list (only `limit` and `wait`
+    /// may go with it).
+    pub since: Option<String>,
     /// With `since`: wait this long for a change when there is none yet.
     pub wait: Option<Wait>,
     pub sort: Sort,
@@ -421,6 +533,8 @@ impl Default for ListQuery {
             due_after: None,
             overdue: None,
             updated_since: None,
+            list: None,
+            assignee: None,
             since: None,
             wait: None,
             sort: Sort::default(),
@@ -431,8 +545,10 @@ impl Default for ListQuery {
 }
 
 /// The parameters of a list; [`SYNC_PARAMS`] ask for changes instead of a page.
-pub const PARAMS: [&str; 13] = [
+pub const PARAMS: [&str; 15] = [
     "since",
+    "list",
+    "assignee",
     "wait",
     "status",
     "priority",
@@ -511,8 +627,17 @@ impl ListQuery {
                 .take("limit", parse_limit(v))
                 .unwrap_or(DEFAULT_LIMIT);
         }
+        if let Some(v) = get("list") {
+            query.list = fields.take("list", parse_list_id(v));
+        }
+        if let Some(v) = get("assignee") {
+            query.assignee = fields.take("assignee", Assignee::parse(v));
+        }
         if let Some(v) = get("since") {
-            query.since = fields.take("since", SyncToken::decode(v));
+            query.since = (!v.is_empty()).then(|| v.to_owned());
+            if v.is_empty() {
+                fields.add("since", NOT_A_TOKEN);
+            }
             if raw
                 .iter()
                 .any(|(name, _)| !["since", "limit", "wait"].contains(&name.as_str()))
@@ -564,27 +689,43 @@ mod tests {
     }
 
     #[test]
-    fn sync_tokens_round_trip_and_refuse_anything_else() {
+    fn sync_tokens_round_trip_sealed_and_refuse_anything_else() {
+        let secret = b"secret";
         let id = Uuid::from_u128(0xabc);
+        let at = |list, seq, after| ListPosition { list, seq, after };
         for token in [
-            SyncToken::at(0),
-            SyncToken::at(i64::MAX),
+            SyncToken::default(),
             SyncToken {
-                seq: 42,
-                after: Some((ChangeKind::Deleted, id)),
+                positions: vec![at(Some(id), i64::MAX, None)],
             },
             SyncToken {
-                seq: 7,
-                after: Some((ChangeKind::Todo, id)),
-            },
-            SyncToken {
-                seq: 9,
-                after: Some((ChangeKind::Reminder, id)),
+                positions: vec![
+                    at(Some(id), 42, Some((ChangeKind::Deleted, id))),
+                    at(Some(Uuid::from_u128(1)), 7, None),
+                    at(None, 9, Some((ChangeKind::Reminder, id))),
+                ],
             },
         ] {
-            assert_eq!(SyncToken::decode(&token.encode()), Ok(token));
+            let sealed = token.seal(secret);
+            // The same positions seal to the same text.
+            assert_eq!(token.seal(secret), sealed);
+            assert_eq!(SyncToken::open(&sealed, secret), Ok(token));
+            assert!(SyncToken::open(&sealed, b"other").is_err());
         }
-        let good = SyncToken::at(5).encode();
+        // A token from before lists is the Inbox's position.
+        let legacy = |seq, after| SyncToken {
+            positions: vec![at(None, seq, after)],
+        };
+        assert_eq!(
+            SyncToken::open("0000000000000005", secret),
+            Ok(legacy(5, None))
+        );
+        let old = format!("000000000000002a1{}", id.simple());
+        assert_eq!(
+            SyncToken::open(&old, secret),
+            Ok(legacy(42, Some((ChangeKind::Deleted, id))))
+        );
+        let good = "0000000000000005";
         for bad in [
             "",
             "xyz",
@@ -594,16 +735,37 @@ mod tests {
             &format!("{good}0{}", "z".repeat(32)),
             &format!("{good}0"),
         ] {
-            assert!(SyncToken::decode(bad).is_err(), "{bad:?}");
+            assert!(SyncToken::open(bad, secret).is_err(), "{bad:?}");
         }
         assert_eq!(
             parse("since=0000000000000003&limit=5").map(|q| q.since),
-            Ok(Some(SyncToken::at(3)))
+            Ok(Some("0000000000000003".to_owned()))
         );
         assert_eq!(
             parse("since=0000000000000003&status=open"),
             Err(vec!["since".to_owned()])
         );
+    }
+
+    #[test]
+    fn a_list_and_an_assignee_filter_take_ids_me_or_none() {
+        let id = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+        let q = parse(&format!("list={id}&assignee=me")).unwrap_or_default();
+        assert_eq!(q.list.map(|l| l.to_string()), Some(id.to_owned()));
+        assert_eq!(q.assignee, Some(Assignee::Me));
+        assert_eq!(
+            parse("assignee=none").map(|q| q.assignee),
+            Ok(Some(Assignee::Nobody))
+        );
+        assert_eq!(
+            parse(&format!("assignee={id}")).map(|q| q.assignee),
+            Ok(Some(Assignee::User(
+                Uuid::parse_str(id).unwrap_or_default()
+            )))
+        );
+        for (bad, field) in [("list=x", "list"), ("assignee=you", "assignee")] {
+            assert_eq!(parse(bad).map(|_| ()), Err(vec![field.to_owned()]), "{bad}");
+        }
     }
 
     #[test]
@@ -623,7 +785,7 @@ mod tests {
             ("wait=5", vec!["wait"]),
             ("wait=5&status=open", vec!["wait"]),
             ("wait=5&updated_since=2026-01-01", vec!["wait"]),
-            ("wait=5&since=x", vec!["since"]),
+            ("wait=5&since=", vec!["since"]),
             ("wait=5&since=0000000000000003&q=a", vec!["since"]),
         ] {
             let want = fields.into_iter().map(str::to_owned).collect();

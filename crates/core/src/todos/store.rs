@@ -17,11 +17,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::domain::{NewTodo, Priority, Recurrence, Tags, Todo, TodoChanges, MAX_TODOS_PER_USER};
-use super::query::{ChangeKind, Cursor, HistoryQuery, ListQuery, SortField, Status, SyncToken};
+use super::query::{
+    Assignee, ChangeKind, Cursor, HistoryQuery, ListPosition, ListQuery, SortField, Status,
+    SyncToken,
+};
 use crate::auth::{self, Caller};
 use crate::db::{json_object, DbError, Json, Params, SqlParam, Statement};
 use crate::error::{ApiError, FieldErrors};
-use crate::lists::domain::Person;
+use crate::lists::domain::{List, Person};
 use crate::ports::Ctx;
 use crate::sealed;
 
@@ -44,6 +47,9 @@ pub enum TodoError {
     VersionMismatch { current: i64 },
     #[error("a user may hold at most {limit} todos")]
     LimitReached { limit: i64 },
+    /// A member of the list without the right to change it (a viewer).
+    #[error("a viewer of a list cannot change it")]
+    Forbidden,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -70,7 +76,14 @@ impl From<TodoError> for ApiError {
             }
             TodoError::LimitReached { limit } => ApiError::conflict(
                 "limit_reached",
-                format!("you already hold {limit} todos, the most allowed; delete some first"),
+                format!(
+                    "the list's owner already holds {limit} todos, the most allowed; delete some first"
+                ),
+            ),
+            TodoError::Forbidden => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "a viewer of this list cannot change it; ask its owner for the editor role",
             ),
             TodoError::Db(e) => e.into(),
         }
@@ -100,8 +113,15 @@ pub struct ChangeFeed {
     pub items: Vec<Todo>,
     /// Ids of todos deleted since.
     pub deleted: Vec<Uuid>,
-    /// Reminders that went off since (see `crate::reminders`), oldest first.
+    /// Reminders that went off for the caller since (see
+    /// `crate::reminders`), oldest first.
     pub reminders: Vec<FiredReminder>,
+    /// The caller's lists that changed since (renamed, recoloured, a
+    /// member or a todo changed), or that are new to the client.
+    pub lists: Vec<List>,
+    /// The lists the caller no longer belongs to (left, removed, deleted):
+    /// their todos are in `deleted`.
+    pub removed_lists: Vec<Uuid>,
     /// Pass as `since=` next: for the next page when `has_more`, else for
     /// the changes still to come.
     pub sync_token: String,
@@ -177,6 +197,8 @@ pub const MAX_STATS_TAGS: i64 = 100;
 #[derive(Deserialize)]
 struct TodoRow {
     id: Uuid,
+    list_id: Uuid,
+    assignee_id: Option<Uuid>,
     title: String,
     description: String,
     priority: i64,
@@ -203,6 +225,8 @@ impl TryFrom<TodoRow> for Todo {
             .ok_or_else(|| DbError::Decode(format!("priority {} out of range", row.priority)))?;
         Ok(Todo {
             id: row.id,
+            list_id: row.list_id,
+            assignee_id: row.assignee_id,
             title: row.title,
             description: row.description,
             priority,
@@ -227,14 +251,11 @@ fn to_todo(row: Option<TodoRow>) -> Result<Option<Todo>, DbError> {
 /// on CTEs that return `todos.*`.
 macro_rules! todo_columns {
     () => {
-        "id, title, description, priority, completed, completed_at, due_at, remind_at, tags, \
-         recurrence, created_at, updated_at, version"
+        "id, list_id, assignee_id, title, description, priority, completed, completed_at, due_at, \
+         remind_at, tags, recurrence, created_at, updated_at, version"
     };
 }
 const TODO_COLUMNS: &str = todo_columns!();
-
-/// The caller's latest change number, in scoped SQL.
-const CALLER_SEQ: &str = "(SELECT change_seq FROM users WHERE id = (SELECT id FROM auth))";
 
 /// The caller's id, in scoped SQL (see [`Caller`]).
 macro_rules! caller_id {
@@ -243,21 +264,22 @@ macro_rules! caller_id {
     };
 }
 
-/// The CTE body that stamps a change on the caller's user row: the next
-/// change number (`change_seq`), and `todo_count` moved by `delta` where
-/// `condition` holds. The row lock it takes serialises the user's changes,
-/// so change numbers follow commit order and the limit cannot be raced.
-/// Returns the user's `id` and the new `change_seq`.
-macro_rules! bump_user {
-    ($delta:literal, $condition:literal) => {
+/// The lists the caller belongs to (`id`) and the caller's stored role in
+/// each (`editor` or `viewer`; an owner's row says `editor`), read from the
+/// index `list_members_user`. Every read of todos goes through it.
+const MINE: &str = "mine AS (
+        SELECT m.list_id AS id, m.role FROM list_members m WHERE m.user_id = (SELECT id FROM auth))";
+
+/// The next change number of each list in `$lists` (an SQL set of list
+/// ids, all locked by the statement already), taken by every change: the
+/// list's row lock serialises its changes, so its change numbers follow
+/// commit order and no sync skips one. Returns `id` and `change_seq`.
+macro_rules! bump_lists {
+    ($lists:expr) => {
         concat!(
-            "UPDATE users u SET change_seq = u.change_seq + 1, todo_count = u.todo_count + ",
-            $delta,
-            " WHERE u.id = ",
-            caller_id!(),
-            " AND ",
-            $condition,
-            " RETURNING u.id, u.change_seq"
+            "UPDATE lists l SET change_seq = l.change_seq + 1 WHERE l.id IN (",
+            $lists,
+            ") RETURNING l.id, l.change_seq"
         )
     };
 }
@@ -402,6 +424,9 @@ pub struct Naming<'a> {
     pub by: By<'a>,
     pub status: Status,
     pub limit: i64,
+    /// Only among this list's todos; else among those of every list the
+    /// caller belongs to.
+    pub list: Option<Uuid>,
 }
 
 impl Naming<'_> {
@@ -466,11 +491,13 @@ fn named_ctes(params: &mut Params, naming: &Naming) -> Vec<String> {
     let ids = params.add(ids, "::text::jsonb");
     let separators = params.add(WORD_SEPARATORS, "::text");
     let limit = params.add(naming.limit, "::int8");
+    let list = params.add(naming.list, "::text::uuid");
     // A title and the words, lowercased, with each run of separators one
     // space: the words are whole words of the title when " words " is in
     // " title ".
     let title = format!("(' ' || regexp_replace(lower(t.title), {separators}, ' ', 'g') || ' ')");
     vec![
+        MINE.to_owned(),
         format!(
             "words AS (
         SELECT btrim(regexp_replace(lower($3::text), {separators}, ' ', 'g')) AS w)"
@@ -480,8 +507,9 @@ fn named_ctes(params: &mut Params, naming: &Naming) -> Vec<String> {
         SELECT t.*,
             {ids} IS NULL AND lower(t.title) = lower($3::text) AS exact,
             {ids} IS NOT NULL OR {title} LIKE '% ' || words.w || ' %' AS whole
-        FROM todos t, words
-        WHERE t.user_id = {caller} AND ({completed} IS NULL OR t.completed = {completed})
+        FROM todos t JOIN mine ON mine.id = t.list_id, words
+        WHERE ({list} IS NULL OR t.list_id = {list})
+          AND ({completed} IS NULL OR t.completed = {completed})
           AND CASE WHEN {ids} IS NOT NULL
                    THEN (t.id, t.version) IN (
                        SELECT id, version FROM jsonb_to_recordset({ids}) AS x (id uuid, version int8))
@@ -491,7 +519,6 @@ fn named_ctes(params: &mut Params, naming: &Naming) -> Vec<String> {
                             AND strpos(lower(t.title), split_part(words.w, ' ', 1)) > 0
                             AND {title} LIKE '%' || words.w || '%') END
         ORDER BY exact DESC, whole DESC, t.created_at DESC, t.id DESC LIMIT {limit})",
-            caller = caller_id!(),
         ),
         "exact AS (SELECT * FROM found WHERE exact)".into(),
         "matched AS (
@@ -532,9 +559,12 @@ fn read<T: DeserializeOwned>(answer: serde_json::Value) -> Result<T, TodoError> 
         .map_err(|e| TodoError::Db(DbError::Decode(format!("a todos answer: {e}"))))
 }
 
-/// `$3`: the new todos as a JSON array (see [`new_todo_json`]), in order.
-/// One change number and one `todo_count` move for all of them, with the
-/// limit checked for all of them at once: every todo is created, or none.
+/// `$3`: the new todos as a JSON array (see [`new_todo_json`]), in order,
+/// for the list `$6` (NULL: the caller's Inbox), assigned to `$7`. One
+/// change number of the list, and one move of its owner's `todo_count`, for
+/// all of them, with the limit checked for all of them at once: every todo
+/// is created, or none. The list's row is locked first, then its owner's,
+/// as every statement that takes both does.
 const CREATE_CTES: &[&str] = &[
     // Each todo is a microsecond younger than the one before it, so that
     // every order by creation time is their order.
@@ -542,30 +572,67 @@ const CREATE_CTES: &[&str] = &[
         SELECT d.todo, $4::text::timestamptz + (d.ord - 1) * interval '1 microsecond' AS at
         FROM jsonb_array_elements($3::text::jsonb) WITH ORDINALITY AS d(todo, ord))",
     concat!(
+        "target AS (
+        SELECT m.list_id AS id, m.role FROM list_members m
+        WHERE m.user_id = ",
+        caller_id!(),
+        " AND m.list_id = COALESCE($6::text::uuid,
+            (SELECT i.id FROM lists i WHERE i.owner_id = ",
+        caller_id!(),
+        " AND i.inbox)))"
+    ),
+    "lk AS (
+        SELECT l.id, l.owner_id FROM lists l
+        WHERE l.id = (SELECT id FROM target WHERE role = 'editor') FOR UPDATE)",
+    "assignable AS (
+        SELECT $7::text::uuid IS NULL OR EXISTS (
+            SELECT FROM list_members m
+            WHERE m.list_id = (SELECT id FROM lk) AND m.user_id = $7::text::uuid) AS ok)",
+    "counted AS (
+        UPDATE users u SET todo_count = u.todo_count + (SELECT count(*) FROM new)::int
+        WHERE u.id = (SELECT owner_id FROM lk) AND (SELECT ok FROM assignable)
+          AND u.todo_count + (SELECT count(*) FROM new) <= $5::int8
+        RETURNING u.id)",
+    concat!(
         "seq AS (",
-        bump_user!(
-            "(SELECT count(*) FROM new)::int",
-            "u.todo_count + (SELECT count(*) FROM new) <= $5::int8"
-        ),
+        bump_lists!("SELECT id FROM lk WHERE EXISTS (SELECT FROM counted)"),
         ")"
     ),
-    "ins AS (
+    concat!(
+        "ins AS (
         INSERT INTO todos AS t (user_id, title, description, priority, due_at, remind_at, tags,
-                               recurrence, created_at, updated_at, change_seq, list_id)
-        SELECT seq.id, new.todo->>'title', new.todo->>'description',
+                               recurrence, created_at, updated_at, change_seq, list_id,
+                               assignee_id, reminder_to)
+        SELECT ",
+        caller_id!(),
+        ", new.todo->>'title', new.todo->>'description',
                (new.todo->>'priority')::smallint, (new.todo->>'due_at')::timestamptz,
                (new.todo->>'remind_at')::timestamptz,
                ARRAY(SELECT jsonb_array_elements_text(new.todo->'tags')),
-               new.todo->>'recurrence', new.at, new.at, seq.change_seq,
-               (SELECT l.id FROM lists l WHERE l.owner_id = seq.id AND l.inbox)
+               new.todo->>'recurrence', new.at, new.at, seq.change_seq, seq.id,
+               $7::text::uuid, ",
+        caller_id!(),
+        "
         FROM seq, new
-        RETURNING t.*, todo_fields(t) AS fields)",
+        RETURNING t.*, todo_fields(t) AS fields)"
+    ),
     "audit AS (
         INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after,
                                 list_id, actor_id)
         SELECT user_id, id, 'create', todo_changes('{}', fields), created_at, change_seq,
                event_data(id, fields), list_id, user_id
         FROM ins)",
+];
+
+/// What a create answers besides the todos: whether the list was found,
+/// the caller's role in it and whether the assignee is a member.
+const CREATE_FIELDS: [(&str, Json<'static>); 3] = [
+    ("found", Json::Value("EXISTS (SELECT FROM target)")),
+    ("writable", Json::Value("EXISTS (SELECT FROM lk)")),
+    (
+        "assignable",
+        Json::Value("COALESCE((SELECT ok FROM assignable), true)"),
+    ),
 ];
 
 /// A new todo as [`CREATE_CTES`] reads it.
@@ -596,48 +663,86 @@ pub fn create(ctx: &Ctx, caller: &Caller, new: &NewTodo) -> Result<Todo, TodoErr
 
 /// Creates all of `todos` in one statement, in their order (as the answer
 /// lists them, and as their creation times sort), or none of them:
-/// [`TodoError::LimitReached`] when they would take the user past
-/// [`MAX_TODOS_PER_USER`] todos. Nothing to create sends no statement.
+/// [`TodoError::LimitReached`] when they would take the list's owner past
+/// [`MAX_TODOS_PER_USER`] todos. They all go to one list, with one
+/// assignee (else [`TodoError::Invalid`]). Nothing to create sends no
+/// statement.
 pub fn create_many(ctx: &Ctx, caller: &Caller, todos: &[NewTodo]) -> Result<Vec<Todo>, TodoError> {
-    if todos.is_empty() {
+    let Some(first) = todos.first() else {
         return Ok(Vec::new());
+    };
+    if todos
+        .iter()
+        .any(|t| (t.list_id, t.assignee_id) != (first.list_id, first.assignee_id))
+    {
+        return Err(invalid(
+            "list_id",
+            "todos created together go to one list, with one assignee",
+        ));
     }
     read_created(create_many_part(ctx, caller, todos).run(ctx, caller)?)
 }
 
-/// [`create_many`] as a [`Part`] (of at least one todo), read by [`read_created`].
+/// A field error.
+fn invalid(field: &str, why: &str) -> TodoError {
+    let mut fields = FieldErrors::new();
+    fields.entry(field.into()).or_default().push(why.into());
+    TodoError::Invalid(fields)
+}
+
+const NO_SUCH_LIST: &str = "no such list";
+const NOT_A_MEMBER: &str = "must be a member of the todo's list";
+
+/// [`create_many`] as a [`Part`] (of at least one todo, all to the first
+/// one's list, with its assignee), read by [`read_created`].
 pub fn create_many_part(ctx: &Ctx, caller: &Caller, todos: &[NewTodo]) -> Part {
     let json = serde_json::Value::from(todos.iter().map(new_todo_json).collect::<Vec<_>>());
+    let first = todos.first();
+    let mut fields = vec![(
+        "todos",
+        Json::Rows(concat!(
+            "SELECT ",
+            todo_columns!(),
+            " FROM ins ORDER BY created_at"
+        )),
+    )];
+    fields.extend(CREATE_FIELDS);
     Part::new(
         caller,
         CREATE_CTES,
-        &[(
-            "todos",
-            Json::Rows(concat!(
-                "SELECT ",
-                todo_columns!(),
-                " FROM ins ORDER BY created_at"
-            )),
-        )],
+        &fields,
         "EXISTS (SELECT FROM ins)",
         vec![
             json.to_string().into(),
             ctx.clock.now().into(),
             MAX_TODOS_PER_USER.into(),
+            first.and_then(|t| t.list_id).into(),
+            first.and_then(|t| t.assignee_id).into(),
         ],
     )
 }
 
-/// The todos a [`create_many_part`] created.
+/// The todos a [`create_many_part`] created, or why it created none.
 pub fn read_created(answer: serde_json::Value) -> Result<Vec<Todo>, TodoError> {
     #[derive(Deserialize)]
     struct Answer {
         todos: Vec<TodoRow>,
+        found: bool,
+        writable: bool,
+        assignable: bool,
     }
     let answer: Answer = read(answer)?;
     if answer.todos.is_empty() {
-        return Err(TodoError::LimitReached {
-            limit: MAX_TODOS_PER_USER,
+        return Err(if !answer.found {
+            invalid("list_id", NO_SUCH_LIST)
+        } else if !answer.writable {
+            TodoError::Forbidden
+        } else if !answer.assignable {
+            invalid("assignee_id", NOT_A_MEMBER)
+        } else {
+            TodoError::LimitReached {
+                limit: MAX_TODOS_PER_USER,
+            }
         });
     }
     answer
@@ -647,19 +752,18 @@ pub fn read_created(answer: serde_json::Value) -> Result<Vec<Todo>, TodoError> {
         .collect()
 }
 
-/// One todo of the user.
+/// One todo of a list the caller belongs to.
 pub fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<Todo, TodoError> {
     let answer: OneTodo = fetch(
         ctx,
         caller,
-        &[],
+        &[MINE],
         &[(
             "todo",
             Json::Row(concat!(
                 "SELECT ",
                 todo_columns!(),
-                " FROM todos WHERE id = $3::text::uuid AND user_id = ",
-                caller_id!()
+                " FROM todos WHERE id = $3::text::uuid AND list_id IN (SELECT id FROM mine)"
             )),
         )],
         vec![id.into()],
@@ -681,45 +785,75 @@ macro_rules! by_words {
     };
 }
 
-/// The row a change of one todo starts from, locked (`$id` is the todo's
-/// id: `by_id!()` or `by_words!()`), and `ok`, the same row if `If-Match`
-/// (`$if_match`) lets the change through. Concurrent changes of one todo
-/// apply one after another, and each audit row shows the true old values.
+/// The row a change of one todo starts from, locked, and `ok`, the same row
+/// if the caller may change it (an editor of its list) and `If-Match`
+/// (`$if_match`) lets the change through. `$id` is the todo's id
+/// (`by_id!()` or `by_words!()`), `$dest` the list it moves to (`NULL`:
+/// none). Its list's row (and the destination's) is locked first, in id
+/// order, as every statement that locks lists does: the lock serialises the
+/// list's changes (see [`bump_lists`]). `lk` holds the locked lists with
+/// their owners. Concurrent changes of one todo apply one after another,
+/// and each audit row shows the true old values.
 macro_rules! current_ctes {
-    ($id:expr, $if_match:literal) => {
+    ($id:expr, $if_match:literal, $dest:literal) => {
         concat!(
-            "cur AS (
-                SELECT t.*, todo_fields(t) AS old_fields FROM todos t
-                WHERE t.id = ",
-            $id,
-            " AND t.user_id = ",
+            "lk AS (
+                SELECT l.id, l.owner_id FROM lists l
+                JOIN list_members m ON m.list_id = l.id AND m.role = 'editor'
+                                   AND m.user_id = ",
             caller_id!(),
             "
-                FOR UPDATE),
+                WHERE l.id IN (SELECT t.list_id FROM todos t WHERE t.id = ",
+            $id,
+            ") OR l.id = ",
+            $dest,
+            "
+                ORDER BY l.id FOR UPDATE OF l),
+            cur AS (
+                SELECT t.*, todo_fields(t) AS old_fields,
+                       m.role = 'editor' AND t.list_id IN (SELECT id FROM lk) AS writable
+                FROM todos t JOIN list_members m ON m.list_id = t.list_id AND m.user_id = ",
+            caller_id!(),
+            "
+                WHERE t.id = ",
+            $id,
+            "
+                FOR UPDATE OF t),
             ok AS (
                 SELECT * FROM cur
-                WHERE $",
+                WHERE cur.writable AND ($",
             $if_match,
             "::text IS NULL OR cur.version = ANY($",
             $if_match,
-            "::text::int8[]))"
+            "::text::int8[])))"
         )
     };
 }
 
 /// What a change of one todo answers: the todo after it (or as it was, when
-/// the change changed nothing), and the version the statement found (`null`
-/// when there is no such todo).
+/// the change changed nothing), the version the statement found (`null`
+/// when there is no such todo in the caller's lists) and whether the caller
+/// may change it.
 #[derive(Deserialize)]
 struct Changed {
     todo: Option<TodoRow>,
     current: Option<i64>,
+    #[serde(default)]
+    writable: bool,
+}
+
+/// Why a conditional change of one todo matched no row (see [`miss`]).
+fn missed(changed: &Changed, if_match: Option<&[i64]>, otherwise: TodoError) -> TodoError {
+    match changed.current {
+        Some(_) if !changed.writable => TodoError::Forbidden,
+        current => miss(current, if_match, otherwise),
+    }
 }
 
 macro_rules! update_ctes {
     ($id:expr) => {
         &[
-    current_ctes!($id, "12"),
+    current_ctes!($id, "12", "$18::text::uuid"),
     concat!(
         "new AS (
         SELECT ok.id,
@@ -738,60 +872,126 @@ macro_rules! update_ctes {
                   WHERE tag <> ALL (",
         tags_from!("16"),
         ") GROUP BY tag ORDER BY min(n)) AS tags,
-            COALESCE($10::text, ok.recurrence) AS recurrence
+            COALESCE($10::text, ok.recurrence) AS recurrence,
+            COALESCE($18::text::uuid, ok.list_id) AS list_id,
+            CASE WHEN $19::bool THEN $20::text::uuid ELSE ok.assignee_id END AS asked_assignee
         FROM ok)"
     ),
-    // More tags than a todo may hold change nothing (see `read_updated`).
+    // What may be done: at most the tags a todo may hold, into a list the
+    // caller edits, assigned to one of its members. An assignee kept
+    // through a move who is no member of the new list is unassigned.
+    "checked AS (
+        SELECT new.*,
+            CASE WHEN EXISTS (SELECT FROM list_members m
+                              WHERE m.list_id = new.list_id AND m.user_id = new.asked_assignee)
+                 THEN new.asked_assignee END AS assignee_id
+        FROM new
+        WHERE cardinality(new.tags) <= $17::int8 AND new.list_id IN (SELECT id FROM lk)
+          AND NOT ($19::bool AND $20::text::uuid IS NOT NULL AND NOT EXISTS (
+              SELECT FROM list_members m
+              WHERE m.list_id = new.list_id AND m.user_id = $20::text::uuid)))",
     "diff AS (
-        SELECT new.* FROM new JOIN ok USING (id)
-        WHERE cardinality(new.tags) <= $17::int8 AND (new.title, new.description, new.priority, new.due_at, new.remind_at, new.tags,
-               new.recurrence)
+        SELECT checked.* FROM checked JOIN ok USING (id)
+        WHERE (checked.title, checked.description, checked.priority, checked.due_at,
+               checked.remind_at, checked.tags, checked.recurrence, checked.list_id,
+               checked.assignee_id)
               IS DISTINCT FROM (ok.title, ok.description, ok.priority, ok.due_at, ok.remind_at,
-                                ok.tags, ok.recurrence))",
+                                ok.tags, ok.recurrence, ok.list_id, ok.assignee_id))",
+    // A move to a list of another owner moves the todo to that owner's
+    // count, within its limit: both owners' rows locked in id order.
+    "moving AS (
+        SELECT (SELECT owner_id FROM lk WHERE lk.id = ok.list_id) AS src,
+               (SELECT owner_id FROM lk WHERE lk.id = diff.list_id) AS dst
+        FROM diff JOIN ok USING (id) WHERE diff.list_id <> ok.list_id)",
+    "owners AS (
+        SELECT u.id, u.todo_count FROM users u, moving
+        WHERE moving.src <> moving.dst AND u.id IN (moving.src, moving.dst)
+        ORDER BY u.id FOR UPDATE OF u)",
+    "room AS (
+        SELECT NOT EXISTS (SELECT FROM moving WHERE src <> dst)
+               OR EXISTS (SELECT FROM owners o JOIN moving ON o.id = moving.dst
+                          WHERE o.todo_count < $21::int8) AS ok)",
+    "counted AS (
+        UPDATE users u SET todo_count = u.todo_count + CASE WHEN u.id = mv.dst THEN 1 ELSE -1 END
+        FROM moving mv
+        WHERE mv.src <> mv.dst AND u.id IN (mv.src, mv.dst) AND (SELECT ok FROM room))",
+    "go AS (SELECT diff.* FROM diff WHERE (SELECT ok FROM room))",
     concat!(
         "seq AS (",
-        bump_user!("0", "EXISTS (SELECT FROM diff)"),
+        bump_lists!("SELECT list_id FROM go UNION SELECT ok.list_id FROM ok JOIN go USING (id)"),
         ")"
     ),
-    "upd AS (
+    concat!(
+        "upd AS (
         UPDATE todos AS t SET
-            title = diff.title, description = diff.description, priority = diff.priority,
-            due_at = diff.due_at, remind_at = diff.remind_at, tags = diff.tags,
-            recurrence = diff.recurrence,
+            title = go.title, description = go.description, priority = go.priority,
+            due_at = go.due_at, remind_at = go.remind_at, tags = go.tags,
+            recurrence = go.recurrence, list_id = go.list_id, assignee_id = go.assignee_id,
             -- A new due date starts a new monthly series.
-            due_anchor_day = CASE WHEN diff.due_at IS DISTINCT FROM ok.due_at
+            due_anchor_day = CASE WHEN go.due_at IS DISTINCT FROM ok.due_at
                                   THEN NULL ELSE ok.due_anchor_day END,
-            -- A new due date or reminder time re-arms the reminder.
-            reminder_fired_at = CASE WHEN (diff.due_at, diff.remind_at)
+            -- A new due date or reminder time re-arms the reminder, which
+            -- then goes to whoever set it (when nobody is assigned).
+            reminder_fired_at = CASE WHEN (go.due_at, go.remind_at)
                                           IS DISTINCT FROM (ok.due_at, ok.remind_at)
                                      THEN NULL ELSE ok.reminder_fired_at END,
-            reminder_deferred_until = CASE WHEN (diff.due_at, diff.remind_at)
+            reminder_deferred_until = CASE WHEN (go.due_at, go.remind_at)
                                                 IS DISTINCT FROM (ok.due_at, ok.remind_at)
                                            THEN NULL ELSE ok.reminder_deferred_until END,
+            reminder_to = CASE WHEN (go.due_at, go.remind_at)
+                                    IS DISTINCT FROM (ok.due_at, ok.remind_at)
+                               THEN ",
+        caller_id!(),
+        " ELSE ok.reminder_to END,
             updated_at = $11::text::timestamptz,
             version = ok.version + 1,
             change_seq = seq.change_seq
-        FROM diff, ok, seq
-        WHERE t.id = diff.id AND ok.id = diff.id
-        RETURNING t.*, ok.old_fields, todo_fields(t) AS new_fields)",
-    "audit AS (
+        FROM go, ok, seq
+        WHERE t.id = go.id AND ok.id = go.id AND seq.id = go.list_id
+        RETURNING t.*, ok.old_fields, ok.list_id AS old_list_id, todo_fields(t) AS new_fields)"
+    ),
+    concat!(
+        "audit AS (
         INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after,
                                 list_id, actor_id)
-        SELECT user_id, id, 'update', todo_changes(old_fields, new_fields), updated_at, change_seq,
-               event_data(id, new_fields), list_id, user_id
-        FROM upd)",
+        SELECT ",
+        caller_id!(),
+        ", id, 'update', todo_changes(old_fields, new_fields), updated_at, change_seq,
+               event_data(id, new_fields), list_id, ",
+        caller_id!(),
+        "
+        FROM upd
+        UNION ALL
+        -- A moved todo leaves a tombstone in the list it left.
+        SELECT ",
+        caller_id!(),
+        ", upd.id, 'move_out', '{}', upd.updated_at, seq.change_seq, NULL,
+               upd.old_list_id, ",
+        caller_id!(),
+        "
+        FROM upd JOIN seq ON seq.id = upd.old_list_id WHERE upd.old_list_id <> upd.list_id)"
+    ),
         ]
     };
 }
 const UPDATE_CTES: &[&str] = update_ctes!(by_id!());
 const UPDATE_NAMED_CTES: &[&str] = update_ctes!(by_words!());
 
-/// The version a change of one todo found, `null` when there is no such todo.
-const CURRENT: (&str, Json<'static>) = ("current", Json::Value("(SELECT version FROM cur)"));
+/// The version a change of one todo found, `null` when there is no such
+/// todo, and whether the caller may change it.
+const CURRENT: [(&str, Json<'static>); 2] = [
+    ("current", Json::Value("(SELECT version FROM cur)")),
+    (
+        "writable",
+        Json::Value("COALESCE((SELECT writable FROM cur), false)"),
+    ),
+];
 
 /// What an update answers: the todo after it, or as it is when nothing
-/// changed.
-const UPDATE_FIELDS: [(&str, Json<'static>); 3] = [
+/// changed, and why it did not happen.
+const UPDATE_FIELDS: [(&str, Json<'static>); 7] = [
+    CURRENT[0],
+    CURRENT[1],
     (
         "todo",
         Json::Row(concat!(
@@ -799,14 +999,28 @@ const UPDATE_FIELDS: [(&str, Json<'static>); 3] = [
             todo_columns!(),
             " FROM upd UNION ALL SELECT ",
             todo_columns!(),
-            " FROM ok WHERE NOT EXISTS (SELECT FROM diff)"
+            " FROM ok WHERE EXISTS (SELECT FROM checked) AND NOT EXISTS (SELECT FROM diff)"
         )),
     ),
-    CURRENT,
     (
         "too_many_tags",
         Json::Value("(SELECT to_json(tags) FROM new WHERE cardinality(tags) > $17::int8)"),
     ),
+    (
+        "destination",
+        Json::Value(concat!(
+            "CASE WHEN $18::text::uuid IS NOT NULL THEN COALESCE((
+                SELECT m.role FROM list_members m
+                WHERE m.list_id = $18::text::uuid AND m.user_id = ",
+            caller_id!(),
+            "), 'none') END"
+        )),
+    ),
+    (
+        "assignable",
+        Json::Value("EXISTS (SELECT FROM checked) OR NOT EXISTS (SELECT FROM new)"),
+    ),
+    ("room", Json::Value("COALESCE((SELECT ok FROM room), true)")),
 ];
 
 /// The parameters of [`update_ctes`], the todo named by `target` (`$3`).
@@ -835,17 +1049,27 @@ fn update_params(
             .as_ref()
             .map_or(SqlParam::Null, tags_param),
         i64::try_from(Tags::MAX_TAGS).unwrap_or(i64::MAX).into(),
+        changes.list_id.into(),
+        changes.assignee_id.is_some().into(),
+        changes.assignee_id.flatten().into(),
+        MAX_TODOS_PER_USER.into(),
     ]
 }
 
 /// The todo an update answered, or why it missed: tags added past
-/// [`Tags::MAX_TAGS`] change nothing, and are invalid.
+/// [`Tags::MAX_TAGS`] change nothing, and are invalid, as are a
+/// destination list the caller is not in and an assignee who is not a
+/// member; a viewer of the destination may not move todos there, and a
+/// move must leave the new list's owner within their limit.
 fn read_updated(answer: serde_json::Value, if_match: Option<&[i64]>) -> Result<Todo, TodoError> {
     #[derive(Deserialize)]
     struct Answer {
         #[serde(flatten)]
         changed: Changed,
         too_many_tags: Option<Vec<String>>,
+        destination: Option<String>,
+        assignable: bool,
+        room: bool,
     }
     let answer: Answer = read(answer)?;
     if let Some(Err(why)) = answer.too_many_tags.map(|tags| Tags::parse(&tags)) {
@@ -853,15 +1077,32 @@ fn read_updated(answer: serde_json::Value, if_match: Option<&[i64]>) -> Result<T
         fields.entry("tags".into()).or_default().push(why);
         return Err(TodoError::Invalid(fields));
     }
-    let Changed { todo, current } = answer.changed;
-    to_todo(todo)?.ok_or_else(|| miss(current, if_match, TodoError::NotFound))
+    let changed = answer.changed;
+    if changed.todo.is_none() && changed.current.is_some() && changed.writable {
+        match answer.destination.as_deref() {
+            Some("none") => return Err(invalid("list_id", NO_SUCH_LIST)),
+            Some("viewer") => return Err(TodoError::Forbidden),
+            _ => {}
+        }
+        if !answer.assignable {
+            return Err(invalid("assignee_id", NOT_A_MEMBER));
+        }
+        if !answer.room {
+            return Err(TodoError::LimitReached {
+                limit: MAX_TODOS_PER_USER,
+            });
+        }
+    }
+    let error = missed(&changed, if_match, TodoError::NotFound);
+    to_todo(changed.todo)?.ok_or(error)
 }
 
 /// Applies `changes` (fields left `None` keep their value) and bumps the
 /// version. With `if_match`, only when the todo is at one of those versions
 /// ([`TodoError::VersionMismatch`] otherwise, the todo unchanged). A change
 /// that changes nothing answers the todo as it is: no new version, no
-/// history entry.
+/// history entry. Needs the editor role in the todo's list (and, for a
+/// move, in the list it moves to).
 pub fn update(
     ctx: &Ctx,
     caller: &Caller,
@@ -902,7 +1143,8 @@ pub fn read_updated_named(answer: serde_json::Value) -> Result<Named<(Todo, Todo
 }
 
 /// Replaces every writable field (PUT): what `new` leaves at its default is
-/// reset to the default.
+/// reset to the default, and a `new` without a list leaves the todo in its
+/// own.
 pub fn replace(
     ctx: &Ctx,
     caller: &Caller,
@@ -916,54 +1158,71 @@ pub fn replace(
 macro_rules! toggle_ctes {
     ($id:expr) => {
         &[
-    current_ctes!($id, "5"),
-    // The next occurrence's due date, when completing this one creates it.
-    "spawn AS (
+            current_ctes!($id, "5", "NULL"),
+            // The next occurrence's due date, when completing this one creates it.
+            "spawn AS (
         SELECT ok.id, todo_next_due(ok.recurrence, ok.due_at, ok.due_anchor_day,
                                     $4::text::timestamptz) AS next_due
         FROM ok WHERE NOT ok.completed AND NOT ok.spawned_next)",
-    concat!(
-        "seq AS (",
-        bump_user!(
-            "(SELECT count(*) FROM spawn WHERE next_due IS NOT NULL)::int",
-            "EXISTS (SELECT FROM ok) AND (u.todo_count < $6::int8 \
-             OR NOT EXISTS (SELECT FROM spawn WHERE next_due IS NOT NULL))"
-        ),
-        ")"
-    ),
-    "upd AS (
+            // The next occurrence counts against the list's owner.
+            "counted AS (
+        UPDATE users u SET todo_count = u.todo_count + 1
+        WHERE u.id = (SELECT owner_id FROM lk)
+          AND EXISTS (SELECT FROM spawn WHERE next_due IS NOT NULL) AND u.todo_count < $6::int8
+        RETURNING u.id)",
+            "go AS (
+        SELECT ok.* FROM ok
+        WHERE NOT EXISTS (SELECT FROM spawn WHERE next_due IS NOT NULL)
+           OR EXISTS (SELECT FROM counted))",
+            concat!("seq AS (", bump_lists!("SELECT list_id FROM go"), ")"),
+            "upd AS (
         UPDATE todos AS t SET
-            completed = NOT ok.completed,
-            completed_at = CASE WHEN ok.completed THEN NULL ELSE $4::text::timestamptz END,
+            completed = NOT go.completed,
+            completed_at = CASE WHEN go.completed THEN NULL ELSE $4::text::timestamptz END,
             updated_at = $4::text::timestamptz,
-            version = ok.version + 1,
+            version = go.version + 1,
             change_seq = seq.change_seq,
-            spawned_next = ok.spawned_next
+            spawned_next = go.spawned_next
                            OR EXISTS (SELECT FROM spawn WHERE next_due IS NOT NULL)
-        FROM ok, seq
-        WHERE t.id = ok.id
-        RETURNING t.*, ok.old_fields, todo_fields(t) AS new_fields)",
-    "nxt AS (
+        FROM go, seq
+        WHERE t.id = go.id
+        RETURNING t.*, go.old_fields, todo_fields(t) AS new_fields)",
+            concat!(
+                "nxt AS (
         INSERT INTO todos AS n (user_id, title, description, priority, due_at, due_anchor_day,
-                               tags, recurrence, created_at, updated_at, change_seq, list_id)
-        SELECT upd.user_id, upd.title, upd.description, upd.priority, spawn.next_due,
+                               tags, recurrence, created_at, updated_at, change_seq, list_id,
+                               assignee_id, reminder_to)
+        SELECT ",
+                caller_id!(),
+                ", upd.title, upd.description, upd.priority, spawn.next_due,
                CASE WHEN upd.recurrence = 'monthly' THEN COALESCE(upd.due_anchor_day,
                    extract(day FROM COALESCE(upd.due_at, $4::text::timestamptz)
                                     AT TIME ZONE 'UTC')::smallint) END,
                upd.tags, upd.recurrence, $4::text::timestamptz, $4::text::timestamptz,
-               upd.change_seq, upd.list_id
+               upd.change_seq, upd.list_id, upd.assignee_id, upd.reminder_to
         FROM upd JOIN spawn USING (id) WHERE spawn.next_due IS NOT NULL
-        RETURNING n.*, todo_fields(n) AS fields)",
-    "audit AS (
+        RETURNING n.*, todo_fields(n) AS fields)"
+            ),
+            concat!(
+                "audit AS (
         INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after,
                                 list_id, actor_id)
-        SELECT user_id, id, 'toggle', todo_changes(old_fields, new_fields), updated_at, change_seq,
-               event_data(id, new_fields), list_id, user_id
+        SELECT ",
+                caller_id!(),
+                ", id, 'toggle', todo_changes(old_fields, new_fields), updated_at, change_seq,
+               event_data(id, new_fields), list_id, ",
+                caller_id!(),
+                "
         FROM upd
         UNION ALL
-        SELECT user_id, id, 'create', todo_changes('{}', fields), created_at, change_seq,
-               event_data(id, fields), list_id, user_id
-        FROM nxt)",
+        SELECT ",
+                caller_id!(),
+                ", id, 'create', todo_changes('{}', fields), created_at, change_seq,
+               event_data(id, fields), list_id, ",
+                caller_id!(),
+                "
+        FROM nxt)"
+            ),
         ]
     };
 }
@@ -972,12 +1231,13 @@ const TOGGLE_NAMED_CTES: &[&str] = toggle_ctes!(by_words!());
 
 /// What a toggle answers: the todo after it, the version it found, and the
 /// next occurrence it created.
-const TOGGLE_FIELDS: [(&str, Json<'static>); 3] = [
+const TOGGLE_FIELDS: [(&str, Json<'static>); 4] = [
     (
         "todo",
         Json::Row(concat!("SELECT ", todo_columns!(), " FROM upd")),
     ),
-    CURRENT,
+    CURRENT[0],
+    CURRENT[1],
     (
         "next",
         Json::Row(concat!("SELECT ", todo_columns!(), " FROM nxt")),
@@ -1006,8 +1266,8 @@ fn read_toggled(answer: serde_json::Value, if_match: Option<&[i64]>) -> Result<T
     let limit = TodoError::LimitReached {
         limit: MAX_TODOS_PER_USER,
     };
-    let Changed { todo, current } = answer.changed;
-    let todo = to_todo(todo)?.ok_or_else(|| miss(current, if_match, limit))?;
+    let error = missed(&answer.changed, if_match, limit);
+    let todo = to_todo(answer.changed.todo)?.ok_or(error)?;
     Ok(Toggled {
         todo,
         next: to_todo(answer.next)?,
@@ -1018,7 +1278,7 @@ fn read_toggled(answer: serde_json::Value, if_match: Option<&[i64]>) -> Result<T
 /// occurrence, due one period after the old due date (or after now, when
 /// it had none; monthly keeps the series' day of the month), once per
 /// occurrence however often it is reopened and completed, and not past
-/// 9999-12-31. That new todo counts against the limit:
+/// 9999-12-31. That new todo counts against the list owner's limit:
 /// [`TodoError::LimitReached`] (nothing changed) when there is no room.
 pub fn toggle(
     ctx: &Ctx,
@@ -1053,17 +1313,26 @@ pub fn read_toggled_named(answer: serde_json::Value) -> Result<Named<Toggled>, T
 macro_rules! delete_ctes {
     ($id:expr) => {
         &[
-            current_ctes!($id, "4"),
-            concat!("seq AS (", bump_user!("-1", "EXISTS (SELECT FROM ok)"), ")"),
+            current_ctes!($id, "4", "NULL"),
+            "counted AS (
+        UPDATE users u SET todo_count = u.todo_count - 1
+        WHERE u.id = (SELECT owner_id FROM lk) AND EXISTS (SELECT FROM ok))",
+            concat!("seq AS (", bump_lists!("SELECT list_id FROM ok"), ")"),
             "del AS (
         DELETE FROM todos AS t USING ok WHERE t.id = ok.id
-        RETURNING t.id, t.user_id, t.list_id, ok.old_fields)",
-            "audit AS (
+        RETURNING t.id, t.list_id, ok.old_fields)",
+            concat!(
+                "audit AS (
         INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after,
                                 list_id, actor_id)
-        SELECT user_id, id, 'delete', todo_changes(old_fields, '{}'), $5::text::timestamptz,
-               (SELECT change_seq FROM seq), event_data(id, old_fields), list_id, user_id
-        FROM del)",
+        SELECT ",
+                caller_id!(),
+                ", id, 'delete', todo_changes(old_fields, '{}'), $5::text::timestamptz,
+               (SELECT change_seq FROM seq), event_data(id, old_fields), list_id, ",
+                caller_id!(),
+                "
+        FROM del)"
+            ),
         ]
     };
 }
@@ -1071,9 +1340,10 @@ const DELETE_CTES: &[&str] = delete_ctes!(by_id!());
 const DELETE_NAMED_CTES: &[&str] = delete_ctes!(by_words!());
 
 /// What a delete answers.
-const DELETE_FIELDS: [(&str, Json<'static>); 2] = [
+const DELETE_FIELDS: [(&str, Json<'static>); 3] = [
     ("deleted", Json::Value("EXISTS (SELECT FROM del)")),
-    CURRENT,
+    CURRENT[0],
+    CURRENT[1],
 ];
 
 /// Whether the delete happened, or why it missed.
@@ -1081,13 +1351,14 @@ fn read_deleted_one(answer: serde_json::Value, if_match: Option<&[i64]>) -> Resu
     #[derive(Deserialize)]
     struct Answer {
         deleted: bool,
-        current: Option<i64>,
+        #[serde(flatten)]
+        changed: Changed,
     }
     let answer: Answer = read(answer)?;
     if answer.deleted {
         Ok(())
     } else {
-        Err(miss(answer.current, if_match, TodoError::NotFound))
+        Err(missed(&answer.changed, if_match, TodoError::NotFound))
     }
 }
 
@@ -1179,52 +1450,87 @@ fn read_named<T>(
     }
 }
 
-/// The CTEs of a delete of several todos: `del` (a `DELETE ... RETURNING
-/// t.id, t.user_id, todo_fields(t) AS fields`), then the caller's change
-/// number and todo count moved once for all the rows deleted, and each
-/// row's audit entry (with its event) at `$3` (now).
+/// The CTEs of a delete of several todos: `lk`, the lists to delete from
+/// (those of `$lists`, an SQL condition on the list `l`, that the caller
+/// edits), locked in id order; `del` (a `DELETE ... RETURNING t.id,
+/// t.list_id, todo_fields(t) AS fields` from them), then each list's
+/// change number, each owner's todo count moved once for all the rows
+/// deleted (owners locked in id order), and each row's audit entry (with
+/// its event) at `$3` (now).
 macro_rules! bulk_delete_ctes {
-    ($del:expr) => {
+    ($lists:expr, $del:expr) => {
         &[
-            $del,
             concat!(
-                "seq AS (",
-                bump_user!(
-                    "-(SELECT count(*) FROM del)::int",
-                    "EXISTS (SELECT FROM del)"
-                ),
-                ")"
+                "lk AS (
+        SELECT l.id, l.owner_id FROM lists l
+        JOIN list_members m ON m.list_id = l.id AND m.role = 'editor' AND m.user_id = ",
+                caller_id!(),
+                "
+        WHERE ",
+                $lists,
+                " ORDER BY l.id FOR UPDATE OF l)"
             ),
-            "audit AS (
+            $del,
+            "owners AS (
+        SELECT u.id FROM users u
+        WHERE u.id IN (SELECT lk.owner_id FROM lk JOIN del ON del.list_id = lk.id)
+        ORDER BY u.id FOR UPDATE OF u)",
+            "counted AS (
+        UPDATE users u SET todo_count = u.todo_count - d.n
+        FROM (SELECT lk.owner_id, count(*)::int AS n
+              FROM del JOIN lk ON lk.id = del.list_id GROUP BY lk.owner_id) d
+        WHERE u.id = d.owner_id AND u.id IN (SELECT id FROM owners))",
+            concat!("seq AS (", bump_lists!("SELECT list_id FROM del"), ")"),
+            concat!(
+                "audit AS (
         INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after,
                                 list_id, actor_id)
-        SELECT user_id, id, 'delete', todo_changes(fields, '{}'), $3::text::timestamptz,
-               (SELECT change_seq FROM seq), event_data(id, fields), list_id, user_id
-        FROM del)",
+        SELECT ",
+                caller_id!(),
+                ", del.id, 'delete', todo_changes(del.fields, '{}'), $3::text::timestamptz,
+               seq.change_seq, event_data(del.id, del.fields), del.list_id, ",
+                caller_id!(),
+                "
+        FROM del JOIN seq ON seq.id = del.list_id)"
+            ),
         ]
     };
 }
 
-const CLEAR_COMPLETED_CTES: &[&str] = bulk_delete_ctes!(concat!(
-    "del AS (
+/// `$4`: the list to clear (NULL: every list the caller edits); `$5` the
+/// positions of `unchanged_since` (see [`positions_json`]), NULL without it.
+const CLEAR_COMPLETED_CTES: &[&str] = bulk_delete_ctes!(
+    "($4::text::uuid IS NULL OR l.id = $4::text::uuid)",
+    concat!(
+        "del AS (
         DELETE FROM todos AS t
-        WHERE t.user_id = ",
-    caller_id!(),
-    " AND t.completed AND t.change_seq <= $4::int8
-        RETURNING t.id, t.user_id, t.list_id, todo_fields(t) AS fields)"
-));
+        WHERE t.list_id IN (SELECT id FROM lk) AND t.completed
+          AND ($5::text IS NULL OR t.change_seq <= COALESCE((
+              SELECT p.seq FROM jsonb_to_recordset($5::text::jsonb) AS p (id uuid, seq int8)
+              WHERE COALESCE(p.id, (SELECT i.id FROM lists i
+                                    WHERE i.owner_id = ",
+        caller_id!(),
+        " AND i.inbox)) = t.list_id), 0))
+        RETURNING t.id, t.list_id, todo_fields(t) AS fields)"
+    )
+);
 
-/// Deletes the user's completed todos (with `unchanged_since`, only those
-/// not changed after that point of the change stream); returns how many.
+/// Deletes the completed todos of `list` (else of every list the caller
+/// edits); with `unchanged_since`, only those not changed after that sync
+/// token (none of a list the token did not know). Returns how many.
 pub fn clear_completed(
     ctx: &Ctx,
     caller: &Caller,
-    unchanged_since: Option<SyncToken>,
+    list: Option<Uuid>,
+    unchanged_since: Option<&str>,
 ) -> Result<i64, TodoError> {
     #[derive(Deserialize)]
     struct Answer {
         deleted: i64,
     }
+    let since = unchanged_since
+        .map(|raw| open_token(ctx, raw, "unchanged_since"))
+        .transpose()?;
     let answer: Answer = fetch(
         ctx,
         caller,
@@ -1232,25 +1538,29 @@ pub fn clear_completed(
         &[("deleted", Json::Value("(SELECT count(*) FROM del)"))],
         vec![
             ctx.clock.now().into(),
-            unchanged_since.map_or(i64::MAX, |token| token.seq).into(),
+            list.into(),
+            since.as_ref().map(positions_json).into(),
         ],
     )?;
     Ok(answer.deleted)
 }
 
-const DELETE_LISTED_CTES: &[&str] = bulk_delete_ctes!(concat!(
+const DELETE_LISTED_CTES: &[&str] = bulk_delete_ctes!(
+    "l.id IN (SELECT t.list_id FROM todos t
+              JOIN jsonb_to_recordset($4::text::jsonb) AS listed (id uuid, version int8)
+                ON t.id = listed.id)",
     "del AS (
         DELETE FROM todos AS t
         USING jsonb_to_recordset($4::text::jsonb) AS listed (id uuid, version int8)
-        WHERE t.user_id = ",
-    caller_id!(),
-    " AND t.id = listed.id AND t.version = listed.version
-        RETURNING t.id, t.user_id, t.list_id, todo_fields(t) AS fields)"
-));
+        WHERE t.list_id IN (SELECT id FROM lk) AND t.id = listed.id
+          AND t.version = listed.version
+        RETURNING t.id, t.list_id, todo_fields(t) AS fields)"
+);
 
-/// Deletes exactly the listed todos of the user, each only while it is
-/// still at the listed version (one statement: a todo changed or deleted
-/// since it was listed stays as it is); returns the ids deleted.
+/// Deletes exactly the listed todos, each only while it is still at the
+/// listed version and in a list the caller edits (one statement: a todo
+/// changed or deleted since it was listed stays as it is); returns the ids
+/// deleted.
 pub fn delete_listed(
     ctx: &Ctx,
     caller: &Caller,
@@ -1343,20 +1653,31 @@ pub fn history(
     let answer: Answer = fetch(
         ctx,
         caller,
-        &[],
+        &[concat!(
+            // The caller sees the trail while a member of the list the todo
+            // is in (or, once deleted, was in last).
+            "visible AS (
+                SELECT EXISTS (
+                    SELECT FROM list_members m
+                    WHERE m.user_id = ",
+            caller_id!(),
+            " AND m.list_id = (
+                        SELECT a.list_id FROM todo_audit a
+                        WHERE a.todo_id = $3::text::uuid AND a.action <> 'move_out'
+                        ORDER BY a.id DESC LIMIT 1)) AS ok)"
+        )],
         &[(
             "items",
-            Json::Rows(concat!(
+            Json::Rows(
                 "SELECT a.id, a.action, a.changes, a.at,
                         (SELECT json_build_object('id', u.id, 'name', u.name)
                          FROM users u WHERE u.id = a.actor_id) AS actor
                  FROM todo_audit a
-                 WHERE a.user_id = ",
-                caller_id!(),
-                " AND a.todo_id = $3::text::uuid AND a.action <> 'reminder'
+                 WHERE (SELECT ok FROM visible) AND a.todo_id = $3::text::uuid
+                   AND a.action IN ('create', 'update', 'toggle', 'delete')
                    AND ($4::int8 IS NULL OR a.id < $4::int8)
-                 ORDER BY a.id DESC LIMIT $5::int8"
-            )),
+                 ORDER BY a.id DESC LIMIT $5::int8",
+            ),
         )],
         vec![id.into(), before.into(), (page.limit + 1).into()],
     )?;
@@ -1384,8 +1705,7 @@ pub fn history(
     })
 }
 
-const STATS_SQL: &str = concat!(
-    "SELECT
+const STATS_SQL: &str = "SELECT
         count(*) AS total,
         count(*) FILTER (WHERE NOT completed) AS open,
         count(*) FILTER (WHERE completed) AS done,
@@ -1399,14 +1719,11 @@ const STATS_SQL: &str = concat!(
             'urgent', count(*) FILTER (WHERE priority = 3)) AS by_priority,
         (SELECT COALESCE(json_agg(json_build_object('tag', tag, 'count', n) ORDER BY n DESC, tag), '[]')
          FROM (SELECT tag, count(*) AS n FROM todos, unnest(tags) AS tag
-               WHERE user_id = ",
-    caller_id!(),
-    "
+               WHERE list_id IN (SELECT id FROM mine)
                GROUP BY tag ORDER BY n DESC, tag LIMIT $6::int8) AS t) AS by_tag
-    FROM todos WHERE user_id = ",
-    caller_id!()
-);
+    FROM todos WHERE list_id IN (SELECT id FROM mine)";
 
+/// Counts over the todos of every list the caller belongs to.
 pub fn stats(ctx: &Ctx, caller: &Caller) -> Result<TodoStats, TodoError> {
     #[derive(Deserialize)]
     struct Answer {
@@ -1420,7 +1737,7 @@ pub fn stats(ctx: &Ctx, caller: &Caller) -> Result<TodoStats, TodoError> {
     let answer: Answer = fetch(
         ctx,
         caller,
-        &[],
+        &[MINE],
         &[("stats", Json::Row(STATS_SQL))],
         vec![
             now.into(),
@@ -1489,14 +1806,14 @@ fn sort_keys(query: &ListQuery) -> (Vec<SortKey>, bool) {
     (keys, descending)
 }
 
-/// The filter conditions of a list query (without the cursor). Every filter
-/// is a parameter, NULL when the query does not use it, so that the SQL is
-/// the same whatever the filters: a list's statement text varies only with
-/// its sort and whether it has a cursor (16 texts), and a user cannot make
-/// each pooled connection prepare and drop thousands of variants. The
-/// filters are then checked row by row on the user's index in sort order
-/// (bounded by `MAX_TODOS_PER_USER`), where some had an index of their own.
-fn filters(query: &ListQuery, now: DateTime<Utc>, p: &mut Params) -> Vec<String> {
+/// The filter conditions of a list query (without the list and the
+/// cursor). Every filter is a parameter, NULL when the query does not use
+/// it, so that the SQL is the same whatever the filters: a list's statement
+/// text varies only with its sort and whether it has a cursor (16 texts),
+/// and a user cannot make each pooled connection prepare and drop
+/// thousands of variants. The filters are then checked row by row on each
+/// list's index in sort order, where some had an index of their own.
+fn filters(query: &ListQuery, now: DateTime<Utc>, p: &mut Params) -> String {
     let completed = match query.status {
         Status::All => None,
         Status::Open => Some(false),
@@ -1526,6 +1843,15 @@ fn filters(query: &ListQuery, now: DateTime<Utc>, p: &mut Params) -> Vec<String>
     let overdue = p.add(query.overdue, "::bool");
     let now = p.add(now, "::text::timestamptz");
     let updated_since = p.add(query.updated_since, "::text::timestamptz");
+    // Compared as text: a cast of `none` to uuid would fail at planning.
+    let assignee = p.add(
+        query.assignee.map(|a| match a {
+            Assignee::Me => "me".to_owned(),
+            Assignee::Nobody => "none".to_owned(),
+            Assignee::User(id) => id.to_string(),
+        }),
+        "::text",
+    );
     let conditions = [
         format!("({completed} IS NULL OR completed = {completed})"),
         format!("({priorities} IS NULL OR priority = ANY({priorities}))"),
@@ -1539,25 +1865,29 @@ fn filters(query: &ListQuery, now: DateTime<Utc>, p: &mut Params) -> Vec<String>
              (NOT completed AND due_at IS NOT NULL AND due_at < {now}))"
         ),
         format!("({updated_since} IS NULL OR updated_at > {updated_since})"),
+        format!(
+            "({assignee} IS NULL OR COALESCE(assignee_id::text, 'none') = \
+             CASE WHEN {assignee} = 'me' THEN {} ELSE {assignee} END)",
+            concat!(caller_id!(), "::text")
+        ),
     ];
-    // One CASE, not eight conditions: the generic plan cannot know which
-    // filters are NULL, and would multiply eight guesses into "one row
-    // matches", then read and sort all the user's todos for a page. The
+    // One CASE, not nine conditions: the generic plan cannot know which
+    // filters are NULL, and would multiply nine guesses into "one row
+    // matches", then read and sort all the list's todos for a page. The
     // planner guesses that a CASE keeps half the rows, so a page is read in
     // index order and stops at its limit.
-    vec![
-        concat!("user_id = ", caller_id!()).to_owned(),
-        format!(
-            "CASE WHEN {} THEN TRUE ELSE FALSE END",
-            conditions.join(" AND ")
-        ),
-    ]
+    format!(
+        "CASE WHEN {} THEN TRUE ELSE FALSE END",
+        conditions.join(" AND ")
+    )
 }
 
 /// The parts of the one statement a list request runs, with their shared
 /// parameters (public so that a test can `EXPLAIN` exactly what the API runs).
 #[derive(Debug, Clone)]
 pub struct ListSql {
+    /// The lists shown (`shown`: the caller's, or the one asked for).
+    pub ctes: [String; 2],
     /// The page, one row more than asked for (to know whether more follow).
     pub page: String,
     /// How many todos match the filters (a scalar subquery).
@@ -1569,25 +1899,36 @@ pub struct ListSql {
     pub params: Params,
 }
 
+/// Whether a list asked for (`list=`) is one of the caller's.
+const LIST_FOUND: &str = "EXISTS (SELECT FROM shown)";
+
+/// Where each of the caller's lists stands now, for a sync token.
+const POSITIONS: &str = "SELECT l.id, l.change_seq AS seq FROM lists l
+    WHERE l.id IN (SELECT id FROM mine) ORDER BY l.id";
+
 impl ListSql {
     /// The statement `list` runs: the caller check, the page, the total and
     /// the deleted ids in one round trip.
     pub fn statement(&self) -> Statement {
-        Caller::statement(&[], &self.fields(), self.params.clone())
+        let ctes: Vec<&str> = self.ctes.iter().map(String::as_str).collect();
+        Caller::statement(&ctes, &self.fields(), self.params.clone())
     }
 
-    fn fields(&self) -> [(&str, Json<'_>); 4] {
+    fn fields(&self) -> [(&str, Json<'_>); 5] {
         [
             ("items", Json::Rows(&self.page)),
             ("total", Json::Value(&self.total)),
             ("deleted", Json::Value(&self.deleted)),
-            ("sync_seq", Json::Value(CALLER_SEQ)),
+            ("found", Json::Value(LIST_FOUND)),
+            ("positions", Json::Rows(POSITIONS)),
         ]
     }
 }
 
 /// The SQL a list request runs, with its parameters; `cursor` is the
-/// query's, opened ([`open_cursor`]).
+/// query's, opened ([`open_cursor`]). A page takes at most a page of each
+/// shown list, each read in sort order from that list's index, and keeps
+/// the first page of them.
 pub fn list_sql(
     caller: &Caller,
     query: &ListQuery,
@@ -1595,18 +1936,23 @@ pub fn list_sql(
     now: DateTime<Utc>,
 ) -> ListSql {
     let mut p = caller.params();
-    let conds = filters(query, now, &mut p);
-    let total = format!("(SELECT count(*) FROM todos WHERE {})", conds.join(" AND "));
+    let list = p.add(query.list, "::text::uuid");
+    let shown = format!("shown AS (SELECT id FROM mine WHERE {list} IS NULL OR id = {list})");
+    let condition = filters(query, now, &mut p);
+    let total = format!(
+        "(SELECT count(*) FROM todos WHERE list_id IN (SELECT id FROM shown) AND {condition})"
+    );
     // NULL without `updated_since`; the subquery runs only with it.
     let since = p.add(query.updated_since, "::text::timestamptz");
     let deleted = format!(
         "CASE WHEN {since} IS NOT NULL THEN \
-         (SELECT coalesce(json_agg(todo_id ORDER BY at), '[]') FROM todo_audit \
-         WHERE user_id = {} AND action = 'delete' AND at > {since}) END",
-        caller_id!()
+         (SELECT coalesce(json_agg(a.todo_id ORDER BY a.at), '[]') FROM todo_audit a \
+         WHERE a.list_id IN (SELECT id FROM shown) AND a.action IN ('delete', 'move_out') \
+         AND a.at > {since} AND NOT EXISTS (SELECT FROM mine \
+         WHERE mine.id = (SELECT v.list_id FROM todos v WHERE v.id = a.todo_id))) END"
     );
 
-    let mut conds = conds;
+    let mut conds = vec!["todos.list_id = shown.id".to_owned(), condition];
     let (keys, descending) = sort_keys(query);
     if let Some(cursor) = cursor {
         let mut left: Vec<&str> = keys.iter().map(|k| k.order_by).collect();
@@ -1630,15 +1976,20 @@ pub fn list_sql(
         .map(|k| format!("{} {direction}", k.order_by))
         .collect();
     order.push(format!("todos.id {direction}"));
+    let order = order.join(", ");
     let key_list: Vec<&str> = keys.iter().map(|k| k.order_by).collect();
     let limit = p.add(query.limit + 1, "::int8");
+    // The same ORDER BY sorts each list's rows (on its index) and the
+    // union of them (on the columns of the subquery, also named `todos`).
     let page = format!(
-        "SELECT {TODO_COLUMNS}, json_build_array({}) AS keys FROM todos WHERE {} ORDER BY {} LIMIT {limit}",
+        "SELECT todos.* FROM shown CROSS JOIN LATERAL (\
+         SELECT {TODO_COLUMNS}, json_build_array({}) AS keys FROM todos WHERE {} \
+         ORDER BY {order} LIMIT {limit}) AS todos ORDER BY {order} LIMIT {limit}",
         key_list.join(", "),
         conds.join(" AND "),
-        order.join(", ")
     );
     ListSql {
+        ctes: [MINE.to_owned(), shown],
         page,
         total,
         deleted,
@@ -1655,7 +2006,8 @@ fn key_text(value: &serde_json::Value) -> Result<String, DbError> {
     }
 }
 
-/// Cursors are sealed with a key derived from the app's `jwt_secret`.
+/// Cursors and sync tokens are sealed with a key derived from the app's
+/// `jwt_secret`.
 fn cursor_secret(ctx: &Ctx) -> Vec<u8> {
     ctx.var("jwt_secret").into_bytes()
 }
@@ -1671,18 +2023,77 @@ pub fn open_cursor(ctx: &Ctx, query: &ListQuery) -> Result<Option<Cursor>, TodoE
         .map_err(TodoError::BadCursor)
 }
 
-/// One page of the user's todos matching `query`.
+/// A sync token as a client sent it in the parameter `field`, opened.
+pub fn open_token(ctx: &Ctx, raw: &str, field: &str) -> Result<SyncToken, TodoError> {
+    SyncToken::open(raw, &cursor_secret(ctx)).map_err(|why| invalid(field, &why))
+}
+
+/// A token's positions as the statements read them: a JSON array of
+/// `{id, seq, kind, after}` (`id` null for the Inbox of a token from before
+/// lists; `kind` and `after` null at the end of a change).
+fn positions_json(token: &SyncToken) -> String {
+    let positions: Vec<serde_json::Value> = token
+        .positions
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "id": p.list,
+                "seq": p.seq,
+                "kind": p.after.map(|(kind, _)| kind as i64),
+                "after": p.after.map(|(_, id)| id),
+            })
+        })
+        .collect();
+    serde_json::Value::from(positions).to_string()
+}
+
+/// Where one of the caller's lists stands (`seq`), as a statement answers
+/// it; in the feed also where the client's token left it (`since` NULL: a
+/// list new to it; `kind` 3: at the end of change `since`).
+#[derive(Deserialize)]
+struct Position {
+    id: Uuid,
+    seq: i64,
+    #[serde(default)]
+    since: Option<i64>,
+    #[serde(default)]
+    kind: i64,
+    #[serde(default)]
+    after: Uuid,
+}
+
+/// A token at the end of every list in `positions`.
+fn token_at(positions: &[Position]) -> SyncToken {
+    SyncToken {
+        positions: positions
+            .iter()
+            .map(|p| ListPosition {
+                list: Some(p.id),
+                seq: p.seq,
+                after: None,
+            })
+            .collect(),
+    }
+}
+
+/// One page of the todos matching `query`, from every list the caller
+/// belongs to (or from the one `query.list` names:
+/// [`TodoError::NotFound`] when the caller is no member of it).
 pub fn list(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<TodoPage, TodoError> {
     #[derive(Deserialize)]
     struct Answer {
         items: Vec<TodoRow>,
         total: i64,
         deleted: Option<Vec<Uuid>>,
-        sync_seq: i64,
+        found: bool,
+        positions: Vec<Position>,
     }
     let cursor = open_cursor(ctx, query)?;
     let statement = list_sql(caller, query, cursor.as_ref(), ctx.clock.now()).statement();
     let answer: Answer = run(ctx, caller, &statement)?;
+    if !answer.found {
+        return Err(TodoError::NotFound);
+    }
     let mut rows = answer.items;
     let limit = usize::try_from(query.limit).unwrap_or(0);
     let next_cursor = if rows.len() > limit {
@@ -1709,16 +2120,16 @@ pub fn list(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<TodoPage, T
         total: answer.total,
         next_cursor,
         deleted: answer.deleted,
-        sync_token: SyncToken::at(answer.sync_seq).encode(),
+        sync_token: token_at(&answer.positions).seal(&cursor_secret(ctx)),
     })
 }
 
-/// The first page of the user's todos matching `query` (its cursor is
-/// ignored) as a [`Part`], read by [`read_listed`].
+/// The first page of the todos matching `query` (its cursor is ignored)
+/// as a [`Part`], read by [`read_listed`].
 pub fn list_part(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Part {
     let list = list_sql(caller, query, None, ctx.clock.now());
     Part {
-        ctes: Vec::new(),
+        ctes: list.ctes.to_vec(),
         answer: json_object(&list.fields()),
         done: "TRUE".into(),
         params: list.params,
@@ -1726,14 +2137,19 @@ pub fn list_part(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Part {
 }
 
 /// The page a [`list_part`] answered for a query of `limit`: the todos,
-/// and how many match.
+/// and how many match ([`TodoError::NotFound`] for a list the caller is
+/// not in).
 pub fn read_listed(answer: serde_json::Value, limit: i64) -> Result<(Vec<Todo>, i64), TodoError> {
     #[derive(Deserialize)]
     struct Answer {
         items: Vec<TodoRow>,
         total: i64,
+        found: bool,
     }
     let answer: Answer = read(answer)?;
+    if !answer.found {
+        return Err(TodoError::NotFound);
+    }
     let items = answer
         .items
         .into_iter()
@@ -1743,85 +2159,143 @@ pub fn read_listed(answer: serde_json::Value, limit: i64) -> Result<(Vec<Todo>, 
     Ok((items, answer.total))
 }
 
-/// The feed's two streams, todos and tombstones, each in change order and
-/// one row longer than a page, after the token's position (`$3` change
-/// number, `$4` kind, `$5` id).
-const FEED_TODOS: &str = concat!(
-    "SELECT ",
-    todo_columns!(),
-    ", change_seq FROM todos WHERE user_id = ",
-    caller_id!(),
-    " AND change_seq >= $3::int8 AND (change_seq, 0, id) > ($3::int8, $4::int8, $5::text::uuid)
-    ORDER BY change_seq, id LIMIT $6::int8"
-);
-const FEED_DELETED: &str = concat!(
-    "SELECT todo_id AS id, change_seq FROM todo_audit WHERE user_id = ",
-    caller_id!(),
-    " AND action = 'delete' AND change_seq >= $3::int8
-      AND (change_seq, 1, todo_id) > ($3::int8, $4::int8, $5::text::uuid)
-    ORDER BY change_seq, todo_id LIMIT $6::int8"
-);
-const FEED_REMINDERS: &str = concat!(
-    "SELECT todo_id, after->>'title' AS title, (after->>'due_at')::timestamptz AS due_at,
-            at AS fired_at, change_seq
-     FROM todo_audit WHERE user_id = ",
-    caller_id!(),
-    " AND action = 'reminder' AND change_seq >= $3::int8
-      AND (change_seq, 2, todo_id) > ($3::int8, $4::int8, $5::text::uuid)
-    ORDER BY change_seq, todo_id LIMIT $6::int8"
-);
+/// The feed's CTEs. `$3`: the token's positions ([`positions_json`]);
+/// `pos`: each list the caller belongs to, with where its changes start
+/// (`since` NULL: a list new to the client, which arrives whole); `lost`:
+/// the lists the token names that the caller no longer belongs to.
+const FEED_CTES: &[&str] = &[
+    MINE,
+    concat!(
+        "tok AS (
+        SELECT COALESCE(p.id, (SELECT i.id FROM lists i WHERE i.owner_id = ",
+        caller_id!(),
+        " AND i.inbox)) AS id, p.seq, p.kind, p.after
+        FROM jsonb_to_recordset($3::text::jsonb) AS p (id uuid, seq int8, kind int8, after uuid))"
+    ),
+    "pos AS (
+        SELECT mine.id, (SELECT l.change_seq FROM lists l WHERE l.id = mine.id) AS change_seq,
+               tok.seq AS since, COALESCE(tok.seq, 0) AS from_seq, COALESCE(tok.kind, 3) AS kind,
+               COALESCE(tok.after, '00000000-0000-0000-0000-000000000000') AS after
+        FROM mine LEFT JOIN tok ON tok.id = mine.id)",
+    "lost AS (SELECT tok.id, tok.seq FROM tok WHERE tok.id NOT IN (SELECT id FROM mine))",
+];
 
-/// The one statement of [`changes`]: the three streams, each one row
-/// longer than a page, and the caller's latest change number. A long-poll
-/// sends it at every check, so it is read through the `(user_id,
-/// change_seq)` indexes.
-pub fn changes_statement(caller: &Caller, since: SyncToken, limit: i64) -> Statement {
-    // Past the last position of a change: kind 3 comes after every kind.
-    let (kind, id) = since
-        .after
-        .map_or((3, Uuid::nil()), |(kind, id)| (kind as i64, id));
+/// The feed's streams, per list in change order, each one row longer than
+/// a page (`$4`), after the list's position: todos as they are now,
+/// tombstones of todos no longer in any of the caller's lists, and the
+/// reminders that went off for the caller.
+const FEED_TODOS: &str = concat!(
+    "SELECT t.* FROM pos CROSS JOIN LATERAL (
+        SELECT ",
+    todo_columns!(),
+    ", change_seq FROM todos
+        WHERE list_id = pos.id AND change_seq >= pos.from_seq
+          AND (change_seq, 0, id) > (pos.from_seq, pos.kind, pos.after)
+        ORDER BY change_seq, id LIMIT $4::int8) AS t"
+);
+const FEED_DELETED: &str = "SELECT pos.id AS list_id, a.* FROM pos CROSS JOIN LATERAL (
+        SELECT a.todo_id AS id, a.change_seq FROM todo_audit a
+        WHERE pos.since IS NOT NULL AND a.list_id = pos.id
+          AND a.action IN ('delete', 'move_out') AND a.change_seq >= pos.from_seq
+          AND (a.change_seq, 1, a.todo_id) > (pos.from_seq, pos.kind, pos.after)
+          AND NOT EXISTS (SELECT FROM mine
+                          WHERE mine.id = (SELECT v.list_id FROM todos v WHERE v.id = a.todo_id))
+        ORDER BY a.change_seq, a.todo_id LIMIT $4::int8) AS a";
+const FEED_REMINDERS: &str = concat!(
+    "SELECT pos.id AS list_id, r.* FROM pos CROSS JOIN LATERAL (
+        SELECT a.todo_id, a.after->>'title' AS title, (a.after->>'due_at')::timestamptz AS due_at,
+               a.at AS fired_at, a.change_seq
+        FROM todo_audit a
+        WHERE pos.since IS NOT NULL AND a.list_id = pos.id AND a.action = 'reminder'
+          AND a.user_id = ",
+    caller_id!(),
+    " AND a.change_seq >= pos.from_seq
+          AND (a.change_seq, 2, a.todo_id) > (pos.from_seq, pos.kind, pos.after)
+        ORDER BY a.change_seq, a.todo_id LIMIT $4::int8) AS r"
+);
+/// The todos of each lost list, gone from the client's view: those still
+/// in it and those deleted from it or moved out since, unless they are in
+/// one of the caller's lists now. Not paged.
+const FEED_LOST: &str = "SELECT lost.id, ARRAY(
+        SELECT g.id FROM (
+            SELECT t.id FROM todos t WHERE t.list_id = lost.id
+            UNION
+            SELECT a.todo_id FROM todo_audit a
+            WHERE a.list_id = lost.id AND a.action IN ('delete', 'move_out')
+              AND a.change_seq > lost.seq) AS g
+        WHERE NOT EXISTS (SELECT FROM mine
+                          WHERE mine.id = (SELECT v.list_id FROM todos v WHERE v.id = g.id))
+        ORDER BY g.id) AS todos
+    FROM lost ORDER BY lost.id";
+
+/// The one statement of [`changes`]: the streams of every list the caller
+/// belongs to, the lists that changed (or are new to the client), what the
+/// caller lost, and where each list stands. A long-poll sends it at every
+/// check, so every part is read through indexes keyed by list.
+pub fn changes_statement(caller: &Caller, since: &SyncToken, limit: i64) -> Statement {
     let mut params = caller.params();
     params
         .0
-        .extend([since.seq.into(), kind.into(), id.into(), (limit + 1).into()]);
+        .extend([positions_json(since).into(), (limit + 1).into()]);
+    let lists = format!(
+        "{} AND l.id IN (SELECT id FROM pos WHERE since IS NULL OR change_seq > since)",
+        crate::lists::store::LISTS_OF_CALLER
+    );
     Caller::statement(
-        &[],
+        FEED_CTES,
         &[
             ("items", Json::Rows(FEED_TODOS)),
             ("deleted", Json::Rows(FEED_DELETED)),
             ("reminders", Json::Rows(FEED_REMINDERS)),
-            ("seq", Json::Value(CALLER_SEQ)),
+            ("lost", Json::Rows(FEED_LOST)),
+            ("lists", Json::Rows(&lists)),
+            (
+                "positions",
+                Json::Rows("SELECT id, change_seq AS seq, since, kind, after FROM pos ORDER BY id"),
+            ),
         ],
         params,
     )
 }
 
-/// Every change after `since`, at most `limit` entries (todos and deleted
-/// ids together) a page. Changes come in the order they were committed, so
-/// a client that follows the tokens never misses one.
+/// Every change after `since` (a token as the client sent it) in the
+/// lists the caller belongs to, at most `limit` entries (todos, deleted ids
+/// and reminders together) a page. Each list's changes come in the order
+/// they were committed, so a client that follows the tokens never misses
+/// one; a list it gained arrives whole, and the todos of a list it lost are
+/// deleted.
 pub fn changes(
     ctx: &Ctx,
     caller: &Caller,
-    since: SyncToken,
+    since: &SyncToken,
     limit: i64,
 ) -> Result<ChangeFeed, TodoError> {
     #[derive(Deserialize)]
     struct Tombstone {
+        list_id: Uuid,
         id: Uuid,
         change_seq: i64,
     }
     #[derive(Deserialize)]
     struct Reminder {
+        list_id: Uuid,
         #[serde(flatten)]
         fired: FiredReminder,
         change_seq: i64,
+    }
+    #[derive(Deserialize)]
+    struct Lost {
+        id: Uuid,
+        todos: Vec<Uuid>,
     }
     #[derive(Deserialize)]
     struct Answer {
         items: Vec<TodoRow>,
         deleted: Vec<Tombstone>,
         reminders: Vec<Reminder>,
-        seq: i64,
+        lost: Vec<Lost>,
+        lists: Vec<List>,
+        positions: Vec<Position>,
     }
     enum Entry {
         Todo(Box<TodoRow>),
@@ -1829,56 +2303,90 @@ pub fn changes(
         Reminder(FiredReminder),
     }
     let answer: Answer = run(ctx, caller, &changes_statement(caller, since, limit))?;
-    // Merge the three streams by position and keep the first `limit`.
-    let mut entries: Vec<(i64, ChangeKind, Uuid, Entry)> = answer
+    // Merge the streams by list, then by position in the list, and keep
+    // the first `limit`.
+    let mut entries: Vec<(Uuid, i64, ChangeKind, Uuid, Entry)> = answer
         .items
         .into_iter()
         .map(|row| {
-            let (seq, id) = (row.change_seq, row.id);
-            (seq, ChangeKind::Todo, id, Entry::Todo(Box::new(row)))
+            let (list, seq, id) = (row.list_id, row.change_seq, row.id);
+            (list, seq, ChangeKind::Todo, id, Entry::Todo(Box::new(row)))
         })
-        .chain(
-            answer
-                .deleted
-                .into_iter()
-                .map(|t| (t.change_seq, ChangeKind::Deleted, t.id, Entry::Deleted)),
-        )
-        .chain(answer.reminders.into_iter().map(|r| {
-            let id = r.fired.todo_id;
+        .chain(answer.deleted.into_iter().map(|t| {
             (
-                r.change_seq,
-                ChangeKind::Reminder,
-                id,
-                Entry::Reminder(r.fired),
+                t.list_id,
+                t.change_seq,
+                ChangeKind::Deleted,
+                t.id,
+                Entry::Deleted,
             )
         }))
+        .chain(answer.reminders.into_iter().map(|r| {
+            let id = r.fired.todo_id;
+            let entry = Entry::Reminder(r.fired);
+            (r.list_id, r.change_seq, ChangeKind::Reminder, id, entry)
+        }))
         .collect();
-    entries.sort_by_key(|(seq, kind, id, _)| (*seq, *kind as u8, *id));
+    entries.sort_by_key(|(list, seq, kind, id, _)| (*list, *seq, *kind, *id));
     let limit = usize::try_from(limit).unwrap_or(0);
     let has_more = entries.len() > limit;
     entries.truncate(limit);
-    let sync_token = match entries.last() {
-        Some((seq, kind, id, _)) if has_more => SyncToken {
-            seq: *seq,
-            after: Some((*kind, *id)),
-        },
-        _ => SyncToken::at(answer.seq),
-    };
+    let cut = entries
+        .last()
+        .filter(|_| has_more)
+        .map(|(list, seq, kind, id, _)| (*list, *seq, *kind, *id));
+    let token = next_token(&answer.positions, cut);
     let mut feed = ChangeFeed {
         items: Vec::new(),
         deleted: Vec::new(),
         reminders: Vec::new(),
-        sync_token: sync_token.encode(),
+        lists: answer.lists,
+        removed_lists: answer.lost.iter().map(|l| l.id).collect(),
+        sync_token: token.seal(&cursor_secret(ctx)),
         has_more,
     };
-    for (_, _, id, entry) in entries {
+    for (_, _, _, id, entry) in entries {
         match entry {
             Entry::Todo(row) => feed.items.push(Todo::try_from(*row)?),
             Entry::Deleted => feed.deleted.push(id),
             Entry::Reminder(fired) => feed.reminders.push(fired),
         }
     }
+    feed.deleted
+        .extend(answer.lost.into_iter().flat_map(|l| l.todos));
     Ok(feed)
+}
+
+/// The token after a page of the feed: each of the caller's lists (in
+/// `positions`, as they stand now) before the list where the page was cut
+/// is read to its end; that list up to the cut; the lists after it where
+/// the old token left them (a list it did not know stays unknown, to arrive
+/// whole). Lost lists are left out: the page told them.
+fn next_token(positions: &[Position], cut: Option<(Uuid, i64, ChangeKind, Uuid)>) -> SyncToken {
+    let old = |p: &Position| {
+        p.since.map(|seq| ListPosition {
+            list: Some(p.id),
+            seq,
+            after: ChangeKind::from_index(p.kind).map(|kind| (kind, p.after)),
+        })
+    };
+    let mut next = Vec::new();
+    for p in positions {
+        match cut {
+            Some((list, seq, kind, id)) if list == p.id => next.push(ListPosition {
+                list: Some(list),
+                seq,
+                after: Some((kind, id)),
+            }),
+            Some((list, ..)) if list < p.id => next.extend(old(p)),
+            _ => next.push(ListPosition {
+                list: Some(p.id),
+                seq: p.seq,
+                after: None,
+            }),
+        }
+    }
+    SyncToken { positions: next }
 }
 
 #[cfg(test)]
@@ -1969,7 +2477,7 @@ mod tests {
         let s = list_sql(&caller(), &query, Some(&cursor), now());
         assert!(
             s.page.contains(
-                "(priority, todos.created_at, todos.id) < ($13::text::smallint, $14::text::timestamptz, $15::text::uuid)"
+                "(priority, todos.created_at, todos.id) < ($15::text::smallint, $16::text::timestamptz, $17::text::uuid)"
             ),
             "{}",
             s.page
@@ -2032,7 +2540,7 @@ mod tests {
         let s = list_sql_of("status=done");
         assert!(
             s.total.starts_with(
-                "(SELECT count(*) FROM todos WHERE user_id = (SELECT id FROM auth) AND "
+                "(SELECT count(*) FROM todos WHERE list_id IN (SELECT id FROM shown) AND "
             ),
             "{}",
             s.total
@@ -2060,6 +2568,7 @@ mod tests {
                         by,
                         status,
                         limit: 10,
+                        list: None,
                     },
                 );
                 // Titles only: a change never finds a todo by its description.
