@@ -482,6 +482,92 @@ fn every_todos_request_is_one_round_trip() {
     check(&app, vec![stale]);
 }
 
+/// Every lists request is one statement too, its membership check and its
+/// event included; so are a create in a shared list and a page of one list.
+#[test]
+fn every_lists_request_is_one_round_trip() {
+    let app = TestApp::spawn();
+    let token = signed_up(&app);
+    let t = Some(token.as_str());
+    let created = check(
+        &app,
+        vec![
+            case("lists", "GET", "/api/lists", t, None, 200, 1),
+            case(
+                "create list",
+                "POST",
+                "/api/lists",
+                t,
+                Some(json!({"name": "Groceries", "color": "#00aa88"})),
+                201,
+                1,
+            ),
+            case("invitations", "GET", "/api/invitations", t, None, 200, 1),
+        ],
+    );
+    let list = created[1].body["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/lists/{list}");
+    let in_list = check(
+        &app,
+        vec![
+            case("get list", "GET", path.clone(), t, None, 200, 1),
+            case(
+                "rename",
+                "PATCH",
+                path.clone(),
+                t,
+                Some(json!({"name": "Food"})),
+                200,
+                1,
+            ),
+            case("members", "GET", format!("{path}/members"), t, None, 200, 1),
+            case(
+                "invite",
+                "POST",
+                format!("{path}/invitations"),
+                t,
+                Some(json!({"email": "bob@example.com", "role": "viewer"})),
+                201,
+                1,
+            ),
+            case(
+                "create in the list",
+                "POST",
+                "/api/todos",
+                t,
+                Some(json!({"title": "milk", "list_id": list})),
+                201,
+                1,
+            ),
+            case(
+                "page of the list",
+                "GET",
+                format!("/api/todos?list={list}&assignee=none&limit=50"),
+                t,
+                None,
+                200,
+                1,
+            ),
+        ],
+    );
+    let invitation = in_list[3].body["id"].as_str().unwrap();
+    check(
+        &app,
+        vec![
+            case(
+                "revoke",
+                "DELETE",
+                format!("{path}/invitations/{invitation}"),
+                t,
+                None,
+                204,
+                1,
+            ),
+            case("delete list", "DELETE", path, t, None, 204, 1),
+        ],
+    );
+}
+
 /// Every change queues its event (the audit row and its outbox entry) in the
 /// statement that makes it: no second round trip.
 #[test]

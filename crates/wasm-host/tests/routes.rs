@@ -211,6 +211,39 @@ fn every_route_family_answers_through_the_compiled_wasm_components() {
         .body;
     assert_eq!(feed["deleted"], json!([id]), "{feed}");
 
+    // lists: one of the caller's, a todo in it, its page, then gone from
+    // the sync when deleted
+    let list = host
+        .send("POST", "/api/lists", t, Some(json!({"name": "Groceries"})))
+        .expect(201)
+        .body;
+    let list_id = text(&list["id"]);
+    let before = text(&host.send("GET", "/api/todos", t, None).expect(200).body["sync_token"]);
+    let in_list = host
+        .send(
+            "POST",
+            "/api/todos",
+            t,
+            Some(json!({"title": "bread", "list_id": list_id})),
+        )
+        .expect(201)
+        .body;
+    let page = host
+        .send("GET", &format!("/api/todos?list={list_id}"), t, None)
+        .expect(200)
+        .body;
+    assert_eq!(page["items"][0]["id"], in_list["id"], "{page}");
+    host.send("GET", "/api/lists", t, None).expect(200);
+    host.send("GET", "/api/invitations", t, None).expect(200);
+    host.send("DELETE", &format!("/api/lists/{list_id}"), t, None)
+        .expect(204);
+    let feed = host
+        .send("GET", &format!("/api/todos?since={before}"), t, None)
+        .expect(200)
+        .body;
+    assert_eq!(feed["removed_lists"], json!([list_id]), "{feed}");
+    assert_eq!(feed["deleted"], json!([in_list["id"]]), "{feed}");
+
     // chat, rule tier
     host.send("POST", "/api/todos", t, Some(json!({"title": "pay rent"})))
         .expect(201);

@@ -207,8 +207,8 @@ impl NewListBody {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PatchListBody {
-    #[serde(default)]
-    name: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::nullable")]
+    name: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::api::nullable")]
     color: Option<Option<String>>,
 }
@@ -216,10 +216,16 @@ struct PatchListBody {
 impl PatchListBody {
     fn parse(self) -> Result<ListChanges, ApiError> {
         let mut f = Fields::default();
-        let name = f.take(
-            "name",
-            self.name.as_deref().map(ListName::parse).transpose(),
-        );
+        let name = match self.name {
+            Some(None) => {
+                f.add("name", "must not be null");
+                None
+            }
+            name => f.take(
+                "name",
+                name.flatten().as_deref().map(ListName::parse).transpose(),
+            ),
+        };
         let color = f.take(
             "color",
             self.color

@@ -1516,8 +1516,10 @@ const CLEAR_COMPLETED_CTES: &[&str] = bulk_delete_ctes!(
 );
 
 /// Deletes the completed todos of `list` (else of every list the caller
-/// edits); with `unchanged_since`, only those not changed after that sync
-/// token (none of a list the token did not know). Returns how many.
+/// edits; [`TodoError::NotFound`] for a list the caller is not in,
+/// [`TodoError::Forbidden`] for one they view); with `unchanged_since`,
+/// only those not changed after that sync token (none of a list the token
+/// did not know). Returns how many.
 pub fn clear_completed(
     ctx: &Ctx,
     caller: &Caller,
@@ -1527,6 +1529,7 @@ pub fn clear_completed(
     #[derive(Deserialize)]
     struct Answer {
         deleted: i64,
+        role: Option<String>,
     }
     let since = unchanged_since
         .map(|raw| open_token(ctx, raw, "unchanged_since"))
@@ -1535,14 +1538,29 @@ pub fn clear_completed(
         ctx,
         caller,
         CLEAR_COMPLETED_CTES,
-        &[("deleted", Json::Value("(SELECT count(*) FROM del)"))],
+        &[
+            ("deleted", Json::Value("(SELECT count(*) FROM del)")),
+            (
+                "role",
+                Json::Value(concat!(
+                    "(SELECT m.role FROM list_members m
+                      WHERE m.list_id = $4::text::uuid AND m.user_id = ",
+                    caller_id!(),
+                    ")"
+                )),
+            ),
+        ],
         vec![
             ctx.clock.now().into(),
             list.into(),
             since.as_ref().map(positions_json).into(),
         ],
     )?;
-    Ok(answer.deleted)
+    match (list, answer.role.as_deref()) {
+        (Some(_), None) => Err(TodoError::NotFound),
+        (Some(_), Some("viewer")) => Err(TodoError::Forbidden),
+        _ => Ok(answer.deleted),
+    }
 }
 
 const DELETE_LISTED_CTES: &[&str] = bulk_delete_ctes!(
