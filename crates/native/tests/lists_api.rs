@@ -229,7 +229,7 @@ fn a_viewer_reads_the_list_but_no_route_lets_them_change_it() {
         ids(&bob
             .call("GET", &format!("/api/todos?list={list}"), None)
             .body["items"]),
-        [id.clone()]
+        std::slice::from_ref(&id)
     );
     bob.call("GET", &format!("/api/todos/{id}/history"), None)
         .expect(200);
@@ -478,7 +478,7 @@ fn an_assignee_is_a_member_and_leaving_the_list_unassigns_them() {
         .body;
     assert_eq!(
         ids(&bob.call("GET", "/api/todos?assignee=me", None).body["items"]),
-        [id.clone()]
+        std::slice::from_ref(&id)
     );
     let ada_id = &ada.id;
     assert_eq!(
@@ -525,7 +525,7 @@ fn a_list_gained_arrives_whole_in_the_sync_and_a_list_deleted_leaves_it() {
     let items: Vec<String> = pages.iter().flat_map(|p| ids(&p["items"])).collect();
     assert_eq!(items, [text(&milk["id"]), text(&bread["id"])]);
     let lists: Vec<String> = pages.iter().flat_map(|p| ids(&p["lists"])).collect();
-    assert_eq!(lists, [list.clone()]);
+    assert_eq!(lists, std::slice::from_ref(&list));
 
     ada.call("DELETE", &format!("/api/lists/{list}"), None)
         .expect(204);
