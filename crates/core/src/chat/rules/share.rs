@@ -45,7 +45,7 @@ fn share(list: &[Word<'_>], person: &[Word<'_>]) -> Intent {
 
 /// The words before "as ...", and the role "as a viewer" (or "read-only")
 /// asks for.
-fn list_and_role<'w, 'm>(words: &'w [Word<'m>]) -> (Vec<Word<'m>>, Option<SharedRole>) {
+fn list_and_role<'m>(words: &[Word<'m>]) -> (Vec<Word<'m>>, Option<SharedRole>) {
     let role_at = words
         .iter()
         .position(|w| w.is_any(&["as", "with"]) || w.is_any(VIEWER) || w.is("editor"));
