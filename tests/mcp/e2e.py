@@ -8,8 +8,11 @@ server/discover, then 2026-07-28) and in the legacy initialize handshake
 (mode "legacy", 2025-11-25). In each mode the test lists the tools and checks
 their schemas and annotations, calls every tool, checks each effect through
 the REST API and the other way round, and checks that one user's token never
-reaches the other's todos. The SDK itself validates every structured result
-against the tool's outputSchema.
+reaches the other's todos. Lists: Ada shares a list with Bob as a viewer;
+list_lists shows it to both with their roles, add_task and list_tasks take it
+by name or id, update_task moves a task into it, Bob's writes to it are
+refused as a viewer's, and no tool can share a list. The SDK itself validates
+every structured result against the tool's outputSchema.
 
 Prints one closing line, `mcp-e2e: N checks passed`, and exits non-zero on
 the first failure.
@@ -35,6 +38,7 @@ BASE = os.environ["BASE"].rstrip("/")
 MCP_URL = f"{BASE}/mcp"
 
 TOOLS = [
+    "list_lists",
     "add_task",
     "list_tasks",
     "get_task",
@@ -44,7 +48,7 @@ TOOLS = [
     "delete_task",
     "task_history",
 ]
-READ_ONLY = {"list_tasks", "get_task", "task_history"}
+READ_ONLY = {"list_lists", "list_tasks", "get_task", "task_history"}
 
 checks = 0
 
@@ -82,13 +86,14 @@ def rest(method: str, path: str, token: str | None = None, body: Any = None) -> 
     return status, (json.loads(raw) if raw else None)
 
 
-def signup(label: str) -> str:
+def signup(label: str) -> tuple[str, str]:
+    """A new account's session token and email."""
     email = f"{label}-{uuid.uuid4().hex[:10]}@example.com"
     status, body = rest(
         "POST", "/api/auth/signup", body={"email": email, "password": "correct horse battery", "name": label}
     )
     equal(status, 201, f"sign-up of {label}")
-    return body["access_token"]
+    return body["access_token"], email
 
 
 def agent_token(session_token: str, label: str) -> str:
@@ -170,6 +175,14 @@ async def check_tool_list(client: Client, modern: bool) -> None:
     equal(schemas["update_task"]["required"], ["id"], "update_task requires an id")
     for name in ("get_task", "complete_task", "reopen_task", "delete_task", "task_history"):
         equal(schemas[name]["required"], ["id"], f"{name} requires an id")
+    equal(schemas["list_lists"]["required"], [], "list_lists takes no argument")
+    check("list" in schemas["add_task"]["properties"], "add_task takes a list")
+    check("list" in schemas["list_tasks"]["properties"], "list_tasks takes a list")
+    check("list_id" in schemas["update_task"]["properties"], "update_task takes a list_id")
+    for tool in listed.tools:
+        # A leaked agent token must never give anyone access to a list.
+        check(not any(word in tool.name for word in ("share", "invit", "member")), f"{tool.name} shares nothing")
+        check("email" not in json.dumps(tool.input_schema), f"{tool.name} takes no email")
     check(
         {"status", "priority", "tag", "q", "due_before", "due_after", "overdue", "sort", "limit", "cursor"}
         <= set(schemas["list_tasks"]["properties"]),
@@ -177,7 +190,61 @@ async def check_tool_list(client: Client, modern: bool) -> None:
     )
 
 
-async def exercise(mode: str, ada_token: str, ada_session: str, bob_token: str, bob_session: str) -> None:
+def share_with(owner_session: str, member_session: str, member_email: str, name: str, role: str) -> str:
+    """A list the owner makes over REST and shares with the member, who accepts; its id."""
+    status, made = rest("POST", "/api/lists", owner_session, {"name": name})
+    equal(status, 201, f"list {name} made over REST")
+    status, _ = rest("POST", f"/api/lists/{made['id']}/invitations", owner_session,
+                     {"email": member_email, "role": role})
+    equal(status, 201, f"{name} shared")
+    status, received = rest("GET", "/api/invitations", member_session)
+    invitation = next(i for i in received["items"] if i["list"]["id"] == made["id"])
+    status, _ = rest("POST", f"/api/invitations/{invitation['id']}/accept", member_session)
+    equal(status, 200, f"invitation to {name} accepted")
+    return made["id"]
+
+
+async def exercise_lists(mode: str, ada: Client, bob: Client, ada_session: str, bob_session: str,
+                         bob_email: str) -> None:
+    name = f"Groceries [{mode}]"
+    shop = share_with(ada_session, bob_session, bob_email, name, "viewer")
+    lists = (await call(ada, "list_lists", {}))["items"]
+    equal(lists[0]["is_inbox"], True, "list_lists shows the Inbox first")
+    ours = next(l for l in lists if l["id"] == shop)
+    equal((ours["name"], ours["role"], ours["member_count"]), (name, "owner", 2), "Ada owns the shared list")
+    status, rest_lists = rest("GET", "/api/lists", ada_session)
+    equal(lists, rest_lists["items"], "list_lists answers the REST lists")
+    theirs = next(l for l in (await call(bob, "list_lists", {}))["items"] if l["id"] == shop)
+    equal(theirs["role"], "viewer", "Bob is a viewer of it")
+
+    # add_task by name (case aside) and by id; list_tasks by either.
+    eggs = await call(ada, "add_task", {"title": f"Eggs [{mode}]", "list": name.lower()})
+    equal(eggs["list_id"], shop, "add_task puts the task in the list named")
+    flour = await call(ada, "add_task", {"title": f"Flour [{mode}]", "list": shop})
+    equal(flour["list_id"], shop, "add_task puts the task in the list by id")
+    status, over_rest = rest("GET", f"/api/todos?list={shop}", ada_session)
+    equal([t["id"] for t in over_rest["items"]], [flour["id"], eggs["id"]], "REST sees them in the list")
+    by_name = await call(ada, "list_tasks", {"list": name})
+    equal(by_name["items"], over_rest["items"], "list_tasks by name answers the REST list")
+    equal((await call(bob, "list_tasks", {"list": shop}))["items"], over_rest["items"], "Bob reads the list")
+    # update_task moves a task into it.
+    milk = await call(ada, "add_task", {"title": f"Milk [{mode}]"})
+    check(milk["list_id"] != shop, "a task without a list goes to the Inbox")
+    moved = await call(ada, "update_task", {"id": milk["id"], "list_id": shop})
+    equal(moved["list_id"], shop, "update_task moves the task")
+    equal(rest("GET", f"/api/todos/{milk['id']}", bob_session)[1], moved, "Bob sees the moved task over REST")
+    # No list is made from a name; a viewer's write is refused as such.
+    await call_error(ada, "add_task", {"title": "x", "list": f"Holidays [{mode}]"}, "no list called")
+    before = rest("GET", f"/api/todos?list={shop}", ada_session)[1]["items"]
+    await call_error(bob, "add_task", {"title": "Bob's", "list": shop}, "viewer")
+    await call_error(bob, "update_task", {"id": eggs["id"], "title": "Bob was here"}, "viewer")
+    await call_error(bob, "complete_task", {"id": eggs["id"]}, "viewer")
+    await call_error(bob, "delete_task", {"id": eggs["id"]}, "viewer")
+    equal(rest("GET", f"/api/todos?list={shop}", ada_session)[1]["items"], before, "a viewer changed nothing")
+
+
+async def exercise(mode: str, ada_token: str, ada_session: str, bob_token: str, bob_session: str,
+                   bob_email: str) -> None:
     modern = mode != "legacy"
     async with Agent(ada_token, mode) as ada, Agent(bob_token, mode) as bob:
         equal(ada.protocol_version, "2026-07-28" if modern else "2025-11-25", f"{mode}: negotiated version")
@@ -281,14 +348,16 @@ async def exercise(mode: str, ada_token: str, ada_session: str, bob_token: str, 
         equal(rest("GET", f"/api/todos/{secret['id']}", ada_session)[1], secret, "Ada's task is untouched")
         equal(rest("GET", f"/api/todos/{bobs['id']}", bob_session)[0], 200, "Bob's task is his")
 
+        await exercise_lists(mode, ada, bob, ada_session, bob_session, bob_email)
+
 
 async def main() -> int:
-    ada_session = signup("ada")
-    bob_session = signup("bob")
+    ada_session, _ = signup("ada")
+    bob_session, bob_email = signup("bob")
     ada_token = agent_token(ada_session, "ada")
     bob_token = agent_token(bob_session, "bob")
     for mode in ("auto", "legacy"):
-        await exercise(mode, ada_token, ada_session, bob_token, bob_session)
+        await exercise(mode, ada_token, ada_session, bob_token, bob_session, bob_email)
         print(f"mcp-e2e: {'2026-07-28' if mode == 'auto' else 'legacy 2025-11-25'} mode ok ({checks} checks so far)")
     return 0
 

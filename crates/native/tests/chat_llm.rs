@@ -1006,6 +1006,71 @@ fn the_intent_schema_accepts_exactly_what_the_code_accepts() {
         ),
         (true, json!({"action": "help"})),
         (true, json!({"action": "unknown"})),
+        // Lists, people and shares.
+        (
+            true,
+            json!({"action": "create", "todos": [{"title": "Milk"}], "list": "Groceries"}),
+        ),
+        (
+            true,
+            json!({"action": "list", "filter": {"list": "Groceries", "status": "open"}}),
+        ),
+        (
+            true,
+            json!({"action": "update", "target": "dentist", "changes": {"list": "Work"}}),
+        ),
+        (
+            true,
+            json!({"action": "update", "target": "milk", "changes": {"assignee": "Anna"}}),
+        ),
+        (
+            true,
+            json!({"action": "share", "list": "Groceries", "email": "anna@example.com"}),
+        ),
+        (
+            true,
+            json!({"action": "share", "list": "Groceries", "email": "anna@example.com",
+                   "role": "viewer"}),
+        ),
+        (
+            false,
+            json!({"action": "share", "list": "Groceries", "email": "anna@example.com",
+                   "role": "owner"}),
+        ),
+        (false, json!({"action": "share", "list": "Groceries"})),
+        (
+            false,
+            json!({"action": "share", "email": "anna@example.com"}),
+        ),
+        (
+            false,
+            json!({"action": "share", "list": "", "email": "anna@example.com"}),
+        ),
+        (
+            false,
+            json!({"action": "share", "list": "G", "email": "a@b.c", "todos": []}),
+        ),
+        (
+            false,
+            json!({"action": "create", "todos": [{"title": "x", "list": "Groceries"}]}),
+        ),
+        (
+            false,
+            json!({"action": "create", "todos": [{"title": "x"}], "list": "y".repeat(101)}),
+        ),
+        (false, json!({"action": "list", "filter": {"list": ""}})),
+        (
+            false,
+            json!({"action": "update", "target": "x", "changes": {"assignee": ""}}),
+        ),
+        (
+            false,
+            json!({"action": "update", "target": "x", "changes": {"list_id": "1"}}),
+        ),
+        (
+            false,
+            json!({"action": "complete", "target": "x", "list": "Work"}),
+        ),
         (false, json!({"action": "drop_table"})),
         (false, json!({"target": "milk"})),
         (false, json!({"action": "complete"})),

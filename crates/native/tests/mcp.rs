@@ -737,6 +737,7 @@ fn tools_list_is_deterministic_with_schemas_and_annotations() {
     let app = TestApp::spawn();
     let ada = signup(&app, "ada@example.com");
     let names = [
+        "list_lists",
         "add_task",
         "list_tasks",
         "get_task",
@@ -778,7 +779,10 @@ fn tools_list_is_deterministic_with_schemas_and_annotations() {
             }
             assert_eq!(tool["inputSchema"]["additionalProperties"], false, "{name}");
             let a = &tool["annotations"];
-            let reads = matches!(name, "list_tasks" | "get_task" | "task_history");
+            let reads = matches!(
+                name,
+                "list_lists" | "list_tasks" | "get_task" | "task_history"
+            );
             assert_eq!(a["readOnlyHint"], reads, "{name}");
             assert_eq!(a["openWorldHint"], false, "{name}");
             if !reads {
@@ -793,6 +797,15 @@ fn tools_list_is_deterministic_with_schemas_and_annotations() {
         assert_eq!(required("add_task"), json!(["title"]));
         assert_eq!(required("update_task"), json!(["id"]));
         assert_eq!(required("list_tasks"), json!([]));
+        assert_eq!(required("list_lists"), json!([]));
+        // No tool shares a list or changes its members: a leaked agent
+        // token must never give anyone access.
+        for tool in &tools {
+            let schema = tool["inputSchema"].to_string();
+            for word in ["email", "invit", "member", "role"] {
+                assert!(!schema.contains(word), "{}: {word}", tool["name"]);
+            }
+        }
         lists.push(tools);
     }
     // The same tools, in the same order, whatever the revision.
@@ -1367,7 +1380,11 @@ fn a_read_only_token_may_read_but_every_write_tool_says_it_is_read_only() {
                 .as_array()
                 .unwrap()
                 .len(),
-            8
+            9
+        );
+        assert_eq!(
+            reader.tool(rev, "list_lists", json!({}))["items"][0]["is_inbox"],
+            true
         );
         assert_eq!(
             reader.tool(rev, "list_tasks", json!({}))["items"],
@@ -1512,4 +1529,198 @@ fn a_database_that_is_down_is_a_json_rpc_error_503_for_every_method() {
     app.db.accept_connections(true);
     ada.tool(Rev::Modern, "list_tasks", json!({}));
     agent.tool(Rev::Modern, "list_tasks", json!({}));
+}
+
+// ---------------------------------------------------------------- lists
+
+/// Signs up `email` with a name, as a person others share lists with.
+fn signup_named<'a>(app: &'a TestApp, email: &str, name: &str) -> User<'a> {
+    let body = json!({"email": email, "password": native::testing::TEST_PASSWORD, "name": name});
+    let reply = app
+        .send("POST", "/api/auth/signup", None, &[], Some(&body))
+        .expect(201);
+    User {
+        app,
+        token: reply.body["access_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// A list `owner` makes and shares with `member` as `role`; its id.
+fn shared_list(owner: &User, member: &User, member_email: &str, name: &str, role: &str) -> String {
+    let list = owner
+        .rest("POST", "/api/lists", Some(json!({"name": name})))
+        .expect(201)
+        .body;
+    let id = list["id"].as_str().unwrap().to_owned();
+    owner
+        .rest(
+            "POST",
+            &format!("/api/lists/{id}/invitations"),
+            Some(json!({"email": member_email, "role": role})),
+        )
+        .expect(201);
+    let received = member
+        .rest("GET", "/api/invitations", None)
+        .expect(200)
+        .body;
+    let invitation = received["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["list"]["id"] == id.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    member
+        .rest(
+            "POST",
+            &format!("/api/invitations/{invitation}/accept"),
+            None,
+        )
+        .expect(200);
+    id
+}
+
+#[test]
+fn lists_are_listed_and_tasks_added_listed_and_moved_by_list_id_or_name() {
+    let app = TestApp::spawn();
+    let ada = signup_named(&app, "ada@example.com", "Ada");
+    let bob = signup_named(&app, "bob@example.com", "Bob");
+    let groceries = shared_list(&bob, &ada, "ada@example.com", "Groceries", "editor");
+    let work = ada
+        .rest("POST", "/api/lists", Some(json!({"name": "Work"})))
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for rev in REVISIONS {
+        let lists = ada.tool(rev, "list_lists", json!({}))["items"].clone();
+        let names: Vec<&str> = lists
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["Inbox", "Groceries", "Work"], "{lists}");
+        assert_eq!(lists[1]["role"], "editor");
+        assert_eq!(lists[1]["owner"]["name"], "Bob");
+        assert_eq!(lists[2]["role"], "owner");
+    }
+    let rev = Rev::Modern;
+    // By name (case aside), by whole words, by id.
+    let milk = ada.tool(
+        rev,
+        "add_task",
+        json!({"title": "Milk", "list": "groceries"}),
+    );
+    assert_eq!(milk["list_id"], groceries.as_str());
+    let report = ada.tool(rev, "add_task", json!({"title": "Report", "list": work}));
+    assert_eq!(report["list_id"], work.as_str());
+    let inbox = ada.tool(rev, "add_task", json!({"title": "Call mom"}));
+    assert_ne!(inbox["list_id"], groceries.as_str());
+    let listed = ada.tool(rev, "list_tasks", json!({"list": "Groceries"}));
+    assert_eq!(listed["total"], 1);
+    assert_eq!(listed["items"][0]["title"], "Milk");
+    let listed = ada.tool(rev, "list_tasks", json!({"list": work}));
+    assert_eq!(listed["items"][0]["title"], "Report");
+    assert_eq!(ada.tool(rev, "list_tasks", json!({}))["total"], 3);
+    // Bob sees Ada's task in the list they share.
+    let bobs = bob
+        .rest("GET", &format!("/api/todos?list={groceries}"), None)
+        .expect(200)
+        .body;
+    assert_eq!(bobs["items"][0]["title"], "Milk");
+
+    // update_task moves a task.
+    let moved = ada.tool(
+        rev,
+        "update_task",
+        json!({"id": id_of(&inbox), "list_id": groceries}),
+    );
+    assert_eq!(moved["list_id"], groceries.as_str());
+    assert_eq!(
+        ada.tool(rev, "list_tasks", json!({"list": "Groceries"}))["total"],
+        2
+    );
+
+    // Unknown lists are never made; a list not the user's is not found.
+    let message = ada.tool_error(rev, "add_task", json!({"title": "X", "list": "Holidays"}));
+    assert!(message.contains("no list called \"Holidays\""), "{message}");
+    assert!(message.contains("Groceries"), "{message}");
+    let message = ada.tool_error(rev, "list_tasks", json!({"list": "Holidays"}));
+    assert!(message.contains("no list called"), "{message}");
+    let carl = signup_named(&app, "carl@example.com", "Carl");
+    let message = carl.tool_error(rev, "list_tasks", json!({"list": groceries}));
+    assert!(message.contains("list_lists"), "{message}");
+    let message = carl.tool_error(rev, "add_task", json!({"title": "X", "list": groceries}));
+    assert!(message.contains("list_id"), "{message}");
+    let message = carl.tool_error(
+        rev,
+        "update_task",
+        json!({"id": id_of(&milk), "list_id": groceries}),
+    );
+    assert!(message.contains("No task"), "{message}");
+    assert_eq!(carl.tool(rev, "list_tasks", json!({}))["total"], 0);
+    // Two lists match by words: the agent is asked for an id; an exact
+    // name wins over whole words.
+    for name in ["Big Shop", "Small Shop", "Work trips"] {
+        ada.rest("POST", "/api/lists", Some(json!({"name": name})))
+            .expect(201);
+    }
+    let message = ada.tool_error(rev, "add_task", json!({"title": "X", "list": "shop"}));
+    assert!(message.contains("Several"), "{message}");
+    assert!(
+        message.contains("Big Shop") && message.contains("Small Shop"),
+        "{message}"
+    );
+    let listed = ada.tool(rev, "list_tasks", json!({"list": "work"}));
+    assert_eq!(listed["items"][0]["title"], "Report");
+}
+
+#[test]
+fn a_viewers_write_through_mcp_is_a_tool_error_that_says_so_and_changes_nothing() {
+    let app = TestApp::spawn();
+    let ada = signup_named(&app, "ada@example.com", "Ada");
+    let vic = signup_named(&app, "vic@example.com", "Vic");
+    let shop = shared_list(&ada, &vic, "vic@example.com", "Shop", "viewer");
+    let milk = ada
+        .rest(
+            "POST",
+            "/api/todos",
+            Some(json!({"title": "Milk", "list_id": shop})),
+        )
+        .expect(201)
+        .body;
+    let id = id_of(&milk);
+    let rev = Rev::Modern;
+    // Vic reads it.
+    let lists = vic.tool(rev, "list_lists", json!({}))["items"].clone();
+    assert_eq!(lists[1]["role"], "viewer", "{lists}");
+    assert_eq!(
+        vic.tool(rev, "list_tasks", json!({"list": "Shop"}))["items"],
+        json!([milk])
+    );
+    assert_eq!(vic.tool(rev, "get_task", json!({"id": id})), milk);
+    // Every write is refused, saying why.
+    let inbox_task = vic.tool(rev, "add_task", json!({"title": "Mine"}));
+    for (tool, args) in [
+        ("add_task", json!({"title": "Eggs", "list": "Shop"})),
+        ("update_task", json!({"id": id, "title": "Oat milk"})),
+        ("complete_task", json!({"id": id})),
+        ("delete_task", json!({"id": id})),
+        (
+            "update_task",
+            json!({"id": id_of(&inbox_task), "list_id": shop}),
+        ),
+    ] {
+        let message = vic.tool_error(rev, tool, args.clone());
+        assert!(message.contains("viewer"), "{tool} {args}: {message}");
+    }
+    let after = ada
+        .rest("GET", &format!("/api/todos?list={shop}"), None)
+        .expect(200)
+        .body;
+    assert_eq!(after["items"], json!([milk]));
 }

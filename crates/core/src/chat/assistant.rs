@@ -4,7 +4,12 @@
 //! user's todos only, and nothing is done on a guess: an ambiguous target
 //! answers the candidates, a missing one says so. A delete of several todos,
 //! or one an LLM decided, is only proposed: the answer lists the todos, and
-//! they go when the user's next message in the conversation says yes.
+//! they go when the user's next message in the conversation says yes. So is
+//! every share of a list: it gives another person access.
+//!
+//! Lists and people are named by words too, and resolved among the user's
+//! lists and their members (a [`Directory`], read only for a message that
+//! names one): exactly, else by whole words; never a new list on a guess.
 
 use std::sync::OnceLock;
 
@@ -15,10 +20,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::intent::{is_pronoun, Changes, Draft, DueFilter, Filter, Intent, StatusFilter};
+use super::intent::{
+    best_named, is_pronoun, Changes, Draft, DueFilter, Filter, Intent, SharedRole, StatusFilter,
+};
 use super::llm::MAX_DRAFTS;
 use super::rules;
-use crate::auth::Caller;
+use super::store::{Directory, ListMember};
+use crate::auth::{Caller, Email};
+use crate::error::ApiError;
+use crate::lists::store::{self as lists_store, ListError};
+use crate::lists::{InvitedRole, List, Role};
 use crate::ports::Ctx;
 use crate::todos::query::{parse_search, MAX_LIMIT};
 use crate::todos::store::{self, By, Named, Naming, Part, TodoError};
@@ -32,8 +43,10 @@ pub struct Outcome {
     pub response: String,
     /// `{"created": [...], "count": n}`, `{"todos": [...], "count": n}`,
     /// `{"updated": [...]}`, `{"deleted": [...], "count": n, "kept": [...]}`,
-    /// `{"proposal": {"action": "delete", "todos": [...], "count": n}}` or
-    /// `{"candidates": [...]}`.
+    /// `{"proposal": {"action": "delete", "todos": [...], "count": n}}`,
+    /// `{"proposal": {"action": "share", "list": {...}, "email": ..., "role": ...}}`,
+    /// `{"invited": {...}}`, `{"candidates": [...]}` or `{"lists": [...]}`
+    /// (the lists a name could mean).
     pub result: Value,
 }
 
@@ -59,14 +72,26 @@ pub enum Plan {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
-    /// New todos, created together.
-    Create,
-    /// A list of the todos a filter matches.
-    List,
+    /// New todos, created together (in the list named `list`, else the
+    /// Inbox).
+    Create {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        list: Option<String>,
+    },
+    /// A list of the todos a filter matches (of the list named `list`).
+    List {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        list: Option<String>,
+    },
     /// The one todo `target` names, completed or reopened.
     Toggle { target: String, completed: bool },
-    /// The one todo `target` names, changed.
-    Update { target: String },
+    /// The one todo `target` names, changed (assigned to `assignee`, as
+    /// the user named them).
+    Update {
+        target: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assignee: Option<String>,
+    },
     /// The one todo `target` names, deleted (as kept before deletes by
     /// whole words; see [`Step::DeleteOrPropose`]).
     Delete { target: String },
@@ -82,24 +107,50 @@ pub enum Step {
     Confirm { proposed: Vec<Todo> },
 }
 
+/// What a viewer of a list hears when a message would change it.
+const VIEWER_ONLY: &str = "You can only view that list, so I changed nothing: a viewer \
+     cannot change its todos. Ask its owner for the editor role.";
+
 /// The answer to a [`Step`], from what the todos library answered to it
-/// (`answer`); the step's error when it did not do its work.
+/// (`answer`); the step's error when it did not do its work. A viewer's
+/// change is answered in words ([`VIEWER_ONLY`]): nothing changed.
 pub fn render(step: &Step, answer: Value) -> Result<Outcome, TodoError> {
+    match render_step(step, answer) {
+        Err(TodoError::Forbidden) => Ok(Outcome::say(VIEWER_ONLY)),
+        other => other,
+    }
+}
+
+/// " in Groceries" for a step about the list named `list`.
+fn in_list(list: Option<&str>) -> String {
+    list.map(|name| format!(" in {name}")).unwrap_or_default()
+}
+
+fn render_step(step: &Step, answer: Value) -> Result<Outcome, TodoError> {
     match step {
-        Step::Create => {
+        Step::Create { list } => {
             let created = store::read_created(answer)?;
             let noun = if created.len() == 1 { "todo" } else { "todos" };
             Ok(Outcome {
-                response: format!("Created {} {noun}: {}", created.len(), list_of(&created)),
+                response: format!(
+                    "Created {} {noun}{}: {}",
+                    created.len(),
+                    in_list(list.as_deref()),
+                    list_of(&created)
+                ),
                 result: json!({"created": created, "count": created.len()}),
             })
         }
-        Step::List => {
+        Step::List { list } => {
             let (todos, total) = store::read_listed(answer, LIST_LIMIT)?;
             let response = if todos.is_empty() {
-                "No todos match.".to_owned()
+                format!("No todos match{}.", in_list(list.as_deref()))
             } else {
-                format!("{total} todos: {}", list_of(&todos))
+                format!(
+                    "{total} todos{}: {}",
+                    in_list(list.as_deref()),
+                    list_of(&todos)
+                )
             };
             Ok(Outcome {
                 response,
@@ -107,7 +158,7 @@ pub fn render(step: &Step, answer: Value) -> Result<Outcome, TodoError> {
             })
         }
         Step::Toggle { target, completed } => toggled(target, *completed, answer),
-        Step::Update { target } => updated(target, answer),
+        Step::Update { target, assignee } => updated(target, assignee.as_deref(), answer),
         Step::Delete { target } => deleted(target, false, answer),
         Step::DeleteOrPropose { target } => deleted(target, true, answer),
         Step::Propose { target, all } => proposed(target, *all, answer),
@@ -171,21 +222,52 @@ pub fn referred(last: Option<&super::store::Message>) -> Vec<(Uuid, i64)> {
     named
 }
 
+/// A change the assistant proposed in its last answer, which only the
+/// user's "yes" ([`Intent::Confirm`]) carries out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Proposal {
+    /// These todos, deleted while unchanged.
+    Delete(Vec<Todo>),
+    /// An invitation to a list.
+    Share(Share),
+}
+
+/// A share as proposed: the list (as it was then), who, and the role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Share {
+    pub list: ListRef,
+    pub email: String,
+    pub role: SharedRole,
+}
+
+/// A list as an answer names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListRef {
+    pub id: Uuid,
+    pub name: String,
+}
+
 /// What the conversation so far gives an intent to work with.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Earlier<'a> {
-    /// The todos the conversation's last answer proposed to delete, which
-    /// only [`Intent::Confirm`] deletes (see [`pending_proposal`]).
-    pub proposed: Option<&'a [Todo]>,
+    /// What the conversation's last answer proposed, which only
+    /// [`Intent::Confirm`] carries out (see [`pending_proposal`]).
+    pub proposed: Option<&'a Proposal>,
     /// The todos its last answer named, which "it" and "them" mean (see
     /// [`referred`]).
     pub referred: &'a [(Uuid, i64)],
+    /// The user's lists and their members, read when the message names a
+    /// list or a person (see [`Intent::names_a_list_or_person`]).
+    pub directory: Option<&'a Directory>,
 }
 
 /// What to do for `intent` of `caller` ([`Plan`]). A target that only
 /// points back ("it", "them") names the todos of the last answer
 /// (`earlier.referred`) by id and version, and is never searched for; with
-/// none, the answer asks which todo.
+/// none, the answer asks which todo. A list or person the intent names is
+/// looked up in `earlier.directory`. Only a confirmed share runs a
+/// statement here (the invitation); its failure on the server's side is
+/// the error.
 pub fn plan(
     ctx: &Ctx,
     caller: &Caller,
@@ -193,44 +275,81 @@ pub fn plan(
     decided_by: DecidedBy,
     earlier: Earlier<'_>,
     now: DateTime<Tz>,
-) -> Plan {
+) -> Result<Plan, ApiError> {
     let proposed = earlier.proposed;
     let referred = earlier.referred;
     if intent.target().is_some_and(is_pronoun) && referred.is_empty() {
-        return Plan::Say(Outcome::say(format!("Which todo do you mean? {NAME_IT}")));
+        return Ok(Plan::Say(Outcome::say(format!(
+            "Which todo do you mean? {NAME_IT}"
+        ))));
     }
-    match intent {
-        Intent::Create { todos } => create(ctx, caller, todos),
-        Intent::List { filter } => list(ctx, caller, filter, now),
+    let empty = Directory::default();
+    let directory = earlier.directory.unwrap_or(&empty);
+    Ok(match intent {
+        Intent::Create { todos, list } => create(ctx, caller, todos, list.as_deref(), directory),
+        Intent::List { filter } => list(ctx, caller, filter, now, directory),
         Intent::Complete { target } => set_completed(ctx, caller, target, referred, true),
         Intent::Reopen { target } => set_completed(ctx, caller, target, referred, false),
-        Intent::Update { target, changes } => update(ctx, caller, target, referred, changes),
+        Intent::Update { target, changes } => {
+            update(ctx, caller, target, referred, changes, directory)
+        }
         Intent::Delete { target, all } => delete(ctx, caller, target, *all, decided_by, referred),
-        Intent::Confirm => confirm(ctx, caller, proposed.unwrap_or_default()),
-        Intent::Cancel => Plan::Say(Outcome::say(if proposed.is_some_and(|p| !p.is_empty()) {
-            "Kept them: nothing was deleted."
-        } else {
-            "There was nothing to cancel."
+        Intent::Share { list, email, role } => {
+            Plan::Say(propose_share(directory, list, email, *role))
+        }
+        Intent::Confirm => match proposed {
+            Some(Proposal::Share(share)) => Plan::Say(confirm_share(ctx, caller, share)?),
+            Some(Proposal::Delete(todos)) => confirm(ctx, caller, todos),
+            None => confirm(ctx, caller, &[]),
+        },
+        Intent::Cancel => Plan::Say(Outcome::say(match proposed {
+            Some(Proposal::Share(share)) => {
+                format!("All right: I did not share {}.", share.list.name)
+            }
+            Some(Proposal::Delete(todos)) if !todos.is_empty() => {
+                "Kept them: nothing was deleted.".to_owned()
+            }
+            _ => "There was nothing to cancel.".to_owned(),
         })),
         Intent::Help => Plan::Say(Outcome::say(rules::help_text())),
         Intent::Unknown => Plan::Say(Outcome::say(rules::unknown_text())),
+    })
+}
+
+/// What the conversation's last answer proposed and the user has not
+/// answered yet (`last`: the conversation's last message). Only the very
+/// last message counts: any other message in between lets the proposal
+/// lapse.
+pub fn pending_proposal(last: Option<&super::store::Message>) -> Option<Proposal> {
+    let last = last.filter(|m| m.role == "assistant")?;
+    let proposal = last.result.as_ref()?.get("proposal")?;
+    if proposal.get("action").and_then(Value::as_str) == Some("share") {
+        return serde_json::from_value(proposal.clone())
+            .ok()
+            .map(Proposal::Share);
+    }
+    let todos = proposal.get("todos")?;
+    serde_json::from_value(todos.clone())
+        .ok()
+        .map(Proposal::Delete)
+}
+
+/// The user's answer to `proposal`, in their own words: "yes", "delete
+/// them", "confirm" ([`Intent::Confirm`]) or "no", "cancel", "keep them"
+/// ([`Intent::Cancel`]); `None` for anything else. A share is confirmed
+/// only by a plain yes: "delete them" is no answer to it.
+pub fn answer_to_proposal(proposal: &Proposal, message: &str) -> Option<Intent> {
+    let answer = answer_in_words(message)?;
+    let lower = message.to_lowercase();
+    let speaks_of_deleting = lower.contains("delete") || lower.contains("remove");
+    match proposal {
+        Proposal::Share(_) if answer == Intent::Confirm && speaks_of_deleting => None,
+        _ => Some(answer),
     }
 }
 
-/// The todos the conversation's last answer proposed to delete and the
-/// user has not answered yet (`last`: the conversation's last message).
-/// Only the very last message counts: any other message in between lets
-/// the proposal lapse.
-pub fn pending_proposal(last: Option<&super::store::Message>) -> Option<Vec<Todo>> {
-    let last = last.filter(|m| m.role == "assistant")?;
-    let todos = last.result.as_ref()?.pointer("/proposal/todos")?;
-    serde_json::from_value(todos.clone()).ok()
-}
-
-/// The user's answer to a proposal, in their own words: "yes", "delete
-/// them", "confirm" ([`Intent::Confirm`]) or "no", "cancel", "keep them"
-/// ([`Intent::Cancel`]); `None` for anything else.
-pub fn answer_to_proposal(message: &str) -> Option<Intent> {
+/// "yes" or "no" in the user's words (see [`answer_to_proposal`]).
+fn answer_in_words(message: &str) -> Option<Intent> {
     static ANSWERS: OnceLock<Option<(Regex, Regex)>> = OnceLock::new();
     let (yes, no) = ANSWERS
         .get_or_init(|| {
@@ -288,10 +407,123 @@ fn list_of(todos: &[Todo]) -> String {
     todos.iter().map(describe).collect::<Vec<_>>().join("; ")
 }
 
-/// Creates a message's todos in one statement: all of them or none. The cap
-/// of [`MAX_DRAFTS`] holds here, for every tier (the LLM tiers' schema says
-/// it too, but the rule parser reads any number of "and task ...").
-fn create(ctx: &Ctx, caller: &Caller, drafts: &[Draft]) -> Plan {
+/// The list `said` names among the user's: the one it names exactly, else
+/// the one it names by whole words; otherwise the answer to give (no such
+/// list, or which of several).
+fn find_list<'d>(directory: &'d Directory, said: &str) -> Result<&'d List, Outcome> {
+    let found = best_named(&directory.lists, said, |list| &list.name);
+    match found.as_slice() {
+        [list] => Ok(list),
+        [] => {
+            let names: Vec<&str> = directory.lists.iter().map(|l| l.name.as_str()).collect();
+            Err(Outcome::say(format!(
+                "You have no list called \"{}\", and I make no new list from a message. \
+                 Your lists: {}.",
+                said.trim(),
+                names.join(", ")
+            )))
+        }
+        several => Err(Outcome {
+            response: format!(
+                "Several of your lists match \"{}\": {}. Which one? Say its full name.",
+                said.trim(),
+                several
+                    .iter()
+                    .map(|l| l.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            result: json!({"lists": several}),
+        }),
+    }
+}
+
+/// The answer to a change of the list `list`, which the user may only view.
+fn viewer_of(list: &List) -> Outcome {
+    Outcome::say(format!(
+        "You can only view {}, so I changed nothing: a viewer cannot change its todos. \
+         Ask its owner ({}) for the editor role.",
+        list.name, list.owner.name
+    ))
+}
+
+/// Words that assign a todo to nobody.
+const NOBODY: &[&str] = &["nobody", "no one", "noone", "none", "no-one"];
+
+/// Whom `said` names among the members of the user's lists (of `within`
+/// only, when given): "me" is the user, "nobody" no one (`Ok(None)`), an
+/// email its member, else a name exactly, else by whole words. Otherwise
+/// the answer to give.
+fn find_person(
+    caller: &Caller,
+    directory: &Directory,
+    said: &str,
+    within: Option<Uuid>,
+) -> Result<Option<Uuid>, Outcome> {
+    let key = said.trim().to_lowercase();
+    if NOBODY.contains(&key.as_str()) {
+        return Ok(None);
+    }
+    if matches!(key.as_str(), "me" | "myself") {
+        return Ok(Some(caller.user_id));
+    }
+    // Each person once, whatever lists they share with the user.
+    let mut people: Vec<&ListMember> = Vec::new();
+    for member in &directory.members {
+        if within.is_none_or(|list| member.list_id == list)
+            && !people.iter().any(|p| p.user_id == member.user_id)
+        {
+            people.push(member);
+        }
+    }
+    let by_email: Vec<&&ListMember> = people.iter().filter(|p| p.email == key).collect();
+    let found = if by_email.is_empty() {
+        best_named(&people, said, |p| &p.name)
+    } else {
+        by_email
+    };
+    match found.as_slice() {
+        [person] => Ok(Some(person.user_id)),
+        [] => Err(Outcome::say(format!(
+            "Nobody called \"{}\" is a member of {}. Name a member by their name or email, \
+             or share the list with them first.",
+            said.trim(),
+            if within.is_some() {
+                "that list"
+            } else {
+                "your lists"
+            }
+        ))),
+        several => Err(Outcome::say(format!(
+            "Several people are called \"{}\": {}. Which one? Say their email.",
+            said.trim(),
+            several
+                .iter()
+                .map(|p| format!("{} ({})", p.name, p.email))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// Creates a message's todos in one statement: all of them or none, in the
+/// list `list` names (else the Inbox). The cap of [`MAX_DRAFTS`] holds
+/// here, for every tier (the LLM tiers' schema says it too, but the rule
+/// parser reads any number of "and task ...").
+fn create(
+    ctx: &Ctx,
+    caller: &Caller,
+    drafts: &[Draft],
+    list: Option<&str>,
+    directory: &Directory,
+) -> Plan {
+    let list = match list.map(|said| find_list(directory, said)).transpose() {
+        Ok(list) => list,
+        Err(answer) => return Plan::Say(answer),
+    };
+    if let Some(list) = list.filter(|l| !l.role.can_write()) {
+        return Plan::Say(viewer_of(list));
+    }
     if drafts.len() > MAX_DRAFTS {
         return Plan::Say(Outcome::say(format!(
             "I can add at most {MAX_DRAFTS} todos from one message; nothing was added."
@@ -312,7 +544,13 @@ fn create(ctx: &Ctx, caller: &Caller, drafts: &[Draft]) -> Plan {
     if todos.is_empty() {
         return Plan::Say(Outcome::say(rules::unknown_text()));
     }
-    Plan::Run(Step::Create, store::create_many_part(ctx, caller, &todos))
+    for todo in &mut todos {
+        todo.list_id = list.map(|l| l.id);
+    }
+    let step = Step::Create {
+        list: list.map(|l| l.name.clone()),
+    };
+    Plan::Run(step, store::create_many_part(ctx, caller, &todos))
 }
 
 /// Midnight of `day` in the user's time zone, in UTC.
@@ -324,8 +562,24 @@ fn local_midnight(now: DateTime<Tz>, days_from_today: i64) -> DateTime<chrono::U
         .map_or_else(|| now.to_utc(), |t| t.to_utc())
 }
 
-fn list(ctx: &Ctx, caller: &Caller, filter: &Filter, now: DateTime<Tz>) -> Plan {
+fn list(
+    ctx: &Ctx,
+    caller: &Caller,
+    filter: &Filter,
+    now: DateTime<Tz>,
+    directory: &Directory,
+) -> Plan {
+    let list = match filter
+        .list
+        .as_deref()
+        .map(|said| find_list(directory, said))
+        .transpose()
+    {
+        Ok(list) => list,
+        Err(answer) => return Plan::Say(answer),
+    };
     let mut query = ListQuery {
+        list: list.map(|l| l.id),
         limit: LIST_LIMIT,
         status: match filter.status {
             None | Some(StatusFilter::Open) => Status::Open,
@@ -355,7 +609,10 @@ fn list(ctx: &Ctx, caller: &Caller, filter: &Filter, now: DateTime<Tz>) -> Plan 
             query.due_before = Some(local_midnight(now, 7));
         }
     }
-    Plan::Run(Step::List, store::list_part(ctx, caller, &query))
+    let step = Step::List {
+        list: list.map(|l| l.name.clone()),
+    };
+    Plan::Run(step, store::list_part(ctx, caller, &query))
 }
 
 /// How to ask for a todo by name.
@@ -475,14 +732,37 @@ fn toggled(target: &str, completed: bool, answer: Value) -> Result<Outcome, Todo
 }
 
 /// Changes the one todo `target` names; tags named are added to or taken
-/// from its own.
+/// from its own. A list named is where it moves; a person named is
+/// assigned it (a member of its list, which the todos library checks).
 fn update(
     ctx: &Ctx,
     caller: &Caller,
     target: &str,
     referred: &[(Uuid, i64)],
     changes: &Changes,
+    directory: &Directory,
 ) -> Plan {
+    let list = match changes
+        .list
+        .as_deref()
+        .map(|said| find_list(directory, said))
+        .transpose()
+    {
+        Ok(list) => list,
+        Err(answer) => return Plan::Say(answer),
+    };
+    if let Some(list) = list.filter(|l| !l.role.can_write()) {
+        return Plan::Say(viewer_of(list));
+    }
+    let assignee = changes
+        .assignee
+        .as_deref()
+        .map(|said| find_person(caller, directory, said, list.map(|l| l.id)))
+        .transpose();
+    let assignee = match assignee {
+        Ok(assignee) => assignee,
+        Err(answer) => return Plan::Say(answer),
+    };
     let tags = |tags: &Option<Vec<String>>| {
         tags.as_deref()
             .map(|tags| Tags::parse(tags).map_err(|e| format!("tags: {e}")))
@@ -504,6 +784,8 @@ fn update(
             tags: tags(&changes.tags)?,
             add_tags: tags(&changes.add_tags)?,
             remove_tags: tags(&changes.remove_tags)?,
+            list_id: list.map(|l| l.id),
+            assignee_id: assignee,
             ..TodoChanges::default()
         })
     })();
@@ -521,17 +803,26 @@ fn update(
     Plan::Run(
         Step::Update {
             target: target.to_owned(),
+            assignee: changes.assignee.clone(),
         },
         store::update_named_part(ctx, caller, &naming, &parsed),
     )
 }
 
-fn updated(target: &str, answer: Value) -> Result<Outcome, TodoError> {
+fn updated(target: &str, assignee: Option<&str>, answer: Value) -> Result<Outcome, TodoError> {
     let (found, updated) = match store::read_updated_named(answer) {
         Ok(Named::Missing) => return Ok(no_match(target)),
         Ok(Named::Several(found)) => return Ok(ambiguous(target, &found)),
         Ok(Named::Partly(found)) => return Ok(partly(target, &found)),
         Ok(Named::One(pair)) => pair,
+        Err(TodoError::Invalid(fields)) if fields.contains_key("assignee_id") => {
+            return Ok(Outcome::say(format!(
+                "I changed nothing: {} is not a member of the list \"{}\" is in. Share the \
+                 list with them first, or name another member.",
+                assignee.unwrap_or("that person"),
+                target.trim()
+            )));
+        }
         Err(TodoError::Invalid(fields)) => {
             let why: Vec<String> = fields
                 .iter()
@@ -722,14 +1013,122 @@ fn confirmed(proposed: &[Todo], deleted: &[Uuid]) -> Outcome {
     };
     if !kept.is_empty() {
         response.push_str(&format!(
-            " Left alone, because {} changed or went since I asked: {}.",
+            " Left alone, because {} changed or went since I asked, or {} in a list you can \
+             only view: {}.",
             if kept.len() == 1 { "it" } else { "they" },
+            if kept.len() == 1 { "is" } else { "are" },
             titles(&kept)
         ));
     }
     Outcome {
         response,
         result: json!({"deleted": gone, "count": gone.len(), "kept": kept}),
+    }
+}
+
+/// Proposes to share the list `list` names with `email`: the answer says
+/// who would get which access, and nothing happens until the user's yes.
+/// Only the list's owner may share it, and never the Inbox.
+fn propose_share(
+    directory: &Directory,
+    list: &str,
+    email: &str,
+    role: Option<SharedRole>,
+) -> Outcome {
+    let list = match find_list(directory, list) {
+        Ok(list) => list,
+        Err(answer) => return answer,
+    };
+    if list.is_inbox {
+        return Outcome::say(
+            "Your Inbox is yours alone and cannot be shared. Share another list, or make one \
+             to share.",
+        );
+    }
+    if list.role != Role::Owner {
+        return Outcome::say(format!(
+            "Only the owner of {} ({}) can share it; I shared nothing.",
+            list.name, list.owner.name
+        ));
+    }
+    let email = match Email::parse(email) {
+        Ok(email) => email,
+        Err(_) => {
+            return Outcome::say(format!(
+                "\"{}\" is not an email address, and a list is shared by email. Say for \
+                 example: share {} with anna@example.com",
+                email.trim(),
+                list.name
+            ))
+        }
+    };
+    let share = Share {
+        list: ListRef {
+            id: list.id,
+            name: list.name.clone(),
+        },
+        email: email.as_str().to_owned(),
+        role: role.unwrap_or(SharedRole::Editor),
+    };
+    let access = match share.role {
+        SharedRole::Editor => "see and change its todos",
+        SharedRole::Viewer => "see its todos, but not change them",
+    };
+    let mut proposal = json!(share);
+    proposal["action"] = json!("share");
+    Outcome {
+        response: format!(
+            "This would invite {} to {} as {}: once they accept, they can {access}. Say \
+             \"yes\" to share it, or \"no\" to keep it as it is.",
+            share.email,
+            share.list.name,
+            a_role(share.role)
+        ),
+        result: json!({ "proposal": proposal }),
+    }
+}
+
+fn a_role(role: SharedRole) -> &'static str {
+    match role {
+        SharedRole::Editor => "an editor",
+        SharedRole::Viewer => "a viewer",
+    }
+}
+
+/// Carries out a share the user confirmed: invites its email to its list
+/// through the lists library, which checks again that the user owns it.
+fn confirm_share(ctx: &Ctx, caller: &Caller, share: &Share) -> Result<Outcome, ApiError> {
+    let not_shared = |why: String| {
+        Ok(Outcome::say(format!(
+            "I did not share {}: {why}.",
+            share.list.name
+        )))
+    };
+    let (Ok(email), Ok(role)) = (
+        Email::parse(&share.email),
+        InvitedRole::parse(share.role.as_str()),
+    ) else {
+        return not_shared("the proposal no longer reads as one".into());
+    };
+    match lists_store::invite(ctx, caller, share.list.id, &email, role) {
+        Ok(invitation) => Ok(Outcome {
+            response: format!(
+                "Invited {} to {} as {}: they get access once they accept.",
+                invitation.email,
+                share.list.name,
+                a_role(share.role)
+            ),
+            result: json!({"invited": {"list": share.list, "invitation": invitation}}),
+        }),
+        Err(ListError::NotFound) => not_shared("you are no longer a member of it".into()),
+        Err(ListError::Forbidden { needed }) => {
+            not_shared(format!("only its {needed} can share it"))
+        }
+        Err(ListError::Conflict { message, .. }) => not_shared(message.into()),
+        Err(ListError::LimitReached { what, limit }) => {
+            not_shared(format!("{what}: at most {limit}"))
+        }
+        Err(err @ (ListError::Unauthorized | ListError::Db(_))) => Err(err.into()),
     }
 }
 
@@ -752,7 +1151,7 @@ mod tests {
             "confirm",
             "go ahead",
         ] {
-            assert_eq!(answer_to_proposal(yes), Some(Intent::Confirm), "{yes}");
+            assert_eq!(answer_in_words(yes), Some(Intent::Confirm), "{yes}");
         }
         for no in [
             "no",
@@ -763,7 +1162,7 @@ mod tests {
             "never mind",
             "nope, thanks",
         ] {
-            assert_eq!(answer_to_proposal(no), Some(Intent::Cancel), "{no}");
+            assert_eq!(answer_in_words(no), Some(Intent::Cancel), "{no}");
         }
         for other in [
             "yes delete buy milk too",
@@ -773,7 +1172,35 @@ mod tests {
             "no milk today",
             "",
         ] {
-            assert_eq!(answer_to_proposal(other), None, "{other}");
+            assert_eq!(answer_in_words(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn a_share_is_confirmed_only_by_a_plain_yes() {
+        let share = Proposal::Share(Share {
+            list: ListRef {
+                id: Uuid::nil(),
+                name: "Groceries".into(),
+            },
+            email: "anna@example.com".into(),
+            role: SharedRole::Editor,
+        });
+        for yes in ["yes", "ok", "go ahead", "Yes please"] {
+            assert_eq!(
+                answer_to_proposal(&share, yes),
+                Some(Intent::Confirm),
+                "{yes}"
+            );
+        }
+        for other in ["delete them", "yes, delete them", "remove it"] {
+            assert_eq!(answer_to_proposal(&share, other), None, "{other}");
+        }
+        assert_eq!(answer_to_proposal(&share, "no"), Some(Intent::Cancel));
+        let delete = Proposal::Delete(Vec::new());
+        assert_eq!(
+            answer_to_proposal(&delete, "delete them"),
+            Some(Intent::Confirm)
+        );
     }
 }

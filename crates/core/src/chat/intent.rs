@@ -3,7 +3,9 @@
 //! actions refused), the rule parser builds it directly, and the code then
 //! validates it through the same domain types as the REST API and carries it
 //! out for the requesting user only. Targets are named by words ("milk"),
-//! never by id: the code resolves them among that user's todos.
+//! never by id: the code resolves them among that user's todos, and lists
+//! and people by name ("Groceries", "Anna") among that user's lists and
+//! their members.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,9 +15,12 @@ use crate::todos::{Priority, Recurrence};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Intent {
-    /// One or several new todos from one message.
+    /// One or several new todos from one message, all in one list (the
+    /// list `list` names, else the user's Inbox).
     Create {
         todos: Vec<Draft>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        list: Option<String>,
     },
     List {
         #[serde(default)]
@@ -39,9 +44,18 @@ pub enum Intent {
         #[serde(default)]
         all: bool,
     },
-    /// The user's "yes" to the delete the assistant proposed in its last
-    /// answer. Never from an LLM (see `llm::read_intent`): only the user's
-    /// own words confirm.
+    /// Gives the person with this email access to the list `list` names
+    /// (as an editor unless `role` says viewer), by an invitation. Only
+    /// ever proposed: it goes when the user confirms.
+    Share {
+        list: String,
+        email: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<SharedRole>,
+    },
+    /// The user's "yes" to the delete (or share) the assistant proposed in
+    /// its last answer. Never from an LLM (see `llm::read_intent`): only the
+    /// user's own words confirm.
     Confirm,
     /// The user's "no" to that proposal.
     Cancel,
@@ -66,13 +80,25 @@ impl Intent {
     /// of whitespace one space, trimmed. An LLM tier's answer goes through
     /// this before it is checked, so that what a model says is held to
     /// what a user may say.
+    /// Whether carrying it out needs the user's lists and their members:
+    /// it names a list or a person.
+    pub fn names_a_list_or_person(&self) -> bool {
+        match self {
+            Intent::Create { list, .. } => list.is_some(),
+            Intent::List { filter } => filter.list.is_some(),
+            Intent::Update { changes, .. } => changes.list.is_some() || changes.assignee.is_some(),
+            Intent::Share { .. } => true,
+            _ => false,
+        }
+    }
+
     pub fn without_control_chars(self) -> Self {
         fn tags(tags: Vec<String>) -> Vec<String> {
             tags.iter().map(|t| plain(t)).collect()
         }
         let opt_tags = |t: Option<Vec<String>>| t.map(tags);
         match self {
-            Intent::Create { todos } => Intent::Create {
+            Intent::Create { todos, list } => Intent::Create {
                 todos: todos
                     .into_iter()
                     .map(|draft| Draft {
@@ -81,11 +107,13 @@ impl Intent {
                         ..draft
                     })
                     .collect(),
+                list: list.as_deref().map(plain),
             },
             Intent::List { filter } => Intent::List {
                 filter: Filter {
                     tag: filter.tag.as_deref().map(plain),
                     text: filter.text.as_deref().map(plain),
+                    list: filter.list.as_deref().map(plain),
                     ..filter
                 },
             },
@@ -102,12 +130,19 @@ impl Intent {
                     tags: opt_tags(changes.tags),
                     add_tags: opt_tags(changes.add_tags),
                     remove_tags: opt_tags(changes.remove_tags),
+                    list: changes.list.as_deref().map(plain),
+                    assignee: changes.assignee.as_deref().map(plain),
                     ..changes
                 },
             },
             Intent::Delete { target, all } => Intent::Delete {
                 target: plain(&target),
                 all,
+            },
+            Intent::Share { list, email, role } => Intent::Share {
+                list: plain(&list),
+                email: plain(&email),
+                role,
             },
             other => other,
         }
@@ -162,6 +197,58 @@ pub fn is_pronoun(target: &str) -> bool {
             .all(|w| POINTING.contains(&w.as_str()) || ALONG.contains(&w.as_str()))
 }
 
+/// How words a user said name a list or a person: the name exactly (case
+/// aside), or some of its whole words, in order ("groceries" in "Weekly
+/// Groceries", never "grocer"), the way todo titles are matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NameMatch {
+    Words,
+    Exact,
+}
+
+/// Whether, and how, `said` names `name` (see [`NameMatch`]).
+pub fn name_match(name: &str, said: &str) -> Option<NameMatch> {
+    fn words(text: &str) -> Vec<String> {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    }
+    if name.trim().to_lowercase() == said.trim().to_lowercase() {
+        return Some(NameMatch::Exact);
+    }
+    let (name, said) = (words(name), words(said));
+    (!said.is_empty() && name.windows(said.len()).any(|w| w == said.as_slice()))
+        .then_some(NameMatch::Words)
+}
+
+/// The best of `candidates` that `said` names: those it names exactly,
+/// else those it names by whole words (see [`name_match`]).
+pub fn best_named<'a, T>(
+    candidates: impl IntoIterator<Item = &'a T>,
+    said: &str,
+    name: impl Fn(&T) -> &str,
+) -> Vec<&'a T>
+where
+    T: 'a,
+{
+    let mut best: Vec<&T> = Vec::new();
+    let mut level = None;
+    for candidate in candidates {
+        let Some(found) = name_match(name(candidate), said) else {
+            continue;
+        };
+        if level.is_none_or(|level| found > level) {
+            best.clear();
+            level = Some(found);
+        }
+        if Some(found) == level {
+            best.push(candidate);
+        }
+    }
+    best
+}
+
 /// A todo to create, before the domain types check it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -192,6 +279,26 @@ pub struct Filter {
     /// Words to look for in titles and descriptions.
     #[serde(default)]
     pub text: Option<String>,
+    /// Only the todos of the list this names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list: Option<String>,
+}
+
+/// The role a share offers: nobody is made an owner by a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SharedRole {
+    Editor,
+    Viewer,
+}
+
+impl SharedRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SharedRole::Editor => "editor",
+            SharedRole::Viewer => "viewer",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,12 +336,46 @@ pub struct Changes {
     /// Tags to take off, keeping the others.
     #[serde(default)]
     pub remove_tags: Option<Vec<String>>,
+    /// Moves the todo to the list this names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list: Option<String>,
+    /// Assigns the todo to the member of its list this names (a name or an
+    /// email; "me" is the user, "nobody" unassigns it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_name_is_named_exactly_or_by_whole_words_in_order() {
+        let cases = [
+            ("Groceries", "groceries", Some(NameMatch::Exact)),
+            ("Groceries", "  GROCERIES ", Some(NameMatch::Exact)),
+            ("Weekly Groceries", "groceries", Some(NameMatch::Words)),
+            (
+                "Weekly Groceries",
+                "weekly groceries",
+                Some(NameMatch::Exact),
+            ),
+            ("Work: Q4 plans", "q4 plans", Some(NameMatch::Words)),
+            ("Groceries", "grocer", None),
+            ("Weekly Groceries", "groceries weekly", None),
+            ("Groceries", "", None),
+            ("Anna Smith", "anna", Some(NameMatch::Words)),
+        ];
+        for (name, said, want) in cases {
+            assert_eq!(name_match(name, said), want, "{name:?} / {said:?}");
+        }
+        let names = ["Work", "Homework", "Work trips", "work"];
+        let best = best_named(names.iter(), "work", |n| n);
+        assert_eq!(best, [&"Work", &"work"]);
+        let best = best_named(names.iter(), "trips", |n| n);
+        assert_eq!(best, [&"Work trips"]);
+    }
 
     #[test]
     fn intents_read_the_documented_json_and_refuse_anything_else() {
@@ -244,7 +385,7 @@ mod tests {
                        "due_at": "2026-12-01T09:00:00Z", "tags": []}]
         }))
         .unwrap();
-        let Intent::Create { todos } = create else {
+        let Intent::Create { todos, .. } = create else {
             panic!("not a create");
         };
         assert_eq!(todos[0].title, "Buy groceries");

@@ -169,11 +169,14 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
     };
     let now = ctx.clock.now().with_timezone(&zone);
 
-    // The user's own "yes" or "no" to a proposed delete is read here, never
-    // by a model: no LLM answer can confirm one.
+    // The user's own "yes" or "no" to a proposed delete or share is read
+    // here, never by a model: no LLM answer can confirm one.
     let answer = proposed
         .as_ref()
-        .and_then(|_| assistant::answer_to_proposal(&message));
+        .and_then(|proposal| assistant::answer_to_proposal(proposal, &message));
+    // The user's lists and their members, read once, only for a message
+    // that names a list or a person.
+    let mut directory = None;
     let (tier, intent, decided_by) = match answer {
         Some(intent) => ("rules", intent, DecidedBy::Rules),
         None => {
@@ -187,15 +190,28 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
             }
             match attempts.intent {
                 Some((tier, intent)) => (tier.as_str(), intent, DecidedBy::Llm),
+                None if rules::may_name_a_list(&message, now) => {
+                    // "add milk to Groceries" or a title "go to the bank":
+                    // the user's lists tell.
+                    let read = store::directory(ctx, caller).map_err(store_error)?;
+                    let names: Vec<String> = read.lists.iter().map(|l| l.name.clone()).collect();
+                    let intent = rules::parse_knowing(&message, now, rules::Lists::Named(&names));
+                    directory = Some(read);
+                    ("rules", intent, DecidedBy::Rules)
+                }
                 None => ("rules", rules::parse(&message, now), DecidedBy::Rules),
             }
         }
     };
+    if directory.is_none() && intent.names_a_list_or_person() {
+        directory = Some(store::directory(ctx, caller).map_err(store_error)?);
+    }
     let earlier = assistant::Earlier {
-        proposed: proposed.as_deref(),
+        proposed: proposed.as_ref(),
         referred: &referred,
+        directory: directory.as_ref(),
     };
-    let plan = assistant::plan(ctx, caller, &intent, decided_by, earlier, now);
+    let plan = assistant::plan(ctx, caller, &intent, decided_by, earlier, now)?;
     let exchange = Exchange {
         conversation,
         user_message: &message,

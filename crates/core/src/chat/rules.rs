@@ -13,6 +13,8 @@
 mod attributes;
 mod edit;
 mod list;
+mod list_names;
+mod share;
 mod when;
 mod words;
 
@@ -22,6 +24,7 @@ use chrono_tz::Tz;
 use crate::chat::intent::{Draft, Intent};
 use crate::todos::Priority;
 use attributes::{extract, priority_at, Kinds};
+pub use list_names::Lists;
 use when::Clock;
 use words::{join_text, phrase, skip, Word};
 
@@ -29,11 +32,24 @@ use words::{join_text, phrase, skip, Word};
 /// characters, which is at most this many bytes of UTF-8.
 const MAX_MESSAGE_BYTES: usize = 4 * 2000;
 
-/// What `message`, said at the user's local time `now`, asks for.
+/// What `message`, said at the user's local time `now`, asks for, with the
+/// user's lists unread (see [`Lists::Unread`]).
 ///
 /// Never panics, and takes time linear in the message; one longer than the
 /// API accepts is `Unknown` unread.
 pub fn parse(message: &str, now: DateTime<Tz>) -> Intent {
+    parse_knowing(message, now, Lists::Unread)
+}
+
+/// Whether the user's lists may change what `message` means ("add milk to
+/// Groceries" or a title "go to the bank"): then it is read again with
+/// their names ([`parse_knowing`]).
+pub fn may_name_a_list(message: &str, now: DateTime<Tz>) -> bool {
+    parse_knowing(message, now, Lists::Any) != parse(message, now)
+}
+
+/// What `message` asks for, knowing what `lists` says of the user's lists.
+pub fn parse_knowing(message: &str, now: DateTime<Tz>, lists: Lists<'_>) -> Intent {
     if message.len() > MAX_MESSAGE_BYTES {
         return Intent::Unknown;
     }
@@ -50,12 +66,13 @@ pub fn parse(message: &str, now: DateTime<Tz>) -> Intent {
         return Intent::Help;
     }
     let clock = Clock::new(now);
-    list::bare(words, &clock)
+    share::parse(words)
+        .or_else(|| list::bare(words, &clock, lists))
         .or_else(|| edit::add_tags(words))
         .or_else(|| edit::remove_tags(words))
-        .or_else(|| create(words, &clock))
-        .or_else(|| list::parse(words, &clock))
-        .or_else(|| edit::parse(words, &clock))
+        .or_else(|| create(words, &clock, lists))
+        .or_else(|| list::parse(words, &clock, lists))
+        .or_else(|| edit::parse(words, &clock, lists))
         .unwrap_or(Intent::Unknown)
 }
 
@@ -70,6 +87,8 @@ pub fn help_text() -> &'static str {
      - rename buy milk to buy oat milk / make call the bank urgent / make it urgent\n\
      - move call the bank to friday / tag call the bank #finance / remove #finance from call the bank\n\
      - delete buy milk / delete all done\n\
+     - add milk to Groceries / show my Groceries list / move call the bank to Work / assign milk to Anna\n\
+     - share Groceries with anna@example.com / share Groceries with anna@example.com as viewer\n\
      Priorities: urgent, asap, important, high priority, low priority, p1 to p4.\n\
      Dates: today, tonight, tomorrow, friday, next monday, in 3 days, on 2026-12-01, \
      dec 3, end of month, at 5pm, at 17:30. Repeats: every day, every week, every monday, \
@@ -195,7 +214,9 @@ const TODO_NOUNS: &[&str] = &["task", "todo", "to-do", "reminder", "item"];
 /// "task X", "urgent task X", "add X", "remind me to X", and several at
 /// once: "task buy milk and task call mom". `None` when the message does not
 /// start like a new todo; `Unknown` when one of its todos has no title left.
-fn create(words: &[Word<'_>], clock: &Clock) -> Option<Intent> {
+/// The last todo's words may end with the list they all go to ("add milk
+/// to Groceries").
+fn create(words: &[Word<'_>], clock: &Clock, lists: Lists<'_>) -> Option<Intent> {
     let (mut start, mut priority) = todo_start(words, 0, false)?;
     let mut drafts = Vec::new();
     let mut at = start + 1;
@@ -209,22 +230,29 @@ fn create(words: &[Word<'_>], clock: &Clock) -> Option<Intent> {
             continue;
         };
         let end = after_conjunction(words, at).unwrap_or(at);
-        drafts.push(draft(
-            words.get(start..end).unwrap_or_default(),
-            priority,
-            clock,
-        ));
+        drafts.push(
+            draft(
+                words.get(start..end).unwrap_or_default(),
+                priority,
+                clock,
+                None,
+            )
+            .map(|(draft, _)| draft),
+        );
         start = next_start;
         priority = next_priority;
         at = next_start + 1;
     }
-    drafts.push(draft(
+    let last = draft(
         words.get(start..).unwrap_or_default(),
         priority,
         clock,
-    ));
+        Some(lists),
+    );
+    let list = last.as_ref().and_then(|(_, list)| list.clone());
+    drafts.push(last.map(|(draft, _)| draft));
     let todos: Option<Vec<Draft>> = drafts.into_iter().collect();
-    Some(todos.map_or(Intent::Unknown, |todos| Intent::Create { todos }))
+    Some(todos.map_or(Intent::Unknown, |todos| Intent::Create { todos, list }))
 }
 
 /// Where the "and" (or "and then", "also", "plus") before `at` begins.
@@ -300,26 +328,37 @@ fn noun_after(words: &[Word<'_>], at: usize) -> Option<(usize, Option<Priority>)
 }
 
 /// A new todo from its description: priority, date, tags and recurrence
-/// taken out, the rest its title. `None` if no title is left.
-fn draft(words: &[Word<'_>], priority: Option<Priority>, clock: &Clock) -> Option<Draft> {
+/// taken out, the rest its title; with `lists`, the list its title ends
+/// with ("milk to Groceries") taken out too. `None` if no title is left.
+fn draft(
+    words: &[Word<'_>],
+    priority: Option<Priority>,
+    clock: &Clock,
+    lists: Option<Lists<'_>>,
+) -> Option<(Draft, Option<String>)> {
     let (found, taken) = extract(words, Kinds::DRAFT, clock);
-    let title = join_text(
-        words
-            .iter()
-            .zip(&taken)
-            .filter(|(_, taken)| !**taken)
-            .map(|(word, _)| word),
-    );
+    let left: Vec<Word<'_>> = words
+        .iter()
+        .zip(&taken)
+        .filter(|(_, taken)| !**taken)
+        .map(|(word, _)| word.clone())
+        .collect();
+    let split = lists.and_then(|lists| list_names::split_list(&left, list_names::INTO, lists));
+    let (title, list) = match split {
+        Some((before, list)) => (join_text(before), Some(list)),
+        None => (join_text(&left), None),
+    };
     if title.is_empty() {
         return None;
     }
-    Some(Draft {
+    let draft = Draft {
         title,
         priority: priority.or(found.priority),
         due_at: found.due_at(clock),
         tags: found.tags,
         recurrence: found.recurrence,
-    })
+    };
+    Some((draft, list))
 }
 
 #[cfg(test)]
@@ -383,7 +422,7 @@ mod tests {
     }
 
     fn create(todos: Vec<Draft>) -> Intent {
-        Intent::Create { todos }
+        Intent::Create { todos, list: None }
     }
 
     fn one(todo: Draft) -> Intent {
@@ -834,6 +873,7 @@ mod tests {
                     due: Some(DueFilter::ThisWeek),
                     tag: Some("work".into()),
                     text: None,
+                    list: None,
                 }),
             ),
             ("task list", list(Filter::default())),
@@ -1072,6 +1112,164 @@ mod tests {
         check(wednesday_in_berlin(), &[("delete it all", Intent::Unknown)]);
     }
 
+    fn in_list(todos: Vec<Draft>, list: &str) -> Intent {
+        Intent::Create {
+            todos,
+            list: Some(list.into()),
+        }
+    }
+
+    fn changes(list: Option<&str>, assignee: Option<&str>) -> Changes {
+        Changes {
+            list: list.map(Into::into),
+            assignee: assignee.map(Into::into),
+            ..Changes::default()
+        }
+    }
+
+    fn of_list(list: &str) -> Filter {
+        Filter {
+            list: Some(list.into()),
+            ..Filter::default()
+        }
+    }
+
+    /// Lists are read from the words where a list's name stands, as the
+    /// user's lists name them; people and shares need no lists to read.
+    #[test]
+    fn lists_people_and_shares_are_read_knowing_the_users_lists() {
+        let now = wednesday_in_berlin();
+        let names = [
+            "Groceries".to_owned(),
+            "Work".to_owned(),
+            "Weekly Shop".to_owned(),
+        ];
+        let mut wrong = Vec::new();
+        let cases = [
+            (
+                "add milk to Groceries",
+                in_list(vec![todo("milk")], "Groceries"),
+            ),
+            (
+                "add milk to groceries",
+                in_list(vec![todo("milk")], "groceries"),
+            ),
+            (
+                "task buy milk tomorrow in my Groceries list",
+                in_list(vec![todo("buy milk").due(THU)], "Groceries"),
+            ),
+            (
+                "add bread to the shop",
+                in_list(vec![todo("bread")], "shop"),
+            ),
+            ("task go to bank", one(todo("go to bank"))),
+            (
+                "task go to bank to Work",
+                in_list(vec![todo("go to bank")], "Work"),
+            ),
+            ("add milk to my list", one(todo("milk"))),
+            // An unknown list said as a list is one: the assistant says it
+            // has none of that name.
+            (
+                "add milk to my Holiday list",
+                in_list(vec![todo("milk")], "Holiday"),
+            ),
+            ("show my Groceries list", list(of_list("Groceries"))),
+            ("show Groceries", list(of_list("Groceries"))),
+            ("what's in Work?", list(of_list("Work"))),
+            ("Groceries list", list(of_list("Groceries"))),
+            (
+                "show milk",
+                list(Filter {
+                    text: Some("milk".into()),
+                    ..Filter::default()
+                }),
+            ),
+            (
+                "find groceries",
+                list(Filter {
+                    text: Some("groceries".into()),
+                    ..Filter::default()
+                }),
+            ),
+            (
+                "move the dentist to Work",
+                update("dentist", changes(Some("Work"), None)),
+            ),
+            (
+                "move go to bank into my Weekly Shop list",
+                update("go to bank", changes(Some("Weekly Shop"), None)),
+            ),
+            ("move dentist to friday", update("dentist", due_to(FRI))),
+            ("move dentist to the moon", Intent::Unknown),
+            (
+                "assign milk to Anna",
+                update("milk", changes(None, Some("Anna"))),
+            ),
+            (
+                "assign the go to bank to anna@example.com",
+                update("go to bank", changes(None, Some("anna@example.com"))),
+            ),
+            (
+                "assign milk to me",
+                update("milk", changes(None, Some("me"))),
+            ),
+            (
+                "unassign milk",
+                update("milk", changes(None, Some("nobody"))),
+            ),
+            ("assign milk", Intent::Unknown),
+            (
+                "share Groceries with anna@example.com",
+                Intent::Share {
+                    list: "Groceries".into(),
+                    email: "anna@example.com".into(),
+                    role: None,
+                },
+            ),
+            (
+                "please share the Weekly Shop list with Anna@Example.com as a viewer",
+                Intent::Share {
+                    list: "Weekly Shop".into(),
+                    email: "anna@example.com".into(),
+                    role: Some(crate::chat::intent::SharedRole::Viewer),
+                },
+            ),
+            (
+                "invite anna@example.com to Work as editor",
+                Intent::Share {
+                    list: "Work".into(),
+                    email: "anna@example.com".into(),
+                    role: Some(crate::chat::intent::SharedRole::Editor),
+                },
+            ),
+            ("share Groceries", Intent::Unknown),
+        ];
+        for (message, want) in &cases {
+            let got = parse_knowing(message, now, Lists::Named(&names));
+            if &got != want {
+                wrong.push(format!("{message:?}\n   got  {got:?}\n   want {want:?}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        // Reading the lists is worth it only where a list's name may stand.
+        for message in [
+            "add milk to Groceries",
+            "task go to bank",
+            "move dentist to Work",
+        ] {
+            assert!(may_name_a_list(message, now), "{message}");
+        }
+        for message in [
+            "task buy milk",
+            "show my tasks",
+            "move dentist to friday",
+            "help",
+        ] {
+            assert!(!may_name_a_list(message, now), "{message}");
+        }
+    }
+
     #[test]
     fn times_are_local_to_the_user_in_new_york() {
         // 10:00 in New York is 15:00 UTC (EST, UTC-5).
@@ -1164,11 +1362,14 @@ mod tests {
             assert!(text.contains("task buy milk"), "{text}");
             assert!(text.contains("show my tasks"), "{text}");
         }
-        // Every example in the help reads as something, not as unknown.
+        // Every example in the help reads as something, not as unknown,
+        // for a user with the lists it names.
         let now = wednesday_in_berlin();
+        let names = ["Groceries".to_owned(), "Work".to_owned()];
         for line in help_text().lines().filter_map(|l| l.strip_prefix("- ")) {
             for example in line.split(" / ") {
-                assert_ne!(parse(example, now), Intent::Unknown, "{example}");
+                let intent = parse_knowing(example, now, Lists::Named(&names));
+                assert_ne!(intent, Intent::Unknown, "{example}");
             }
         }
     }
@@ -1313,7 +1514,7 @@ mod tests {
                 let started = std::time::Instant::now();
                 let intent = parse(&message, now);
                 prop_assert!(started.elapsed().as_millis() < 200);
-                if let Intent::Create { todos } = intent {
+                if let Intent::Create { todos, .. } = intent {
                     prop_assert!(!todos.is_empty());
                     for todo in todos {
                         prop_assert!(!todo.title.is_empty());

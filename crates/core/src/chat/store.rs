@@ -14,6 +14,8 @@ use crate::throttle::{Hits, PerMinute, COUNTERS};
 use super::assistant::{self, Outcome, Step};
 use super::intent::Intent;
 use super::llm::{self, Breakers, TierState};
+use crate::lists::store::LISTS_OF_CALLER;
+use crate::lists::List;
 use crate::todos::store::Part;
 
 /// Why a chat statement did not answer.
@@ -394,4 +396,47 @@ pub fn delete(ctx: &Ctx, caller: &Caller, conversation: Uuid) -> Result<(), Chat
         Some(false) => Err(ChatStoreError::NotFound),
         None => Err(ChatStoreError::Unauthorized),
     }
+}
+
+/// A member of one of the caller's lists, as a message may name them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ListMember {
+    pub list_id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub email: String,
+}
+
+/// The caller's lists and their members: what a message that names a list
+/// or a person is resolved against (see `assistant::plan`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Directory {
+    /// The Inbox first, then by name.
+    pub lists: Vec<List>,
+    pub members: Vec<ListMember>,
+}
+
+/// The caller's lists and the members of each, in one statement: the one
+/// a message that names a list or a person costs on top of the others.
+pub fn directory(ctx: &Ctx, caller: &Caller) -> Result<Directory, ChatStoreError> {
+    let lists = format!("{LISTS_OF_CALLER} ORDER BY l.inbox DESC, lower(l.name), l.id");
+    scoped(
+        ctx,
+        caller,
+        &[],
+        &[
+            ("lists", Json::Rows(&lists)),
+            (
+                "members",
+                Json::Rows(
+                    "SELECT m.list_id, m.user_id, u.name, u.email
+                     FROM list_members m JOIN users u ON u.id = m.user_id
+                     WHERE m.list_id IN (SELECT list_id FROM list_members
+                                         WHERE user_id = (SELECT id FROM auth))
+                     ORDER BY m.list_id, lower(u.name), u.email",
+                ),
+            ),
+        ],
+        Vec::new(),
+    )
 }

@@ -36,9 +36,10 @@ pub const PATH: &str = "/mcp";
 /// tools change only with a deployment), in milliseconds.
 pub const CACHE_TTL_MS: u64 = 300_000;
 
-const INSTRUCTIONS: &str = "Tools for the user's own todo list: add, list, update, complete, \
-    reopen and delete tasks, and read a task's history. Find a task's id with list_tasks \
-    before changing it. Times are RFC 3339 in UTC (or plain dates).";
+const INSTRUCTIONS: &str = "Tools for the user's todo lists: see their lists (list_lists), \
+    add, list, update, move, complete, reopen and delete tasks, and read a task's history. Find \
+    a task's id with list_tasks before changing it. Times are RFC 3339 in UTC (or plain dates). \
+    Sharing a list or changing its members is not possible here: only the user can, in the app.";
 
 /// The mcp component's entry point.
 pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {

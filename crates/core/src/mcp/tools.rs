@@ -3,6 +3,9 @@
 //! [`ListQuery::from_params`], [`HistoryQuery::from_params`]) and calls
 //! `todos::store`, so validation, limits, audit history and recurrence are
 //! exactly the REST API's, and `structuredContent` is the REST API's JSON.
+//! An agent may read the user's lists and put tasks in them, but never
+//! share a list or change its members: a leaked agent token must not give
+//! anyone access to anything.
 //!
 //! Spec: `docs/specification/2026-07-28/server/tools.mdx` (tool definitions,
 //! `structuredContent` and `outputSchema`, "Tool Execution Errors" with
@@ -15,7 +18,10 @@ use uuid::Uuid;
 
 use super::protocol::RpcError;
 use crate::auth::{self, Caller};
+use crate::chat::intent::best_named;
 use crate::error::{ApiError, FieldErrors};
+use crate::lists::store::{self as lists_store, ListError};
+use crate::lists::List;
 use crate::ports::Ctx;
 use crate::throttle;
 use crate::todos::http::{PatchBody, TodoBody};
@@ -29,6 +35,7 @@ const DEFAULT_RATE_PER_MINUTE: i64 = 120;
 /// Every tool, in the order `tools/list` answers them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
+    ListLists,
     AddTask,
     ListTasks,
     GetTask,
@@ -40,7 +47,8 @@ pub enum Tool {
 }
 
 impl Tool {
-    pub const ALL: [Tool; 8] = [
+    pub const ALL: [Tool; 9] = [
+        Tool::ListLists,
         Tool::AddTask,
         Tool::ListTasks,
         Tool::GetTask,
@@ -53,6 +61,7 @@ impl Tool {
 
     pub fn name(self) -> &'static str {
         match self {
+            Tool::ListLists => "list_lists",
             Tool::AddTask => "add_task",
             Tool::ListTasks => "list_tasks",
             Tool::GetTask => "get_task",
@@ -70,11 +79,15 @@ impl Tool {
 
     /// Whether the tool changes the list (refused to read-only tokens).
     pub fn writes(self) -> bool {
-        !matches!(self, Tool::ListTasks | Tool::GetTask | Tool::TaskHistory)
+        !matches!(
+            self,
+            Tool::ListLists | Tool::ListTasks | Tool::GetTask | Tool::TaskHistory
+        )
     }
 
     fn title(self) -> &'static str {
         match self {
+            Tool::ListLists => "List the lists",
             Tool::AddTask => "Add a task",
             Tool::ListTasks => "List tasks",
             Tool::GetTask => "Get a task",
@@ -88,20 +101,33 @@ impl Tool {
 
     fn description(self) -> &'static str {
         match self {
+            Tool::ListLists => {
+                "List the lists the user's tasks are kept in: their Inbox first, then the lists \
+                 they own or that others shared with them, each with its `id`, `name`, the \
+                 user's `role` (owner, editor, or viewer: a viewer may only read its tasks), \
+                 its `owner`, `member_count` and `open_count`. Pass a list's id or name as \
+                 `list` to add_task and list_tasks, or its id as `list_id` to update_task to \
+                 move a task there. These tools cannot share a list or change who may see it: \
+                 only the user can, in the app. Example: {}"
+            }
             Tool::AddTask => {
                 "Add a task to the user's todo list. Use this when the user asks to remember, \
-                 plan or schedule something. Only `title` is required; the task starts open. \
+                 plan or schedule something. Only `title` is required; the task starts open, \
+                 in the user's Inbox unless `list` names another list (its id or its name, \
+                 see list_lists). \
                  `priority` is low, medium (default), high or urgent; `due_at` is an RFC 3339 \
                  time such as 2026-12-01T17:00:00Z or a date such as 2026-12-01 (midnight UTC); \
                  `tags` are short lowercase labels; `recurrence` (none, daily, weekly, monthly) \
                  makes completing the task create its next occurrence. Returns the new task with \
                  its `id`, which the other tools take. Example: {\"title\": \"Buy milk\", \
-                 \"priority\": \"high\", \"due_at\": \"2026-12-01\", \"tags\": [\"shopping\"]}"
+                 \"priority\": \"high\", \"due_at\": \"2026-12-01\", \"tags\": [\"shopping\"], \
+                 \"list\": \"Groceries\"}"
             }
             Tool::ListTasks => {
                 "List the user's tasks, newest first unless `sort` says otherwise, with filters. \
                  Use this to find a task's `id` before changing it, or to answer questions about \
-                 the list. `status`: open, done or all (default). `priority`: one priority or \
+                 the list. `list`: only the tasks of this list (its id or name, see \
+                 list_lists; default: every list). `status`: open, done or all (default). `priority`: one priority or \
                  several (any of them). `tag`: tasks with this tag. `q`: words in the title or \
                  description (case-insensitive). `due_before` / `due_after`: an RFC 3339 time or \
                  a date. `overdue`: true for open tasks past their due time. `sort`: created_at, \
@@ -119,6 +145,8 @@ impl Tool {
                 "Change fields of one task, given its `id`. Only the fields you pass change; \
                  pass null to reset a field to its default (\"due_at\": null removes the due \
                  date, \"tags\": null removes all tags). `tags` replaces the whole tag list. \
+                 `list_id` moves the task to that list (an id from list_lists; the user must \
+                 be an editor of both lists). \
                  Use complete_task and reopen_task to change whether it is done. Returns the \
                  task as it is now. Example: {\"id\": \"7c9e6679-7425-40de-944b-e07fc1f90ae7\", \
                  \"priority\": \"urgent\", \"due_at\": \"2026-12-02T09:00:00Z\"}"
@@ -156,13 +184,33 @@ impl Tool {
             "description": "The task's id, as returned by add_task or list_tasks.",
         });
         match self {
-            Tool::AddTask => object_schema(task_fields(false), &["title"]),
+            Tool::ListLists => object_schema(Map::new(), &[]),
+            Tool::AddTask => {
+                let mut fields = task_fields(false);
+                fields.insert(
+                    "list".into(),
+                    list_argument("The list to add the task to. Default: the user's Inbox."),
+                );
+                object_schema(fields, &["title"])
+            }
             Tool::UpdateTask => {
                 let mut fields = task_fields(true);
                 fields.insert("id".into(), id);
+                fields.insert(
+                    "list_id".into(),
+                    json!({"type": "string", "format": "uuid",
+                           "description": "Moves the task to this list (an id from list_lists)."}),
+                );
                 object_schema(fields, &["id"])
             }
-            Tool::ListTasks => object_schema(list_fields(), &[]),
+            Tool::ListTasks => {
+                let mut fields = list_fields();
+                fields.insert(
+                    "list".into(),
+                    list_argument("Only the tasks of this list. Default: every list."),
+                );
+                object_schema(fields, &[])
+            }
             Tool::TaskHistory => object_schema(
                 Map::from_iter([
                     ("id".to_owned(), id),
@@ -186,6 +234,13 @@ impl Tool {
 
     fn output_schema(self) -> Value {
         let mut schema = match self {
+            Tool::ListLists => json!({
+                "type": "object",
+                "properties": {
+                    "items": {"type": "array", "items": list_schema()},
+                },
+                "required": ["items"],
+            }),
             Tool::AddTask | Tool::GetTask | Tool::UpdateTask => json!({"$ref": "#/$defs/todo"}),
             Tool::CompleteTask | Tool::ReopenTask => json!({
                 "type": "object",
@@ -252,7 +307,7 @@ impl Tool {
     /// all: they touch only the user's own list.
     fn annotations(self) -> Value {
         let (destructive, idempotent) = match self {
-            Tool::ListTasks | Tool::GetTask | Tool::TaskHistory => {
+            Tool::ListLists | Tool::ListTasks | Tool::GetTask | Tool::TaskHistory => {
                 return json!({"title": self.title(), "readOnlyHint": true, "openWorldHint": false})
             }
             Tool::AddTask => (false, false),
@@ -391,6 +446,36 @@ fn list_fields() -> Map<String, Value> {
     ])
 }
 
+/// `list`: a list by its id or its name.
+fn list_argument(description: &str) -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": 100,
+           "description": format!("{description} A list's id, or its name as list_lists shows it \
+                                   (matched case-insensitively, else by whole words).")})
+}
+
+/// A list as the REST API answers it.
+fn list_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "name": {"type": "string"},
+            "color": {"type": ["string", "null"]},
+            "role": {"enum": ["owner", "editor", "viewer"],
+                     "description": "The user's role: a viewer may only read the list's tasks."},
+            "is_inbox": {"type": "boolean"},
+            "owner": {"type": "object", "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "name": {"type": "string"},
+            }},
+            "member_count": {"type": "integer", "minimum": 1},
+            "open_count": {"type": "integer", "minimum": 0},
+        },
+        "required": ["id", "name", "color", "role", "is_inbox", "owner", "member_count",
+                     "open_count"],
+    })
+}
+
 /// A todo exactly as the REST API answers it.
 fn todo_schema() -> Value {
     let time = json!({"type": "string", "format": "date-time"});
@@ -399,6 +484,10 @@ fn todo_schema() -> Value {
         "type": "object",
         "properties": {
             "id": {"type": "string", "format": "uuid"},
+            "list_id": {"type": "string", "format": "uuid",
+                        "description": "The list the task is in (see list_lists)."},
+            "assignee_id": {"type": ["string", "null"], "format": "uuid",
+                            "description": "The member of its list the task is assigned to."},
             "title": {"type": "string"},
             "description": {"type": "string"},
             "priority": {"enum": ["low", "medium", "high", "urgent"]},
@@ -558,14 +647,41 @@ fn run(
     mut args: Map<String, Value>,
 ) -> Result<Done, Failed> {
     match tool {
+        Tool::ListLists => {
+            no_more(&args)?;
+            let lists = lists_store::all(ctx, caller).map_err(list_failed)?;
+            let mut summary = format!(
+                "{} list{}:",
+                lists.len(),
+                if lists.len() == 1 { "" } else { "s" }
+            );
+            for list in &lists {
+                summary.push_str(&format!("\n- {}", describe_list(list)));
+            }
+            done(&json!({ "items": lists }), summary)
+        }
         Tool::AddTask => {
+            if let Some(list) = list_argument_id(ctx, caller, &mut args)? {
+                if args.contains_key("list_id") {
+                    return Err(Failed::Tool(
+                        "Invalid arguments: pass `list` or `list_id`, not both.".into(),
+                    ));
+                }
+                args.insert("list_id".into(), list.to_string().into());
+            }
             let new = from_arguments::<TodoBody>(args)?.parse()?;
             let todo = store::create(ctx, caller, &new)?;
             done(&todo, format!("Added {}.", describe(&todo)))
         }
         Tool::ListTasks => {
+            if let Some(list) = list_argument_id(ctx, caller, &mut args)? {
+                args.insert("list".into(), list.to_string().into());
+            }
             let query = list_query(args)?;
-            let page = store::list(ctx, caller, &query)?;
+            let page = store::list(ctx, caller, &query).map_err(|err| match err {
+                TodoError::NotFound => no_such_list(),
+                err => err.into(),
+            })?;
             let mut summary = format!(
                 "{} of {} matching task{}",
                 page.items.len(),
@@ -641,6 +757,82 @@ fn run(
             done(&page, summary)
         }
     }
+}
+
+fn no_such_list() -> Failed {
+    Failed::Tool(
+        "The user is not a member of that list (or it does not exist). Call list_lists to see \
+         their lists."
+            .into(),
+    )
+}
+
+/// A failure of the lists library: only the server's own is not the tool's.
+fn list_failed(err: ListError) -> Failed {
+    match err {
+        ListError::Unauthorized | ListError::Db(_) => Failed::Http(err.into()),
+        ListError::NotFound => no_such_list(),
+        other => Failed::Tool(format!("{other}.")),
+    }
+}
+
+/// Takes the `list` argument: a list's id as it is, or its name, looked up
+/// among the user's lists as the chat matches names (exactly, case aside,
+/// else by whole words); an unknown or ambiguous name is a tool error.
+fn list_argument_id(
+    ctx: &Ctx,
+    caller: &Caller,
+    args: &mut Map<String, Value>,
+) -> Result<Option<Uuid>, Failed> {
+    let said = match args.remove("list") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(said)) if !said.trim().is_empty() => said,
+        Some(other) => {
+            return Err(Failed::Tool(format!(
+                "Invalid arguments: `list` must be a list's id or name, not {other}."
+            )))
+        }
+    };
+    if let Ok(id) = Uuid::try_parse(said.trim()) {
+        return Ok(Some(id));
+    }
+    let lists = lists_store::all(ctx, caller).map_err(list_failed)?;
+    let found = best_named(&lists, &said, |list| &list.name);
+    let names = |lists: &[&List]| {
+        lists
+            .iter()
+            .map(|l| format!("{:?} ({})", l.name, l.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match found.as_slice() {
+        [list] => Ok(Some(list.id)),
+        [] => Err(Failed::Tool(format!(
+            "The user has no list called {said:?}; lists are never made by these tools. Their \
+             lists: {}. Pass one of their names or ids as `list`.",
+            names(&lists.iter().collect::<Vec<_>>())
+        ))),
+        several => Err(Failed::Tool(format!(
+            "Several of the user's lists match {said:?}: {}. Pass the one you mean by its id.",
+            names(several)
+        ))),
+    }
+}
+
+/// One line about a list for the text summary.
+fn describe_list(list: &List) -> String {
+    let mut parts = vec![
+        format!("id {}", list.id),
+        format!("role {}", list.role.as_str()),
+        format!("{} open", list.open_count),
+    ];
+    if list.is_inbox {
+        parts.push("the Inbox".into());
+    } else {
+        parts.push(format!("owner {}", list.owner.name));
+        parts.push(format!("{} members", list.member_count));
+    }
+    format!("{:?} ({})", list.name, parts.join(", "))
 }
 
 fn done(value: &impl serde::Serialize, summary: String) -> Result<Done, Failed> {
@@ -719,7 +911,8 @@ fn no_more(args: &Map<String, Value>) -> Result<(), Failed> {
         Some(_) => {
             let names: Vec<String> = args.keys().map(|k| format!("`{k}`")).collect();
             Err(Failed::Tool(format!(
-                "Invalid arguments: unknown argument {}; this tool takes only `id`.",
+                "Invalid arguments: unknown argument {}; this tool takes only the arguments \
+                 its input schema lists.",
                 names.join(", ")
             )))
         }
@@ -824,6 +1017,7 @@ mod tests {
         assert_eq!(
             names,
             [
+                "list_lists",
                 "add_task",
                 "list_tasks",
                 "get_task",

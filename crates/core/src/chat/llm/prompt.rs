@@ -28,9 +28,19 @@ Today is {weekday}, {date}, in the user's time zone {zone} (UTC{offset}); the ti
 
 Rules:
 - Answer only with JSON: one object that matches the JSON Schema below. No prose, no code fence.
-- \"action\" is one of create, list, complete, reopen, update, delete, help or unknown. \
-Use help when the user asks what you can do, and unknown when the message asks for nothing a \
-todo app does.
+- \"action\" is one of create, list, complete, reopen, update, delete, share, help or \
+unknown. Use help when the user asks what you can do, and unknown when the message asks for \
+nothing a todo app does.
+- The user keeps todos in lists (their Inbox, and lists they share with others). Name a list \
+by its name as the user wrote it: \"list\" on a create puts the new todos in that list (\"add \
+milk to Groceries\"), \"filter.list\" shows only that list's todos (\"show my Groceries \
+list\"), and \"changes.list\" moves a todo there (\"move the dentist to Work\"). Leave \"list\" \
+out when the user names none; never invent one.
+- \"changes.assignee\" assigns a todo to a member of its list, by the name or email the user \
+wrote (\"assign milk to Anna\"); \"me\" is the user, \"nobody\" unassigns it.
+- \"share\" gives another person access to a list: \"list\", their \"email\", and \"role\": \
+\"viewer\" only if the user says so (they may then only read it), else leave it out (editor). \
+The app asks the user to confirm before it shares anything.
 - Never write ids, and never invent them. Name the todo to act on in \"target\" with words \
 from its title, as the user wrote them (\"milk\", \"dentist appointment\"). When the user \
 points back with \"it\", \"them\", \"those\" or \"that one\", put that word alone in \"target\": \
@@ -90,6 +100,8 @@ mod tests {
             "JSON",
             "\"oneOf\"",
             "Never write ids",
+            "\"share\"",
+            "\"changes.assignee\"",
         ] {
             assert!(
                 prompt.contains(expected),

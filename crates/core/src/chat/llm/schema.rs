@@ -8,7 +8,9 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use crate::auth::Email;
 use crate::chat::intent::{Changes, Draft, Filter, Intent};
+use crate::lists::ListName;
 use crate::todos::{Tags, TodoTitle};
 
 /// Most todos one create may hold.
@@ -19,6 +21,8 @@ pub const MAX_TARGET_CHARS: usize = 200;
 pub const MAX_FILTER_TEXT_CHARS: usize = 200;
 /// Most suggestions one answer may hold.
 pub const MAX_SUGGESTIONS: usize = 5;
+/// Longest way of naming a person (a name or an email), in characters.
+pub const MAX_PERSON_CHARS: usize = Email::MAX_BYTES;
 
 const PRIORITIES: [&str; 4] = ["low", "medium", "high", "urgent"];
 const RECURRENCES: [&str; 4] = ["none", "daily", "weekly", "monthly"];
@@ -61,6 +65,7 @@ pub fn intent_schema() -> Value {
         "items": text(Tags::MAX_CHARS),
     });
     let target = text(MAX_TARGET_CHARS);
+    let list = text(ListName::MAX_CHARS);
     let draft = object(
         json!({
             "title": text(TodoTitle::MAX_CHARS),
@@ -78,6 +83,7 @@ pub fn intent_schema() -> Value {
             "due": {"type": "string", "enum": ["today", "this_week", "overdue"]},
             "tag": text(Tags::MAX_CHARS),
             "text": text(MAX_FILTER_TEXT_CHARS),
+            "list": list,
         }),
         &[],
     );
@@ -89,6 +95,8 @@ pub fn intent_schema() -> Value {
             "tags": tags,
             "add_tags": tags,
             "remove_tags": tags,
+            "list": list,
+            "assignee": text(MAX_PERSON_CHARS),
         }),
         &[],
     );
@@ -97,9 +105,12 @@ pub fn intent_schema() -> Value {
         "oneOf": [
             action(
                 "create",
-                json!({"todos": {
-                    "type": "array", "minItems": 1, "maxItems": MAX_DRAFTS, "items": draft,
-                }}),
+                json!({
+                    "todos": {
+                        "type": "array", "minItems": 1, "maxItems": MAX_DRAFTS, "items": draft,
+                    },
+                    "list": list,
+                }),
                 &["todos"],
             ),
             action("list", json!({"filter": filter}), &[]),
@@ -114,6 +125,15 @@ pub fn intent_schema() -> Value {
                 "delete",
                 json!({"target": target, "all": {"type": "boolean"}}),
                 &["target"],
+            ),
+            action(
+                "share",
+                json!({
+                    "list": list,
+                    "email": text(Email::MAX_BYTES),
+                    "role": {"type": "string", "enum": ["editor", "viewer"]},
+                }),
+                &["list", "email"],
             ),
             action("help", json!({}), &[]),
             action("unknown", json!({}), &[]),
@@ -164,11 +184,16 @@ pub fn read_intent(answer: Value) -> Result<Intent, String> {
 /// What is within them still goes through the todos' domain types later.
 pub fn check_intent(intent: &Intent) -> Result<(), String> {
     match intent {
-        Intent::Create { todos } => {
+        Intent::Create { todos, list } => {
             if todos.is_empty() || todos.len() > MAX_DRAFTS {
                 return Err(format!("a create holds 1 to {MAX_DRAFTS} todos"));
             }
+            check_list(list.as_deref())?;
             todos.iter().try_for_each(check_draft)
+        }
+        Intent::Share { list, email, .. } => {
+            bounded("list", list, ListName::MAX_CHARS)?;
+            bounded("email", email, Email::MAX_BYTES)
         }
         Intent::List { filter } => check_filter(filter),
         Intent::Complete { target } | Intent::Reopen { target } | Intent::Delete { target, .. } => {
@@ -194,12 +219,20 @@ fn check_filter(filter: &Filter) -> Result<(), String> {
     if let Some(text) = &filter.text {
         bounded("text", text, MAX_FILTER_TEXT_CHARS)?;
     }
-    Ok(())
+    check_list(filter.list.as_deref())
+}
+
+fn check_list(list: Option<&str>) -> Result<(), String> {
+    list.map_or(Ok(()), |list| bounded("list", list, ListName::MAX_CHARS))
 }
 
 fn check_changes(changes: &Changes) -> Result<(), String> {
     if let Some(title) = &changes.title {
         bounded("title", title, TodoTitle::MAX_CHARS)?;
+    }
+    check_list(changes.list.as_deref())?;
+    if let Some(assignee) = &changes.assignee {
+        bounded("assignee", assignee, MAX_PERSON_CHARS)?;
     }
     [&changes.tags, &changes.add_tags, &changes.remove_tags]
         .into_iter()
@@ -266,6 +299,11 @@ mod tests {
             json!({"action": "complete", "target": "milk"}),
             json!({"action": "update", "target": "milk", "changes": {"priority": "high"}}),
             json!({"action": "delete", "target": "milk", "all": true}),
+            json!({"action": "create", "todos": [{"title": "Milk"}], "list": "Groceries"}),
+            json!({"action": "list", "filter": {"list": "Groceries"}}),
+            json!({"action": "update", "target": "milk", "changes": {"list": "Work", "assignee": "Anna"}}),
+            json!({"action": "share", "list": "Groceries", "email": "anna@example.com"}),
+            json!({"action": "share", "list": "Groceries", "email": "a@b.c", "role": "viewer"}),
             json!({"action": "help"}),
             json!({"action": "unknown"}),
         ] {
@@ -296,6 +334,11 @@ mod tests {
             json!({"action": "unknown", "id": "1"}),
             json!({"action": "confirm"}),
             json!({"action": "cancel"}),
+            json!({"action": "share", "list": "Groceries"}),
+            json!({"action": "share", "list": "", "email": "a@b.c"}),
+            json!({"action": "share", "list": "G", "email": "a@b.c", "role": "owner"}),
+            json!({"action": "create", "todos": [{"title": "x"}], "list": "y".repeat(101)}),
+            json!({"action": "update", "target": "x", "changes": {"assignee": ""}}),
             json!(["not", "an", "object"]),
         ] {
             assert!(read_intent(bad.clone()).is_err(), "{bad}");
@@ -312,7 +355,7 @@ mod tests {
         );
         let create = read_intent(json!({"action": "create",
             "todos": [{"title": "a\u{7}\nb", "tags": ["x\u{0}y"]}]}));
-        let Ok(Intent::Create { todos }) = create else {
+        let Ok(Intent::Create { todos, .. }) = create else {
             panic!("{create:?}");
         };
         assert_eq!(
@@ -359,7 +402,10 @@ mod tests {
             .collect();
         assert_eq!(
             actions,
-            ["create", "list", "complete", "reopen", "update", "delete", "help", "unknown"]
+            [
+                "create", "list", "complete", "reopen", "update", "delete", "share", "help",
+                "unknown"
+            ]
         );
     }
 }

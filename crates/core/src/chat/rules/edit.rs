@@ -3,6 +3,7 @@
 //! words (the target), which the chat service resolves among their todos.
 
 use super::attributes::{extract, list_reference, tag_of, Found, Kinds};
+use super::list_names::{split_list, Lists};
 use super::when::Clock;
 use super::words::{join_text, phrase, skip, Word};
 use crate::chat::intent::{Changes, Intent};
@@ -14,11 +15,12 @@ const DONE: &[&str] = &["done", "complete", "completed", "finished"];
 /// ("to next friday at 5pm"); it bounds the search for where a target ends.
 const MAX_TAIL: usize = 12;
 
-pub(super) fn parse(words: &[Word<'_>], clock: &Clock) -> Option<Intent> {
+pub(super) fn parse(words: &[Word<'_>], clock: &Clock, lists: Lists<'_>) -> Option<Intent> {
     reopen(words)
         .or_else(|| complete(words))
         .or_else(|| delete(words))
-        .or_else(|| update(words, clock))
+        .or_else(|| assign(words))
+        .or_else(|| update(words, clock, lists))
 }
 
 /// The todo these words name, as typed: quotes, a trailing "from my list"
@@ -236,9 +238,47 @@ enum Verb {
     DueOf,
 }
 
-/// "rename X to Y", "make X urgent", "move X to friday", "tag X #home",
-/// "prioritize X".
-fn update(words: &[Word<'_>], clock: &Clock) -> Option<Intent> {
+/// A target that may start with "the" or "my" ("move the dentist to
+/// Work"): without it, as titles rarely hold it.
+fn plain_target(words: &[Word<'_>]) -> Option<String> {
+    let words = match words {
+        [first, rest @ ..] if first.is_any(&["the", "my"]) && !rest.is_empty() => rest,
+        _ => words,
+    };
+    target(words)
+}
+
+/// "assign X to Anna", "assign X to me", "unassign X".
+fn assign(words: &[Word<'_>]) -> Option<Intent> {
+    let with_assignee = |target: String, assignee: String| Intent::Update {
+        target,
+        changes: Changes {
+            assignee: Some(assignee),
+            ..Changes::default()
+        },
+    };
+    if let Some(end) = phrase(words, 0, &[&["unassign", "deassign"]]) {
+        let target = plain_target(rest(words, end));
+        return Some(target.map_or(Intent::Unknown, |t| with_assignee(t, "nobody".into())));
+    }
+    let end = phrase(words, 0, &[&["assign", "reassign"]])?;
+    let words = rest(words, end);
+    let Some(to) = (1..words.len())
+        .rev()
+        .find(|&i| words.get(i).is_some_and(|w| w.is("to")))
+    else {
+        return Some(Intent::Unknown);
+    };
+    let person = join_text(rest(words, to + 1));
+    match plain_target(between(words, 0, to)) {
+        Some(target) if !person.is_empty() => Some(with_assignee(target, person)),
+        _ => Some(Intent::Unknown),
+    }
+}
+
+/// "rename X to Y", "make X urgent", "move X to friday", "move X to Work"
+/// (a list), "tag X #home", "prioritize X".
+fn update(words: &[Word<'_>], clock: &Clock, lists: Lists<'_>) -> Option<Intent> {
     if let Some(end) = phrase(words, 0, &[&["prioritize", "prioritise"]]) {
         return Some(fixed_priority(rest(words, end), Priority::High));
     }
@@ -297,6 +337,16 @@ fn update(words: &[Word<'_>], clock: &Clock) -> Option<Intent> {
     }
     if let Some(intent) = split_changes(words, verb, clock) {
         return Some(intent);
+    }
+    if verb == Verb::Move {
+        let (before, list) = split_list(words, &["to", "into"], lists)?;
+        return Some(Intent::Update {
+            target: plain_target(before)?,
+            changes: Changes {
+                list: Some(list),
+                ..Changes::default()
+            },
+        });
     }
     match verb {
         Verb::Change => new_title(words),

@@ -4,6 +4,7 @@
 //! the weather?") no list request at all.
 
 use super::attributes::{priority_at, tag_of};
+use super::list_names::{list_named, Lists};
 use super::when::{self, Clock};
 use super::words::{join_text, phrase, Word};
 use crate::chat::intent::{DueFilter, Filter, Intent, StatusFilter};
@@ -148,13 +149,14 @@ const TEXT_INTROS: &[&str] = &[
     "regarding",
 ];
 
-/// A list request whose every word is a list word: "my tasks", "overdue".
-pub(super) fn bare(words: &[Word<'_>], clock: &Clock) -> Option<Intent> {
-    filter(words, Start::Bare, clock).map(|filter| Intent::List { filter })
+/// A list request whose every word is a list word: "my tasks", "overdue",
+/// "my Groceries list".
+pub(super) fn bare(words: &[Word<'_>], clock: &Clock, lists: Lists<'_>) -> Option<Intent> {
+    filter(words, Start::Bare, clock, lists).map(|filter| Intent::List { filter })
 }
 
 /// A list request that starts with a verb or a question word.
-pub(super) fn parse(words: &[Word<'_>], clock: &Clock) -> Option<Intent> {
+pub(super) fn parse(words: &[Word<'_>], clock: &Clock, lists: Lists<'_>) -> Option<Intent> {
     let (start, rest) = if let Some(end) = phrase(words, 0, &[&["search", "look"], &["for", "up"]])
         .or_else(|| phrase(words, 0, &[&["find", "search", "lookup", "grep"]]))
     {
@@ -175,21 +177,24 @@ pub(super) fn parse(words: &[Word<'_>], clock: &Clock) -> Option<Intent> {
     } else {
         return None;
     };
-    let filter = filter(words.get(rest..)?, start, clock)?;
+    let filter = filter(words.get(rest..)?, start, clock, lists)?;
     Some(Intent::List { filter })
 }
 
-fn filter(words: &[Word<'_>], start: Start, clock: &Clock) -> Option<Filter> {
+fn filter(words: &[Word<'_>], start: Start, clock: &Clock, lists: Lists<'_>) -> Option<Filter> {
     let mut filter = Filter::default();
     let mut all = false;
     let mut named_list = false;
     let mut other_day = false;
     let mut leftovers: Vec<&Word<'_>> = Vec::new();
+    // Where the leftovers stand, to tell whether they name a list.
+    let mut leftover_at: Vec<usize> = Vec::new();
     let mut i = 0;
     while let Some(word) = words.get(i) {
         let rest = words.get(i..).unwrap_or_default();
         if word.quoted {
             leftovers.push(word);
+            leftover_at.push(i);
             i += 1;
             continue;
         }
@@ -250,8 +255,27 @@ fn filter(words: &[Word<'_>], start: Start, clock: &Clock) -> Option<Filter> {
             named_list = true;
         } else if !word.is_any(FILLERS) && !word.key.is_empty() {
             leftovers.push(word);
+            leftover_at.push(i);
         }
         i += 1;
+    }
+    // "show my Groceries list", "what's in Groceries": the leftovers, side
+    // by side, name a list. A bare request names it as a list.
+    if let (Some(&first), Some(&last)) = (leftover_at.first(), leftover_at.last()) {
+        let side_by_side = last + 1 - first == leftover_at.len();
+        let list_follows = words.get(last + 1).is_some_and(|w| w.is("list"));
+        let lists = match start {
+            Start::Bare => Lists::Unread,
+            _ => lists,
+        };
+        let named = (side_by_side && start != Start::Search && filter.text.is_none())
+            .then(|| list_named(words.get(first..=last)?, list_follows, lists))
+            .flatten();
+        if let Some(name) = named {
+            filter.list = Some(name);
+            leftovers.clear();
+            named_list = true;
+        }
     }
     if all && filter.status.is_none() {
         filter.status = Some(StatusFilter::All);
