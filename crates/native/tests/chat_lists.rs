@@ -49,24 +49,6 @@ impl<'a> User<'a> {
         self.say_in(message, None)
     }
 
-    /// A message whose intent is a share. The API document's `Intent` does
-    /// not name the `share` action yet (openapi.json is updated apart), so
-    /// this answer is checked here rather than against the document.
-    fn share(&self, message: &str, conversation: Option<&str>) -> Value {
-        let mut body = json!({ "message": message });
-        if let Some(id) = conversation {
-            body["conversation_id"] = json!(id);
-        }
-        let reply = self
-            .app
-            .send("POST", "/api/chat", Some(&self.token), &[], Some(&body))
-            .expect(200);
-        for field in ["response", "conversation_id", "tier", "intent", "result"] {
-            assert!(reply.body.get(field).is_some(), "{field}: {}", reply.body);
-        }
-        reply.body
-    }
-
     fn response(&self, message: &str) -> String {
         self.say(message)["response"].as_str().unwrap().to_owned()
     }
@@ -321,7 +303,7 @@ fn sharing_a_list_is_proposed_and_invites_only_on_the_owners_yes() {
             .clone()
     };
 
-    let proposal = ada.share("share Groceries with anna@example.com", None);
+    let proposal = ada.say_in("share Groceries with anna@example.com", None);
     assert_eq!(proposal["intent"]["action"], "share", "{proposal}");
     let offered = &proposal["result"]["proposal"];
     assert_eq!(offered["action"], "share");
@@ -334,13 +316,13 @@ fn sharing_a_list_is_proposed_and_invites_only_on_the_owners_yes() {
     assert!(received(&anna).is_empty(), "nothing before the yes");
     let conversation = proposal["conversation_id"].as_str().unwrap().to_owned();
     // "Delete them" is no answer to a share.
-    let other = ada.share("delete them", Some(&conversation));
+    let other = ada.say_in("delete them", Some(&conversation));
     assert_ne!(other["intent"]["action"], "confirm", "{other}");
     assert!(received(&anna).is_empty());
 
-    let proposal = ada.share("share the Groceries list with anna@example.com", None);
+    let proposal = ada.say_in("share the Groceries list with anna@example.com", None);
     let conversation = proposal["conversation_id"].as_str().unwrap().to_owned();
-    let done = ada.share("yes", Some(&conversation));
+    let done = ada.say_in("yes", Some(&conversation));
     assert_eq!(done["intent"]["action"], "confirm", "{done}");
     assert!(
         done["response"]
@@ -354,41 +336,41 @@ fn sharing_a_list_is_proposed_and_invites_only_on_the_owners_yes() {
     assert_eq!(invitations[0]["list"]["id"], groceries.as_str());
     assert_eq!(invitations[0]["role"], "editor");
     // The proposal is answered: another yes invites nobody again.
-    let again = ada.share("yes", Some(&conversation));
+    let again = ada.say_in("yes", Some(&conversation));
     assert_ne!(again["intent"]["action"], "confirm", "{again}");
 
     // "As a viewer"; and a "no" shares nothing.
-    let proposal = ada.share("share Groceries with vic@example.com as a viewer", None);
+    let proposal = ada.say_in("share Groceries with vic@example.com as a viewer", None);
     assert_eq!(proposal["result"]["proposal"]["role"], "viewer");
     let conversation = proposal["conversation_id"].as_str().unwrap().to_owned();
-    let kept = ada.share("no", Some(&conversation));
+    let kept = ada.say_in("no", Some(&conversation));
     assert_eq!(kept["intent"]["action"], "cancel");
     assert!(received(&vic).is_empty());
-    let proposal = ada.share("share Groceries with vic@example.com as a viewer", None);
+    let proposal = ada.say_in("share Groceries with vic@example.com as a viewer", None);
     let conversation = proposal["conversation_id"].as_str().unwrap().to_owned();
-    ada.share("ok", Some(&conversation));
+    ada.say_in("ok", Some(&conversation));
     assert_eq!(received(&vic)[0]["role"], "viewer");
 
     // Only the owner shares; never the Inbox; an unknown list is answered.
     anna.accept(&groceries);
-    let refused = anna.share("share Groceries with vic@example.com", None);
+    let refused = anna.say_in("share Groceries with vic@example.com", None);
     let response = refused["response"].as_str().unwrap();
     assert!(
         response.starts_with("Only the owner of Groceries"),
         "{response}"
     );
     assert!(refused["result"].get("proposal").is_none(), "{refused}");
-    let refused = ada.share("share Inbox with vic@example.com", None);
+    let refused = ada.say_in("share Inbox with vic@example.com", None);
     assert!(refused["response"]
         .as_str()
         .unwrap()
         .contains("cannot be shared"));
-    let refused = ada.share("share Holidays with vic@example.com", None);
+    let refused = ada.say_in("share Holidays with vic@example.com", None);
     assert!(refused["response"]
         .as_str()
         .unwrap()
         .contains("no list called"));
-    let refused = ada.share("share Groceries with Vic", None);
+    let refused = ada.say_in("share Groceries with Vic", None);
     assert!(refused["response"]
         .as_str()
         .unwrap()
@@ -481,7 +463,7 @@ fn a_models_list_assignee_and_share_are_resolved_like_the_rule_tiers() {
         .unwrap()
         .contains("no list called \"Nowhere\""));
     // A model's share is a proposal too; only the user's yes shares.
-    let proposal = ada.share("let vic look at groceries", None);
+    let proposal = ada.say_in("let vic look at groceries", None);
     assert_eq!(proposal["tier"], "ollama");
     assert_eq!(proposal["result"]["proposal"]["role"], "viewer");
     let invitations = vic.call("GET", "/api/invitations", None).expect(200).body;
