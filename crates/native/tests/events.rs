@@ -467,6 +467,79 @@ fn each_change_reaches_the_redis_stream_as_a_cloudevent_in_order() {
     assert_eq!(redis.events().len(), 7);
 }
 
+/// A shared list's life reaches the stream in order: its own events, with
+/// the list as subject and data, and its todos' events, each naming the
+/// list and who made the change.
+#[test]
+fn a_lists_changes_are_events_in_order_and_todo_events_name_their_list_and_actor() {
+    let redis = TestRedis::start();
+    let app = app_with(&redis.sink_vars());
+    let ada = Writer::new(&app, "ada@example.com");
+    let bob_account = app.signup("bob@example.com");
+    let bob = Writer {
+        app: &app,
+        token: bob_account.token,
+    };
+    let list = ada.send("POST", "/api/lists", Some(json!({"name": "Trip"})));
+    let list_id = list["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/lists/{list_id}");
+    let sent = ada.send(
+        "POST",
+        &format!("{path}/invitations"),
+        Some(json!({"email": "bob@example.com", "role": "editor"})),
+    );
+    let invitation = sent["id"].as_str().unwrap();
+    bob.send(
+        "POST",
+        &format!("/api/invitations/{invitation}/accept"),
+        None,
+    );
+    ada.send("PATCH", &path, Some(json!({"name": "Summer trip"})));
+    let todo = bob.send(
+        "POST",
+        "/api/todos",
+        Some(json!({"title": "tickets", "list_id": list_id})),
+    );
+    let bob_id = &bob_account.id;
+    ada.send("DELETE", &format!("{path}/members/{bob_id}"), None);
+    ada.send("DELETE", &path, None);
+
+    assert_eq!(delivered(&app), 7);
+    let events = redis.events();
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "dev.todo-spin.list.created",
+            "dev.todo-spin.list.member.added",
+            "dev.todo-spin.list.updated",
+            "dev.todo-spin.todo.created",
+            "dev.todo-spin.list.member.removed",
+            "dev.todo-spin.todo.deleted",
+            "dev.todo-spin.list.deleted",
+        ]
+    );
+    let todo_id = todo["id"].as_str().unwrap();
+    for event in &events {
+        let is_todo = event["type"].as_str().unwrap().contains(".todo.");
+        let subject = if is_todo { todo_id } else { list_id.as_str() };
+        assert_eq!(event["subject"], subject, "{event}");
+        let data_list = if is_todo {
+            &event["data"]["list_id"]
+        } else {
+            &event["data"]["id"]
+        };
+        assert_eq!(*data_list, list_id.as_str(), "{event}");
+    }
+    assert_eq!(events[1]["data"]["member"]["user_id"], bob_id.as_str());
+    assert_eq!(events[1]["data"]["actor"]["id"], bob_id.as_str());
+    assert_eq!(events[2]["data"]["name"], "Summer trip");
+    assert_eq!(events[3]["data"]["actor"]["id"], bob_id.as_str());
+    assert_eq!(events[4]["data"]["member"]["user_id"], bob_id.as_str());
+    assert_ne!(events[5]["data"]["actor"]["id"], bob_id.as_str());
+    assert_eq!(events[6]["data"]["member_count"], 1);
+}
+
 #[test]
 fn a_redis_outside_the_allowed_outbound_hosts_is_never_reached() {
     let redis = TestRedis::start();

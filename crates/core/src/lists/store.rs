@@ -72,6 +72,14 @@ macro_rules! list_columns {
     };
 }
 
+/// A list `l` as its events carry it.
+macro_rules! list_data {
+    () => {
+        "jsonb_build_object('id', l.id, 'name', l.name, 'color', l.color,
+                           'owner_id', l.owner_id, 'member_count', l.member_count)"
+    };
+}
+
 /// The event of a change of the lists `$from` (a CTE of `lists` rows, as
 /// they are after the change), at each list's change number, by the caller:
 /// an audit row, which is the outbox (see `crate::events`). `$member` adds
@@ -86,9 +94,9 @@ macro_rules! list_event {
                                     list_id, actor_id)
             SELECT (SELECT id FROM auth), NULL, '",
             $action,
-            "', '{}', now(), l.change_seq,
-                jsonb_build_object('id', l.id, 'name', l.name, 'color', l.color,
-                                   'owner_id', l.owner_id, 'member_count', l.member_count) || ",
+            "', '{}', now(), l.change_seq, ",
+            list_data!(),
+            " || ",
             $member,
             ", l.id, (SELECT id FROM auth)
             FROM ",
@@ -367,14 +375,26 @@ pub fn delete(ctx: &Ctx, caller: &Caller, id: Uuid) -> Result<(), ListError> {
                 UPDATE users u SET todo_count = u.todo_count - (SELECT count(*) FROM del)::int,
                     owned_lists = u.owned_lists - 1
                 WHERE u.id = (SELECT owner_id FROM last))",
-            "audit AS (
+            // The todos' tombstones, then the list's own event: one INSERT,
+            // so that the events are in that order.
+            concat!(
+                "audit AS (
                 INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq,
                                         after, list_id, actor_id)
-                SELECT (SELECT id FROM auth), del.id, 'delete', todo_changes(del.fields, '{}'),
-                       $4::text::timestamptz, last.change_seq, event_data(del.id, del.fields),
-                       del.list_id, (SELECT id FROM auth)
-                FROM del, last)",
-            concat!("ev AS (", list_event!("list.deleted", "last"), ")"),
+                SELECT (SELECT id FROM auth), todo_id, action, changes, $4::text::timestamptz,
+                       change_seq, after, list_id, (SELECT id FROM auth)
+                FROM (
+                    SELECT 0 AS ord, del.id AS todo_id, 'delete' AS action,
+                           todo_changes(del.fields, '{}') AS changes, last.change_seq,
+                           event_data(del.id, del.fields) AS after, del.list_id
+                    FROM del, last
+                    UNION ALL
+                    SELECT 1, NULL, 'list.deleted', '{}', l.change_seq, ",
+                list_data!(),
+                ", l.id
+                    FROM last l) AS e
+                ORDER BY ord, todo_id)"
+            ),
             "gone AS (DELETE FROM lists l WHERE l.id = (SELECT id FROM last) RETURNING l.id)",
         ],
         &[("deleted", Json::Value("EXISTS (SELECT FROM gone)"))],
