@@ -513,3 +513,70 @@ fn a_fired_reminder_reaches_the_broker_as_a_todo_reminder_cloudevent() {
     assert_eq!(reminder["data"]["title"], "Call the bank");
     assert_eq!(at(&reminder["data"]["remind_at"]), at(&five_past));
 }
+
+/// In a shared list a reminder goes to the todo's assignee; with nobody
+/// assigned, to the member who set its time. Nobody else's sync shows it.
+#[test]
+fn a_shared_todos_reminder_goes_to_its_assignee_else_to_whoever_set_its_time() {
+    let app = spawn();
+    app.clock.set("2026-06-01T12:00:00Z");
+    let ada = app.signup("ada@example.com");
+    let bob = app.signup("bob@example.com");
+    let call = |token: &str, method: &str, path: &str, body: Option<Value>| {
+        let reply = app.send(method, path, Some(token), &[], body.as_ref());
+        assert!(reply.status < 300, "{method} {path}: {}", reply.body);
+        reply.body
+    };
+    let list = call(
+        &ada.token,
+        "POST",
+        "/api/lists",
+        Some(json!({"name": "Home"})),
+    );
+    let list_id = list["id"].as_str().unwrap();
+    let sent = call(
+        &ada.token,
+        "POST",
+        &format!("/api/lists/{list_id}/invitations"),
+        Some(json!({"email": "bob@example.com", "role": "editor"})),
+    );
+    let invitation = sent["id"].as_str().unwrap();
+    call(
+        &bob.token,
+        "POST",
+        &format!("/api/invitations/{invitation}/accept"),
+        None,
+    );
+    let assigned = create(
+        &app,
+        &ada.token,
+        json!({"title": "Water plants", "list_id": list_id, "assignee_id": bob.id,
+               "remind_at": "2026-06-01T12:10:00Z"}),
+    );
+    let unassigned = create(
+        &app,
+        &ada.token,
+        json!({"title": "Take out bins", "list_id": list_id}),
+    );
+    let unassigned_id = unassigned["id"].as_str().unwrap();
+    call(
+        &bob.token,
+        "PATCH",
+        &format!("/api/todos/{unassigned_id}"),
+        Some(json!({"remind_at": "2026-06-01T12:10:00Z"})),
+    );
+    let adas_since = sync_token(&app, &ada.token);
+    let bobs_since = sync_token(&app, &bob.token);
+
+    app.clock.set("2026-06-01T12:10:00Z");
+    assert_eq!(sweep(&app), 2);
+    let mut bobs: Vec<Value> = reminders_since(&app, &bob.token, &bobs_since)
+        .iter()
+        .map(|r| r["todo_id"].clone())
+        .collect();
+    bobs.sort_by_key(|id| id.to_string());
+    let mut want = vec![assigned["id"].clone(), unassigned["id"].clone()];
+    want.sort_by_key(|id| id.to_string());
+    assert_eq!(bobs, want);
+    assert!(reminders_since(&app, &ada.token, &adas_since).is_empty());
+}
