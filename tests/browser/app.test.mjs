@@ -51,8 +51,8 @@ test('the login and sign-up screens are accessible and explain mistakes beside t
 
   await page.getByRole('link', { name: 'Create an account' }).click();
   await page.waitForURL('**/signup');
-  await page.getByLabel('Name').fill('Ada');
-  await page.getByLabel('Email').fill('ada@example.com');
+  await page.getByLabel('Name', { exact: true }).fill('Ada');
+  await page.getByLabel('Email', { exact: true }).fill('ada@example.com');
   await page.getByLabel('Password').fill('short');
   await page.getByRole('button', { name: 'Create account' }).click();
   const error = page.locator('#auth-password-error');
@@ -63,7 +63,7 @@ test('the login and sign-up screens are accessible and explain mistakes beside t
 
   await page.getByLabel('Password').fill('wrong password');
   await page.getByRole('link', { name: 'Log in' }).click();
-  await page.getByLabel('Email').fill('nobody@example.com');
+  await page.getByLabel('Email', { exact: true }).fill('nobody@example.com');
   await page.getByLabel('Password').fill('wrong password');
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByText('Wrong email or password.').waitFor();
@@ -498,7 +498,7 @@ test('a login to an email under attack solves its proof of work by itself', asyn
             ON CONFLICT (key) DO UPDATE SET window_start = now(), attempts = 100;`,
   });
   await page.goto('/login');
-  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password').fill('not my password');
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByText('Wrong email or password.').waitFor();
@@ -546,7 +546,7 @@ function listLink(tab, name) {
 async function createList(tab, name, colour) {
   await tab.getByRole('button', { name: 'New list' }).click();
   const dialog = tab.getByRole('dialog', { name: 'New list' });
-  await dialog.getByLabel('Name').fill(name);
+  await dialog.getByLabel('List name').fill(name);
   if (colour) await dialog.getByRole('radio', { name: colour }).check();
   await dialog.getByRole('button', { name: 'Create list' }).click();
   await tab.getByRole('heading', { level: 1, name }).waitFor();
@@ -555,7 +555,7 @@ async function createList(tab, name, colour) {
 async function invite(tab, list, address, role) {
   await tab.getByRole('button', { name: 'Share', exact: true }).click();
   const share = tab.getByRole('dialog', { name: `Share “${list}”` });
-  await share.getByLabel('Email').fill(address);
+  await share.getByLabel('Email address').fill(address);
   await share.getByLabel('Role', { exact: true }).selectOption(role);
   await share.getByRole('button', { name: 'Invite' }).click();
   await share.getByRole('list', { name: 'Invited' }).getByText(address).waitFor();
@@ -585,7 +585,7 @@ test('a shared list: invite, accept, live todos between members, assignees, and 
   await checkA11y(a, 'the share dialog');
   await screenshot(a, 'share-dialog');
   // Inviting twice says so in words.
-  await share.getByLabel('Email').fill(bob.email);
+  await share.getByLabel('Email address').fill(bob.email);
   await share.getByRole('button', { name: 'Invite' }).click();
   await share.getByText('already has an invitation').waitFor();
   await share.getByRole('button', { name: 'Done' }).click();
@@ -615,7 +615,7 @@ test('a shared list: invite, accept, live todos between members, assignees, and 
 
   // Alice assigns it to Bob; both see his initials.
   await row(a, 'Oat milk').getByRole('button', { name: /^Edit/ }).click();
-  await a.getByLabel('Assignee').selectOption({ label: 'Bob Baker' });
+  await a.getByLabel('Assignee', { exact: true }).selectOption({ label: 'Bob Baker' });
   await checkA11y(a, 'the editor with the assignee picker');
   await a.getByRole('button', { name: 'Save' }).click();
   await poll(async () => assert.equal(await row(a, 'Oat milk').locator('.avatar [aria-hidden]').textContent(), 'BB'));
@@ -641,7 +641,7 @@ test('a shared list: invite, accept, live todos between members, assignees, and 
   // A rename reaches Bob's sidebar and heading live.
   await a.getByRole('button', { name: 'Rename or recolour' }).click();
   const edit = a.getByRole('dialog', { name: 'Edit “Groceries”' });
-  await edit.getByLabel('Name').fill('Food shop');
+  await edit.getByLabel('List name').fill('Food shop');
   await edit.getByRole('button', { name: 'Save' }).click();
   await b.getByRole('heading', { level: 1, name: 'Food shop' }).waitFor({ timeout: 5000 });
   await listLink(b, 'Food shop').waitFor();
@@ -649,7 +649,7 @@ test('a shared list: invite, accept, live todos between members, assignees, and 
   // 4. Alice removes Bob; Bob's tab drops the list, without a reload.
   await a.getByRole('button', { name: 'Share', exact: true }).click();
   const members = a.getByRole('dialog', { name: 'Share “Food shop”' }).getByRole('list', { name: 'Members' });
-  await members.getByText('Bob Baker').waitFor();
+  await members.getByText('Bob Baker', { exact: true }).waitFor();
   await members.getByRole('button', { name: 'Remove Bob Baker' }).click();
   await a.getByRole('alertdialog', { name: /Remove Bob Baker/ }).getByRole('button', { name: 'Remove' }).click();
   await poll(async () => assert.equal(await members.getByRole('listitem').count(), 1));
