@@ -36,6 +36,8 @@ const state = {
   /** The list the list dialog edits: null for a new one. */
   editing: null,
   generation: 0,
+  /** Lists this tab is deleting or leaving: the feed may tell of it before the answer does. */
+  goingAway: new Set(),
   invitationsTimer: null,
   invitationsAt: 0,
 };
@@ -158,9 +160,10 @@ export function startLists() {
 
 /**
  * What the sync feed says of the lists: changed or new ones (`lists`) and
- * those the caller lost (`removed_lists`). Answers whether anything changed.
+ * those the caller lost (`removed_lists`), said in a toast unless `quiet`
+ * (the caller's own delete or leave). Answers whether anything changed.
  */
-export function applyListChanges(changed = [], removed = []) {
+export function applyListChanges(changed = [], removed = [], { quiet = false } = {}) {
   if (!changed.length && !removed.length) return false;
   const byId = new Map(state.lists.map((l) => [l.id, l]));
   for (const list of changed) {
@@ -183,8 +186,12 @@ export function applyListChanges(changed = [], removed = []) {
   if (state.sharing && removed.includes(state.sharing)) $('#share-dialog').close();
   else if (state.sharing && changed.some((l) => l.id === state.sharing)) refreshShare();
   const selectedLost = lost.find((l) => l.id === state.selected);
-  if (selectedLost) lostSelected(selectedLost.name);
-  else for (const l of lost) toast(`You no longer have access to “${l.name}”.`);
+  if (quiet || (selectedLost && state.goingAway.has(selectedLost.id))) {
+    if (selectedLost) hooks.select('', true);
+  } else if (selectedLost) lostSelected(selectedLost.name);
+  for (const l of lost) {
+    if (!quiet && l !== selectedLost && !state.goingAway.has(l.id)) toast(`You no longer have access to “${l.name}”.`);
+  }
   hooks.changed();
   return true;
 }
@@ -205,6 +212,7 @@ export function resetLists() {
   state.membersLoading = new Map();
   state.invitations = [];
   state.sent = new Map();
+  state.goingAway = new Set();
   for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
   $('#list-nav').replaceChildren();
   renderInvitations();
@@ -404,12 +412,15 @@ async function deleteList() {
     confirm: 'Delete list',
   });
   if (!ok) return;
+  state.goingAway.add(list.id);
   try {
     await busy($('#delete-list'), api('DELETE', `/api/lists/${list.id}`));
-    applyListChanges([], [list.id]);
-    announce(`Deleted “${list.name}”.`);
+    applyListChanges([], [list.id], { quiet: true });
+    toast(`Deleted “${list.name}”.`);
   } catch (error) {
     if (error.status !== 401) toast(describe(error, 'This list'), { kind: 'error' });
+  } finally {
+    state.goingAway.delete(list.id);
   }
 }
 
@@ -421,18 +432,19 @@ async function leaveList(list = selectedList()) {
     confirm: 'Leave list',
   });
   if (!ok) return;
+  state.goingAway.add(list.id);
   try {
     await api('DELETE', `/api/lists/${list.id}/members/${myId()}`);
     if ($('#share-dialog').open) $('#share-dialog').close();
-    state.selected = list.id === state.selected ? '' : state.selected;
-    applyListChanges([], [list.id]);
-    hooks.select(state.selected, true);
+    applyListChanges([], [list.id], { quiet: true });
     toast(`You left “${list.name}”.`);
   } catch (error) {
     if (error.status === 401) return;
     const message = describe(error, 'This list');
     if ($('#share-dialog').open) $('#share-error').textContent = message;
     else toast(message, { kind: 'error' });
+  } finally {
+    state.goingAway.delete(list.id);
   }
 }
 

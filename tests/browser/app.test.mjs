@@ -727,7 +727,9 @@ test('a viewer sees a shared list read-only, and an owner manages it', async () 
   await o.getByRole('button', { name: 'Leave list' }).click();
   await o.getByRole('alertdialog', { name: 'Leave “Book club”?' }).getByRole('button', { name: 'Leave list' }).click();
   await o.getByRole('heading', { level: 1, name: 'My todos' }).waitFor();
+  await o.getByText('You left “Book club”.').waitFor();
   assert.equal(await listLink(o, 'Book club').count(), 0);
+  assert.equal(await o.getByText('You no longer have access').count(), 0);
 
   // The owner deletes the list, after a confirmation.
   await v.getByRole('button', { name: 'Delete list' }).click();
@@ -738,6 +740,7 @@ test('a viewer sees a shared list read-only, and an owner manages it', async () 
   await v.getByRole('button', { name: 'Delete list' }).click();
   await confirm.getByRole('button', { name: 'Delete list' }).click();
   await v.getByRole('heading', { level: 1, name: 'My todos' }).waitFor();
+  await v.getByText('Deleted “Book club”.').waitFor();
   assert.equal(await listLink(v, 'Book club').count(), 0);
   noProblems(o);
   noProblems(v);
