@@ -112,7 +112,7 @@ export async function api(method, path, { body, headers = {}, auth = true, keepa
 const FIELD_WORDS = {
   title: 'Title', description: 'Notes', priority: 'Priority', due_at: 'Due date',
   tags: 'Tags', recurrence: 'Repeats', email: 'Email', password: 'Password', name: 'Name',
-  message: 'Message',
+  message: 'Message', list_id: 'List', assignee_id: 'Assignee', color: 'Colour', role: 'Role',
 };
 
 /** A sentence a person understands, for any failure. */
@@ -124,7 +124,23 @@ export function describe(error, what = 'That') {
     case 'email_taken':
       return 'An account with this email already exists. Log in instead?';
     case 'limit_reached':
-      return 'You have reached the limit of 10,000 todos. Clear some completed ones first.';
+      // Todos: the list owner's 10,000. Lists: their own limits, named in the message.
+      if (/already holds/.test(error.message)) {
+        return "This list's owner has reached the limit of 10,000 todos. Clear some completed ones first.";
+      }
+      return error.message ? `That is more than allowed: ${error.message}.` : 'That is more than allowed.';
+    case 'forbidden':
+      return /viewer/.test(error.message)
+        ? 'You can view this list but not change it. Ask its owner to make you an editor.'
+        : "Only the list's owner can do that.";
+    case 'inbox':
+      return 'Your Inbox is yours alone: it cannot be shared, renamed or deleted.';
+    case 'owner_must_hand_over':
+      return "You own this list. Make another member its owner first (change their role to Owner); then you can leave.";
+    case 'already_member':
+      return 'That person is already a member of this list.';
+    case 'already_invited':
+      return 'That email already has an invitation to this list waiting for an answer.';
     case 'precondition_failed':
       return 'This todo was changed somewhere else. The latest version is shown now; please try again.';
     case 'payload_too_large':

@@ -3,8 +3,11 @@
 // Nothing here waits for the API before the first screen is drawn.
 
 import { api, loadSession, saveSession, clearSession, describe, setUnauthorizedHandler, SESSION_STORAGE_KEY } from './api.js';
-import { $, showFieldErrors, clearFieldErrors, clearErrorOnInput, busy, isTyping, hideBanner } from './ui.js';
-import { initTodos, readFilters, loadList, startSync, reset, closeEditor, flushDeletes } from './todos.js';
+import { $, showFieldErrors, clearFieldErrors, clearErrorOnInput, busy, isTyping, hideBanner, initConfirm } from './ui.js';
+import {
+  initTodos, readFilters, loadList, startSync, reset, closeEditor, flushDeletes, selectList, refreshView,
+} from './todos.js';
+import { initLists, startLists, resetLists } from './lists.js';
 import { initAssistant, closeAssistant, resetAssistant } from './assistant.js';
 import { initReminders } from './reminders.js';
 import { solve } from './proof.js';
@@ -123,12 +126,14 @@ function showApp(session) {
     Math.min(session.expiresAt - Date.now(), 2 ** 31 - 1));
   readFilters();
   loadList();
+  startLists();
   startSync();
 }
 
 function signOut(notice) {
   clearTimeout(expiryTimer);
   reset();
+  resetLists();
   resetAssistant();
   clearSession();
   hideBanner();
@@ -150,6 +155,8 @@ async function logOut() {
 
 function onKey(event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
+  // A dialog has the keyboard to itself (its Esc closes it).
+  if (document.querySelector('dialog[open]')) return;
   const inApp = !$('#app-view').hidden;
   if (event.key === 'Escape') {
     if (closeEditor() || closeAssistant()) event.preventDefault();
@@ -158,6 +165,7 @@ function onKey(event) {
   }
   if (!inApp || isTyping(event.target)) return;
   if (event.key === 'n') {
+    if ($('#new-todo').hidden) return; // a list the user only views
     event.preventDefault();
     $('#new-title').focus();
   } else if (event.key === '/') {
@@ -171,6 +179,8 @@ function onKey(event) {
 
 setUnauthorizedHandler(() => signOut('Your session has expired. Please log in again.'));
 initTodos();
+initLists({ select: selectList, changed: refreshView });
+initConfirm();
 initAssistant();
 initReminders();
 $('#auth-form').addEventListener('submit', submitAuth);

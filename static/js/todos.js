@@ -1,15 +1,22 @@
-// The todo list: loading with the filters of the URL, rendering, adding,
-// inline editing, toggling, deleting with Undo, and staying in step with
-// other tabs through the delta sync (`GET /api/todos?since=<sync_token>`),
-// long-polled (`&wait=`) while the tab is visible.
+// The todo list: loading with the filters of the URL (the list shown is one
+// of them, `?list=`), rendering, adding, inline editing, assigning,
+// toggling, deleting with Undo, and staying in step with other tabs and the
+// other members of a list through the delta sync
+// (`GET /api/todos?since=<sync_token>`), long-polled (`&wait=`) while the
+// tab is visible. A list the caller only views shows no controls.
 
-import { api, ApiError, describe, setConnectionHandler } from './api.js';
+import { api, ApiError, describe, setConnectionHandler, loadSession } from './api.js';
 import { $, h, icon, toast, showFieldErrors, clearFieldErrors, clearErrorOnInput, busy, showBanner, hideBanner, announce } from './ui.js';
 import { toDueAt, fromDueAt, dueState, formatDue, formatLong } from './dates.js';
 import { showReminders } from './reminders.js';
 import { restAfter } from './backoff.js';
+import {
+  listById, canEditList, memberOf, membersOf, wantMembers, applyListChanges, setSelected, myId,
+} from './lists.js';
+import { initials } from './people.js';
 
-const DEFAULTS = { status: 'all', priority: '', tag: '', q: '', sort: '-created_at' };
+const DEFAULTS = { list: '', status: 'all', assignee: '', priority: '', tag: '', q: '', sort: '-created_at' };
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PAGE = 100;
 const UNDO_MS = 6000;
 /** How long one long-poll may wait for a change (the API's longest). */
@@ -45,7 +52,10 @@ export function readFilters() {
     if (value !== null) f[key] = value;
   }
   if (!['all', 'open', 'done'].includes(f.status)) f.status = 'all';
+  if (!['', 'me', 'none'].includes(f.assignee) && !UUID.test(f.assignee)) f.assignee = '';
+  if (f.list && !UUID.test(f.list)) f.list = '';
   state.filters = f;
+  setSelected(f.list);
   syncControls();
 }
 
@@ -65,6 +75,7 @@ function syncControls() {
   const f = state.filters;
   $('#search').value = f.q;
   for (const radio of document.querySelectorAll('input[name="status"]')) radio.checked = radio.value === f.status;
+  setSelect($('#assignee-filter'), f.assignee);
   setSelect($('#priority-filter'), f.priority);
   renderTagOptions();
   setSelect($('#sort'), f.sort);
@@ -80,13 +91,31 @@ function setSelect(select, value) {
 function setFilter(changes, push = true) {
   Object.assign(state.filters, changes);
   writeFilters(push);
+  setSelected(state.filters.list);
   syncControls();
   loadList();
 }
 
+/** Shows one list ('' for all of them): the sidebar's links. */
+export function selectList(id, push = true) {
+  if (id === state.filters.list) {
+    setSelected(id);
+    return;
+  }
+  state.editing = null;
+  setFilter({ list: id }, push);
+}
+
+/** The lists changed (names, roles, members): the todos show them as they are now. */
+export function refreshView() {
+  if (!state.loaded) return;
+  render();
+  renderStats();
+}
+
 function filtersActive() {
   const f = state.filters;
-  return f.status !== 'all' || f.priority || f.tag || f.q;
+  return f.status !== 'all' || f.assignee || f.priority || f.tag || f.q;
 }
 
 // ------------------------------------------------------------------ loading
@@ -94,6 +123,8 @@ function filtersActive() {
 function listQuery(cursor) {
   const f = state.filters;
   const params = new URLSearchParams({ limit: String(PAGE), sort: f.sort });
+  if (f.list) params.set('list', f.list);
+  if (f.assignee) params.set('assignee', f.assignee);
   if (f.status !== 'all') params.set('status', f.status);
   if (f.priority) params.set('priority', f.priority);
   if (f.tag) params.set('tag', f.tag);
@@ -128,6 +159,12 @@ export async function loadList() {
       return;
     }
     if (error.status === 401) return;
+    if (error.status === 404 && state.filters.list) {
+      // A list left, deleted or never shared with this user.
+      toast('That list is not available to you. It may have been deleted, or you were removed from it.', { kind: 'error' });
+      selectList('', false);
+      return;
+    }
     state.loaded = true;
     render(describe(error));
   } finally {
@@ -174,6 +211,7 @@ async function pull({ wait, signal } = {}) {
     const feed = await api('GET', `/api/todos?since=${encodeURIComponent(token)}&limit=${PAGE}${longPoll}`, { signal });
     if (token !== state.syncToken) break; // the list was reloaded meanwhile
     changed = applyChanges(feed.items, feed.deleted, false) || changed;
+    changed = applyListChanges(feed.lists, feed.removed_lists) || changed;
     showReminders(feed.reminders);
     state.syncToken = feed.sync_token;
     if (!feed.has_more) break;
@@ -353,7 +391,12 @@ export function reset() {
 function matches(todo) {
   const f = state.filters;
   if (state.pendingDeletes.has(todo.id)) return false;
-  if (state.clearing && todo.completed) return false;
+  if (f.list && todo.list_id !== f.list) return false;
+  if (state.clearing && todo.completed && (!state.clearing.list || todo.list_id === state.clearing.list)
+      && canEditList(todo.list_id)) return false;
+  if (f.assignee === 'me' && todo.assignee_id !== myId()) return false;
+  if (f.assignee === 'none' && todo.assignee_id) return false;
+  if (UUID.test(f.assignee) && todo.assignee_id !== f.assignee) return false;
   if (f.status === 'open' && todo.completed) return false;
   if (f.status === 'done' && !todo.completed) return false;
   if (f.priority && !f.priority.split(',').includes(todo.priority)) return false;
@@ -387,6 +430,7 @@ function render(failure) {
   const focus = rememberFocus();
   const visible = [...state.todos.values()].filter(matches).sort(compare);
   for (const t of state.todos.values()) for (const tag of t.tags) state.knownTags.add(tag);
+  wantMembers(visible.filter((t) => t.assignee_id && !assigneeOf(t)).map((t) => t.list_id));
   const old = new Map([...list.children].map((li) => [li.dataset.id, li]));
   const items = visible.map((todo) => {
     const li = old.get(todo.id);
@@ -399,6 +443,7 @@ function render(failure) {
   renderTagOptions();
   renderEmpty(failure, visible.length);
   renderFooter();
+  if (state.filters.list) renderStats();
   restoreFocus(focus);
 }
 
@@ -416,10 +461,49 @@ function restoreFocus(focus) {
   (li.querySelector(`[data-focus="${focus.part}"]`) || li).focus();
 }
 
+/** The member a todo is assigned to, as far as is known: {name, email} or null. */
+function assigneeOf(todo) {
+  if (!todo.assignee_id) return null;
+  const member = memberOf(todo.list_id, todo.assignee_id);
+  if (member) return member;
+  if (todo.assignee_id === myId()) {
+    const me = loadSession()?.user;
+    return me ? { name: me.name, email: me.email } : null;
+  }
+  return null;
+}
+
+/** The assignee's initials, with their name for a tooltip and screen readers. */
+function assigneeBadge(todo) {
+  if (!todo.assignee_id) return null;
+  const who = assigneeOf(todo);
+  const mine = todo.assignee_id === myId();
+  const name = who ? `${who.name}${mine ? ' (you)' : ''}` : 'a member';
+  return h('span', { class: `avatar avatar-small${mine ? ' avatar-me' : ''}`, title: `Assigned to ${name}` },
+    h('span', { 'aria-hidden': 'true' }, who ? initials(who.name, who.email) : '…'),
+    h('span', { class: 'sr-only' }, `Assigned to ${name}`));
+}
+
+/** In the view of all lists, which list a todo is in (the Inbox goes without saying). */
+function listChip(todo) {
+  if (state.filters.list) return null;
+  const list = listById(todo.list_id);
+  if (!list || list.is_inbox) return null;
+  const dot = h('span', { class: `list-dot${list.color ? '' : ' list-dot-none'}`, 'aria-hidden': 'true' });
+  if (list.color) dot.style.setProperty('--list-color', list.color);
+  return h('button', {
+    type: 'button', class: 'list-chip', 'aria-label': `In ${list.name}: show this list`,
+    onclick: () => selectList(list.id),
+  }, dot, list.name);
+}
+
 function renderItem(todo) {
   const state_ = dueState(todo);
   const titleId = `title-${todo.id}`;
+  const writable = canEditList(todo.list_id);
   const meta = [];
+  const chip = listChip(todo);
+  if (chip) meta.push(chip);
   if (todo.priority !== 'medium') {
     meta.push(h('span', { class: `pill pill-${todo.priority}` }, PRIORITY_WORDS[todo.priority]));
   }
@@ -441,50 +525,73 @@ function renderItem(todo) {
       }, `#${tag}`),
     );
   }
-  const classes = ['todo', todo.completed && 'is-done', state_ && `is-${state_}`, `prio-${todo.priority}`];
+  const classes = ['todo', todo.completed && 'is-done', state_ && `is-${state_}`, `prio-${todo.priority}`,
+    !writable && 'is-read-only'];
   return h('li', {
     class: classes.filter(Boolean).join(' '),
     dataset: { id: todo.id },
     tabindex: '0',
     'aria-labelledby': titleId,
     onkeydown: (e) => {
-      if (e.target !== e.currentTarget) return;
+      if (e.target !== e.currentTarget || !writable) return;
       if (e.key === 'Enter') { e.preventDefault(); startEdit(todo.id); }
       if (e.key === 'Delete') { e.preventDefault(); remove(todo.id); }
     },
   },
   h('input', {
     type: 'checkbox', class: 'check', checked: todo.completed, dataset: { focus: 'check' },
-    'aria-labelledby': titleId, onchange: () => toggle(todo.id),
+    'aria-labelledby': titleId, disabled: !writable, onchange: () => toggle(todo.id),
   }),
-  h('div', { class: 'todo-body', ondblclick: () => startEdit(todo.id) },
+  h('div', { class: 'todo-body', ondblclick: writable ? () => startEdit(todo.id) : null },
     h('span', { class: 'todo-title', id: titleId }, todo.title),
     todo.description ? h('p', { class: 'todo-desc' }, todo.description) : null,
     meta.length ? h('div', { class: 'todo-meta' }, meta) : null,
   ),
-  h('div', { class: 'todo-actions' },
-    h('button', {
-      type: 'button', class: 'icon-btn', 'aria-label': `Edit “${todo.title}”`, dataset: { focus: 'edit' },
-      onclick: () => startEdit(todo.id),
-    }, icon('edit')),
-    h('button', {
-      type: 'button', class: 'icon-btn icon-btn-danger', 'aria-label': `Delete “${todo.title}”`, dataset: { focus: 'delete' },
-      onclick: () => remove(todo.id),
-    }, icon('trash')),
+  h('div', { class: 'todo-side' },
+    assigneeBadge(todo),
+    writable
+      ? h('div', { class: 'todo-actions' },
+        h('button', {
+          type: 'button', class: 'icon-btn', 'aria-label': `Edit “${todo.title}”`, dataset: { focus: 'edit' },
+          onclick: () => startEdit(todo.id),
+        }, icon('edit')),
+        h('button', {
+          type: 'button', class: 'icon-btn icon-btn-danger', 'aria-label': `Delete “${todo.title}”`, dataset: { focus: 'delete' },
+          onclick: () => remove(todo.id),
+        }, icon('trash')))
+      : null,
   ));
 }
 
+/**
+ * The counts of one list, from its todos here: only while every one of
+ * them is loaded (no filter, no further page); else its open count alone.
+ * (`/api/todos/stats` counts over all the caller's lists.)
+ */
+function listStats(list) {
+  if (state.nextCursor || filtersActive() || !state.loaded) return { open: list.open_count };
+  const todos = [...state.todos.values()].filter((t) => t.list_id === list.id);
+  const open = todos.filter((t) => !t.completed);
+  return {
+    open: open.length,
+    overdue: open.filter((t) => dueState(t) === 'overdue').length,
+    due_today: open.filter((t) => dueState(t) === 'today').length,
+    done: todos.length - open.length,
+  };
+}
+
 function renderStats() {
-  const s = state.stats;
+  const list = state.filters.list ? listById(state.filters.list) : null;
+  const s = list ? listStats(list) : state.stats;
   const ul = $('#stats');
   if (!s) return;
   const chip = (n, word, kind) =>
     h('li', { class: `stat${kind && n ? ` stat-${kind}` : ''}` }, h('strong', {}, String(n)), ` ${word}`);
   ul.replaceChildren(
     chip(s.open, 'open'),
-    chip(s.overdue, 'overdue', 'danger'),
-    chip(s.due_today, 'due today', 'warning'),
-    chip(s.done, 'done'),
+    s.overdue === undefined ? null : chip(s.overdue, 'overdue', 'danger'),
+    s.due_today === undefined ? null : chip(s.due_today, 'due today', 'warning'),
+    s.done === undefined ? null : chip(s.done, 'done'),
   );
 }
 
@@ -516,11 +623,19 @@ function renderEmpty(failure, count = $('#todo-list').children.length) {
       h('button', { type: 'button', class: 'btn', onclick: () => loadList() }, 'Try again'),
     );
   } else if (filtersActive()) {
-    const onlyOpen = state.filters.status === 'open' && !state.filters.priority && !state.filters.tag && !state.filters.q;
+    const f = state.filters;
+    const onlyOpen = f.status === 'open' && !f.assignee && !f.priority && !f.tag && !f.q;
     empty.replaceChildren(
       h('p', { class: 'empty-title' }, onlyOpen ? 'All caught up' : 'No todos match these filters'),
       h('p', {}, onlyOpen ? 'Every todo is done. Add a new one, or enjoy the quiet.' : 'Try another search, or show everything again.'),
-      h('button', { type: 'button', class: 'btn', onclick: () => setFilter({ ...DEFAULTS, sort: state.filters.sort }) }, 'Clear filters'),
+      h('button', {
+        type: 'button', class: 'btn', onclick: () => setFilter({ ...DEFAULTS, list: f.list, sort: f.sort }),
+      }, 'Clear filters'),
+    );
+  } else if (state.filters.list && !canEditList(state.filters.list)) {
+    empty.replaceChildren(
+      h('p', { class: 'empty-title' }, 'Nothing here yet'),
+      h('p', {}, 'The todos of this list show here as soon as its editors add them.'),
     );
   } else {
     empty.replaceChildren(
@@ -531,10 +646,18 @@ function renderEmpty(failure, count = $('#todo-list').children.length) {
   }
 }
 
+/** How many completed todos "Clear completed" clears: of the list shown, or of all (the stats). */
+function doneCount() {
+  const list = state.filters.list;
+  if (state.stats && !list) return state.stats.done;
+  return [...state.todos.values()].filter((t) => t.completed && (!list || t.list_id === list)).length;
+}
+
 function renderFooter() {
-  const done = state.stats ? state.stats.done : [...state.todos.values()].filter((t) => t.completed).length;
+  const list = state.filters.list;
+  const done = doneCount();
   const button = $('#clear-done');
-  button.hidden = !done || Boolean(state.clearing);
+  button.hidden = !done || Boolean(state.clearing) || (list && !canEditList(list));
   button.textContent = `Clear completed (${done})`;
 }
 
@@ -557,6 +680,7 @@ async function create(event) {
   };
   const due = toDueAt($('#new-due').value, $('#new-time').value);
   if (due) body.due_at = due;
+  if (state.filters.list) body.list_id = state.filters.list;
   try {
     const todo = await busy($('#new-submit'), api('POST', '/api/todos', { body }));
     state.todos.set(todo.id, todo);
@@ -606,6 +730,7 @@ function startEdit(id) {
     field('Repeats', h('select', { id: 'edit-recurrence', 'aria-describedby': 'edit-recurrence-error' },
       option('none', 'Never', todo.recurrence), option('daily', 'Daily', todo.recurrence),
       option('weekly', 'Weekly', todo.recurrence), option('monthly', 'Monthly', todo.recurrence)), 'recurrence'),
+    field('Assignee', assigneePicker(todo), 'assignee_id'),
   ),
   h('p', { class: 'form-error', id: 'edit-error', role: 'alert' }),
   h('div', { class: 'edit-actions' },
@@ -618,6 +743,36 @@ function startEdit(id) {
   li.replaceChildren(form);
   title.focus();
   title.select();
+}
+
+/**
+ * The members of the todo's list to assign it to. It opens with what is
+ * known (nobody, the current assignee) and fills in once the members load.
+ */
+function assigneePicker(todo) {
+  const select = h('select', { id: 'edit-assignee', 'aria-describedby': 'edit-assignee_id-error' });
+  const me = myId();
+  const fill = (members) => {
+    const chosen = select.options.length ? select.value : (todo.assignee_id || '');
+    const people = [...members].sort((a, b) => (b.user_id === me) - (a.user_id === me) || a.name.localeCompare(b.name));
+    const options = [h('option', { value: '' }, 'Nobody'),
+      ...people.map((m) => h('option', { value: m.user_id }, m.user_id === me ? `${m.name} (me)` : m.name))];
+    if (chosen && !people.some((m) => m.user_id === chosen)) {
+      options.push(h('option', { value: chosen }, assigneeOf(todo)?.name || 'Someone who left the list'));
+    }
+    select.replaceChildren(...options);
+    select.value = chosen;
+  };
+  const session = loadSession()?.user;
+  const known = [];
+  if (session) known.push({ user_id: me, name: session.name, email: session.email });
+  const current = todo.assignee_id && memberOf(todo.list_id, todo.assignee_id);
+  if (current && current.user_id !== me) known.push(current);
+  fill(known);
+  membersOf(todo.list_id).then((members) => {
+    if (select.isConnected || state.editing === todo.id) fill(members);
+  }).catch(() => { /* the known ones stay; the API checks the choice */ });
+  return select;
 }
 
 function cancelEdit(refocus = false) {
@@ -637,6 +792,7 @@ async function saveEdit(id, form) {
     due_at: toDueAt($('#edit-due').value, $('#edit-time').value),
     tags: parseTags($('#edit-tags').value),
     recurrence: $('#edit-recurrence').value,
+    assignee_id: $('#edit-assignee').value || null,
   };
   const patch = {};
   for (const [key, value] of Object.entries(next)) {
@@ -772,15 +928,20 @@ export function flushDeletes() {
   state.pendingDeletes.clear();
   if (state.clearing) {
     clearTimeout(state.clearing.timer);
-    api('DELETE', clearPath(state.clearing.seen), { keepalive: true }).catch(() => {});
+    api('DELETE', clearPath(state.clearing), { keepalive: true }).catch(() => {});
     state.clearing = null;
   }
 }
 
-/** Clears the completed todos not changed after `token` (all of them without one). */
-function clearPath(token) {
-  const path = '/api/todos?status=done';
-  return token ? `${path}&unchanged_since=${encodeURIComponent(token)}` : path;
+/**
+ * Clears the completed todos (of one list, or of every list the caller
+ * edits) not changed after the token seen (all of them without one).
+ */
+function clearPath({ seen, list }) {
+  const params = new URLSearchParams({ status: 'done' });
+  if (list) params.set('list', list);
+  if (seen) params.set('unchanged_since', seen);
+  return `/api/todos?${params}`;
 }
 
 /** The sync token once a sync has run that started after every change this tab knows of. */
@@ -792,10 +953,10 @@ async function syncedToken() {
 
 function clearCompleted() {
   if (state.clearing) return;
-  const count = state.stats?.done ?? 0;
+  const count = doneCount();
   // What is cleared is what was completed when the user asked: a todo
   // completed in another tab during the Undo window stays.
-  const clearing = { timer: setTimeout(commitClear, UNDO_MS), seen: null };
+  const clearing = { timer: setTimeout(commitClear, UNDO_MS), seen: null, list: state.filters.list };
   clearing.ready = syncedToken().then((token) => { clearing.seen = token; });
   state.clearing = clearing;
   render();
@@ -820,7 +981,7 @@ async function commitClear() {
   if (!clearing) return;
   try {
     await clearing.ready;
-    await api('DELETE', clearPath(clearing.seen));
+    await api('DELETE', clearPath(clearing));
     // The delta sync names exactly the todos that were cleared.
     await syncedToken();
     loadStats();
@@ -852,6 +1013,7 @@ export function initTodos() {
   $('#status-filter').addEventListener('change', (e) => setFilter({ status: e.target.value }));
   $('#priority-filter').addEventListener('change', (e) => setFilter({ priority: e.target.value }));
   $('#tag-filter').addEventListener('change', (e) => setFilter({ tag: e.target.value }));
+  $('#assignee-filter').addEventListener('change', (e) => setFilter({ assignee: e.target.value }));
   $('#sort').addEventListener('change', (e) => setFilter({ sort: e.target.value }));
   $('#load-more').addEventListener('click', loadMore);
   $('#clear-done').addEventListener('click', clearCompleted);

@@ -29,6 +29,7 @@ const ICONS = {
   repeat: '<path d="M17 2l3 3-3 3"/><path d="M4 11V9a4 4 0 0 1 4-4h12"/><path d="M7 22l-3-3 3-3"/><path d="M20 13v2a4 4 0 0 1-4 4H4"/>',
   calendar: '<rect x="3.5" y="5" width="17" height="15" rx="2.5"/><path d="M3.5 10h17M8 3v4M16 3v4"/>',
   check: '<path d="M5 12.5l4.5 4.5L19 7.5"/>',
+  people: '<circle cx="9" cy="8" r="3.2"/><path d="M3.5 19c.6-3.2 2.8-5 5.5-5s4.9 1.8 5.5 5"/><path d="M15.5 5.2a3 3 0 0 1 0 5.6M17.5 14.3c1.6.7 2.7 2.3 3 4.7"/>',
   sparkle: '<path d="M12 3l1.8 4.6L18.5 9l-4.7 1.6L12 15l-1.8-4.4L5.5 9l4.7-1.4z"/>',
 };
 
@@ -135,4 +136,37 @@ export function clearErrorOnInput(form) {
       if (slot?.classList.contains('field-error')) slot.textContent = '';
     }
   });
+}
+
+/** Opens a modal `<dialog>`; focus goes back where it was when it closes. */
+export function openDialog(dialog) {
+  const back = document.activeElement;
+  dialog.addEventListener('close', () => {
+    if (back instanceof HTMLElement && back.isConnected) back.focus();
+  }, { once: true });
+  dialog.showModal();
+}
+
+/**
+ * Asks before something that cannot be undone (the confirm dialog of the
+ * page). Answers whether the person confirmed; Esc and Cancel do not.
+ */
+export function confirmAction({ title, message, confirm, danger = true }) {
+  const dialog = $('#confirm-dialog');
+  $('#confirm-title').textContent = title;
+  $('#confirm-message').textContent = message;
+  const ok = $('#confirm-ok');
+  ok.textContent = confirm;
+  ok.className = `btn ${danger ? 'btn-danger' : 'btn-primary'}`;
+  return new Promise((resolve) => {
+    dialog.returnValue = '';
+    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'confirm'), { once: true });
+    openDialog(dialog);
+    $('#confirm-cancel').focus();
+  });
+}
+
+export function initConfirm() {
+  $('#confirm-ok').addEventListener('click', () => $('#confirm-dialog').close('confirm'));
+  $('#confirm-cancel').addEventListener('click', () => $('#confirm-dialog').close('cancel'));
 }

@@ -51,8 +51,8 @@ test('the login and sign-up screens are accessible and explain mistakes beside t
 
   await page.getByRole('link', { name: 'Create an account' }).click();
   await page.waitForURL('**/signup');
-  await page.getByLabel('Name').fill('Ada');
-  await page.getByLabel('Email').fill('ada@example.com');
+  await page.getByLabel('Name', { exact: true }).fill('Ada');
+  await page.getByLabel('Email', { exact: true }).fill('ada@example.com');
   await page.getByLabel('Password').fill('short');
   await page.getByRole('button', { name: 'Create account' }).click();
   const error = page.locator('#auth-password-error');
@@ -63,7 +63,7 @@ test('the login and sign-up screens are accessible and explain mistakes beside t
 
   await page.getByLabel('Password').fill('wrong password');
   await page.getByRole('link', { name: 'Log in' }).click();
-  await page.getByLabel('Email').fill('nobody@example.com');
+  await page.getByLabel('Email', { exact: true }).fill('nobody@example.com');
   await page.getByLabel('Password').fill('wrong password');
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByText('Wrong email or password.').waitFor();
@@ -498,7 +498,7 @@ test('a login to an email under attack solves its proof of work by itself', asyn
             ON CONFLICT (key) DO UPDATE SET window_start = now(), attempts = 100;`,
   });
   await page.goto('/login');
-  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password').fill('not my password');
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByText('Wrong email or password.').waitFor();
@@ -522,4 +522,228 @@ test('a login to an email under attack solves its proof of work by itself', asyn
   assert.deepEqual(proofs.map((p) => p !== undefined), [false, true]);
   page.off('request', record);
   noProblems(page);
+});
+
+// ------------------------------------------------------------------ shared lists
+
+/** Two people, each in a browser of their own, each signed up through the form. */
+async function twoPeople(nameA, nameB) {
+  const people = [];
+  for (const name of [nameA, nameB]) {
+    const ctx = await newContext(browser);
+    const tab = await openPage(ctx);
+    const address = await signUp(tab, name);
+    people.push({ ctx, tab, email: address });
+  }
+  return people;
+}
+
+/** The sidebar's link to a list (its name is followed by the open count). */
+function listLink(tab, name) {
+  return tab.getByRole('navigation', { name: 'Lists' }).getByRole('link', { name: new RegExp(`^${name}\\b`) });
+}
+
+async function createList(tab, name, colour) {
+  await tab.getByRole('button', { name: 'New list' }).click();
+  const dialog = tab.getByRole('dialog', { name: 'New list' });
+  await dialog.getByLabel('List name').fill(name);
+  if (colour) await dialog.getByRole('radio', { name: colour }).check();
+  await dialog.getByRole('button', { name: 'Create list' }).click();
+  await tab.getByRole('heading', { level: 1, name }).waitFor();
+}
+
+async function invite(tab, list, address, role) {
+  await tab.getByRole('button', { name: 'Share', exact: true }).click();
+  const share = tab.getByRole('dialog', { name: `Share “${list}”` });
+  await share.getByLabel('Email address').fill(address);
+  await share.getByLabel('Role', { exact: true }).selectOption(role);
+  await share.getByRole('button', { name: 'Invite' }).click();
+  await share.getByRole('list', { name: 'Invited' }).getByText(address).waitFor();
+  return share;
+}
+
+/** The invitee comes back to the tab (a focus looks for invitations) and accepts. */
+async function accept(tab, list) {
+  await tab.evaluate(() => window.dispatchEvent(new Event('focus')));
+  await tab.getByRole('button', { name: `Accept the invitation to ${list}` }).click();
+  await tab.getByRole('heading', { level: 1, name: list }).waitFor();
+}
+
+test('a shared list: invite, accept, live todos between members, assignees, and removal', async () => {
+  const [alice, bob] = await twoPeople('Alice Archer', 'Bob Baker');
+  const a = alice.tab;
+  const b = bob.tab;
+  // A single user sees the Inbox and All lists only.
+  assert.deepEqual(await a.getByRole('navigation', { name: 'Lists' }).getByRole('link').allTextContents(),
+    ['All lists, 0 open', 'Inbox, 0 open']);
+
+  // 1. Alice creates a list and invites Bob.
+  await createList(a, 'Groceries', 'Green');
+  assert.equal(await listLink(a, 'Groceries').getAttribute('aria-current'), 'page');
+  assert.equal(new URL(a.url()).searchParams.has('list'), true);
+  const share = await invite(a, 'Groceries', bob.email, 'editor');
+  await checkA11y(a, 'the share dialog');
+  await screenshot(a, 'share-dialog');
+  // Inviting twice says so in words.
+  await share.getByLabel('Email address').fill(bob.email);
+  await share.getByRole('button', { name: 'Invite' }).click();
+  await share.getByText('already has an invitation').waitFor();
+  await share.getByRole('button', { name: 'Done' }).click();
+
+  // 2. Bob sees the invitation and accepts it.
+  const invitation = b.getByRole('region', { name: 'Invitations' });
+  await b.evaluate(() => window.dispatchEvent(new Event('focus')));
+  await invitation.getByText('Alice Archer invited you to “Groceries” as editor.').waitFor();
+  await checkA11y(b, 'a pending invitation');
+  await screenshot(b, 'invitation');
+  await accept(b, 'Groceries');
+  assert.equal(await invitation.isHidden(), true);
+  assert.match(await b.locator('#list-sub').textContent(), /Shared by Alice Archer · 2 members/);
+  await b.evaluate(() => { window.notReloaded = true; });
+  await a.evaluate(() => { window.notReloaded = true; });
+
+  // 3. Bob adds a todo to the list; Alice's open tab shows it within 2 s.
+  await a.waitForTimeout(500); // both tabs wait on a long-poll now
+  const started = Date.now();
+  await addTodo(b, { title: 'Oat milk' });
+  await row(a, 'Oat milk').waitFor({ timeout: 5000 });
+  const shown = Date.now() - started;
+  assert.ok(shown < 2000, `Bob's todo showed in Alice's tab after ${shown} ms`);
+  await poll(async () => assert.match(await listLink(a, 'Groceries').textContent(), /1 open/));
+  // It went to the list shown, not to Bob's Inbox.
+  await poll(async () => assert.match(await listLink(b, 'Inbox').textContent(), /0 open/));
+
+  // Alice assigns it to Bob; both see his initials.
+  await row(a, 'Oat milk').getByRole('button', { name: /^Edit/ }).click();
+  await a.getByLabel('Assignee', { exact: true }).selectOption({ label: 'Bob Baker' });
+  await checkA11y(a, 'the editor with the assignee picker');
+  await a.getByRole('button', { name: 'Save' }).click();
+  await poll(async () => assert.equal(await row(a, 'Oat milk').locator('.avatar [aria-hidden]').textContent(), 'BB'));
+  await poll(async () => assert.equal(await row(b, 'Oat milk').locator('.avatar [aria-hidden]').textContent(), 'BB'));
+  assert.match(await row(b, 'Oat milk').textContent(), /Assigned to Bob Baker \(you\)/);
+
+  // "Assigned to me" shows Bob only what is his.
+  await addTodo(b, { title: 'Bread' });
+  await b.getByRole('combobox', { name: 'Filter by assignee' }).selectOption('me');
+  await poll(async () => assert.deepEqual(await titles(b), ['Oat milk']));
+  assert.equal(new URL(b.url()).searchParams.get('assignee'), 'me');
+  await b.getByRole('combobox', { name: 'Filter by assignee' }).selectOption('');
+  await poll(async () => assert.deepEqual((await titles(b)).sort(), ['Bread', 'Oat milk']));
+  // In Alice's view of all lists, the list is named beside its todos.
+  await listLink(a, 'All lists').click();
+  await a.getByRole('heading', { level: 1, name: 'My todos' }).waitFor();
+  await poll(async () => assert.match(await row(a, 'Bread').textContent(), /Groceries/));
+  await checkA11y(a, 'all lists with a shared one');
+  await screenshot(a, 'all-lists');
+  await listLink(a, 'Groceries').click();
+  await a.getByRole('heading', { level: 1, name: 'Groceries' }).waitFor();
+
+  // A rename reaches Bob's sidebar and heading live.
+  await a.getByRole('button', { name: 'Rename or recolour' }).click();
+  const edit = a.getByRole('dialog', { name: 'Edit “Groceries”' });
+  await edit.getByLabel('List name').fill('Food shop');
+  await edit.getByRole('button', { name: 'Save' }).click();
+  await b.getByRole('heading', { level: 1, name: 'Food shop' }).waitFor({ timeout: 5000 });
+  await listLink(b, 'Food shop').waitFor();
+
+  // 4. Alice removes Bob; Bob's tab drops the list, without a reload.
+  await a.getByRole('button', { name: 'Share', exact: true }).click();
+  const members = a.getByRole('dialog', { name: 'Share “Food shop”' }).getByRole('list', { name: 'Members' });
+  await members.getByText('Bob Baker', { exact: true }).waitFor();
+  await members.getByRole('button', { name: 'Remove Bob Baker' }).click();
+  await a.getByRole('alertdialog', { name: /Remove Bob Baker/ }).getByRole('button', { name: 'Remove' }).click();
+  await poll(async () => assert.equal(await members.getByRole('listitem').count(), 1));
+  await a.keyboard.press('Escape');
+  await poll(async () => assert.equal(await listLink(b, 'Food shop').count(), 0), 5000);
+  await b.getByRole('heading', { level: 1, name: 'My todos' }).waitFor();
+  await poll(async () => assert.deepEqual(await titles(b), []));
+  await b.getByText('You no longer have access to “Food shop”.').waitFor();
+  assert.equal(await b.evaluate(() => window.notReloaded), true);
+  // His todos stay in the list, unassigned now.
+  await poll(async () => assert.equal(await row(a, 'Oat milk').locator('.avatar').count(), 0));
+  assert.equal(await a.evaluate(() => window.notReloaded), true);
+  noProblems(a);
+  noProblems(b);
+  await alice.ctx.close();
+  await bob.ctx.close();
+});
+
+test('a viewer sees a shared list read-only, and an owner manages it', async () => {
+  const [olga, vic] = await twoPeople('Olga Owner', 'Vic Viewer');
+  const o = olga.tab;
+  const v = vic.tab;
+  await createList(o, 'Book club');
+  await addTodo(o, { title: 'Pick a book' });
+  const share = await invite(o, 'Book club', vic.email, 'viewer');
+  await share.getByRole('button', { name: 'Done' }).click();
+  await accept(v, 'Book club');
+
+  // No add, edit, complete, delete or manage controls, and a word on why.
+  await row(v, 'Pick a book').waitFor();
+  assert.equal(await v.locator('#new-todo').isHidden(), true);
+  await v.getByText('You can view “Book club” but not change it. Ask Olga Owner to make you an editor.').waitFor();
+  assert.equal(await row(v, 'Pick a book').getByRole('button', { name: /^(Edit|Delete)/ }).count(), 0);
+  assert.equal(await row(v, 'Pick a book').getByRole('checkbox').isDisabled(), true);
+  for (const name of ['Share', 'Rename or recolour', 'Delete list']) {
+    assert.equal(await v.getByRole('button', { name, exact: true }).count(), 0, name);
+  }
+  await row(v, 'Pick a book').dblclick();
+  assert.equal(await v.locator('#edit-title').count(), 0);
+  assert.match(await v.locator('#list-sub').textContent(), /You can view only/);
+  await checkA11y(v, 'a list seen by a viewer');
+  await screenshot(v, 'viewer');
+  // The members and their roles, read-only.
+  await v.getByRole('button', { name: 'Members' }).click();
+  const members = v.getByRole('dialog', { name: 'Members of “Book club”' });
+  await members.getByText('Olga Owner').waitFor();
+  assert.match(await members.getByRole('list', { name: 'Members' }).textContent(), /Olga Owner.*Owner.*Vic Viewer \(you\).*Viewer/s);
+  assert.equal(await members.getByRole('combobox').count(), 0);
+  await members.getByRole('button', { name: 'Done' }).click();
+
+  // Made an editor, Vic can add todos at once (the role arrives live).
+  await o.getByRole('button', { name: 'Share', exact: true }).click();
+  const manage = o.getByRole('dialog', { name: 'Share “Book club”' });
+  await manage.getByLabel('Role of Vic Viewer').selectOption('editor');
+  await v.locator('#new-todo').waitFor({ state: 'visible', timeout: 5000 });
+  await row(v, 'Pick a book').getByRole('button', { name: /^Edit/ }).waitFor();
+  // A write the server refuses (403) says why, in words.
+  await v.route('**/api/todos', (route) => (route.request().method() === 'POST'
+    ? route.fulfill({
+      status: 403, contentType: 'application/json',
+      body: JSON.stringify({ error: { code: 'forbidden', message: 'a viewer of this list cannot change it; ask its owner for the editor role' } }),
+    })
+    : route.fallback()));
+  await v.getByLabel('New todo', { exact: true }).fill('Not allowed');
+  await v.getByRole('button', { name: 'Add', exact: true }).click();
+  await v.locator('#new-error').filter({ hasText: 'You can view this list but not change it.' }).waitFor();
+  await v.unroute('**/api/todos');
+
+  // Handing over: Vic owns the list, Olga becomes an editor and may leave.
+  await manage.getByLabel('Role of Vic Viewer').selectOption('owner');
+  await o.getByRole('alertdialog', { name: 'Hand “Book club” over to Vic Viewer?' }).getByRole('button', { name: 'Hand over' }).click();
+  await o.getByRole('dialog', { name: 'Members of “Book club”' }).waitFor();
+  await o.keyboard.press('Escape');
+  await v.getByRole('button', { name: 'Share', exact: true }).waitFor({ timeout: 5000 });
+  await o.getByRole('button', { name: 'Leave list' }).click();
+  await o.getByRole('alertdialog', { name: 'Leave “Book club”?' }).getByRole('button', { name: 'Leave list' }).click();
+  await o.getByRole('heading', { level: 1, name: 'My todos' }).waitFor();
+  await o.getByText('You left “Book club”.').waitFor();
+  assert.equal(await listLink(o, 'Book club').count(), 0);
+  assert.equal(await o.getByText('You no longer have access').count(), 0);
+
+  // The owner deletes the list, after a confirmation.
+  await v.getByRole('button', { name: 'Delete list' }).click();
+  const confirm = v.getByRole('alertdialog', { name: 'Delete “Book club”?' });
+  await checkA11y(v, 'the confirmation before deleting a list');
+  await confirm.getByRole('button', { name: 'Cancel' }).click();
+  assert.equal(await listLink(v, 'Book club').count(), 1);
+  await v.getByRole('button', { name: 'Delete list' }).click();
+  await confirm.getByRole('button', { name: 'Delete list' }).click();
+  await v.getByRole('heading', { level: 1, name: 'My todos' }).waitFor();
+  await v.getByText('Deleted “Book club”.').waitFor();
+  assert.equal(await listLink(v, 'Book club').count(), 0);
+  noProblems(o);
+  noProblems(v);
+  await olga.ctx.close();
+  await vic.ctx.close();
 });

@@ -60,8 +60,8 @@ export const PASSWORD = 'correct horse battery';
 export async function signUp(page, name = 'Ada Lovelace') {
   const email = uniqueEmail(name.split(' ')[0].toLowerCase());
   await page.goto('/signup');
-  await page.getByLabel('Name').fill(name);
-  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.getByRole('heading', { name: 'My todos' }).waitFor();
@@ -70,7 +70,7 @@ export async function signUp(page, name = 'Ada Lovelace') {
 
 export async function logIn(page, email) {
   await page.goto('/login');
-  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByRole('heading', { name: 'My todos' }).waitFor();

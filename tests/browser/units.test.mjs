@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { restAfter, BACKOFF_MS } from '../../static/js/backoff.js';
 import { sha256, solve } from '../../static/js/proof.js';
+import { initials, sortLists, canWrite, isColor } from '../../static/js/people.js';
 
 test('after a 429 a long-poll rests as long as Retry-After says, and up to half again at random', () => {
   const tooMany = { status: 429, code: 'too_many_waits', retryAfter: 7 };
@@ -48,4 +49,30 @@ test('a solved challenge has the zero bits the server checks for', async () => {
   assert.match(proof.nonce, /^[0-9]{1,32}$/);
   const digest = hex(`${challenge.token}:${hex('correct horse')}:${proof.nonce}`);
   assert.match(digest, /^000/, digest); // 12 zero bits: three hex zeros
+});
+
+test('initials take the first letters of the first and last names, else of the email', () => {
+  const cases = [
+    ['Ada Lovelace', '', 'AL'],
+    ['Ada King Lovelace', '', 'AL'],
+    ['ada', '', 'A'],
+    ['  grace   hopper ', '', 'GH'],
+    ['Jean-Luc Picard', '', 'JP'],
+    ['Émile Zola', '', 'ÉZ'],
+    ['(Bob) Baker', '', 'BB'],
+    ['', 'carol@example.com', 'C'],
+    ['   ', '', '?'],
+  ];
+  for (const [name, email, expected] of cases) assert.equal(initials(name, email), expected, `${name} ${email}`);
+});
+
+test('lists sort the Inbox first, then by name whatever the case', () => {
+  const list = (name, is_inbox = false) => ({ id: name, name, is_inbox });
+  const sorted = sortLists([list('zoo'), list('Apples'), list('Inbox', true), list('banana')]);
+  assert.deepEqual(sorted.map((l) => l.name), ['Inbox', 'Apples', 'banana', 'zoo']);
+});
+
+test('only owners and editors write; only #rrggbb is a colour', () => {
+  assert.deepEqual(['owner', 'editor', 'viewer', undefined].map(canWrite), [true, true, false, false]);
+  assert.deepEqual(['#0d9488', '#0D9488', '0d9488', '#fff', null].map(isColor), [true, false, false, false, false]);
 });
