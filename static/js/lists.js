@@ -29,7 +29,7 @@ const state = {
   /** listId → the Promise of a members load in flight. */
   membersLoading: new Map(),
   invitations: [],
-  /** listId → the invitations sent from this tab, still pending as far as it knows. */
+  /** listId → its pending invitations, as the owner last loaded or sent them. */
   sent: new Map(),
   /** The list the share dialog shows, or null. */
   sharing: null,
@@ -468,6 +468,10 @@ async function refreshShare() {
   if (!id) return;
   state.members.delete(id);
   try {
+    if (listById(id)?.role === 'owner') {
+      const pending = await api('GET', `/api/lists/${id}/invitations`);
+      state.sent.set(id, pending.items);
+    }
     await membersOf(id);
     if (state.sharing === id) renderShare();
   } catch (error) {

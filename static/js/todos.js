@@ -187,8 +187,12 @@ async function loadMore() {
 }
 
 export async function loadStats() {
+  const list = state.filters.list;
   try {
-    state.stats = await api('GET', '/api/todos/stats');
+    const stats = await api('GET', list ? `/api/todos/stats?list=${encodeURIComponent(list)}` : '/api/todos/stats');
+    // An answer for a list no longer shown is dropped: the newer request paints.
+    if (list !== state.filters.list) return;
+    state.stats = stats;
     renderStats();
     renderTagOptions();
     renderFooter();
@@ -563,35 +567,17 @@ function renderItem(todo) {
   ));
 }
 
-/**
- * The counts of one list, from its todos here: only while every one of
- * them is loaded (no filter, no further page); else its open count alone.
- * (`/api/todos/stats` counts over all the caller's lists.)
- */
-function listStats(list) {
-  if (state.nextCursor || filtersActive() || !state.loaded) return { open: list.open_count };
-  const todos = [...state.todos.values()].filter((t) => t.list_id === list.id);
-  const open = todos.filter((t) => !t.completed);
-  return {
-    open: open.length,
-    overdue: open.filter((t) => dueState(t) === 'overdue').length,
-    due_today: open.filter((t) => dueState(t) === 'today').length,
-    done: todos.length - open.length,
-  };
-}
-
 function renderStats() {
-  const list = state.filters.list ? listById(state.filters.list) : null;
-  const s = list ? listStats(list) : state.stats;
+  const s = state.stats;
   const ul = $('#stats');
   if (!s) return;
   const chip = (n, word, kind) =>
     h('li', { class: `stat${kind && n ? ` stat-${kind}` : ''}` }, h('strong', {}, String(n)), ` ${word}`);
   ul.replaceChildren(
     chip(s.open, 'open'),
-    s.overdue === undefined ? null : chip(s.overdue, 'overdue', 'danger'),
-    s.due_today === undefined ? null : chip(s.due_today, 'due today', 'warning'),
-    s.done === undefined ? null : chip(s.done, 'done'),
+    chip(s.overdue, 'overdue', 'danger'),
+    chip(s.due_today, 'due today', 'warning'),
+    chip(s.done, 'done'),
   );
 }
 
@@ -649,7 +635,7 @@ function renderEmpty(failure, count = $('#todo-list').children.length) {
 /** How many completed todos "Clear completed" clears: of the list shown, or of all (the stats). */
 function doneCount() {
   const list = state.filters.list;
-  if (state.stats && !list) return state.stats.done;
+  if (state.stats) return state.stats.done;
   return [...state.todos.values()].filter((t) => t.completed && (!list || t.list_id === list)).length;
 }
 

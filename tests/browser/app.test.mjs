@@ -589,6 +589,11 @@ test('a shared list: invite, accept, live todos between members, assignees, and 
   await share.getByRole('button', { name: 'Invite' }).click();
   await share.getByText('already has an invitation').waitFor();
   await share.getByRole('button', { name: 'Done' }).click();
+  // The pending invitation is still listed after a reload, from the server.
+  await a.reload();
+  await a.getByRole('button', { name: 'Share', exact: true }).click();
+  await share.getByRole('list', { name: 'Invited' }).getByText(bob.email).waitFor();
+  await share.getByRole('button', { name: 'Done' }).click();
 
   // 2. Bob sees the invitation and accepts it.
   const invitation = b.getByRole('region', { name: 'Invitations' });

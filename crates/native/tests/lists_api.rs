@@ -145,6 +145,8 @@ fn someone_who_is_not_a_member_gets_404_for_the_list_and_each_of_its_todos() {
         ),
         ("DELETE", format!("/api/lists/{list}"), None),
         ("GET", format!("/api/lists/{list}/members"), None),
+        ("GET", format!("/api/lists/{list}/invitations"), None),
+        ("GET", format!("/api/todos/stats?list={list}"), None),
         (
             "PATCH",
             format!("/api/lists/{list}/members/{ada_id}"),
@@ -237,6 +239,13 @@ fn a_viewer_reads_the_list_but_no_route_lets_them_change_it() {
         .call("GET", &format!("/api/lists/{list}/members"), None)
         .expect(200);
     assert_eq!(members.body["items"][1]["role"], "viewer");
+    let stats = bob
+        .call("GET", &format!("/api/todos/stats?list={list}"), None)
+        .expect(200);
+    assert_eq!(stats.body["total"], 1);
+    // Who else was invited is the owner's business.
+    bob.call("GET", &format!("/api/lists/{list}/invitations"), None)
+        .expect_error(403, "forbidden");
     // Writes.
     for (method, path, body) in [
         (
@@ -424,6 +433,12 @@ fn an_invitation_is_accepted_once_only_by_its_invitee_and_never_after_it_was_rev
         .expect_error(404, "not_found");
     // Not after it was revoked.
     let for_eve = invite("eve@example.com");
+    let pending = ada
+        .call("GET", &format!("/api/lists/{list}/invitations"), None)
+        .expect(200)
+        .body;
+    assert_eq!(ids(&pending["items"]), [for_eve.clone()]);
+    assert_eq!(pending["items"][0]["email"], "eve@example.com");
     ada.call(
         "DELETE",
         &format!("/api/lists/{list}/invitations/{for_eve}"),

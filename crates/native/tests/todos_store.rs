@@ -109,7 +109,7 @@ fn the_library_api_covers_a_todos_whole_life() {
     assert_eq!(page.total, 1);
     assert_eq!(page.items, vec![toggled.todo.clone()]);
 
-    let stats = store::stats(&ctx, &ada).unwrap();
+    let stats = store::stats(&ctx, &ada, None).unwrap();
     assert_eq!((stats.total, stats.done, stats.by_priority.high), (1, 1, 1));
 
     assert_eq!(store::clear_completed(&ctx, &ada, None, None).unwrap(), 1);
@@ -204,7 +204,7 @@ fn stats_use_the_clock_for_overdue_and_due_today() {
         new.priority = priority;
         store::create(&ctx, &ada, &new).unwrap();
     }
-    let stats = store::stats(&ctx, &ada).unwrap();
+    let stats = store::stats(&ctx, &ada, None).unwrap();
     assert_eq!((stats.total, stats.open, stats.done), (4, 4, 0));
     assert_eq!(stats.overdue, 2);
     assert_eq!(stats.due_today, 2);

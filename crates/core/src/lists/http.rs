@@ -52,7 +52,7 @@ pub const ROUTES: &[RouteSpec<Route>] = &[
     RouteSpec {
         route: Route::Invitations,
         path: "/api/lists/{id}/invitations",
-        methods: &[Method::POST],
+        methods: &[Method::GET, Method::POST],
     },
     RouteSpec {
         route: Route::Invitation,
@@ -156,6 +156,9 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         (Route::Member, [id, user]) => {
             store::remove_member(ctx, caller, *id, *user)?;
             Ok(empty(StatusCode::NO_CONTENT))
+        }
+        (Route::Invitations, [id]) if method == Method::GET => {
+            ok(&json!({ "items": store::sent(ctx, caller, *id)? }))
         }
         (Route::Invitations, [id]) => {
             let body: InvitationBody = parse_json(req)?;

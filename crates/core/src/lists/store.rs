@@ -760,6 +760,31 @@ pub fn invite(
     }
 }
 
+/// The list's pending invitations, oldest first (the owner only).
+pub fn sent(ctx: &Ctx, caller: &Caller, list: Uuid) -> Result<Vec<SentInvitation>, ListError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        invitations: Vec<SentInvitation>,
+    }
+    let scope: Scope<Answer> = scoped(
+        ctx,
+        caller,
+        list,
+        &[],
+        &[(
+            "invitations",
+            Json::Rows(
+                "SELECT i.id, i.email, i.role, 'pending' AS status FROM list_invitations i
+                WHERE i.list_id = (SELECT id FROM membership WHERE owns)
+                ORDER BY i.created_at, i.id",
+            ),
+        )],
+        Vec::new(),
+    )?;
+    owner_only(&scope)?;
+    Ok(scope.result.invitations)
+}
+
 /// Counts off the pending invitation that a `gone` CTE deleted (returning
 /// its `list_id`), if it deleted one.
 const INVITATION_GONE: &str = "counted AS (

@@ -9,7 +9,7 @@ use super::domain::{
     parse_todo_id, Description, DueAt, NewTodo, Priority, Recurrence, Tags, Todo, TodoChanges,
     TodoTitle,
 };
-use super::query::{parse_list_id, ClearQuery, HistoryQuery, ListQuery};
+use super::query::{parse_list_id, ClearQuery, HistoryQuery, ListQuery, StatsQuery};
 use super::{live, store};
 use crate::api::{allow_route, empty, json, parse_json, Request, Response, RouteSpec};
 use crate::auth::{require_caller, Caller};
@@ -97,7 +97,14 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
             Method::DELETE => clear_completed(req, ctx, caller),
             _ => list(req, ctx, caller),
         },
-        (Route::Stats, _) => Ok(json(StatusCode::OK, &store::stats(ctx, caller)?)),
+        (Route::Stats, _) => {
+            let query =
+                StatsQuery::parse(req.uri().query().unwrap_or("")).map_err(ApiError::validation)?;
+            Ok(json(
+                StatusCode::OK,
+                &store::stats(ctx, caller, query.list)?,
+            ))
+        }
         (Route::Item, Some(id)) => match method {
             Method::PUT => replace(req, ctx, caller, id),
             Method::PATCH => patch(req, ctx, caller, id),

@@ -248,6 +248,28 @@ impl ClearQuery {
     }
 }
 
+/// What `GET /api/todos/stats` counts: every list of the caller's, or
+/// `list=<id>`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsQuery {
+    pub list: Option<Uuid>,
+}
+
+impl StatsQuery {
+    pub fn parse(query: &str) -> Result<Self, FieldErrors> {
+        let mut fields = Fields::default();
+        let mut parsed = StatsQuery::default();
+        for (_, value) in known_params(url_params(query), &["list"], &mut fields) {
+            parsed.list = fields.take("list", parse_list_id(&value));
+        }
+        if fields.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(fields.into_error().fields.unwrap_or_default())
+        }
+    }
+}
+
 /// The pairs of `params` whose name is one of `known`, each name at most
 /// once; an unknown or repeated parameter is a field error (a typo must not
 /// silently widen a query).

@@ -1737,15 +1737,17 @@ const STATS_SQL: &str = "SELECT
             'urgent', count(*) FILTER (WHERE priority = 3)) AS by_priority,
         (SELECT COALESCE(json_agg(json_build_object('tag', tag, 'count', n) ORDER BY n DESC, tag), '[]')
          FROM (SELECT tag, count(*) AS n FROM todos, unnest(tags) AS tag
-               WHERE list_id IN (SELECT id FROM mine)
+               WHERE list_id IN (SELECT id FROM shown)
                GROUP BY tag ORDER BY n DESC, tag LIMIT $6::int8) AS t) AS by_tag
-    FROM todos WHERE list_id IN (SELECT id FROM mine)";
+    FROM todos WHERE list_id IN (SELECT id FROM shown)";
 
-/// Counts over the todos of every list the caller belongs to.
-pub fn stats(ctx: &Ctx, caller: &Caller) -> Result<TodoStats, TodoError> {
+/// Counts over the todos of every list the caller belongs to, or of
+/// `list` ([`TodoError::NotFound`] when the caller is not in it).
+pub fn stats(ctx: &Ctx, caller: &Caller, list: Option<Uuid>) -> Result<TodoStats, TodoError> {
     #[derive(Deserialize)]
     struct Answer {
         stats: TodoStats,
+        found: bool,
     }
     let now = ctx.clock.now();
     let today = now
@@ -1755,16 +1757,27 @@ pub fn stats(ctx: &Ctx, caller: &Caller) -> Result<TodoStats, TodoError> {
     let answer: Answer = fetch(
         ctx,
         caller,
-        &[MINE],
-        &[("stats", Json::Row(STATS_SQL))],
+        &[
+            MINE,
+            "shown AS (SELECT id FROM mine WHERE $7::text::uuid IS NULL OR id = $7::text::uuid)",
+        ],
+        &[
+            ("stats", Json::Row(STATS_SQL)),
+            ("found", Json::Value(LIST_FOUND)),
+        ],
         vec![
             now.into(),
             today.into(),
             (today + Duration::days(1)).into(),
             MAX_STATS_TAGS.into(),
+            list.into(),
         ],
     )?;
-    Ok(answer.stats)
+    if answer.found {
+        Ok(answer.stats)
+    } else {
+        Err(TodoError::NotFound)
+    }
 }
 
 /// One column of a keyset: the expression the rows are ordered by (an index
