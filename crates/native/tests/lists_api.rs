@@ -437,7 +437,7 @@ fn an_invitation_is_accepted_once_only_by_its_invitee_and_never_after_it_was_rev
         .call("GET", &format!("/api/lists/{list}/invitations"), None)
         .expect(200)
         .body;
-    assert_eq!(ids(&pending["items"]), [for_eve.clone()]);
+    assert_eq!(ids(&pending["items"]), std::slice::from_ref(&for_eve));
     assert_eq!(pending["items"][0]["email"], "eve@example.com");
     ada.call(
         "DELETE",
