@@ -674,3 +674,67 @@ fn this_release_names_the_list_and_actor_of_everything_it_writes_without_the_tri
     // create, update, toggle, the next one's create, delete.
     assert_eq!(world.count("SELECT count(*) FROM todo_audit"), 5);
 }
+
+/// The 10,000-todo limit counts the todos of the lists a user owns: a todo
+/// created in a shared list counts against its owner, and one moved to a
+/// list of another owner moves to that owner's count, refused (nothing
+/// changed) when that owner has no room.
+#[test]
+fn a_todo_counts_against_its_lists_owner_and_a_move_moves_it_within_the_limit() {
+    use todo_core::todos::{TodoChanges, TodoError, MAX_TODOS_PER_USER};
+    let world = World::new();
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let bob = world.user("bob@example.com");
+    let trip = world.list(&ada, "Trip");
+    world.join(&ada, &trip, &bob, "bob@example.com", "editor");
+    let counts = || {
+        let count = |user: &Caller| {
+            world.count(&format!(
+                "SELECT todo_count::int8 FROM users WHERE id = '{}'",
+                user.user_id
+            ))
+        };
+        (count(&ada), count(&bob))
+    };
+    let mut new = NewTodo::new(TodoTitle::parse("tickets").unwrap());
+    new.list_id = Some(trip.id);
+    todos::create(&ctx, &bob, &new).unwrap();
+    assert_eq!(counts(), (1, 0));
+
+    let mine = todos::create(
+        &ctx,
+        &bob,
+        &NewTodo::new(TodoTitle::parse("passport").unwrap()),
+    )
+    .unwrap();
+    assert_eq!(counts(), (1, 1));
+    let to_trip = TodoChanges {
+        list_id: Some(trip.id),
+        ..TodoChanges::default()
+    };
+    world
+        .test_db
+        .client()
+        .execute(
+            "UPDATE users SET todo_count = $1 WHERE id = $2::text::uuid",
+            &[&(MAX_TODOS_PER_USER as i32), &ada.user_id.to_string()],
+        )
+        .unwrap();
+    assert!(matches!(
+        todos::update(&ctx, &bob, mine.id, &to_trip, None),
+        Err(TodoError::LimitReached { .. })
+    ));
+    assert_eq!(todos::get(&ctx, &bob, mine.id).unwrap(), mine);
+    world
+        .test_db
+        .client()
+        .execute(
+            "UPDATE users SET todo_count = 1 WHERE id = $1::text::uuid",
+            &[&ada.user_id.to_string()],
+        )
+        .unwrap();
+    let moved = todos::update(&ctx, &bob, mine.id, &to_trip, None).unwrap();
+    assert_eq!(moved.list_id, trip.id);
+    assert_eq!(counts(), (2, 0));
+}

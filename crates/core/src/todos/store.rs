@@ -1,14 +1,18 @@
-//! The todos library API: every operation on one user's todos, with its SQL.
-//! The HTTP handlers wrap these functions; the chat assistant and the MCP
-//! server call them in process.
+//! The todos library API: every operation on the todos of the lists a user
+//! belongs to, with its SQL. The HTTP handlers wrap these functions; the
+//! chat assistant and the MCP server call them in process.
 //!
-//! Each change and its audit row are written by one statement (a
-//! data-modifying CTE), so they are atomic under Spin's autocommit
-//! connections as well. The audit row carries the todo after the change
-//! (`after`), and a trigger queues it as an event in that same statement
-//! (see [`crate::events`]). Changes that read the old row lock it first
+//! Every statement reads the caller's membership as it runs (a todo of a
+//! list the caller is not in is not found; a viewer's change is
+//! [`TodoError::Forbidden`]). Each change and its audit row are written by
+//! one statement (a data-modifying CTE), so they are atomic under Spin's
+//! autocommit connections as well. The audit row carries the todo after the
+//! change (`after`), and a trigger queues it as an event in that same
+//! statement (see [`crate::events`]). A change locks its list's row first
+//! (which numbers the list's changes, see [`bump_lists`]), then the todo
 //! (`FOR UPDATE`), so concurrent updates of one todo apply one after another
-//! and each audit row shows the true old values.
+//! and each audit row shows the true old values; statements that take
+//! several lists, or several owners' rows, lock them in id order.
 
 use chrono::{DateTime, Duration, Utc};
 use http::{header, HeaderValue, StatusCode};
@@ -105,8 +109,8 @@ pub struct TodoPage {
     pub sync_token: String,
 }
 
-/// Every change of a user's todos after a sync token, in the order they
-/// were made, a page at a time.
+/// Every change in the lists a user belongs to after a sync token, each
+/// list's in the order they were made, a page at a time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeFeed {
     /// Todos created or changed since, as they are now.
@@ -165,7 +169,8 @@ pub struct PriorityCounts {
     pub urgent: i64,
 }
 
-/// Counts over all of a user's todos. "Today" is the current UTC day.
+/// Counts over the todos of a user's lists (or of one). "Today" is the
+/// current UTC day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TodoStats {
     pub total: i64,
