@@ -80,7 +80,7 @@ fn bench_todos(c: &mut Criterion) {
     // What a waiting long-poll sends every 500 ms: the sync after the
     // latest change, which finds nothing.
     let caught_up = store::list(&ctx, &user, &first_page).unwrap();
-    let latest = store::open_token(&ctx, &caught_up.sync_token, "since").unwrap();
+    let latest = store::open_token(&ctx, &user, &caught_up.sync_token, "since").unwrap();
     group.bench_function("long-poll check, nothing new (user holding 10,000)", |b| {
         b.iter(|| {
             let feed = store::changes(&ctx, &user, &latest, 100).unwrap();

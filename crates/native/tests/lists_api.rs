@@ -557,6 +557,27 @@ fn a_list_gained_arrives_whole_in_the_sync_and_a_list_deleted_leaves_it() {
     assert!(ids(&ada.call("GET", "/api/lists", None).body["items"]).len() == 1);
 }
 
+/// A sync token names the lists of its user: in another user's hands it is
+/// no token at all, so it cannot make the sync say anything about them.
+#[test]
+fn a_sync_token_works_only_for_its_own_user() {
+    let app = TestApp::spawn();
+    let (ada, _bob, cyd, _list, _todo) = shared(&app, "editor");
+    let adas = ada.sync_token();
+    let reply = cyd
+        .call("GET", &format!("/api/todos?since={adas}"), None)
+        .expect_error(422, "validation_failed");
+    assert_eq!(reply.field_errors(), ["since"]);
+    cyd.call(
+        "DELETE",
+        &format!("/api/todos?status=done&unchanged_since={adas}"),
+        None,
+    )
+    .expect_error(422, "validation_failed");
+    ada.call("GET", &format!("/api/todos?since={adas}"), None)
+        .expect(200);
+}
+
 #[test]
 fn a_todo_moved_out_of_a_list_is_deleted_for_those_who_see_only_that_list() {
     let app = TestApp::spawn();

@@ -517,8 +517,8 @@ fn the_long_poll_check_reads_changes_through_their_indexes() {
     world.db.execute("VACUUM ANALYZE todo_audit", &[]).unwrap();
 
     // Caught up: Ada's latest change is that delete.
-    let feed = store::changes(&ctx, &ada, &opened(&ctx, "0000000000003a99"), 10).unwrap();
-    let caught_up = opened(&ctx, &feed.sync_token);
+    let feed = store::changes(&ctx, &ada, &opened(&ctx, &ada, "0000000000003a99"), 10).unwrap();
+    let caught_up = opened(&ctx, &ada, &feed.sync_token);
     assert_eq!(caught_up.positions.len(), 1);
     assert_eq!(caught_up.positions[0].seq, 15_002);
     let statement = store::changes_statement(&ada, &caught_up, 50);
@@ -598,8 +598,8 @@ fn concurrent_creates_never_pass_the_limit() {
 
 /// The user row's todo counter and latest change number.
 /// A sync token as the API handed it out, opened.
-fn opened(ctx: &Ctx, raw: &str) -> SyncToken {
-    store::open_token(ctx, raw, "since").unwrap()
+fn opened(ctx: &Ctx, user: &Caller, raw: &str) -> SyncToken {
+    store::open_token(ctx, user, raw, "since").unwrap()
 }
 
 /// The user's todo count and their Inbox's change number.
@@ -651,10 +651,10 @@ fn many_todos_are_created_in_their_order_as_one_change() {
     assert_eq!(ids, created.iter().map(|t| t.id).collect::<Vec<_>>());
     // One change: counted once, and followed by sync like any other.
     assert_eq!(counters(&world, &ada), (3, 1));
-    let feed = store::changes(&ctx, &ada, &opened(&ctx, &before.sync_token), 2).unwrap();
+    let feed = store::changes(&ctx, &ada, &opened(&ctx, &ada, &before.sync_token), 2).unwrap();
     assert_eq!(feed.items.len(), 2);
     assert!(feed.has_more);
-    let rest = store::changes(&ctx, &ada, &opened(&ctx, &feed.sync_token), 2).unwrap();
+    let rest = store::changes(&ctx, &ada, &opened(&ctx, &ada, &feed.sync_token), 2).unwrap();
     assert_eq!(rest.items.len(), 1);
     assert!(!rest.has_more);
     // Nothing to create is nothing done.
@@ -832,7 +832,7 @@ fn following_sync_tokens_never_misses_a_concurrent_change() {
     let world = World::new("2026-06-01T12:00:00Z");
     let ada = world.user("ada@example.com");
     let start = store::list(&world.ctx(), &ada, &ListQuery::default()).unwrap();
-    let mut token = opened(&world.ctx(), &start.sync_token);
+    let mut token = opened(&world.ctx(), &ada, &start.sync_token);
     let mut mirror: BTreeMap<Uuid, i64> = BTreeMap::new();
     let writing = AtomicBool::new(true);
 
@@ -866,7 +866,7 @@ fn following_sync_tokens_never_misses_a_concurrent_change() {
             for id in feed.deleted {
                 mirror.remove(&id);
             }
-            *token = opened(&ctx, &feed.sync_token);
+            *token = opened(&ctx, &ada, &feed.sync_token);
             if !feed.has_more {
                 break;
             }
@@ -906,7 +906,7 @@ fn one_change_larger_than_a_page_is_split_across_pages_without_loss() {
         .unwrap()
         .sync_token;
     assert_eq!(store::clear_completed(&ctx, &ada, None, None).unwrap(), 5);
-    let mut token = opened(&ctx, &token);
+    let mut token = opened(&ctx, &ada, &token);
     let mut deleted = Vec::new();
     let mut pages = 0;
     loop {
@@ -915,7 +915,7 @@ fn one_change_larger_than_a_page_is_split_across_pages_without_loss() {
         assert!(feed.deleted.len() <= 2);
         deleted.extend(feed.deleted);
         pages += 1;
-        token = opened(&ctx, &feed.sync_token);
+        token = opened(&ctx, &ada, &feed.sync_token);
         if !feed.has_more {
             break;
         }

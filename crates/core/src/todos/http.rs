@@ -187,7 +187,7 @@ fn list(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
             &live::changes_within(ctx, caller, since, query.limit, wait)?,
         )),
         (Some(since), None) => {
-            let since = store::open_token(ctx, since, "since")?;
+            let since = store::open_token(ctx, caller, since, "since")?;
             Ok(json(
                 StatusCode::OK,
                 &store::changes(ctx, caller, &since, query.limit)?,

@@ -40,7 +40,7 @@ pub fn changes_within(
     wait: Wait,
 ) -> Result<ChangeFeed, ApiError> {
     let deadline = ctx.clock.now() + wait.duration();
-    let since = store::open_token(ctx, raw_since, "since")?;
+    let since = store::open_token(ctx, caller, raw_since, "since")?;
     let feed = store::changes(ctx, caller, &since, limit)?;
     // The same positions seal to the same token: one the client did not
     // send is news.

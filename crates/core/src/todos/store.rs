@@ -1537,7 +1537,7 @@ pub fn clear_completed(
         role: Option<String>,
     }
     let since = unchanged_since
-        .map(|raw| open_token(ctx, raw, "unchanged_since"))
+        .map(|raw| open_token(ctx, caller, raw, "unchanged_since"))
         .transpose()?;
     let answer: Answer = fetch(
         ctx,
@@ -2059,9 +2059,23 @@ pub fn open_cursor(ctx: &Ctx, query: &ListQuery) -> Result<Option<Cursor>, TodoE
         .map_err(TodoError::BadCursor)
 }
 
-/// A sync token as a client sent it in the parameter `field`, opened.
-pub fn open_token(ctx: &Ctx, raw: &str, field: &str) -> Result<SyncToken, TodoError> {
-    SyncToken::open(raw, &cursor_secret(ctx)).map_err(|why| invalid(field, &why))
+/// Sync tokens are sealed for their user: another user's token does not
+/// open (it names lists that user belongs to).
+fn sync_secret(ctx: &Ctx, caller: &Caller) -> Vec<u8> {
+    let mut secret = cursor_secret(ctx);
+    secret.push(0);
+    secret.extend(caller.user_id.as_bytes());
+    secret
+}
+
+/// A sync token as the caller sent it in the parameter `field`, opened.
+pub fn open_token(
+    ctx: &Ctx,
+    caller: &Caller,
+    raw: &str,
+    field: &str,
+) -> Result<SyncToken, TodoError> {
+    SyncToken::open(raw, &sync_secret(ctx, caller)).map_err(|why| invalid(field, &why))
 }
 
 /// A token's positions as the statements read them: a JSON array of
@@ -2156,7 +2170,7 @@ pub fn list(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<TodoPage, T
         total: answer.total,
         next_cursor,
         deleted: answer.deleted,
-        sync_token: token_at(&answer.positions).seal(&cursor_secret(ctx)),
+        sync_token: token_at(&answer.positions).seal(&sync_secret(ctx, caller)),
     })
 }
 
@@ -2378,7 +2392,7 @@ pub fn changes(
         reminders: Vec::new(),
         lists: answer.lists,
         removed_lists: answer.lost.iter().map(|l| l.id).collect(),
-        sync_token: token.seal(&cursor_secret(ctx)),
+        sync_token: token.seal(&sync_secret(ctx, caller)),
         has_more,
     };
     for (_, _, _, id, entry) in entries {
