@@ -459,6 +459,87 @@ fn an_invitation_is_accepted_once_only_by_its_invitee_and_never_after_it_was_rev
         .expect_error(404, "not_found");
 }
 
+/// A personal access token (an agent's, a phone's) never gives anyone
+/// access: it cannot invite, give a stronger role or accept an invitation,
+/// over the API or through the chat. It still reads and writes todos, and
+/// may take access away.
+#[test]
+fn a_personal_access_token_never_gives_anyone_access() {
+    let app = TestApp::spawn();
+    let (ada, bob, cyd, list, _todo) = shared(&app, "viewer");
+    let pat = |user: &User| {
+        let made = user
+            .call(
+                "POST",
+                "/api/auth/tokens",
+                Some(json!({"name": "agent"})),
+            )
+            .expect(201);
+        text(&made.body["token"])
+    };
+    let adas = pat(&ada);
+    let as_agent = |method: &str, path: &str, body: Option<Value>| {
+        let reply = app.send(method, path, Some(&adas), &[], body.as_ref());
+        check_against_document(method, path, &reply);
+        reply
+    };
+    let bob_id = &bob.id;
+    as_agent(
+        "POST",
+        &format!("/api/lists/{list}/invitations"),
+        Some(json!({"email": cyd.email, "role": "editor"})),
+    )
+    .expect_error(403, "session_required");
+    as_agent(
+        "PATCH",
+        &format!("/api/lists/{list}/members/{bob_id}"),
+        Some(json!({"role": "editor"})),
+    )
+    .expect_error(403, "session_required");
+    // Through the chat neither: the yes to a share invites nobody.
+    let proposal = as_agent(
+        "POST",
+        "/api/chat",
+        Some(json!({"message": format!("share Groceries with {}", cyd.email)})),
+    )
+    .expect(200)
+    .body;
+    let conversation = text(&proposal["conversation_id"]);
+    let yes = as_agent(
+        "POST",
+        "/api/chat",
+        Some(json!({"message": "yes", "conversation_id": conversation})),
+    )
+    .expect(200)
+    .body;
+    assert!(yes["result"].get("invited").is_none(), "{yes}");
+    assert!(cyd.call("GET", "/api/invitations", None).body["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // Accepting with a token is refused too; with a session it works.
+    ada.call(
+        "POST",
+        &format!("/api/lists/{list}/invitations"),
+        Some(json!({"email": cyd.email, "role": "viewer"})),
+    )
+    .expect(201);
+    let invitation = text(&cyd.call("GET", "/api/invitations", None).body["items"][0]["id"]);
+    let cyds = pat(&cyd);
+    let path = format!("/api/invitations/{invitation}/accept");
+    let reply = app.send("POST", &path, Some(&cyds), &[], None);
+    check_against_document("POST", &path, &reply);
+    reply.expect_error(403, "session_required");
+    cyd.call("POST", &path, None).expect(200);
+    // Taking access away is fine.
+    as_agent(
+        "DELETE",
+        &format!("/api/lists/{list}/members/{bob_id}"),
+        None,
+    )
+    .expect(204);
+}
+
 // ---------------------------------------------------------------- assignees
 
 #[test]

@@ -33,6 +33,7 @@ pub struct Caller {
     pub user_id: Uuid,
     token_id: Option<Uuid>,
     read_only: bool,
+    personal: bool,
 }
 
 /// `result` is `null` when `caller` is: an unknown caller learns nothing.
@@ -49,6 +50,7 @@ impl Caller {
             user_id,
             token_id: Some(token_id),
             read_only: false,
+            personal: false,
         }
     }
 
@@ -60,6 +62,7 @@ impl Caller {
             user_id,
             token_id: Some(token_id),
             read_only,
+            personal: true,
         }
     }
 
@@ -70,12 +73,19 @@ impl Caller {
             user_id,
             token_id: None,
             read_only: false,
+            personal: false,
         }
     }
 
     /// Whether the caller may only read (a read-only personal access token).
     pub fn read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// Whether the caller holds a personal access token (an agent's, a
+    /// phone's), which never gives anyone access to anything.
+    pub fn personal_access_token(&self) -> bool {
+        self.personal
     }
 
     /// An empty parameter list holding the caller's two parameters, for

@@ -1128,6 +1128,10 @@ fn confirm_share(ctx: &Ctx, caller: &Caller, share: &Share) -> Result<Outcome, A
         Err(ListError::LimitReached { what, limit }) => {
             not_shared(format!("{what}: at most {limit}"))
         }
+        Err(ListError::SessionRequired) => not_shared(
+            "a personal access token never gives anyone access; share it signed in to the app"
+                .into(),
+        ),
         Err(err @ (ListError::Unauthorized | ListError::Db(_))) => Err(err.into()),
     }
 }

@@ -109,6 +109,12 @@ impl From<ListError> for ApiError {
             ListError::LimitReached { what, limit } => {
                 ApiError::conflict("limit_reached", format!("{what}: at most {limit}"))
             }
+            ListError::SessionRequired => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "session_required",
+                "inviting, changing a role and accepting an invitation need a session token: \
+                 a personal access token never gives anyone access; log in first",
+            ),
             ListError::Db(e) => e.into(),
         }
     }

@@ -43,6 +43,10 @@ pub enum ListError {
     },
     #[error("{what}: at most {limit}")]
     LimitReached { what: &'static str, limit: i64 },
+    /// Giving someone access (an invitation, a stronger role, accepting)
+    /// with a personal access token: a leaked one must never grant access.
+    #[error("a personal access token cannot give anyone access")]
+    SessionRequired,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -191,6 +195,15 @@ const INBOX_IS_PRIVATE: ListError = ListError::Conflict {
     code: "inbox",
     message: "the Inbox cannot be shared, renamed or deleted",
 };
+
+/// [`ListError::SessionRequired`] for a personal access token.
+fn session_only(caller: &Caller) -> Result<(), ListError> {
+    if caller.personal_access_token() {
+        Err(ListError::SessionRequired)
+    } else {
+        Ok(())
+    }
+}
 
 /// Every list the caller belongs to: the Inbox first, then by name.
 pub fn all(ctx: &Ctx, caller: &Caller) -> Result<Vec<List>, ListError> {
@@ -445,7 +458,7 @@ struct MemberAnswer {
     changed: Option<Member>,
 }
 
-/// Gives a member another role (the owner only). [`Role::Owner`] hands the
+/// Gives a member another role (the owner only, with a session). [`Role::Owner`] hands the
 /// list over: the old owner becomes an editor.
 pub fn set_role(
     ctx: &Ctx,
@@ -454,6 +467,7 @@ pub fn set_role(
     user: Uuid,
     role: Role,
 ) -> Result<Member, ListError> {
+    session_only(caller)?;
     // Locked first, so that a concurrent hand-over is seen as committed.
     const LOCKED: &str = "locked AS (
         SELECT l.id, l.owner_id FROM lists l
@@ -659,6 +673,7 @@ pub fn invite(
     email: &Email,
     role: InvitedRole,
 ) -> Result<SentInvitation, ListError> {
+    session_only(caller)?;
     #[derive(Deserialize)]
     struct Answer {
         invitation: Option<SentInvitation>,
@@ -849,6 +864,7 @@ pub fn received(ctx: &Ctx, caller: &Caller) -> Result<Vec<ReceivedInvitation>, L
 /// Accepts an invitation to the caller's email: the caller joins the list
 /// with the invitation's role. It can be accepted once.
 pub fn accept(ctx: &Ctx, caller: &Caller, invitation: Uuid) -> Result<List, ListError> {
+    session_only(caller)?;
     #[derive(Deserialize)]
     struct Answer {
         found: bool,
