@@ -469,11 +469,7 @@ fn a_personal_access_token_never_gives_anyone_access() {
     let (ada, bob, cyd, list, _todo) = shared(&app, "viewer");
     let pat = |user: &User| {
         let made = user
-            .call(
-                "POST",
-                "/api/auth/tokens",
-                Some(json!({"name": "agent"})),
-            )
+            .call("POST", "/api/auth/tokens", Some(json!({"name": "agent"})))
             .expect(201);
         text(&made.body["token"])
     };
