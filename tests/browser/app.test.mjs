@@ -299,6 +299,9 @@ test('a reminder that goes off shows in the app and as a browser notification', 
   const tab = await openPage(context);
   // A new account, so that only its own reminder shows.
   await signUp(tab, 'Rita Reminded');
+  // The list has loaded, so its sync token predates the reminder: one that
+  // went off before the page read the list is not news to it.
+  await tab.getByText('Nothing to do yet').waitFor();
   const token = await tab.evaluate(() => JSON.parse(localStorage.getItem('todo.session')).token);
   const created = await fetch(`${BASE}/api/todos`, {
     method: 'POST',
