@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod chat;
 pub mod config;
+pub mod dav;
 pub mod db;
 pub mod error;
 pub mod events;
@@ -31,4 +32,4 @@ pub use ports::Ctx;
 
 /// The newest migration in `migrations/`; `/health/ready` reports not ready
 /// until the database has it. A test keeps it in step with the folder.
-pub const LATEST_MIGRATION: i64 = 17;
+pub const LATEST_MIGRATION: i64 = 18;

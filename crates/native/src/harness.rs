@@ -43,6 +43,7 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("auth", todo_core::auth::handle),
     ("todos", todo_core::todos::handle),
     ("chat", todo_core::chat::handle),
+    ("dav", todo_core::dav::handle),
     ("health", todo_core::health::handle),
     ("internal", todo_core::internal::handle),
     ("mcp", todo_core::mcp::handle),

@@ -527,6 +527,8 @@ pub fn manifest_path() -> PathBuf {
 pub fn client() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        // WebDAV's methods (PROPFIND, REPORT, ...), as CalDAV clients send them.
+        .allow_non_standard_methods(true)
         .max_redirects(0)
         .max_redirects_will_error(false)
         .timeout_global(Some(Duration::from_secs(30)))

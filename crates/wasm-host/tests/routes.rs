@@ -47,6 +47,7 @@ impl Host {
             "auth",
             "todos",
             "chat",
+            "dav",
             "health",
             "internal",
             "notifications",

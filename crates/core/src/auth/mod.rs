@@ -96,6 +96,82 @@ pub fn authenticate(req: &Request, ctx: &Ctx) -> Result<Caller, ApiError> {
     })
 }
 
+/// Failed HTTP Basic sign-ins (see [`basic_caller`]) allowed per client
+/// address within [`LOGIN_WINDOW_MINUTES`]; past them, that address's
+/// failures answer 429 until the window ends.
+pub const MAX_BASIC_FAILURES_PER_ADDRESS: i64 = 20;
+
+/// The caller of a request signed in with HTTP Basic (CalDAV clients): the
+/// user name is the account's email, the password one of its personal
+/// access tokens, read-only ones included. The account password is never
+/// accepted here: every request would pay a password hash, and a phone
+/// would keep the real password. A failure counts against the client's
+/// address, as a failed login does; a right token is never refused.
+pub fn basic_caller(req: &Request, ctx: &Ctx) -> Result<Caller, ApiError> {
+    let challenge = |message: &str| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message.to_owned()).with_header(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Basic realm=\"todo-spin\", charset=\"UTF-8\""),
+        )
+    };
+    let Some((email, password)) = basic_credentials(req) else {
+        return Err(challenge(
+            "sign in with your email and a personal access token (HTTP Basic)",
+        ));
+    };
+    let now = ctx.clock.now();
+    if let (Ok(email), Some(presented)) = (Email::normalize(&email), access_token::parse(&password))
+    {
+        let stored = store::access_token_for_use(
+            ctx.db,
+            presented.id,
+            &presented.sha256(),
+            Some(&email),
+            now,
+        )?
+        .filter(|stored| presented.matches(&stored.secret_sha256));
+        if let Some(stored) = stored {
+            ctx.user_id.set(Some(stored.user_id));
+            return Ok(Caller::access_token(
+                stored.user_id,
+                presented.id,
+                stored.read_only,
+            ));
+        }
+    }
+    let limits = [throttle::Limit::refusing(
+        format!("basic-address:{}", client_address(req, ctx)?),
+        MAX_BASIC_FAILURES_PER_ADDRESS,
+    )];
+    let window = Duration::minutes(LOGIN_WINDOW_MINUTES);
+    if let Some(seconds) = throttle::reserve(ctx.db, &limits, window, now)? {
+        return Err(ApiError::too_many_requests(seconds));
+    }
+    Err(challenge(
+        "wrong email or personal access token (the account password is not accepted here)",
+    ))
+}
+
+/// The user name and password of an `Authorization: Basic` header.
+fn basic_credentials(req: &Request) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = req
+        .headers()
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
 /// The answer to a token that verified but whose account is gone or which was revoked.
 pub fn rejected() -> ApiError {
     ApiError::unauthorized("invalid or expired token")
@@ -125,6 +201,7 @@ fn credential(req: &Request, ctx: &Ctx) -> Result<Credential, ApiError> {
             ctx.db,
             presented.id,
             &presented.sha256(),
+            None,
             ctx.clock.now(),
         )?
         .filter(|stored| presented.matches(&stored.secret_sha256))

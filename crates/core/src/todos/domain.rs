@@ -24,6 +24,9 @@ pub struct Todo {
     pub completed: bool,
     pub completed_at: Option<DateTime<Utc>>,
     pub due_at: Option<DateTime<Utc>>,
+    /// Whether `due_at` is a day rather than a time: then it is that day's
+    /// 00:00 UTC (a CalDAV `DUE;VALUE=DATE`).
+    pub due_all_day: bool,
     /// When to be reminded; without it, the owner's default lead time
     /// before `due_at` (see `crate::reminders`).
     pub remind_at: Option<DateTime<Utc>>,
@@ -49,6 +52,8 @@ pub struct NewTodo {
     pub description: Description,
     pub priority: Priority,
     pub due_at: Option<DueAt>,
+    /// `due_at` is a day (see [`Todo::due_all_day`]).
+    pub due_all_day: bool,
     pub remind_at: Option<DueAt>,
     pub tags: Tags,
     pub recurrence: Recurrence,
@@ -56,6 +61,18 @@ pub struct NewTodo {
     pub list_id: Option<Uuid>,
     /// Must be a member of the list.
     pub assignee_id: Option<Uuid>,
+    /// What a CalDAV client named the todo, when one created it.
+    pub dav: Option<DavObject>,
+}
+
+/// A todo as a CalDAV client made it: the name of its resource in the
+/// list's calendar, its UID and the calendar object it sent (see
+/// `crate::dav`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DavObject {
+    pub name: String,
+    pub uid: String,
+    pub ical: String,
 }
 
 impl NewTodo {
@@ -66,11 +83,13 @@ impl NewTodo {
             description: Description::default(),
             priority: Priority::default(),
             due_at: None,
+            due_all_day: false,
             remind_at: None,
             tags: Tags::default(),
             recurrence: Recurrence::default(),
             list_id: None,
             assignee_id: None,
+            dav: None,
         }
     }
 }
@@ -83,6 +102,8 @@ pub struct TodoChanges {
     pub description: Option<Description>,
     pub priority: Option<Priority>,
     pub due_at: Option<Option<DueAt>>,
+    /// Whether the due date is a day; a new `due_at` without it is a time.
+    pub due_all_day: Option<bool>,
     pub remind_at: Option<Option<DueAt>>,
     /// Replaces all the tags (before `add_tags` and `remove_tags`).
     pub tags: Option<Tags>,
@@ -95,6 +116,8 @@ pub struct TodoChanges {
     pub list_id: Option<Uuid>,
     /// `Some(None)` unassigns.
     pub assignee_id: Option<Option<Uuid>>,
+    /// The calendar object a CalDAV client sent (see [`DavObject::ical`]).
+    pub ical: Option<String>,
 }
 
 impl From<NewTodo> for TodoChanges {
@@ -105,13 +128,29 @@ impl From<NewTodo> for TodoChanges {
             description: Some(new.description),
             priority: Some(new.priority),
             due_at: Some(new.due_at),
+            due_all_day: Some(new.due_all_day),
             remind_at: Some(new.remind_at),
             tags: Some(new.tags),
             recurrence: Some(new.recurrence),
             list_id: new.list_id,
             assignee_id: Some(new.assignee_id),
+            ical: new.dav.map(|d| d.ical),
             ..Self::default()
         }
+    }
+}
+
+/// Whether a due date given with `due_all_day` is a day: it needs a due
+/// date, at 00:00 UTC (the day's own date, whatever the time zone).
+pub fn all_day_due(due_at: Option<DueAt>, all_day: bool) -> Result<bool, String> {
+    match due_at {
+        _ if !all_day => Ok(false),
+        None => Err("an all-day due date needs a due_at".to_owned()),
+        Some(due) if due.time().time() != chrono::NaiveTime::MIN => Err(
+            "an all-day due date is a day: its due_at is that day at 00:00 UTC, like 2026-12-08T00:00:00Z"
+                .to_owned(),
+        ),
+        Some(_) => Ok(true),
     }
 }
 
@@ -653,6 +692,7 @@ mod tests {
             completed: false,
             completed_at: None,
             due_at: Some(at),
+            due_all_day: false,
             remind_at: None,
             tags: vec!["shopping".into()],
             recurrence: Recurrence::Weekly,
@@ -664,6 +704,7 @@ mod tests {
         assert_eq!(json["priority"], "high");
         assert_eq!(json["recurrence"], "weekly");
         assert_eq!(json["due_at"], "2026-12-01T17:00:00Z");
+        assert_eq!(json["due_all_day"], false);
         assert_eq!(json["completed_at"], serde_json::Value::Null);
         assert_eq!(json["remind_at"], serde_json::Value::Null);
         assert_eq!(todo.etag(), "\"3\"");

@@ -6,8 +6,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::domain::{
-    parse_todo_id, Description, DueAt, NewTodo, Priority, Recurrence, Tags, Todo, TodoChanges,
-    TodoTitle,
+    all_day_due, parse_todo_id, Description, DueAt, NewTodo, Priority, Recurrence, Tags, Todo,
+    TodoChanges, TodoTitle,
 };
 use super::query::{parse_list_id, ClearQuery, HistoryQuery, ListQuery, StatsQuery};
 use super::{live, store};
@@ -267,6 +267,9 @@ pub struct TodoBody {
     priority: Option<String>,
     #[serde(default)]
     due_at: Option<String>,
+    /// `due_at` is a day, at 00:00 UTC.
+    #[serde(default)]
+    due_all_day: Option<bool>,
     #[serde(default)]
     remind_at: Option<String>,
     #[serde(default)]
@@ -297,6 +300,12 @@ impl TodoBody {
             "due_at",
             self.due_at.as_deref().map(DueAt::parse).transpose(),
         );
+        let due_all_day = due_at.and_then(|due| {
+            f.take(
+                "due_all_day",
+                all_day_due(due, self.due_all_day.unwrap_or(false)),
+            )
+        });
         let remind_at = f.take(
             "remind_at",
             self.remind_at.as_deref().map(DueAt::parse).transpose(),
@@ -340,11 +349,13 @@ impl TodoBody {
                 description,
                 priority,
                 due_at,
+                due_all_day: due_all_day.unwrap_or(false),
                 remind_at,
                 tags,
                 recurrence,
                 list_id,
                 assignee_id,
+                dav: None,
             }),
             _ => Err(f.into_error()),
         }
@@ -366,6 +377,9 @@ pub struct PatchBody {
     priority: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::api::nullable")]
     due_at: Option<Option<String>>,
+    /// Only together with `due_at`.
+    #[serde(default)]
+    due_all_day: Option<bool>,
     #[serde(default, deserialize_with = "crate::api::nullable")]
     remind_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::api::nullable")]
@@ -384,7 +398,8 @@ impl PatchBody {
     /// The changes, each parsed into its domain type; 422 naming each bad field.
     pub fn parse(self) -> Result<TodoChanges, ApiError> {
         let mut f = Fields::default();
-        let changes = TodoChanges {
+        let due_given = self.due_at.is_some();
+        let mut changes = TodoChanges {
             title: match self.title {
                 None => None,
                 Some(None) => {
@@ -424,6 +439,15 @@ impl PatchBody {
                 .and_then(|a| f.take("assignee_id", a.as_deref().map(parse_list_id).transpose())),
             ..TodoChanges::default()
         };
+        match (self.due_all_day, changes.due_at) {
+            (Some(_), None) if !due_given => {
+                f.add("due_all_day", "is set together with due_at");
+            }
+            (Some(all_day), Some(due)) => {
+                changes.due_all_day = f.take("due_all_day", all_day_due(due, all_day));
+            }
+            _ => {}
+        }
         if f.is_empty() {
             Ok(changes)
         } else {

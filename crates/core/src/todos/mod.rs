@@ -10,8 +10,8 @@ pub mod query;
 pub mod store;
 
 pub use domain::{
-    parse_todo_id, Description, DueAt, NewTodo, Priority, Recurrence, Tags, Todo, TodoChanges,
-    TodoTitle, MAX_TODOS_PER_USER,
+    parse_todo_id, DavObject, Description, DueAt, NewTodo, Priority, Recurrence, Tags, Todo,
+    TodoChanges, TodoTitle, MAX_TODOS_PER_USER,
 };
 pub use http::handle;
 pub use query::{

@@ -200,7 +200,7 @@ pub const MAX_STATS_TAGS: i64 = 100;
 /// list page it also carries the sort keys of the row, for the cursor, and
 /// in the change feed the number of the change that last touched it.
 #[derive(Deserialize)]
-struct TodoRow {
+pub(crate) struct TodoRow {
     id: Uuid,
     list_id: Uuid,
     assignee_id: Option<Uuid>,
@@ -210,6 +210,7 @@ struct TodoRow {
     completed: bool,
     completed_at: Option<DateTime<Utc>>,
     due_at: Option<DateTime<Utc>>,
+    due_all_day: bool,
     remind_at: Option<DateTime<Utc>>,
     tags: Vec<String>,
     recurrence: Recurrence,
@@ -238,6 +239,7 @@ impl TryFrom<TodoRow> for Todo {
             completed: row.completed,
             completed_at: row.completed_at,
             due_at: row.due_at,
+            due_all_day: row.due_all_day,
             remind_at: row.remind_at,
             tags: row.tags,
             recurrence: row.recurrence,
@@ -257,10 +259,10 @@ fn to_todo(row: Option<TodoRow>) -> Result<Option<Todo>, DbError> {
 macro_rules! todo_columns {
     () => {
         "id, list_id, assignee_id, title, description, priority, completed, completed_at, due_at, \
-         remind_at, tags, recurrence, created_at, updated_at, version"
+         due_all_day, remind_at, tags, recurrence, created_at, updated_at, version"
     };
 }
-const TODO_COLUMNS: &str = todo_columns!();
+pub(crate) const TODO_COLUMNS: &str = todo_columns!();
 
 /// The caller's id, in scoped SQL (see [`Caller`]).
 macro_rules! caller_id {
@@ -607,7 +609,7 @@ const CREATE_CTES: &[&str] = &[
         "ins AS (
         INSERT INTO todos AS t (user_id, title, description, priority, due_at, remind_at, tags,
                                recurrence, created_at, updated_at, change_seq, list_id,
-                               assignee_id, reminder_to)
+                               assignee_id, reminder_to, due_all_day, dav_name, dav_uid, ical)
         SELECT ",
         caller_id!(),
         ", new.todo->>'title', new.todo->>'description',
@@ -617,7 +619,8 @@ const CREATE_CTES: &[&str] = &[
                new.todo->>'recurrence', new.at, new.at, seq.change_seq, seq.id,
                $7::text::uuid, ",
         caller_id!(),
-        "
+        ", (new.todo->>'due_all_day')::bool, new.todo->>'dav_name', new.todo->>'dav_uid',
+               new.todo->>'ical'
         FROM seq, new
         RETURNING t.*, todo_fields(t) AS fields)"
     ),
@@ -647,9 +650,13 @@ fn new_todo_json(new: &NewTodo) -> serde_json::Value {
         "description": new.description.as_str(),
         "priority": new.priority.rank(),
         "due_at": new.due_at.map(|d| d.time().to_rfc3339()),
+        "due_all_day": new.due_all_day,
         "remind_at": new.remind_at.map(|d| d.time().to_rfc3339()),
         "tags": new.tags.as_slice(),
         "recurrence": new.recurrence.as_str(),
+        "dav_name": new.dav.as_ref().map(|d| &d.name),
+        "dav_uid": new.dav.as_ref().map(|d| &d.uid),
+        "ical": new.dav.as_ref().map(|d| &d.ical),
     })
 }
 
@@ -866,6 +873,9 @@ macro_rules! update_ctes {
             COALESCE($5::text, ok.description) AS description,
             COALESCE($6::int8::smallint, ok.priority) AS priority,
             CASE WHEN $7::bool THEN $8::text::timestamptz ELSE ok.due_at END AS due_at,
+            CASE WHEN $7::bool THEN COALESCE($22::bool, false)
+                 ELSE COALESCE($22::bool, ok.due_all_day) END AS due_all_day,
+            COALESCE($23::text, ok.ical) AS ical,
             CASE WHEN $13::bool THEN $14::text::timestamptz ELSE ok.remind_at END AS remind_at,
             -- Replaced, then added to and taken from: the tags not named
             -- stay, in their order.
@@ -898,10 +908,11 @@ macro_rules! update_ctes {
     "diff AS (
         SELECT checked.* FROM checked JOIN ok USING (id)
         WHERE (checked.title, checked.description, checked.priority, checked.due_at,
-               checked.remind_at, checked.tags, checked.recurrence, checked.list_id,
-               checked.assignee_id)
-              IS DISTINCT FROM (ok.title, ok.description, ok.priority, ok.due_at, ok.remind_at,
-                                ok.tags, ok.recurrence, ok.list_id, ok.assignee_id))",
+               checked.due_all_day, checked.remind_at, checked.tags, checked.recurrence,
+               checked.list_id, checked.assignee_id, checked.ical)
+              IS DISTINCT FROM (ok.title, ok.description, ok.priority, ok.due_at, ok.due_all_day,
+                                ok.remind_at, ok.tags, ok.recurrence, ok.list_id, ok.assignee_id,
+                                ok.ical))",
     // A move to a list of another owner moves the todo to that owner's
     // count, within its limit: both owners' rows locked in id order.
     "moving AS (
@@ -930,8 +941,9 @@ macro_rules! update_ctes {
         "upd AS (
         UPDATE todos AS t SET
             title = go.title, description = go.description, priority = go.priority,
-            due_at = go.due_at, remind_at = go.remind_at, tags = go.tags,
-            recurrence = go.recurrence, list_id = go.list_id, assignee_id = go.assignee_id,
+            due_at = go.due_at, due_all_day = go.due_all_day, remind_at = go.remind_at,
+            tags = go.tags, recurrence = go.recurrence, list_id = go.list_id,
+            assignee_id = go.assignee_id, ical = go.ical,
             -- A new due date starts a new monthly series.
             due_anchor_day = CASE WHEN go.due_at IS DISTINCT FROM ok.due_at
                                   THEN NULL ELSE ok.due_anchor_day END,
@@ -1058,6 +1070,8 @@ fn update_params(
         changes.assignee_id.is_some().into(),
         changes.assignee_id.flatten().into(),
         MAX_TODOS_PER_USER.into(),
+        changes.due_all_day.into(),
+        changes.ical.as_deref().into(),
     ]
 }
 
@@ -1196,7 +1210,7 @@ macro_rules! toggle_ctes {
                 "nxt AS (
         INSERT INTO todos AS n (user_id, title, description, priority, due_at, due_anchor_day,
                                tags, recurrence, created_at, updated_at, change_seq, list_id,
-                               assignee_id, reminder_to)
+                               assignee_id, reminder_to, due_all_day)
         SELECT ",
                 caller_id!(),
                 ", upd.title, upd.description, upd.priority, spawn.next_due,
@@ -1204,7 +1218,7 @@ macro_rules! toggle_ctes {
                    extract(day FROM COALESCE(upd.due_at, $4::text::timestamptz)
                                     AT TIME ZONE 'UTC')::smallint) END,
                upd.tags, upd.recurrence, $4::text::timestamptz, $4::text::timestamptz,
-               upd.change_seq, upd.list_id, upd.assignee_id, upd.reminder_to
+               upd.change_seq, upd.list_id, upd.assignee_id, upd.reminder_to, upd.due_all_day
         FROM upd JOIN spawn USING (id) WHERE spawn.next_due IS NOT NULL
         RETURNING n.*, todo_fields(n) AS fields)"
             ),

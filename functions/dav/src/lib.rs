@@ -1,0 +1,12 @@
+//! Spin component for CalDAV at `/dav/` and `/.well-known/caldav`; all
+//! behaviour lives in `todo_core::dav`.
+
+// Only the Wasm build exports the handler: its export name cannot be linked
+// into a host cdylib, and `cargo build --workspace` builds this crate there too.
+// The request stays a streaming `IncomingRequest` so that spin-host can cap
+// its body; an `http::Request` argument would make spin-sdk buffer it whole.
+#[cfg(target_arch = "wasm32")]
+#[spin_sdk::http_component]
+fn handle(req: spin_sdk::http::IncomingRequest) -> http::Response<bytes::Bytes> {
+    spin_host::serve(req, todo_core::dav::handle)
+}
