@@ -760,3 +760,77 @@ fn failed_sign_ins_count_against_the_address_and_a_right_token_still_works() {
         207
     );
 }
+
+#[test]
+fn a_client_creates_renames_recolours_and_deletes_a_list() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let id = "6f1c2e0a-4b7d-4c1e-9a2b-3d4e5f607182";
+    let cal = ada.calendar(id);
+    let made = ada.dav(
+        "MKCALENDAR",
+        &cal,
+        &[],
+        r#"<c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:ic="http://apple.com/ns/ical/">
+           <d:set><d:prop><d:displayname>Garden</d:displayname><ic:calendar-color>#2E7D32FF</ic:calendar-color>
+           <c:supported-calendar-component-set><c:comp name="VTODO"/></c:supported-calendar-component-set>
+           </d:prop></d:set></c:mkcalendar>"#,
+    );
+    assert_eq!(made.status, 201, "{}", made.body);
+    let list = ada
+        .rest("GET", &format!("/api/lists/{id}"), None)
+        .expect(200)
+        .body;
+    assert_eq!(list["name"], "Garden");
+    assert_eq!(list["color"], "#2e7d32");
+    assert_eq!(list["role"], "owner");
+    // The same URL again: there is a calendar there.
+    assert_eq!(ada.dav("MKCALENDAR", &cal, &[], "").status, 405);
+
+    let patched = ada.dav(
+        "PROPPATCH",
+        &cal,
+        &[],
+        r#"<d:propertyupdate xmlns:d="DAV:" xmlns:ic="http://apple.com/ns/ical/">
+           <d:set><d:prop><d:displayname>Vegetable garden</d:displayname>
+           <ic:calendar-order>3</ic:calendar-order></d:prop></d:set></d:propertyupdate>"#,
+    );
+    let answer = responses(&patched);
+    assert_eq!(answer[0].href, cal);
+    assert!(
+        answer[0].props.iter().any(|(n, _)| n == "displayname"),
+        "{answer:?}"
+    );
+    assert_eq!(answer[0].missing, ["calendar-order"]);
+    let list = ada
+        .rest("GET", &format!("/api/lists/{id}"), None)
+        .expect(200)
+        .body;
+    assert_eq!(list["name"], "Vegetable garden");
+
+    // Only the owner deletes a list, and the Inbox stays.
+    let bob = User::signup(&app, "bob@example.com");
+    ada.rest(
+        "POST",
+        &format!("/api/lists/{id}/invitations"),
+        Some(json!({"email": bob.email, "role": "editor"})),
+    )
+    .expect(201);
+    let invitation =
+        bob.rest("GET", "/api/invitations", None).expect(200).body["items"][0]["id"].clone();
+    bob.rest(
+        "POST",
+        &format!("/api/invitations/{}/accept", text(&invitation)),
+        None,
+    )
+    .expect(200);
+    bob.dav("DELETE", &bob.calendar(id), &[], "")
+        .assert_error(403, "forbidden");
+    bob.dav("PROPPATCH", &bob.calendar(id), &[], r#"<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>Mine</d:displayname></d:prop></d:set></d:propertyupdate>"#)
+        .assert_error(403, "forbidden");
+    ada.dav("DELETE", &ada.calendar(&ada.inbox()), &[], "")
+        .assert_error(409, "inbox");
+    ada.dav("DELETE", &cal, &[], "").expect(204);
+    ada.rest("GET", &format!("/api/lists/{id}"), None)
+        .assert_error(404, "not_found");
+}

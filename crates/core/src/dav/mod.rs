@@ -27,6 +27,7 @@ use self::xml::{PropName, PropRequest, Report, APPLE, CALDAV, CALENDARSERVER, DA
 use crate::api::{Request, Response};
 use crate::auth::{self, AuthUser, Caller};
 use crate::error::ApiError;
+use crate::lists::{self, Color, ListChanges, ListError, ListName};
 use crate::ports::Ctx;
 use crate::todos::{
     store as todos, DavObject, Description, DueAt, NewTodo, Priority, Recurrence, Tags, Todo,
@@ -43,7 +44,8 @@ pub const SYNC_PAGE: i64 = 500;
 const CONTENT_TYPE_ICS: &str = "text/calendar; charset=utf-8; component=vtodo";
 const CONTENT_TYPE_XML: &str = "application/xml; charset=utf-8";
 const SYNC_TOKEN_PREFIX: &str = "http://todo-spin.dev/ns/sync/";
-const METHODS: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT";
+const METHODS: &str =
+    "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT, MKCALENDAR, MKCOL";
 
 /// Characters a resource name keeps in an href; the rest are
 /// percent-encoded.
@@ -142,6 +144,14 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         ("GET" | "HEAD", Target::Object(list, name)) => get(req, ctx, &caller, list, &name),
         ("PUT", Target::Object(list, name)) => put(req, ctx, &caller, list, &name),
         ("DELETE", Target::Object(list, name)) => delete(req, ctx, &caller, list, &name),
+        ("MKCALENDAR" | "MKCOL", Target::Calendar(list)) => make_calendar(req, ctx, &caller, list),
+        ("PROPPATCH", Target::Calendar(list)) => proppatch(req, ctx, &caller, list),
+        ("DELETE", Target::Calendar(list)) => {
+            lists::store::delete(ctx, &caller, list)?;
+            Ok(response(StatusCode::NO_CONTENT)
+                .body(Bytes::new())
+                .unwrap_or_default())
+        }
         _ => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -586,6 +596,99 @@ fn sync(
         out.status(&calendar_href(user.id, list), "507 Insufficient Storage");
     }
     Ok(multistatus(out.finish(Some(&sync_token(upto)))))
+}
+
+// ------------------------------------------- MKCALENDAR and PROPPATCH
+
+/// What a MKCALENDAR or PROPPATCH sets that the app keeps: the list's
+/// name and colour; the properties it does not keep.
+fn list_changes(update: &xml::PropUpdate) -> Result<(ListChanges, Vec<PropName>), ApiError> {
+    let mut changes = ListChanges::default();
+    let mut ignored = Vec::new();
+    for (name, value) in &update.set {
+        if name.is(DAV, "displayname") {
+            let parsed =
+                ListName::parse(value).map_err(|e| ApiError::invalid_field("displayname", e))?;
+            changes.name = Some(parsed);
+        } else if name.is(APPLE, "calendar-color") {
+            // Apple writes #RRGGBBAA; the app keeps #rrggbb.
+            let rgb: String = value.trim().chars().take(7).collect();
+            let parsed = Color::parse(&rgb.to_lowercase())
+                .map_err(|e| ApiError::invalid_field("calendar-color", e))?;
+            changes.color = Some(Some(parsed));
+        } else if name.is(DAV, "resourcetype")
+            || name.is(CALDAV, "supported-calendar-component-set")
+        {
+            // What MKCOL and MKCALENDAR say the collection is: a calendar.
+        } else {
+            ignored.push(name.clone());
+        }
+    }
+    for name in &update.remove {
+        if name.is(APPLE, "calendar-color") {
+            changes.color = Some(None);
+        } else {
+            ignored.push(name.clone());
+        }
+    }
+    Ok((changes, ignored))
+}
+
+/// MKCALENDAR (or an extended MKCOL) creates a list with the id the client
+/// put in the URL, named by its `displayname`.
+fn make_calendar(
+    req: &Request,
+    ctx: &Ctx,
+    caller: &Caller,
+    list: Uuid,
+) -> Result<Response, ApiError> {
+    let update = xml::prop_update(body_text(req)?).map_err(bad_xml)?;
+    let (changes, _) = list_changes(&update)?;
+    let name = match changes.name {
+        Some(name) => name,
+        None => ListName::parse("New list").map_err(ApiError::internal)?,
+    };
+    let color = changes.color.flatten();
+    match lists::store::create_with_id(ctx, caller, Some(list), &name, color.as_ref()) {
+        Ok(_) => Ok(response(StatusCode::CREATED)
+            .body(Bytes::new())
+            .unwrap_or_default()),
+        Err(ListError::Conflict { .. }) => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "exists",
+            "there is a calendar here already",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// PROPPATCH renames or recolours a list (its owner); other properties are
+/// not kept, and say so (403 within the 207).
+fn proppatch(req: &Request, ctx: &Ctx, caller: &Caller, list: Uuid) -> Result<Response, ApiError> {
+    let update = xml::prop_update(body_text(req)?).map_err(bad_xml)?;
+    let (changes, ignored) = list_changes(&update)?;
+    if changes != ListChanges::default() {
+        lists::store::update(ctx, caller, list, &changes)?;
+    }
+    let (refused, applied): (Vec<PropName>, Vec<PropName>) = update
+        .set
+        .iter()
+        .map(|(name, _)| name)
+        .chain(&update.remove)
+        .cloned()
+        .partition(|name| ignored.contains(name));
+    let named = |names: Vec<PropName>| -> Vec<(PropName, String)> {
+        names.into_iter().map(|n| (n, String::new())).collect()
+    };
+    let mut out = xml::Multistatus::new();
+    out.propstats(
+        &calendar_href(caller.user_id, list),
+        &[
+            ("200 OK", &named(applied)),
+            ("403 Forbidden", &named(refused)),
+        ],
+    );
+    Ok(multistatus(out.finish(None)))
 }
 
 // ------------------------------------------------------ GET, PUT, DELETE

@@ -296,22 +296,24 @@ impl Multistatus {
     /// A resource's properties: `found` with their values (XML), and the
     /// names of those it does not have, as 404 within the 207.
     pub fn props(&mut self, href: &str, found: &[(PropName, String)], missing: &[PropName]) {
+        let missing: Vec<(PropName, String)> =
+            missing.iter().map(|n| (n.clone(), String::new())).collect();
+        self.propstats(href, &[("200 OK", found), ("404 Not Found", &missing)]);
+    }
+
+    /// A resource's properties grouped by status (a PROPPATCH's answer);
+    /// groups without properties are left out.
+    pub fn propstats(&mut self, href: &str, groups: &[(&str, &[(PropName, String)])]) {
         let _ = write!(self.body, "<d:response><d:href>{}</d:href>", escape(href));
-        if !found.is_empty() || missing.is_empty() {
+        for (status, props) in groups.iter().filter(|(_, props)| !props.is_empty()) {
             self.body.push_str("<d:propstat><d:prop>");
-            for (name, value) in found {
+            for (name, value) in props.iter() {
                 self.body.push_str(&element(name, value));
             }
-            self.body
-                .push_str("</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>");
-        }
-        if !missing.is_empty() {
-            self.body.push_str("<d:propstat><d:prop>");
-            for name in missing {
-                self.body.push_str(&element(name, ""));
-            }
-            self.body
-                .push_str("</d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>");
+            let _ = write!(
+                self.body,
+                "</d:prop><d:status>HTTP/1.1 {status}</d:status></d:propstat>"
+            );
         }
         self.body.push_str("</d:response>");
     }

@@ -270,17 +270,37 @@ pub fn create(
     name: &ListName,
     color: Option<&Color>,
 ) -> Result<List, ListError> {
-    let answer: OneList = fetch(
+    create_with_id(ctx, caller, None, name, color)
+}
+
+/// [`create`], with the id a CalDAV client chose for it (MKCALENDAR);
+/// [`ListError::Conflict`] when a list already has that id.
+pub fn create_with_id(
+    ctx: &Ctx,
+    caller: &Caller,
+    id: Option<Uuid>,
+    name: &ListName,
+    color: Option<&Color>,
+) -> Result<List, ListError> {
+    #[derive(Deserialize)]
+    struct Created {
+        list: Option<List>,
+        taken: bool,
+    }
+    let answer: Created = fetch(
         ctx,
         caller,
         &[
+            "taken AS (SELECT EXISTS (SELECT FROM lists WHERE id = $7::text::uuid) AS yes)",
             "owner AS (
                 UPDATE users u SET owned_lists = u.owned_lists + 1
                 WHERE u.id = (SELECT id FROM auth) AND u.owned_lists < $6::int8
+                  AND NOT (SELECT yes FROM taken)
                 RETURNING u.id)",
             "l AS (
-                INSERT INTO lists (owner_id, name, color, created_at, updated_at)
-                SELECT id, $3::text, $4::text, $5::text::timestamptz, $5::text::timestamptz
+                INSERT INTO lists (id, owner_id, name, color, created_at, updated_at)
+                SELECT COALESCE($7::text::uuid, gen_random_uuid()), id, $3::text, $4::text,
+                       $5::text::timestamptz, $5::text::timestamptz
                 FROM owner
                 RETURNING *)",
             "m AS (
@@ -288,21 +308,32 @@ pub fn create(
                 SELECT id, owner_id, 'editor', created_at FROM l)",
             concat!("ev AS (", list_event!("list.created", "l"), ")"),
         ],
-        &[(
-            "list",
-            Json::Row(concat!("SELECT ", list_columns!("'owner'"), " FROM l")),
-        )],
+        &[
+            (
+                "list",
+                Json::Row(concat!("SELECT ", list_columns!("'owner'"), " FROM l")),
+            ),
+            ("taken", Json::Value("(SELECT yes FROM taken)")),
+        ],
         vec![
             name.as_str().into(),
             color.map(Color::as_str).into(),
             ctx.clock.now().into(),
             MAX_OWNED_LISTS.into(),
+            id.into(),
         ],
     )?;
-    answer.list.ok_or(ListError::LimitReached {
-        what: "lists owned",
-        limit: MAX_OWNED_LISTS,
-    })
+    match answer.list {
+        Some(list) => Ok(list),
+        None if answer.taken => Err(ListError::Conflict {
+            code: "list_exists",
+            message: "a list with this id exists",
+        }),
+        None => Err(ListError::LimitReached {
+            what: "lists owned",
+            limit: MAX_OWNED_LISTS,
+        }),
+    }
 }
 
 /// What a `PATCH` of a list changes; `None` leaves a field as it is, and
