@@ -834,3 +834,104 @@ fn a_client_creates_renames_recolours_and_deletes_a_list() {
     ada.rest("GET", &format!("/api/lists/{id}"), None)
         .assert_error(404, "not_found");
 }
+
+/// A daily task due at 09:00 UTC, as Tasks.org or Thunderbird stores it.
+fn repeating_vtodo(uid: &str, due: &str, extra: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:+//IDN tasks.org//android-130804//EN\r\nBEGIN:VTODO\r\n\
+         UID:{uid}\r\nDTSTAMP:20261201T100000Z\r\nSUMMARY:Water the plants\r\nDUE:{due}\r\n\
+         RRULE:FREQ=DAILY\r\nSTATUS:NEEDS-ACTION\r\nEND:VTODO\r\n{extra}END:VCALENDAR\r\n"
+    )
+}
+
+#[test]
+fn completing_a_repeating_task_either_way_is_the_apps_toggle() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let cal = ada.calendar(&ada.inbox());
+    let open_titles = |ada: &User| {
+        let page = ada
+            .rest("GET", "/api/todos?status=open", None)
+            .expect(200)
+            .body;
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (text(&t["title"]), text(&t["due_at"])))
+            .collect::<Vec<_>>()
+    };
+
+    // Tasks.org moves DUE one repetition forward and keeps the task open.
+    let href = format!("{cal}tasks-org.ics");
+    ada.dav(
+        "PUT",
+        &href,
+        &[],
+        &repeating_vtodo("t1", "20261201T090000Z", ""),
+    )
+    .expect(201);
+    let moved = ada.dav(
+        "PUT",
+        &href,
+        &[],
+        &repeating_vtodo("t1", "20261202T090000Z", ""),
+    );
+    assert_eq!(moved.status, 204, "{}", moved.body);
+    let page = ada.rest("GET", "/api/todos", None).expect(200).body;
+    let items = page["items"].as_array().unwrap();
+    let done: Vec<_> = items.iter().filter(|t| t["completed"] == true).collect();
+    assert_eq!(done.len(), 1, "{page}");
+    assert_eq!(done[0]["due_at"], "2026-12-01T09:00:00Z");
+    assert_eq!(
+        open_titles(&ada),
+        [(
+            "Water the plants".to_owned(),
+            "2026-12-02T09:00:00Z".to_owned()
+        )]
+    );
+    // Moving an open repeating task by anything else is an edit.
+    let next = items.iter().find(|t| t["completed"] == false).unwrap();
+    let next_href = format!("{cal}{}.ics", text(&next["id"]));
+    let next_ics = body(&ada.dav("GET", &next_href, &[], "").expect(200)).to_owned();
+    let edited = next_ics.replace("DUE:20261202T090000Z", "DUE:20261205T090000Z");
+    assert!(edited.contains("DUE:20261205T090000Z"), "{next_ics}");
+    ada.dav("PUT", &next_href, &[], &edited).expect(204);
+    assert_eq!(
+        open_titles(&ada),
+        [(
+            "Water the plants".to_owned(),
+            "2026-12-05T09:00:00Z".to_owned()
+        )]
+    );
+
+    // Thunderbird adds a completed instance for the occurrence.
+    let href = format!("{cal}thunderbird.ics");
+    ada.dav(
+        "PUT",
+        &href,
+        &[],
+        &repeating_vtodo("t2", "20261210T090000Z", ""),
+    )
+    .expect(201);
+    let instance = "BEGIN:VTODO\r\nUID:t2\r\nRECURRENCE-ID:20261210T090000Z\r\nDTSTAMP:20261210T100000Z\r\n\
+                    SUMMARY:Water the plants\r\nSTATUS:COMPLETED\r\nCOMPLETED:20261210T100000Z\r\nEND:VTODO\r\n";
+    let done = ada.dav(
+        "PUT",
+        &href,
+        &[],
+        &repeating_vtodo("t2", "20261210T090000Z", instance),
+    );
+    assert_eq!(done.status, 204, "{}", done.body);
+    let got = ada.dav("GET", &href, &[], "").expect(200);
+    assert!(body(&got).contains("STATUS:COMPLETED"), "{}", body(&got));
+    assert!(!body(&got).contains("RECURRENCE-ID"), "{}", body(&got));
+    let open = open_titles(&ada);
+    assert!(
+        open.contains(&(
+            "Water the plants".to_owned(),
+            "2026-12-11T09:00:00Z".to_owned()
+        )),
+        "{open:?}"
+    );
+}

@@ -826,7 +826,7 @@ fn put(
     let text = body_text(req)?;
     let object =
         ical::parse_todo_object(text, chrono_tz::UTC).map_err(|e| invalid_object(e.to_string()))?;
-    let new = new_todo(&object, list, name, text)?;
+    let mut new = new_todo(&object, list, name, text)?;
     let uid = object.master.uid.as_str();
     let (calendar, current, uid_taken_by) = one_object(ctx, caller, list, name, Some(uid))?;
     if !writable(caller, &calendar) {
@@ -840,7 +840,17 @@ fn put(
             "no-uid-conflict",
         ));
     }
-    let complete = object.master.is_completed();
+    // Completing one occurrence of a repeating todo, as a client writes it,
+    // is the app's toggle: this one completed at its due date, the next one
+    // created.
+    let occurrence_done = current
+        .as_ref()
+        .is_some_and(|c| completes_occurrence(&c.todo, &object, &new));
+    if let Some(c) = current.as_ref().filter(|_| occurrence_done) {
+        new.due_at = c.todo.due_at.and_then(|at| DueAt::new(at).ok());
+        new.due_all_day = c.todo.due_all_day;
+    }
+    let complete = object.master.is_completed() || occurrence_done;
     let (status, todo) = match current {
         Some(current) => {
             if current.uid != uid {
@@ -885,6 +895,28 @@ fn put(
         .header(header::ETAG, etag)
         .body(Bytes::new())
         .unwrap_or_default())
+}
+
+/// Whether a client's write of the open, repeating todo `todo` completes
+/// its current occurrence: Thunderbird adds a completed instance
+/// (RECURRENCE-ID); Tasks.org moves DUE one repetition forward, still open.
+fn completes_occurrence(todo: &Todo, object: &TodoObject, new: &NewTodo) -> bool {
+    if todo.completed || todo.recurrence == Recurrence::None {
+        return false;
+    }
+    if object.overrides.iter().any(ical::VTodo::is_completed) {
+        return true;
+    }
+    let (Some(due), Some(moved)) = (todo.due_at, new.due_at) else {
+        return false;
+    };
+    let next = match todo.recurrence {
+        Recurrence::None => None,
+        Recurrence::Daily => due.checked_add_signed(chrono::Duration::days(1)),
+        Recurrence::Weekly => due.checked_add_signed(chrono::Duration::days(7)),
+        Recurrence::Monthly => due.checked_add_months(chrono::Months::new(1)),
+    };
+    !object.master.is_completed() && next == Some(moved.time())
 }
 
 fn valid_name(name: &str) -> bool {
