@@ -935,3 +935,75 @@ fn completing_a_repeating_task_either_way_is_the_apps_toggle() {
         "{open:?}"
     );
 }
+
+#[test]
+fn a_lists_secret_feed_serves_its_open_dated_todos_as_events() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let list = text(
+        &ada.rest("POST", "/api/lists", Some(json!({"name": "Bills"})))
+            .expect(201)
+            .body["id"],
+    );
+    let add = |body: Value| ada.rest("POST", "/api/todos", Some(body)).expect(201).body;
+    add(json!({"title": "Rent", "list_id": list, "due_at": "2026-12-28", "due_all_day": true}));
+    add(json!({"title": "Call the bank", "list_id": list, "due_at": "2026-12-20T15:30:00Z"}));
+    add(json!({"title": "Someday", "list_id": list}));
+    let paid = add(json!({"title": "Water", "list_id": list, "due_at": "2026-12-01T00:00:00Z"}));
+    ada.rest(
+        "POST",
+        &format!("/api/todos/{}/toggle", text(&paid["id"])),
+        None,
+    )
+    .expect(200);
+
+    // Only the owner, with a session, makes a feed: anyone with its URL reads the list.
+    let feed_path = format!("/api/lists/{list}/feed");
+    app.send("POST", &feed_path, Some(&ada.pat), &[], None)
+        .assert_error(403, "session_required");
+    let bob = User::signup(&app, "bob@example.com");
+    bob.rest("POST", &feed_path, None)
+        .assert_error(404, "not_found");
+    let made = ada.rest("POST", &feed_path, None).expect(201).body;
+    let path = text(&made["path"]);
+    assert!(
+        path.starts_with("/dav/feeds/todo_feed_") && path.ends_with(".ics"),
+        "{made}"
+    );
+    assert_eq!(text(&made["url"]), app.url(&path));
+
+    let feed = app.send("GET", &path, None, &[], None).expect(200);
+    assert_eq!(
+        feed.header("content-type"),
+        Some("text/calendar; charset=utf-8")
+    );
+    let calendar = todo_core::dav::ical::parse(body(&feed)).unwrap();
+    let events: Vec<_> = calendar.children_named("VEVENT").collect();
+    let summaries: Vec<String> = events
+        .iter()
+        .map(|e| e.prop("SUMMARY").unwrap().text())
+        .collect();
+    assert_eq!(summaries, ["Call the bank", "Rent"]);
+    assert_eq!(events[0].prop("DTSTART").unwrap().value, "20261220T153000Z");
+    let rent = events[1].prop("DTSTART").unwrap();
+    assert_eq!(
+        (rent.param("VALUE"), rent.value.as_str()),
+        (Some("DATE"), "20261228")
+    );
+    assert_eq!(events[1].prop("DTEND").unwrap().value, "20261229");
+
+    let etag = feed.header("etag").unwrap().to_owned();
+    app.send("GET", &path, None, &[("if-none-match", &etag)], None)
+        .expect(304);
+    app.send("PUT", &path, None, &[], None)
+        .assert_error(405, "method_not_allowed");
+
+    // A new URL replaces the old one; turning it off ends the new one too.
+    let renewed = text(&ada.rest("POST", &feed_path, None).expect(201).body["path"]);
+    app.send("GET", &path, None, &[], None)
+        .assert_error(404, "not_found");
+    app.send("GET", &renewed, None, &[], None).expect(200);
+    ada.rest("DELETE", &feed_path, None).expect(204);
+    app.send("GET", &renewed, None, &[], None)
+        .assert_error(404, "not_found");
+}

@@ -11,6 +11,7 @@
 //! - `/dav/calendars/<user id>/<list id>/`: a list;
 //! - `/dav/calendars/<user id>/<list id>/<name>.ics`: a todo.
 
+pub mod feed;
 pub mod ical;
 pub mod store;
 pub mod xml;
@@ -124,6 +125,9 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
             .header(header::LOCATION, ROOT)
             .body(Bytes::new())
             .unwrap_or_default());
+    }
+    if let Some(secret) = feed::secret(path) {
+        return feed::serve(req, ctx, secret);
     }
     if req.method() == Method::OPTIONS {
         return Ok(response(StatusCode::OK)

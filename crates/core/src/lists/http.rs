@@ -21,6 +21,7 @@ pub enum Route {
     Member,
     Invitations,
     Invitation,
+    Feed,
     Received,
     Accept,
     Decline,
@@ -60,6 +61,11 @@ pub const ROUTES: &[RouteSpec<Route>] = &[
         methods: &[Method::DELETE],
     },
     RouteSpec {
+        route: Route::Feed,
+        path: "/api/lists/{id}/feed",
+        methods: &[Method::POST, Method::DELETE],
+    },
+    RouteSpec {
         route: Route::Received,
         path: "/api/invitations",
         methods: &[Method::GET],
@@ -87,6 +93,7 @@ pub fn match_route(path: &str) -> Option<(Route, Vec<&str>)> {
         ["api", "lists", id, "members", user] => (Route::Member, vec![*id, *user]),
         ["api", "lists", id, "invitations"] => (Route::Invitations, vec![*id]),
         ["api", "lists", id, "invitations", inv] => (Route::Invitation, vec![*id, *inv]),
+        ["api", "lists", id, "feed"] => (Route::Feed, vec![*id]),
         ["api", "invitations"] => (Route::Received, vec![]),
         ["api", "invitations", id, "accept"] => (Route::Accept, vec![*id]),
         ["api", "invitations", id, "decline"] => (Route::Decline, vec![*id]),
@@ -174,6 +181,18 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         }
         (Route::Invitation, [id, invitation]) => {
             store::revoke(ctx, caller, *id, *invitation)?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        (Route::Feed, [id]) if method == Method::POST => {
+            let feed = crate::dav::feed::mint().map_err(ApiError::internal)?;
+            store::set_feed(ctx, caller, *id, Some(&feed.sha256))?;
+            Ok(json(
+                StatusCode::CREATED,
+                &json!({ "url": crate::dav::feed::url(req, &feed.token), "path": feed.path() }),
+            ))
+        }
+        (Route::Feed, [id]) => {
+            store::set_feed(ctx, caller, *id, None)?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         (Route::Received, []) => ok(&json!({ "items": store::received(ctx, caller)? })),

@@ -837,6 +837,33 @@ const INVITATION_GONE: &str = "counted AS (
     UPDATE lists l SET invitation_count = l.invitation_count - 1
     WHERE l.id = (SELECT list_id FROM gone))";
 
+/// Turns the list's secret calendar feed on with the digest of a new
+/// token (replacing any earlier one), or off with `None`: the owner only,
+/// with a session, since anyone with the feed's URL reads the list.
+pub fn set_feed(
+    ctx: &Ctx,
+    caller: &Caller,
+    list: Uuid,
+    sha256: Option<&str>,
+) -> Result<(), ListError> {
+    #[derive(Deserialize)]
+    struct Answer {}
+    if caller.personal_access_token() {
+        return Err(ListError::SessionRequired);
+    }
+    let scope: Scope<Answer> = scoped(
+        ctx,
+        caller,
+        list,
+        &["feed AS (
+            UPDATE lists l SET feed_sha256 = $4::text
+            WHERE l.id = (SELECT id FROM membership WHERE owns))"],
+        &[],
+        vec![sha256.into()],
+    )?;
+    owner_only(&scope)
+}
+
 /// Withdraws a pending invitation (the owner only).
 pub fn revoke(ctx: &Ctx, caller: &Caller, list: Uuid, invitation: Uuid) -> Result<(), ListError> {
     #[derive(Deserialize)]
