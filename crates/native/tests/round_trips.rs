@@ -793,3 +793,129 @@ fn a_chat_request_answered_by_the_rule_tier_costs_two_statements() {
     assert_eq!(statements, 2, "{done}");
     assert_eq!(done["result"]["count"], 2, "{done}");
 }
+
+#[test]
+fn every_caldav_request_costs_its_documented_round_trips() {
+    use base64::Engine;
+    let app = TestApp::spawn();
+    let session = signed_up(&app);
+    let user = app
+        .send("GET", "/api/auth/me", Some(&session), &[], None)
+        .expect(200)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pat = app
+        .send(
+            "POST",
+            "/api/auth/tokens",
+            Some(&session),
+            &[],
+            Some(&json!({"name": "Phone"})),
+        )
+        .expect(201)
+        .body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lists = app
+        .send("GET", "/api/lists", Some(&session), &[], None)
+        .expect(200);
+    let inbox = lists.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let todos: Vec<String> = (0..30)
+        .map(|i| {
+            let body = json!({"title": format!("todo {i}")});
+            app.send("POST", "/api/todos", Some(&session), &[], Some(&body))
+                .expect(201)
+                .body["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let cal = format!("/dav/calendars/{user}/{inbox}/");
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("ada@example.com:{pat}"))
+    );
+    let dav = |method: &str, path: &str, body: String| {
+        let before = app.statements_sent();
+        let req = http::Request::builder()
+            .method(method)
+            .uri(app.url(path))
+            .header("authorization", &basic)
+            .header("depth", "1")
+            .body(body.into_bytes())
+            .unwrap();
+        let reply = app.send_raw(req);
+        (reply, app.statements_sent() - before)
+    };
+    let sync = |token: &str| {
+        format!(
+            r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token>
+               <d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+        )
+    };
+    let (first, _) = dav("REPORT", &cal, sync(""));
+    assert_eq!(first.status, 207);
+    let text = first.body.as_str().unwrap();
+    let token = text
+        .split("<d:sync-token>")
+        .nth(1)
+        .and_then(|t| t.split("</d:sync-token>").next())
+        .unwrap()
+        .to_owned();
+    let (quiet, statements) = dav("REPORT", &cal, sync(&token));
+    assert_eq!(quiet.status, 207, "{}", quiet.body);
+    assert_eq!(statements, 1, "a sync-collection with no changes");
+
+    let hrefs: String = todos
+        .iter()
+        .map(|id| format!("<d:href>{cal}{id}.ics</d:href>"))
+        .collect();
+    let multiget = format!(
+        r#"<c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">
+           <d:prop><d:getetag/><c:calendar-data/></d:prop>{hrefs}</c:calendar-multiget>"#
+    );
+    let (got, statements) = dav("REPORT", &cal, multiget);
+    assert_eq!(got.status, 207);
+    assert_eq!(
+        got.body.as_str().unwrap().matches("BEGIN:VTODO").count(),
+        30
+    );
+    assert_eq!(statements, 1, "a multiget of 30 todos");
+
+    let (listing, statements) = dav(
+        "PROPFIND",
+        &format!("/dav/calendars/{user}/"),
+        String::new(),
+    );
+    assert_eq!(listing.status, 207);
+    assert_eq!(statements, 1, "the calendars");
+    // A wrong token costs one more: the failure is counted.
+    let before = app.statements_sent();
+    let wrong = http::Request::builder()
+        .method("PROPFIND")
+        .uri(app.url("/dav/"))
+        .header(
+            "authorization",
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("ada@example.com:{}", wrong_secret(&pat)))
+            ),
+        )
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(app.send_raw(wrong).status, 401);
+    assert_eq!(app.statements_sent() - before, 2, "a wrong token");
+}
+
+/// The token with one character of its secret changed: well formed, but no
+/// live token's.
+fn wrong_secret(token: &str) -> String {
+    let at = token.len() - 10;
+    let swapped = if &token[at..=at] == "A" { "B" } else { "A" };
+    format!("{}{swapped}{}", &token[..at], &token[at + 1..])
+}

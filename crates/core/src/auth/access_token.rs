@@ -85,6 +85,11 @@ impl Presented {
         digest(&self.secret)
     }
 
+    /// The same digest, as bytes.
+    pub fn digest(&self) -> [u8; 32] {
+        Sha256::digest(self.secret.as_bytes()).into()
+    }
+
     /// Whether this token's secret is the one whose digest was stored.
     pub fn matches(&self, stored_sha256: &str) -> bool {
         self.sha256()

@@ -96,60 +96,86 @@ pub fn authenticate(req: &Request, ctx: &Ctx) -> Result<Caller, ApiError> {
     })
 }
 
-/// Failed HTTP Basic sign-ins (see [`basic_caller`]) allowed per client
+/// Failed HTTP Basic sign-ins (see [`BasicSignIn`]) allowed per client
 /// address within [`LOGIN_WINDOW_MINUTES`]; past them, that address's
 /// failures answer 429 until the window ends.
 pub const MAX_BASIC_FAILURES_PER_ADDRESS: i64 = 20;
 
-/// The caller of a request signed in with HTTP Basic (CalDAV clients): the
-/// user name is the account's email, the password one of its personal
-/// access tokens, read-only ones included. The account password is never
-/// accepted here: every request would pay a password hash, and a phone
-/// would keep the real password. A failure counts against the client's
-/// address, as a failed login does; a right token is never refused.
-pub fn basic_caller(req: &Request, ctx: &Ctx) -> Result<Caller, ApiError> {
-    let challenge = |message: &str| {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message.to_owned()).with_header(
-            http::header::WWW_AUTHENTICATE,
-            http::HeaderValue::from_static("Basic realm=\"todo-spin\", charset=\"UTF-8\""),
-        )
-    };
-    let Some((email, password)) = basic_credentials(req) else {
-        return Err(challenge(
-            "sign in with your email and a personal access token (HTTP Basic)",
-        ));
-    };
-    let now = ctx.clock.now();
-    if let (Ok(email), Some(presented)) = (Email::normalize(&email), access_token::parse(&password))
-    {
-        let stored = store::access_token_for_use(
-            ctx.db,
-            presented.id,
-            &presented.sha256(),
-            Some(&email),
-            now,
-        )?
-        .filter(|stored| presented.matches(&stored.secret_sha256));
-        if let Some(stored) = stored {
-            ctx.user_id.set(Some(stored.user_id));
-            return Ok(Caller::access_token(
-                stored.user_id,
-                presented.id,
-                stored.read_only,
+/// A request's HTTP Basic credentials (CalDAV clients): the user name is
+/// the account's email, the password one of its personal access tokens,
+/// read-only ones included. The account password is never accepted here:
+/// every request would pay a password hash, and a phone would keep the
+/// real password. The token is checked by the request's first statement,
+/// which does the request's work too (see [`Caller::presented`]); then
+/// [`accept`](Self::accept) tells who the caller is. A failure counts
+/// against the client's address, as a failed login does; a right token is
+/// never refused.
+pub struct BasicSignIn {
+    /// The presented token, unchecked.
+    pub caller: Caller,
+    email: String,
+}
+
+impl BasicSignIn {
+    /// The credentials of `req`: 401 with a challenge without any (not a
+    /// failure: clients ask first without), a counted failure when they
+    /// cannot be an email and a token.
+    pub fn read(req: &Request, ctx: &Ctx) -> Result<Self, ApiError> {
+        let Some((email, password)) = basic_credentials(req) else {
+            return Err(basic_challenge(
+                "sign in with your email and a personal access token (HTTP Basic)",
             ));
+        };
+        match (Email::normalize(&email), access_token::parse(&password)) {
+            (Ok(email), Some(presented)) => Ok(Self {
+                caller: Caller::presented(presented.id, presented.digest()),
+                email,
+            }),
+            _ => Err(Self::failed(req, ctx)),
         }
     }
-    let limits = [throttle::Limit::refusing(
-        format!("basic-address:{}", client_address(req, ctx)?),
-        MAX_BASIC_FAILURES_PER_ADDRESS,
-    )];
-    let window = Duration::minutes(LOGIN_WINDOW_MINUTES);
-    if let Some(seconds) = throttle::reserve(ctx.db, &limits, window, now)? {
-        return Err(ApiError::too_many_requests(seconds));
+
+    /// The caller the first statement found, from its answer (`None` when
+    /// no live token has the secret presented), when the token is the
+    /// email's account's; else a counted failure.
+    pub fn accept<T>(
+        &self,
+        req: &Request,
+        ctx: &Ctx,
+        found: Option<(Caller, AuthUser, T)>,
+    ) -> Result<(Caller, AuthUser, T), ApiError> {
+        match found {
+            Some(found) if found.1.email == self.email => Ok(found),
+            _ => Err(Self::failed(req, ctx)),
+        }
     }
-    Err(challenge(
-        "wrong email or personal access token (the account password is not accepted here)",
-    ))
+
+    /// Counts a failed sign-in against the client's address: 401, or 429
+    /// once the address has failed too often.
+    fn failed(req: &Request, ctx: &Ctx) -> ApiError {
+        let counted = client_address(req, ctx).and_then(|address| {
+            let limits = [throttle::Limit::refusing(
+                format!("basic-address:{address}"),
+                MAX_BASIC_FAILURES_PER_ADDRESS,
+            )];
+            let window = Duration::minutes(LOGIN_WINDOW_MINUTES);
+            Ok(throttle::reserve(ctx.db, &limits, window, ctx.clock.now())?)
+        });
+        match counted {
+            Ok(Some(seconds)) => ApiError::too_many_requests(seconds),
+            Ok(None) => basic_challenge(
+                "wrong email or personal access token (the account password is not accepted here)",
+            ),
+            Err(e) => e,
+        }
+    }
+}
+
+fn basic_challenge(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message.to_owned()).with_header(
+        http::header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static("Basic realm=\"todo-spin\", charset=\"UTF-8\""),
+    )
 }
 
 /// The user name and password of an `Authorization: Basic` header.
@@ -201,7 +227,6 @@ fn credential(req: &Request, ctx: &Ctx) -> Result<Credential, ApiError> {
             ctx.db,
             presented.id,
             &presented.sha256(),
-            None,
             ctx.clock.now(),
         )?
         .filter(|stored| presented.matches(&stored.secret_sha256))

@@ -194,8 +194,7 @@ pub struct StoredAccessToken {
     pub read_only: bool,
 }
 
-/// The live (unexpired) token `id`, of the account with the email
-/// `email` when one is given, marking it used at `now` when
+/// The live (unexpired) token `id`, marking it used at `now` when
 /// `presented_sha256` is its digest (at most once a minute, to spare
 /// writes). The caller compares the digests itself, in constant time,
 /// before trusting the row.
@@ -203,7 +202,6 @@ pub fn access_token_for_use(
     db: &dyn Db,
     id: Uuid,
     presented_sha256: &str,
-    email: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<StoredAccessToken>, DbError> {
     #[derive(Deserialize)]
@@ -214,9 +212,7 @@ pub fn access_token_for_use(
         &[
             "tok AS (
                 SELECT id, user_id, secret_sha256, read_only, last_used_at FROM access_tokens
-                WHERE id = $1::text::uuid AND expires_at > $2::text::timestamptz
-                  AND ($4::text IS NULL
-                       OR user_id = (SELECT u.id FROM users u WHERE u.email = $4::text)))",
+                WHERE id = $1::text::uuid AND expires_at > $2::text::timestamptz)",
             "touched AS (
                 UPDATE access_tokens t SET last_used_at = $2::text::timestamptz
                 FROM tok
@@ -228,7 +224,7 @@ pub fn access_token_for_use(
             "token",
             Json::Row("SELECT user_id, secret_sha256, read_only FROM tok"),
         )],
-        vec![id.into(), now.into(), presented_sha256.into(), email.into()],
+        vec![id.into(), now.into(), presented_sha256.into()],
     )
     .fetch(db)?;
     Ok(answer.token)

@@ -69,26 +69,69 @@ enum Target {
 }
 
 impl Target {
-    /// The resource `path` names, when it is the caller's (`user`); another
-    /// user's principal or home is as unknown as one that does not exist.
-    fn parse(path: &str, user: Uuid) -> Option<Self> {
+    /// The resource `path` names, and whose it is (the user id in the
+    /// path; none for the root). Another user's principal or home is as
+    /// unknown as one that does not exist, once the caller is known.
+    fn parse(path: &str) -> Option<(Option<Uuid>, Self)> {
         let rest = path.strip_prefix("/dav")?;
         if !(rest.is_empty() || rest.starts_with('/')) {
             return None;
         }
         let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-        let own = |s: &str| Uuid::try_parse(s).ok() == Some(user);
-        Some(match segments.as_slice() {
-            [] => Self::Root,
-            ["principals", u] if own(u) => Self::Principal,
-            ["calendars", u] if own(u) => Self::Home,
-            ["calendars", u, list] if own(u) => Self::Calendar(Uuid::try_parse(list).ok()?),
-            ["calendars", u, list, name] if own(u) => {
+        let (user, target) = match segments.as_slice() {
+            [] => return Some((None, Self::Root)),
+            ["principals", u] => (u, Self::Principal),
+            ["calendars", u] => (u, Self::Home),
+            ["calendars", u, list] => (u, Self::Calendar(Uuid::try_parse(list).ok()?)),
+            ["calendars", u, list, name] => {
                 let name = percent_decode_str(name).decode_utf8().ok()?;
-                Self::Object(Uuid::try_parse(list).ok()?, name.into_owned())
+                (
+                    u,
+                    Self::Object(Uuid::try_parse(list).ok()?, name.into_owned()),
+                )
             }
             _ => return None,
-        })
+        };
+        Some((Some(Uuid::try_parse(user).ok()?), target))
+    }
+}
+
+/// A CalDAV request on its way in: its sign-in, which the request's first
+/// statement checks while it does the request's work (one round trip), and
+/// whose resource the path names.
+struct Gate<'a> {
+    req: &'a Request,
+    ctx: &'a Ctx<'a>,
+    sign_in: auth::BasicSignIn,
+    path_user: Option<Uuid>,
+}
+
+impl Gate<'_> {
+    /// The presented token, for the request's first statement.
+    fn presented(&self) -> &Caller {
+        &self.sign_in.caller
+    }
+
+    /// The caller, account and answer of the first statement: a counted
+    /// failure when the token is not a live one of the email's account,
+    /// 404 when the path names another user's resource, 403 for a write
+    /// with a read-only token.
+    fn pass<T>(
+        &self,
+        found: Option<(Caller, AuthUser, T)>,
+    ) -> Result<(Caller, AuthUser, T), ApiError> {
+        let (caller, user, result) = self.sign_in.accept(self.req, self.ctx, found)?;
+        if self.path_user.is_some_and(|u| u != user.id) {
+            return Err(ApiError::not_found());
+        }
+        let reads = matches!(
+            self.req.method().as_str(),
+            "GET" | "HEAD" | "PROPFIND" | "REPORT"
+        );
+        if !reads && caller.read_only() {
+            return Err(auth::read_only_refused());
+        }
+        Ok((caller, user, result))
     }
 }
 
@@ -135,22 +178,25 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
             .body(Bytes::new())
             .unwrap_or_default());
     }
-    let caller = auth::basic_caller(req, ctx)?;
-    let target = Target::parse(path, caller.user_id).ok_or_else(ApiError::not_found)?;
+    let sign_in = auth::BasicSignIn::read(req, ctx)?;
+    let (path_user, target) = Target::parse(path).ok_or_else(ApiError::not_found)?;
+    let gate = Gate {
+        req,
+        ctx,
+        sign_in,
+        path_user,
+    };
     let method = req.method().as_str();
-    let writes = !matches!(method, "GET" | "HEAD" | "PROPFIND" | "REPORT");
-    if writes && caller.read_only() {
-        return Err(auth::read_only_refused());
-    }
     match (method, target) {
-        ("PROPFIND", target) => propfind(req, ctx, &caller, target),
-        ("REPORT", Target::Calendar(list)) => report(req, ctx, &caller, list),
-        ("GET" | "HEAD", Target::Object(list, name)) => get(req, ctx, &caller, list, &name),
-        ("PUT", Target::Object(list, name)) => put(req, ctx, &caller, list, &name),
-        ("DELETE", Target::Object(list, name)) => delete(req, ctx, &caller, list, &name),
-        ("MKCALENDAR" | "MKCOL", Target::Calendar(list)) => make_calendar(req, ctx, &caller, list),
-        ("PROPPATCH", Target::Calendar(list)) => proppatch(req, ctx, &caller, list),
+        ("PROPFIND", target) => propfind(&gate, target),
+        ("REPORT", Target::Calendar(list)) => report(&gate, list),
+        ("GET" | "HEAD", Target::Object(list, name)) => get(&gate, list, &name),
+        ("PUT", Target::Object(list, name)) => put(&gate, list, &name),
+        ("DELETE", Target::Object(list, name)) => delete(&gate, list, &name),
+        ("MKCALENDAR" | "MKCOL", Target::Calendar(list)) => make_calendar(&gate, list),
+        ("PROPPATCH", Target::Calendar(list)) => proppatch(&gate, list),
         ("DELETE", Target::Calendar(list)) => {
+            let (caller, _, ()) = gate.pass(store::check(ctx, gate.presented())?)?;
             lists::store::delete(ctx, &caller, list)?;
             Ok(response(StatusCode::NO_CONTENT)
                 .body(Bytes::new())
@@ -204,10 +250,6 @@ fn depth(req: &Request) -> u8 {
         Some(d) if d.trim() == "0" => 0,
         _ => 1,
     }
-}
-
-fn unknown_caller() -> ApiError {
-    auth::rejected()
 }
 
 /// What the caller may do with a calendar's todos.
@@ -370,18 +412,15 @@ fn describe(
 
 // ---------------------------------------------------------------- PROPFIND
 
-fn propfind(
-    req: &Request,
-    ctx: &Ctx,
-    caller: &Caller,
-    target: Target,
-) -> Result<Response, ApiError> {
+fn propfind(gate: &Gate, target: Target) -> Result<Response, ApiError> {
+    let (req, ctx) = (gate.req, gate.ctx);
     let props = xml::propfind(body_text(req)?).map_err(bad_xml)?;
     let deep = depth(req) > 0;
     let mut out = xml::Multistatus::new();
     match target {
         Target::Root | Target::Principal | Target::Home => {
-            let (user, calendars) = store::calendars(ctx, caller)?.ok_or_else(unknown_caller)?;
+            let (caller, user, calendars) = gate.pass(store::calendars(ctx, gate.presented())?)?;
+            let caller = &caller;
             let (href, resource) = match target {
                 Target::Root => (ROOT.to_owned(), Resource::Root),
                 Target::Principal => (principal_href(user.id), Resource::Principal),
@@ -408,8 +447,9 @@ fn propfind(
             } else {
                 Which::Nothing
             };
-            let (user, found) =
-                store::objects(ctx, caller, list, which, None)?.ok_or_else(unknown_caller)?;
+            let (caller, user, found) =
+                gate.pass(store::objects(ctx, gate.presented(), list, which, None)?)?;
+            let caller = &caller;
             let calendar = found.calendar.ok_or_else(ApiError::not_found)?;
             let href = calendar_href(user.id, list);
             describe(
@@ -434,8 +474,14 @@ fn propfind(
         }
         Target::Object(list, name) => {
             let names = [name];
-            let (user, found) = store::objects(ctx, caller, list, Which::Named(&names), None)?
-                .ok_or_else(unknown_caller)?;
+            let (caller, user, found) = gate.pass(store::objects(
+                ctx,
+                gate.presented(),
+                list,
+                Which::Named(&names),
+                None,
+            )?)?;
+            let caller = &caller;
             let calendar = found.calendar.ok_or_else(ApiError::not_found)?;
             let object = found.objects.first().ok_or_else(ApiError::not_found)?;
             let href = object_href(user.id, list, &object.name);
@@ -454,7 +500,8 @@ fn propfind(
 
 // ------------------------------------------------------------------ REPORT
 
-fn report(req: &Request, ctx: &Ctx, caller: &Caller, list: Uuid) -> Result<Response, ApiError> {
+fn report(gate: &Gate, list: Uuid) -> Result<Response, ApiError> {
+    let (req, ctx) = (gate.req, gate.ctx);
     let report = xml::report(body_text(req)?).map_err(bad_xml)?;
     let mut out = xml::Multistatus::new();
     match report {
@@ -465,15 +512,25 @@ fn report(req: &Request, ctx: &Ctx, caller: &Caller, list: Uuid) -> Result<Respo
                 .iter()
                 .map(|h| {
                     let path = h.find(ROOT).map_or(h.as_str(), |at| &h[at..]);
-                    match Target::parse(path, caller.user_id) {
-                        Some(Target::Object(l, name)) if l == list => Some(name),
+                    match Target::parse(path) {
+                        Some((Some(u), Target::Object(l, name)))
+                            if l == list && Some(u) == gate.path_user =>
+                        {
+                            Some(name)
+                        }
                         _ => None,
                     }
                 })
                 .collect();
             let names: Vec<String> = named.iter().flatten().cloned().collect();
-            let (user, found) = store::objects(ctx, caller, list, Which::Named(&names), None)?
-                .ok_or_else(unknown_caller)?;
+            let (caller, user, found) = gate.pass(store::objects(
+                ctx,
+                gate.presented(),
+                list,
+                Which::Named(&names),
+                None,
+            )?)?;
+            let caller = &caller;
             let calendar = found.calendar.ok_or_else(ApiError::not_found)?;
             for (h, name) in hrefs.iter().zip(&named) {
                 let hit = name
@@ -501,8 +558,9 @@ fn report(req: &Request, ctx: &Ctx, caller: &Caller, list: Uuid) -> Result<Respo
                     open_only: filter.open_only,
                 }
             };
-            let (user, found) =
-                store::objects(ctx, caller, list, which, None)?.ok_or_else(unknown_caller)?;
+            let (caller, user, found) =
+                gate.pass(store::objects(ctx, gate.presented(), list, which, None)?)?;
+            let caller = &caller;
             let calendar = found.calendar.ok_or_else(ApiError::not_found)?;
             for o in &found.objects {
                 let href = object_href(user.id, list, &o.name);
@@ -521,7 +579,7 @@ fn report(req: &Request, ctx: &Ctx, caller: &Caller, list: Uuid) -> Result<Respo
             props,
             token,
             limit,
-        } => sync(ctx, caller, list, &props, &token, limit),
+        } => sync(gate, list, &props, &token, limit),
         Report::Unsupported(_) => Ok(precondition(StatusCode::FORBIDDEN, DAV, "supported-report")),
     }
 }
@@ -531,8 +589,7 @@ fn report(req: &Request, ctx: &Ctx, caller: &Caller, list: Uuid) -> Result<Respo
 /// the client's smaller `limit`); past that the calendar itself answers
 /// 507, and the client asks again from the token it got.
 fn sync(
-    ctx: &Ctx,
-    caller: &Caller,
+    gate: &Gate,
     list: Uuid,
     props: &PropRequest,
     token: &str,
@@ -553,8 +610,14 @@ fn sync(
         .and_then(|l| i64::try_from(l).ok())
         .filter(|l| *l > 0)
         .map_or(SYNC_PAGE, |l| l.min(SYNC_PAGE));
-    let (user, changes) =
-        store::changes(ctx, caller, list, since, page)?.ok_or_else(unknown_caller)?;
+    let (caller, user, changes) = gate.pass(store::changes(
+        gate.ctx,
+        gate.presented(),
+        list,
+        since,
+        page,
+    )?)?;
+    let caller = &caller;
     let calendar = changes.calendar.ok_or_else(ApiError::not_found)?;
     if since > calendar.change_seq {
         return Ok(precondition(StatusCode::FORBIDDEN, DAV, "valid-sync-token"));
@@ -640,12 +703,8 @@ fn list_changes(update: &xml::PropUpdate) -> Result<(ListChanges, Vec<PropName>)
 
 /// MKCALENDAR (or an extended MKCOL) creates a list with the id the client
 /// put in the URL, named by its `displayname`.
-fn make_calendar(
-    req: &Request,
-    ctx: &Ctx,
-    caller: &Caller,
-    list: Uuid,
-) -> Result<Response, ApiError> {
+fn make_calendar(gate: &Gate, list: Uuid) -> Result<Response, ApiError> {
+    let (req, ctx) = (gate.req, gate.ctx);
     let update = xml::prop_update(body_text(req)?).map_err(bad_xml)?;
     let (changes, _) = list_changes(&update)?;
     let name = match changes.name {
@@ -653,7 +712,8 @@ fn make_calendar(
         None => ListName::parse("New list").map_err(ApiError::internal)?,
     };
     let color = changes.color.flatten();
-    match lists::store::create_with_id(ctx, caller, Some(list), &name, color.as_ref()) {
+    let (caller, _, ()) = gate.pass(store::check(ctx, gate.presented())?)?;
+    match lists::store::create_with_id(ctx, &caller, Some(list), &name, color.as_ref()) {
         Ok(_) => Ok(response(StatusCode::CREATED)
             .body(Bytes::new())
             .unwrap_or_default()),
@@ -668,11 +728,13 @@ fn make_calendar(
 
 /// PROPPATCH renames or recolours a list (its owner); other properties are
 /// not kept, and say so (403 within the 207).
-fn proppatch(req: &Request, ctx: &Ctx, caller: &Caller, list: Uuid) -> Result<Response, ApiError> {
+fn proppatch(gate: &Gate, list: Uuid) -> Result<Response, ApiError> {
+    let (req, ctx) = (gate.req, gate.ctx);
     let update = xml::prop_update(body_text(req)?).map_err(bad_xml)?;
     let (changes, ignored) = list_changes(&update)?;
+    let (caller, _, ()) = gate.pass(store::check(ctx, gate.presented())?)?;
     if changes != ListChanges::default() {
-        lists::store::update(ctx, caller, list, &changes)?;
+        lists::store::update(ctx, &caller, list, &changes)?;
     }
     let (refused, applied): (Vec<PropName>, Vec<PropName>) = update
         .set
@@ -700,31 +762,31 @@ fn proppatch(req: &Request, ctx: &Ctx, caller: &Caller, list: Uuid) -> Result<Re
 /// The todo `name` of `list`, with its calendar, for a request that works
 /// on one resource; 404 when either is not the caller's.
 fn one_object(
-    ctx: &Ctx,
-    caller: &Caller,
+    gate: &Gate,
     list: Uuid,
     name: &str,
     uid: Option<&str>,
-) -> Result<(Calendar, Option<DavTodo>, Option<String>), ApiError> {
+) -> Result<(Caller, Calendar, Option<DavTodo>, Option<String>), ApiError> {
     let names = [name.to_owned()];
-    let (_, found) =
-        store::objects(ctx, caller, list, Which::Named(&names), uid)?.ok_or_else(unknown_caller)?;
+    let (caller, _, found) = gate.pass(store::objects(
+        gate.ctx,
+        gate.presented(),
+        list,
+        Which::Named(&names),
+        uid,
+    )?)?;
     let calendar = found.calendar.ok_or_else(ApiError::not_found)?;
     Ok((
+        caller,
         calendar,
         found.objects.into_iter().next(),
         found.uid_taken_by,
     ))
 }
 
-fn get(
-    req: &Request,
-    ctx: &Ctx,
-    caller: &Caller,
-    list: Uuid,
-    name: &str,
-) -> Result<Response, ApiError> {
-    let (_, object, _) = one_object(ctx, caller, list, name, None)?;
+fn get(gate: &Gate, list: Uuid, name: &str) -> Result<Response, ApiError> {
+    let req = gate.req;
+    let (_, _, object, _) = one_object(gate, list, name, None)?;
     let object = object.ok_or_else(ApiError::not_found)?;
     let etag = object.etag();
     if if_none_match(req).is_some_and(|tags| tags.iter().any(|t| t == "*" || *t == etag)) {
@@ -810,13 +872,8 @@ fn invalid_object(message: impl Into<String>) -> ApiError {
     )
 }
 
-fn put(
-    req: &Request,
-    ctx: &Ctx,
-    caller: &Caller,
-    list: Uuid,
-    name: &str,
-) -> Result<Response, ApiError> {
+fn put(gate: &Gate, list: Uuid, name: &str) -> Result<Response, ApiError> {
+    let (req, ctx) = (gate.req, gate.ctx);
     if !valid_name(name) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -832,7 +889,8 @@ fn put(
         ical::parse_todo_object(text, chrono_tz::UTC).map_err(|e| invalid_object(e.to_string()))?;
     let mut new = new_todo(&object, list, name, text)?;
     let uid = object.master.uid.as_str();
-    let (calendar, current, uid_taken_by) = one_object(ctx, caller, list, name, Some(uid))?;
+    let (caller, calendar, current, uid_taken_by) = one_object(gate, list, name, Some(uid))?;
+    let caller = &caller;
     if !writable(caller, &calendar) {
         return Err(forbidden());
     }
@@ -931,20 +989,19 @@ fn valid_name(name: &str) -> bool {
         && !name.chars().any(char::is_control)
 }
 
-fn delete(
-    req: &Request,
-    ctx: &Ctx,
-    caller: &Caller,
-    list: Uuid,
-    name: &str,
-) -> Result<Response, ApiError> {
-    let (calendar, current, _) = one_object(ctx, caller, list, name, None)?;
+fn delete(gate: &Gate, list: Uuid, name: &str) -> Result<Response, ApiError> {
+    let (caller, calendar, current, _) = one_object(gate, list, name, None)?;
     let current = current.ok_or_else(ApiError::not_found)?;
-    if !writable(caller, &calendar) {
+    if !writable(&caller, &calendar) {
         return Err(forbidden());
     }
-    check_preconditions(req, Some(&current))?;
-    todos::delete(ctx, caller, current.todo.id, Some(&[current.todo.version]))?;
+    check_preconditions(gate.req, Some(&current))?;
+    todos::delete(
+        gate.ctx,
+        &caller,
+        current.todo.id,
+        Some(&[current.todo.version]),
+    )?;
     Ok(response(StatusCode::NO_CONTENT)
         .body(Bytes::new())
         .unwrap_or_default())
@@ -1111,37 +1168,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_name_the_callers_resources_only() {
+    fn paths_name_a_users_resources() {
         let me = Uuid::from_u128(1);
-        let other = Uuid::from_u128(2);
         let list = Uuid::from_u128(3);
-        assert_eq!(Target::parse("/dav", me), Some(Target::Root));
-        assert_eq!(Target::parse("/dav/", me), Some(Target::Root));
+        assert_eq!(Target::parse("/dav"), Some((None, Target::Root)));
+        assert_eq!(Target::parse("/dav/"), Some((None, Target::Root)));
         assert_eq!(
-            Target::parse(&principal_href(me), me),
-            Some(Target::Principal)
+            Target::parse(&principal_href(me)),
+            Some((Some(me), Target::Principal))
         );
-        assert_eq!(Target::parse(&home_href(me), me), Some(Target::Home));
-        assert_eq!(Target::parse(&home_href(other), me), None);
         assert_eq!(
-            Target::parse(&calendar_href(me, list), me),
-            Some(Target::Calendar(list))
+            Target::parse(&home_href(me)),
+            Some((Some(me), Target::Home))
+        );
+        assert_eq!(
+            Target::parse(&calendar_href(me, list)),
+            Some((Some(me), Target::Calendar(list)))
         );
         let href = object_href(me, list, "A B@c.ics");
         assert!(href.ends_with("/A%20B@c.ics"), "{href}");
         assert_eq!(
-            Target::parse(&href, me),
-            Some(Target::Object(list, "A B@c.ics".into()))
+            Target::parse(&href),
+            Some((Some(me), Target::Object(list, "A B@c.ics".into())))
         );
-        assert_eq!(Target::parse("/davx", me), None);
+        assert_eq!(Target::parse("/davx"), None);
         assert_eq!(
-            Target::parse(&format!("{}x/y", calendar_href(me, list)), me),
+            Target::parse(&format!("{}x/y", calendar_href(me, list))),
             None
         );
         assert_eq!(
-            Target::parse(&format!("/dav/calendars/{me}/not-a-uuid/"), me),
+            Target::parse(&format!("/dav/calendars/{me}/not-a-uuid/")),
             None
         );
+        assert_eq!(Target::parse("/dav/calendars/someone/"), None);
     }
 
     #[test]

@@ -108,17 +108,31 @@ fn object_columns() -> String {
     )
 }
 
-/// The caller's calendars, the Inbox first, then by name. `None` when the
-/// caller's account is gone or the token revoked.
-pub fn calendars(ctx: &Ctx, caller: &Caller) -> Result<Option<(AuthUser, Vec<Calendar>)>, DbError> {
+/// What a statement of this module answers: the caller it checked (see
+/// [`Caller::fetch_checked`]), the account, and its result; `None` when
+/// the caller is nobody (no live token, a revoked one, a gone account).
+pub type Checked<T> = Option<(Caller, AuthUser, T)>;
+
+/// Only checks the caller, for a request whose work is done by a library
+/// call afterwards.
+pub fn check(ctx: &Ctx, caller: &Caller) -> Result<Checked<()>, DbError> {
+    #[derive(Deserialize)]
+    struct Answer {}
+    Ok(caller
+        .fetch_checked::<Answer>(ctx, &[], &[], vec![])?
+        .map(|(caller, user, _)| (caller, user, ())))
+}
+
+/// The caller's calendars, the Inbox first, then by name.
+pub fn calendars(ctx: &Ctx, caller: &Caller) -> Result<Checked<Vec<Calendar>>, DbError> {
     #[derive(Deserialize)]
     struct Answer {
         calendars: Vec<Calendar>,
     }
     let sql = format!("{CALENDARS} ORDER BY l.inbox DESC, lower(l.name), l.id");
     Ok(caller
-        .fetch::<Answer>(ctx, &[], &[("calendars", Json::Rows(&sql))], vec![])?
-        .map(|(user, a)| (user, a.calendars)))
+        .fetch_checked::<Answer>(ctx, &[], &[("calendars", Json::Rows(&sql))], vec![])?
+        .map(|(caller, user, a)| (caller, user, a.calendars)))
 }
 
 /// Which todos of a calendar a read wants.
@@ -150,7 +164,7 @@ pub fn objects(
     list: Uuid,
     which: Which<'_>,
     uid: Option<&str>,
-) -> Result<Option<(AuthUser, Found)>, DbError> {
+) -> Result<Checked<Found>, DbError> {
     #[derive(Deserialize)]
     struct Answer {
         calendar: Option<Calendar>,
@@ -175,7 +189,7 @@ pub fn objects(
         "SELECT {NAME} FROM todos t
          WHERE t.list_id = (SELECT id FROM cal) AND COALESCE(t.dav_uid, t.id::text) = $7::text"
     );
-    let answer = caller.fetch::<Answer>(
+    let answer = caller.fetch_checked::<Answer>(
         ctx,
         &[&cal],
         &[
@@ -192,8 +206,9 @@ pub fn objects(
         ],
     )?;
     answer
-        .map(|(user, a)| {
+        .map(|(caller, user, a)| {
             Ok((
+                caller,
                 user,
                 Found {
                     calendar: a.calendar,
@@ -229,7 +244,7 @@ pub fn changes(
     list: Uuid,
     since: i64,
     limit: i64,
-) -> Result<Option<(AuthUser, Changes)>, DbError> {
+) -> Result<Checked<Changes>, DbError> {
     #[derive(Deserialize)]
     struct Answer {
         calendar: Option<Calendar>,
@@ -257,7 +272,7 @@ pub fn changes(
                  AND COALESCE(w.dav_name, w.id::text || '.ics')
                      = COALESCE(g.dav_name, a.todo_id::text || '.ics'))
          ORDER BY a.todo_id, a.change_seq DESC";
-    let answer = caller.fetch::<Answer>(
+    let answer = caller.fetch_checked::<Answer>(
         ctx,
         &[&cal],
         &[
@@ -268,8 +283,9 @@ pub fn changes(
         vec![list.into(), since.into(), (limit + 1).into()],
     )?;
     answer
-        .map(|(user, a)| {
+        .map(|(caller, user, a)| {
             Ok((
+                caller,
                 user,
                 Changes {
                     calendar: a.calendar,
