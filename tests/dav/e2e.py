@@ -261,22 +261,23 @@ def summary_of(obj: Any) -> str:
     return str(obj.icalendar_component["SUMMARY"])
 
 
+def discovery_section(ada: User) -> Callable[[], None]:
+    """The app's address, as a user types it: caldav asks it (PROPFIND /)
+    for the current user's principal."""
+
+    def run() -> None:
+        principal = client(BASE + "/", ada.email, ada.pat).principal()
+        equal(str(principal.url), f"{BASE}/dav/principals/{ada.id}/", "the principal found from the app's address")
+        names = sorted(c.get_display_name() for c in principal.calendars())
+        equal(names, ["Groceries", "Inbox"], "the calendars found from the app's address")
+
+    return run
+
+
 def caldav_section(ada: User, groceries: str) -> Callable[[], None]:
     def run() -> None:
-        # Discovery from the app's address, as a user types it.
-        principal = None
-        try:
-            principal = client(BASE + "/", ada.email, ada.pat).principal()
-        except caldav.lib.error.DAVError as error:
-            failed_sections.append("caldav discovery from the app's address")
-            print(
-                f"dav-e2e: FAILED: caldav.DAVClient(url={BASE}/).principal(): {str(error)[:300]}",
-                file=sys.stderr,
-            )
-        if principal is not None:
-            equal(str(principal.url), f"{BASE}/dav/principals/{ada.id}/", "the principal found from the app's address")
-        # What a user gives a client that does not look at the root: the
-        # well-known address, or the service root.
+        # The addresses a user gives a client when the app's own is not
+        # enough: the well-known one, or the service root.
         for url in (BASE + "/.well-known/caldav", BASE + "/dav/"):
             principal = client(url, ada.email, ada.pat).principal()
             equal(str(principal.url), f"{BASE}/dav/principals/{ada.id}/", f"the principal found from {url}")
@@ -395,7 +396,9 @@ def icalendar_section(ada: User, groceries: str) -> Callable[[], None]:
             check(got.headers.get("content-type", "").startswith("text/calendar"), f"GET {href} is text/calendar")
             check("etag" in got.headers, f"GET {href} has an ETag")
             equal(str(vtodo_of(got.text, f"GET {href}")["UID"]), str(todo["UID"]), f"GET {href} is the same todo")
-            check(got.text.endswith("\r\n") and "\r\n" in got.text, f"GET {href} has CRLF line ends")
+            check(got.text.endswith("\r\n") and "\n" not in got.text.replace("\r\n", ""), f"GET {href} has CRLF line ends")
+            long = [line for line in got.text.split("\r\n") if len(line.encode()) > 75]
+            equal(long, [], f"GET {href} folds lines longer than 75 octets (RFC 5545 3.1)")
         day = by_summary["Day todo"]
         check(type(day["DUE"].dt) is date, f"a due day is a date: {day['DUE'].to_ical()!r}")
         equal(day["DUE"].params.get("VALUE"), "DATE", "a due day is written VALUE=DATE")
@@ -458,6 +461,52 @@ def icalendar_section(ada: User, groceries: str) -> Callable[[], None]:
         equal(str(todo["SUMMARY"]), "Put with a day, renamed", "and shows the new title")
         stale = dav("PUT", f"{path}{uid}.ics", ada.email, ada.pat, ics, {"if-match": got.headers["etag"]})
         equal(stale.status, 412, "If-Match with the ETag from before the REST edit is refused")
+        stale = dav("DELETE", f"{path}{uid}.ics", ada.email, ada.pat, headers={"if-match": got.headers["etag"]})
+        equal(stale.status, 412, "so is a DELETE with it")
+        current = dav("GET", f"{path}{uid}.ics", ada.email, ada.pat).headers["etag"]
+        gone = dav("DELETE", f"{path}{uid}.ics", ada.email, ada.pat, headers={"if-match": current})
+        equal(gone.status, 204, "a DELETE with the current ETag")
+
+        # What Thunderbird sends: a time in a zone, with its VTIMEZONE; a
+        # long summary with commas and a long description, folded.
+        uid = f"{uuid.uuid4()}@thunderbird.example"
+        title = "Renew the passport, the ID card; and the driving licence at the town hall (Bürgeramt) ☕"
+        description = "Bring: two photos, the old passport\nand 60 €; ask about the queue"
+        calendar = icalendar.Calendar()
+        calendar.add("VERSION", "2.0")
+        calendar.add("PRODID", "-//Mozilla.org/NONSGML Mozilla Calendar V1.1//EN")
+        zone = icalendar.Timezone.from_ical(
+            "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:DAYLIGHT\r\nTZOFFSETFROM:+0100\r\n"
+            "TZOFFSETTO:+0200\r\nTZNAME:CEST\r\nDTSTART:19700329T020000\r\n"
+            "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\nEND:DAYLIGHT\r\nBEGIN:STANDARD\r\n"
+            "TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET\r\nDTSTART:19701025T030000\r\n"
+            "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+        )
+        calendar.add_component(zone)
+        todo = icalendar.Todo()
+        todo.add("UID", uid)
+        todo.add("DTSTAMP", datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc))
+        todo.add("SUMMARY", title)
+        todo.add("DESCRIPTION", description)
+        due = icalendar.vDDDTypes(datetime(2027, 1, 15, 9, 0))
+        due.params["TZID"] = "Europe/Berlin"
+        todo.add("DUE", due)
+        calendar.add_component(todo)
+        name = urllib.parse.quote(f"{uid}.ics")
+        put = dav("PUT", f"{path}{name}", ada.email, ada.pat, calendar.to_ical().decode())
+        equal(put.status, 201, f"PUT of a Thunderbird todo ({put.text})")
+        shown = ada.todo(groceries, title)
+        equal(shown["due_at"], "2027-01-15T08:00:00Z", "09:00 in Berlin is 08:00 UTC")
+        equal(shown["description"], description, "the description's commas, semicolon and line break")
+        got = dav("GET", f"{path}{name}", ada.email, ada.pat)
+        served = vtodo_of(got.text, "the Thunderbird todo")
+        equal(str(served["SUMMARY"]), title, "the long summary comes back whole")
+        equal(str(served["DESCRIPTION"]), description, "and the description")
+        equal(served["DUE"].dt.astimezone(timezone.utc), datetime(2027, 1, 15, 8, 0, tzinfo=timezone.utc), "and the due time")
+        long = [line for line in got.text.split("\r\n") if len(line.encode()) > 75]
+        equal(long, [], "the served object folds its long lines")
+        listed = [h for h, _, _ in multistatus(dav("PROPFIND", path, ada.email, ada.pat, headers={"depth": "1"}), "PROPFIND")]
+        check(any(urllib.parse.unquote(h).endswith(f"/{uid}.ics") for h in listed), f"PROPFIND lists {uid}.ics: {listed}")
 
     return run
 
@@ -579,8 +628,8 @@ cache_path = "{WORK / 'todoman' / 'cache.sqlite3'}"
         return path
 
 
-def new_file(folder: Folder, summary: str, **props: Any) -> Path:
-    uid = f"local-{uuid.uuid4()}"
+def new_file(folder: Folder, summary: str, uid: str | None = None, **props: Any) -> Path:
+    uid = uid or f"local-{uuid.uuid4()}"
     calendar = icalendar.Calendar()
     calendar.add("VERSION", "2.0")
     calendar.add("PRODID", "-//e2e//local//EN")
@@ -622,6 +671,29 @@ def vdirsyncer_section(ada: User, errands: str, folder: Folder) -> Callable[[], 
             ("2027-05-03T00:00:00Z", True, "low"),
             "REST shows the new file's day and priority",
         )
+
+        # A UID with an @ (as Thunderbird and Evolution make them) and a
+        # summary beyond ASCII; completing a todo in the folder and in the app.
+        new_file(folder, "Café ☕ for the neighbours", uid=f"{uuid.uuid4()}@evolution.example")
+        folder.edit_file(
+            "Water the plants", STATUS="COMPLETED", COMPLETED=datetime.now(timezone.utc), **{"PERCENT-COMPLETE": 100}
+        )
+        folder.sync()
+        shown = ada.todos(errands)
+        check("Café ☕ for the neighbours" in shown, f"REST shows the file whose UID has an @: {sorted(shown)}")
+        equal(shown["Water the plants"]["completed"], True, "a todo completed in the folder is completed on the server")
+        equal(ada.rest("POST", f"/api/todos/{shown['Water the plants']['id']}/toggle")[0], 200, "REST reopens it")
+        equal(ada.rest("POST", f"/api/todos/{post['id']}/toggle")[0], 200, "REST completes another")
+        folder.sync()
+        files = folder.files()
+        check("COMPLETED" not in files["Water the plants"], "reopened in the app, the file loses COMPLETED")
+        check(str(files["Water the plants"].get("STATUS", "NEEDS-ACTION")) != "COMPLETED", "and STATUS:COMPLETED")
+        equal(str(files["Post the parcel"].get("STATUS")), "COMPLETED", "completed in the app, the file is COMPLETED")
+        check("COMPLETED" in files["Post the parcel"], "and has COMPLETED")
+        equal(ada.rest("POST", f"/api/todos/{post['id']}/toggle")[0], 200, "REST reopens it again")
+        folder.file_of("Café ☕ for the neighbours").unlink()
+        folder.sync()
+        check("Café ☕ for the neighbours" not in ada.todos(errands), "the file whose UID has an @ is deleted on the server")
 
         # A server change comes down.
         ada.patch(stamps["id"], title="Buy 10 stamps", description="first class")
@@ -704,8 +776,13 @@ def todoman_section(ada: User, errands: str, folder: Folder) -> Callable[[], Non
         folder.sync()
         shown = ada.rest("GET", f"/api/todos/{weekly['id']}")[1]
         equal((shown["recurrence"], shown["priority"]), ("weekly", "high"), "the server keeps the recurrence after todoman's edit")
-        got = dav("GET", folder.file_of("Take out the bins").name.join([ada.calendar_path(errands), ""]), ada.email, ada.pat)
-        equal(str(vtodo_of(got.text, "the weekly todo")["RRULE"].to_ical().decode()), "FREQ=WEEKLY", "and serves the RRULE")
+        path = ada.calendar_path(errands)
+        served = [
+            vtodo_of(data or "", href)
+            for href, _, data in multistatus(dav("REPORT", path, ada.email, ada.pat, CALENDAR_QUERY, {"depth": "1"}), "query")
+        ]
+        bins = next(t for t in served if str(t["SUMMARY"]) == "Take out the bins")
+        equal(bins["RRULE"].to_ical().decode(), "FREQ=WEEKLY", "and serves the RRULE")
 
     return run
 
@@ -766,6 +843,7 @@ def main() -> int:
     except Failure as failure:
         print(f"dav-e2e: FAILED to set up: {failure}", file=sys.stderr)
         return 1
+    section("caldav discovery from the app's address", discovery_section(ada))
     section("caldav", caldav_section(ada, groceries))
     section("icalendar", icalendar_section(ada, groceries))
     errands = ada.new_list("Errands")
