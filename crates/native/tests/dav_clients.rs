@@ -232,7 +232,11 @@ fn fixture(client: &str, name: &str, hrefs: &str) -> String {
     let text = match (raw.find("<!-- source:"), raw.find("-->")) {
         (Some(start), Some(end)) if end > start => {
             let rest = &raw[end + "-->".len()..];
-            format!("{}{}", &raw[..start], rest.strip_prefix('\n').unwrap_or(rest))
+            format!(
+                "{}{}",
+                &raw[..start],
+                rest.strip_prefix('\n').unwrap_or(rest)
+            )
         }
         _ => raw,
     };
@@ -312,7 +316,10 @@ fn davx5_for_tasks_org_finds_every_list_and_syncs_a_task_with_its_own_properties
     let root = ada.dav(
         "PROPFIND",
         "/",
-        &[("depth", "0"), ("content-type", "application/xml; charset=utf-8")],
+        &[
+            ("depth", "0"),
+            ("content-type", "application/xml; charset=utf-8"),
+        ],
         &fixture(client, "davx5-01-base-url.xml", ""),
     );
     assert_ne!(root.status, 401, "{}", body(&root));
@@ -357,7 +364,9 @@ fn davx5_for_tasks_org_finds_every_list_and_syncs_a_task_with_its_own_properties
     let principal = &responses(&home_sets)[0];
     assert_eq!(principal.prop("calendar-home-set"), ada.home());
     assert!(principal.prop("resourcetype").contains("<principal>"));
-    assert!(principal.missing.contains(&"calendar-proxy-read-for".into()));
+    assert!(principal
+        .missing
+        .contains(&"calendar-proxy-read-for".into()));
 
     let listing = ada.dav(
         "PROPFIND",
@@ -388,7 +397,9 @@ fn davx5_for_tasks_org_finds_every_list_and_syncs_a_task_with_its_own_properties
         assert_task_list(l, name);
         assert!(supports_vtodo(l), "{l:?}");
         assert_eq!(l.prop("owner"), ada.principal());
-        assert!(l.prop("current-user-privilege-set").contains("<write-content>"));
+        assert!(l
+            .prop("current-user-privilege-set")
+            .contains("<write-content>"));
         assert!(l.missing.contains(&"source".into()), "{l:?}");
     }
     assert_eq!(
@@ -435,7 +446,10 @@ fn davx5_for_tasks_org_finds_every_list_and_syncs_a_task_with_its_own_properties
     let query = ada.dav(
         "REPORT",
         &cal,
-        &[("depth", "1"), ("content-type", "application/xml; charset=utf-8")],
+        &[
+            ("depth", "1"),
+            ("content-type", "application/xml; charset=utf-8"),
+        ],
         &fixture(client, "davx5-06-calendar-query.xml", ""),
     );
     let members = responses(&query);
@@ -462,7 +476,6 @@ fn davx5_for_tasks_org_finds_every_list_and_syncs_a_task_with_its_own_properties
         "SUMMARY:Renew passport",
         "DESCRIPTION:Photos first\\, then the form",
         "DUE;VALUE=DATE:20261215",
-        "CATEGORIES:Errands",
         "X-APPLE-SORT-ORDER:559033419",
         "X-OC-HIDESUBTASKS:1",
         "DESCRIPTION:Default Tasks.org description",
@@ -472,6 +485,25 @@ fn davx5_for_tasks_org_finds_every_list_and_syncs_a_task_with_its_own_properties
     let get = ada.dav("GET", &href, &[], "").expect(200);
     assert_eq!(get.header("etag"), Some(etag.as_str()));
     assert_kept(body(&get), &kept);
+    let lines = ical_lines(body(&get));
+    gaps.check(
+        lines.iter().any(|l| l == "CATEGORIES:Errands"),
+        format!(
+            "DAVx⁵/Tasks.org: PUT {href} with CATEGORIES:Errands (davx5-08-task.ics), then \
+             GET answers {:?}: the tag's case is the app's, not the client's, so Tasks.org \
+             reads its tag back renamed",
+            lines.iter().find(|l| l.starts_with("CATEGORIES"))
+        ),
+    );
+    gaps.check(
+        lines.iter().any(|l| l == "SEQUENCE:1"),
+        format!(
+            "DAVx⁵/Tasks.org: PUT {href} with SEQUENCE:1 (davx5-08-task.ics), then GET \
+             answers {:?}: the SEQUENCE a client wrote goes backwards (RFC 5545 3.8.7.4 \
+             has it only grow)",
+            lines.iter().find(|l| l.starts_with("SEQUENCE"))
+        ),
+    );
 
     // The next upload of the same task: If-Match with the ETag it holds.
     let edited = task.replace("SUMMARY:Renew passport", "SUMMARY:Renew both passports");
@@ -519,7 +551,10 @@ fn thunderbird_detects_the_lists_checks_one_and_syncs_a_task_with_its_own_proper
     let all = responses(&home);
     let calendars: Vec<&Response> = all
         .iter()
-        .filter(|r| r.get("resourcetype").is_some_and(|t| t.contains("<calendar>")))
+        .filter(|r| {
+            r.get("resourcetype")
+                .is_some_and(|t| t.contains("<calendar>"))
+        })
         .collect();
     assert_eq!(calendars.len(), 2, "{all:#?}");
     let list = find(&all, &ada.calendar(&groceries));
@@ -546,7 +581,9 @@ fn thunderbird_detects_the_lists_checks_one_and_syncs_a_task_with_its_own_proper
     assert_eq!(c.prop("owner"), ada.principal());
     let caps = ada.dav("OPTIONS", &ada.home(), &[], "");
     assert_eq!(caps.status, 200);
-    assert!(caps.header("dav").is_some_and(|d| d.contains("calendar-access")));
+    assert!(caps
+        .header("dav")
+        .is_some_and(|d| d.contains("calendar-access")));
 
     // A new task: <id>.ics, If-None-Match: *.
     let task = fixture(client, "thunderbird-07-task.ics", "");
@@ -554,7 +591,10 @@ fn thunderbird_detects_the_lists_checks_one_and_syncs_a_task_with_its_own_proper
     let put = ada.dav(
         "PUT",
         &href,
-        &[("if-none-match", "*"), ("content-type", "text/calendar; charset=utf-8")],
+        &[
+            ("if-none-match", "*"),
+            ("content-type", "text/calendar; charset=utf-8"),
+        ],
         &task,
     );
     assert_eq!(put.status, 201, "{}", body(&put));
@@ -594,6 +634,8 @@ fn thunderbird_detects_the_lists_checks_one_and_syncs_a_task_with_its_own_proper
         "X-MOZ-LASTACK:20261201T091200Z",
         "BEGIN:VTIMEZONE",
         "TZID:Europe/Berlin",
+        "DUE;TZID=Europe/Berlin:20261218T170000",
+        "DTSTART;TZID=Europe/Berlin:20261214T090000",
         "DESCRIPTION:Default Mozilla Description",
     ];
     assert_kept(got.prop("calendar-data"), &kept);
@@ -607,7 +649,9 @@ fn thunderbird_detects_the_lists_checks_one_and_syncs_a_task_with_its_own_proper
         &fixture(client, "thunderbird-06-etags.xml", ""),
     );
     let listed = responses(&etags);
-    assert!(find(&listed, &cal).prop("resourcetype").contains("<collection>"));
+    assert!(find(&listed, &cal)
+        .prop("resourcetype")
+        .contains("<collection>"));
     let member = find(&listed, &href);
     assert!(member.prop("getcontenttype").starts_with("text/calendar"));
     assert_eq!(member.prop("getetag"), etag);
@@ -620,7 +664,10 @@ fn thunderbird_detects_the_lists_checks_one_and_syncs_a_task_with_its_own_proper
     let update = ada.dav(
         "PUT",
         &href,
-        &[("if-match", &etag), ("content-type", "text/calendar; charset=utf-8")],
+        &[
+            ("if-match", &etag),
+            ("content-type", "text/calendar; charset=utf-8"),
+        ],
         &edited,
     );
     assert_eq!(update.status, 204, "{}", body(&update));
@@ -631,8 +678,8 @@ fn thunderbird_detects_the_lists_checks_one_and_syncs_a_task_with_its_own_proper
 // ------------------------------------------------------- Apple Reminders
 
 #[test]
-fn apple_reminders_finds_the_lists_under_a_plain_home_and_syncs_a_reminder_with_its_own_properties(
-) {
+fn apple_reminders_finds_the_lists_under_a_plain_home_and_syncs_a_reminder_with_its_own_properties()
+{
     let app = TestApp::spawn();
     let ada = User::signup(&app, "ada@example.com");
     let garden = ada.list("Garden", "#11aa44");
@@ -657,7 +704,10 @@ fn apple_reminders_finds_the_lists_under_a_plain_home_and_syncs_a_reminder_with_
     );
     let p = &responses(&principal)[0];
     assert_eq!(p.prop("calendar-home-set"), ada.home());
-    assert_eq!(p.prop("calendar-user-address-set"), "mailto:ada@example.com");
+    assert_eq!(
+        p.prop("calendar-user-address-set"),
+        "mailto:ada@example.com"
+    );
     assert_eq!(p.prop("principal-URL"), ada.principal());
     assert_eq!(p.prop("displayname"), "Ada");
     // No scheduling, no notifications: 404 inside the 207.
@@ -697,7 +747,10 @@ fn apple_reminders_finds_the_lists_under_a_plain_home_and_syncs_a_reminder_with_
             &fixture(client, "apple-04-calendar-ctag.xml", ""),
         );
         let r = &responses(&ctag)[0];
-        (r.prop("getctag").to_owned(), r.prop("sync-token").to_owned())
+        (
+            r.prop("getctag").to_owned(),
+            r.prop("sync-token").to_owned(),
+        )
     };
     let (ctag, token) = poll(&ada);
 
