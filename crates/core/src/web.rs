@@ -97,6 +97,16 @@ fn route(req: &Request, files: &'static [StaticFile]) -> Result<Response, ApiErr
     if path == "/api" || path.starts_with("/api/") {
         return Err(ApiError::not_found());
     }
+    // A CalDAV client given the app's address asks it for the principal
+    // (the `caldav` library never tries /.well-known/caldav then): send it
+    // to the CalDAV root, as /.well-known/caldav does.
+    if path == "/" && req.method().as_str() == "PROPFIND" {
+        return Ok(http::Response::builder()
+            .status(StatusCode::MOVED_PERMANENTLY)
+            .header(header::LOCATION, crate::dav::ROOT)
+            .body(Bytes::new())
+            .unwrap_or_default());
+    }
     allow(req, &[Method::GET, Method::HEAD])?;
     let file = resolve(files, path).ok_or_else(ApiError::not_found)?;
     file_response(req, file)

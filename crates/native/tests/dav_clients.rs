@@ -310,8 +310,8 @@ fn davx5_for_tasks_org_finds_every_list_and_syncs_a_task_with_its_own_properties
     let mut gaps = Gaps::default();
     let client = "davx5";
 
-    // The base URL the README gives DAVx⁵ is the site root; what answers
-    // there is not CalDAV, so DAVx⁵ goes on to the well-known URL (a 401
+    // The base URL the README gives DAVx⁵ is the site root, which sends a
+    // PROPFIND on to the CalDAV root, as the well-known URL does (a 401
     // would stop it: "encountered401").
     let root = ada.dav(
         "PROPFIND",
@@ -322,7 +322,8 @@ fn davx5_for_tasks_org_finds_every_list_and_syncs_a_task_with_its_own_properties
         ],
         &fixture(client, "davx5-01-base-url.xml", ""),
     );
-    assert_ne!(root.status, 401, "{}", body(&root));
+    assert_eq!(root.status, 301, "{}", body(&root));
+    assert_eq!(root.header("location"), Some("/dav/"));
     // getCurrentUserPrincipal(/.well-known/caldav): the same PROPFIND,
     // redirects followed.
     well_known(&ada, "PROPFIND");

@@ -353,7 +353,8 @@ fn prop_value(
         (DAV, "displayname", Resource::Home) => "Lists".to_owned(),
         (DAV, "displayname", Resource::Calendar(c)) => xml::escape(&c.name),
         (DAV, "owner", Resource::Calendar(c)) => href(&principal_href(c.owner.id)),
-        (DAV, "current-user-privilege-set", Resource::Home) => privileges(false),
+        // A writable token may make lists under the home (MKCALENDAR).
+        (DAV, "current-user-privilege-set", Resource::Home) => privileges(!caller.read_only()),
         (DAV, "current-user-privilege-set", Resource::Calendar(c) | Resource::Object(c, _)) => {
             privileges(writable(caller, c))
         }
@@ -1139,6 +1140,19 @@ fn render(object: &DavTodo) -> String {
         Some(rule) if recurrence_from_rrule(rule) == todo.recurrence => Some(rule),
         _ => rrule_of(todo.recurrence),
     };
+    // The client's own spelling of the tags, when they are the todo's.
+    let categories: Vec<String> = match master {
+        Some(m) if same_tags(&m.categories, &todo.tags) => m.categories.clone(),
+        _ => todo.tags.clone(),
+    };
+    // SEQUENCE only grows: the client's, plus the changes since it began.
+    let stored_sequence = stored
+        .as_ref()
+        .and_then(|s| s.calendar.children_named("VTODO").next())
+        .and_then(|v| v.prop("SEQUENCE"))
+        .and_then(|p| p.value.trim().parse::<i64>().ok())
+        .unwrap_or(0)
+        .max(0);
     let due = todo.due_at.map(|at| {
         if todo.due_all_day {
             IcalTime::Date(at.date_naive())
@@ -1153,14 +1167,27 @@ fn render(object: &DavTodo) -> String {
         priority,
         due,
         completed_at: todo.completed_at.filter(|_| todo.completed),
-        categories: &todo.tags,
+        categories: &categories,
         rrule,
         remind_at: todo.remind_at,
         created: todo.created_at,
         last_modified: todo.updated_at,
-        sequence: todo.version - 1,
+        sequence: stored_sequence.saturating_add(todo.version - 1),
     };
     ical::render(&view, stored.as_ref().map(|s| &s.calendar), chrono_tz::UTC)
+}
+
+/// Whether a client's categories are the todo's tags, as the app keeps them
+/// (trimmed, lowercased, without repeats).
+fn same_tags(categories: &[String], tags: &[String]) -> bool {
+    let mut kept: Vec<String> = Vec::new();
+    for c in categories {
+        let tag = c.trim().to_lowercase();
+        if !kept.contains(&tag) {
+            kept.push(tag);
+        }
+    }
+    kept == tags
 }
 
 #[cfg(test)]
