@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use base64::Engine;
+
 use native::testing::{client, manifest_path, random_secret, TestDb, TEST_PASSWORD};
 use serde_json::{json, Value};
 use todo_core::ports::Variables;
@@ -130,6 +132,37 @@ impl Host {
             content_type,
             etag,
             body,
+        }
+    }
+}
+
+impl Host {
+    /// A request with a body as given (CalDAV's XML and iCalendar).
+    fn send_raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.server.addr));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let mut resp = client()
+            .run(req.body(body.as_bytes().to_vec()).unwrap())
+            .unwrap();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (content_type, etag) = (header("content-type"), header("etag"));
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap();
+        Reply {
+            status,
+            content_type,
+            etag,
+            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
         }
     }
 }
@@ -306,6 +339,56 @@ fn every_route_family_answers_through_the_compiled_wasm_components() {
         .filter_map(|t| t["name"].as_str())
         .collect();
     assert!(names.contains(&"list_tasks"), "{names:?}");
+
+    // CalDAV: WebDAV's methods reach the component (wasi:http's `other`
+    // method), signed in with HTTP Basic and the same token
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("ada@example.com:{pat}"))
+    );
+    let user = text(&me.body["id"]);
+    let lists = host.send("GET", "/api/lists", t, None).expect(200).body;
+    let inbox = text(&lists["items"][0]["id"]);
+    let cal = format!("/dav/calendars/{user}/{inbox}/");
+    let dav = |method: &str, path: &str, body: &str| {
+        host.send_raw(
+            method,
+            path,
+            &[("authorization", &basic), ("depth", "1")],
+            body,
+        )
+    };
+    let vtodo = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\nBEGIN:VTODO\r\nUID:wasm-1\r\n\
+                 SUMMARY:From the phone\r\nDUE;VALUE=DATE:20261224\r\nX-APPLE-SORT-ORDER:7\r\n\
+                 END:VTODO\r\nEND:VCALENDAR\r\n";
+    let put = dav("PUT", &format!("{cal}wasm-1.ics"), vtodo).expect(201);
+    assert!(put.etag.starts_with('"'), "{}", put.etag);
+    let listing = dav("PROPFIND", &cal, "").expect(207);
+    assert!(
+        text(&listing.body).contains("wasm-1.ics"),
+        "{}",
+        listing.body
+    );
+    let sync = dav(
+        "REPORT",
+        &cal,
+        r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:prop><d:getetag/></d:prop></d:sync-collection>"#,
+    )
+    .expect(207);
+    let etag = put.etag.replace('"', "&quot;");
+    assert!(text(&sync.body).contains(&etag), "{}", sync.body);
+    let got = dav("GET", &format!("{cal}wasm-1.ics"), "").expect(200);
+    assert!(
+        text(&got.body).contains("X-APPLE-SORT-ORDER:7"),
+        "{}",
+        got.body
+    );
+    let found = host
+        .send("GET", "/api/todos?q=phone", t, None)
+        .expect(200)
+        .body;
+    assert_eq!(found["items"][0]["due_all_day"], true, "{found}");
+    host.send_raw("PROPFIND", "/dav/", &[], "").expect(401);
 
     // web: the page and a script, from the files embedded in the build
     let page = host.send("GET", "/", None, None).expect(200);
