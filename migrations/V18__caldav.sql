@@ -42,6 +42,33 @@ CREATE TRIGGER todos_dav_moved AFTER UPDATE OF list_id ON todos
     FOR EACH ROW WHEN (OLD.dav_name IS NOT NULL AND OLD.list_id <> NEW.list_id)
     EXECUTE FUNCTION record_dav_gone();
 
+-- Custom recurrence: besides the four words, a rule of the RRULE subset
+-- (`RRULE:FREQ=…`, README: Todos), whose next occurrence the app computes
+-- in the user's time zone; `occurrence` numbers a series' todos (1, 2, …)
+-- for a rule's COUNT.
+ALTER TABLE todos DROP CONSTRAINT todos_recurrence_check,
+    ADD CONSTRAINT todos_recurrence_check CHECK (
+        recurrence IN ('none', 'daily', 'weekly', 'monthly')
+        OR (recurrence LIKE 'RRULE:FREQ=%' AND length(recurrence) <= 300)),
+    ADD COLUMN occurrence integer NOT NULL DEFAULT 1 CHECK (occurrence >= 1);
+
 -- Secret calendar feeds: a list's open todos with a due date, as VEVENTs,
 -- for calendars that only subscribe. Only the token's digest is stored.
 ALTER TABLE lists ADD COLUMN feed_sha256 text UNIQUE;
+
+-- Events and history carry whether a due date is a day.
+CREATE OR REPLACE FUNCTION todo_fields(t todos) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN jsonb_build_object(
+        'title', t.title,
+        'description', t.description,
+        'priority', (ARRAY['low', 'medium', 'high', 'urgent'])[t.priority + 1],
+        'completed', t.completed,
+        'completed_at', api_ts(t.completed_at),
+        'due_at', api_ts(t.due_at),
+        'due_all_day', t.due_all_day,
+        'remind_at', api_ts(t.remind_at),
+        'tags', to_jsonb(t.tags),
+        'recurrence', t.recurrence,
+        'list_id', t.list_id,
+        'assignee_id', t.assignee_id);

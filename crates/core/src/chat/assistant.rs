@@ -710,6 +710,34 @@ fn set_completed(
     Plan::Run(step, store::toggle_named_part(ctx, caller, &naming))
 }
 
+/// What is left of a step once its statement ran: a todo completed under a
+/// rule gets its next occurrence, which the app computes (see
+/// `store::finish_toggle`), named in the answer.
+pub fn follow_up(
+    ctx: &Ctx,
+    caller: &Caller,
+    step: &Step,
+    answer: Value,
+    mut outcome: Outcome,
+) -> Result<Outcome, TodoError> {
+    let Step::Toggle { .. } = step else {
+        return Ok(outcome);
+    };
+    let Ok(Named::One(toggled)) = store::read_toggled_named(answer) else {
+        return Ok(outcome);
+    };
+    if toggled.pending.is_none() {
+        return Ok(outcome);
+    }
+    if let Some(next) = store::finish_toggle(ctx, caller, toggled)?.next {
+        outcome
+            .response
+            .push_str(&format!(". Next one: {}", describe(&next)));
+        outcome.result["next"] = json!(next);
+    }
+    Ok(outcome)
+}
+
 fn toggled(target: &str, completed: bool, answer: Value) -> Result<Outcome, TodoError> {
     let toggled = match store::read_toggled_named(answer)? {
         Named::Missing => return Ok(no_match(target)),

@@ -228,7 +228,8 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
             let answer = store::save(ctx, caller, &exchange, Answer::Run(&step, part))
                 .map_err(store_error)?
                 .unwrap_or_default();
-            assistant::render(&step, answer)?
+            let outcome = assistant::render(&step, answer.clone())?;
+            assistant::follow_up(ctx, caller, &step, answer, outcome)?
         }
     };
     Ok(json(

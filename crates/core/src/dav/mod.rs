@@ -30,6 +30,7 @@ use crate::auth::{self, AuthUser, Caller};
 use crate::error::ApiError;
 use crate::lists::{self, Color, ListChanges, ListError, ListName};
 use crate::ports::Ctx;
+use crate::todos::rrule::RRule;
 use crate::todos::{
     store as todos, DavObject, Description, DueAt, NewTodo, Priority, Recurrence, Tags, Todo,
     TodoChanges, TodoTitle,
@@ -978,6 +979,10 @@ fn completes_occurrence(todo: &Todo, object: &TodoObject, new: &NewTodo) -> bool
         Recurrence::Daily => due.checked_add_signed(chrono::Duration::days(1)),
         Recurrence::Weekly => due.checked_add_signed(chrono::Duration::days(7)),
         Recurrence::Monthly => due.checked_add_months(chrono::Months::new(1)),
+        Recurrence::Rule(rule) if todo.due_all_day => rule
+            .next_date_after(due.date_naive(), 1)
+            .map(|day| day.and_time(NaiveTime::MIN).and_utc()),
+        Recurrence::Rule(rule) => rule.next_after(due, chrono_tz::UTC, 1),
     };
     !object.master.is_completed() && next == Some(moved.time())
 }
@@ -1033,34 +1038,33 @@ pub fn priority_to_ical(p: Priority) -> u8 {
 }
 
 /// The app's recurrence for an RRULE: a plain `FREQ` of a day, week or
-/// month (an `INTERVAL=1` or `WKST` changes nothing). Anything else is
-/// kept in the calendar object as the client wrote it, and the todo does
-/// not repeat in the app.
+/// month is one of its words (as the app's own daily, weekly and monthly
+/// repeat), any other rule of the subset is a rule. A rule outside the
+/// subset is kept in the calendar object as the client wrote it, and the
+/// todo does not repeat in the app.
 pub fn recurrence_from_rrule(rule: &str) -> Recurrence {
-    let mut freq = None;
-    for part in rule.split(';') {
-        let (key, value) = part.split_once('=').unwrap_or((part, ""));
-        match key.trim().to_ascii_uppercase().as_str() {
-            "FREQ" => freq = Some(value.trim().to_ascii_uppercase()),
-            "INTERVAL" if value.trim() == "1" => {}
-            "WKST" => {}
-            _ => return Recurrence::None,
-        }
-    }
-    match freq.as_deref() {
+    let Ok(parsed) = RRule::parse(rule) else {
+        return Recurrence::None;
+    };
+    let plain = ["DAILY", "WEEKLY", "MONTHLY"]
+        .into_iter()
+        .find(|freq| parsed.to_string() == format!("RRULE:FREQ={freq}"));
+    match plain {
         Some("DAILY") => Recurrence::Daily,
         Some("WEEKLY") => Recurrence::Weekly,
         Some("MONTHLY") => Recurrence::Monthly,
-        _ => Recurrence::None,
+        _ => Recurrence::Rule(parsed),
     }
 }
 
-fn rrule_of(recurrence: Recurrence) -> Option<&'static str> {
+/// The RRULE value of a recurrence (without `RRULE:`).
+fn rrule_of(recurrence: Recurrence) -> Option<String> {
     match recurrence {
         Recurrence::None => None,
-        Recurrence::Daily => Some("FREQ=DAILY"),
-        Recurrence::Weekly => Some("FREQ=WEEKLY"),
-        Recurrence::Monthly => Some("FREQ=MONTHLY"),
+        Recurrence::Daily => Some("FREQ=DAILY".to_owned()),
+        Recurrence::Weekly => Some("FREQ=WEEKLY".to_owned()),
+        Recurrence::Monthly => Some("FREQ=MONTHLY".to_owned()),
+        Recurrence::Rule(rule) => Some(rule.to_string().trim_start_matches("RRULE:").to_owned()),
     }
 }
 
@@ -1135,9 +1139,16 @@ fn render(object: &DavTodo) -> String {
         .and_then(|m| m.priority)
         .filter(|p| priority_from_ical(Some(*p)) == todo.priority)
         .unwrap_or_else(|| priority_to_ical(todo.priority));
-    let stored_rule = master.and_then(|m| m.rrule.as_deref());
+    let stored_rule = master.and_then(|m| m.rrule.clone());
     let rrule = match stored_rule {
-        Some(rule) if recurrence_from_rrule(rule) == todo.recurrence => Some(rule),
+        // The client's own text, when it means what the todo holds, or
+        // when the app cannot read it (and the todo has no repeat of its own).
+        Some(rule)
+            if recurrence_from_rrule(&rule) == todo.recurrence
+                || (todo.recurrence == Recurrence::None && RRule::parse(&rule).is_err()) =>
+        {
+            Some(rule)
+        }
         _ => rrule_of(todo.recurrence),
     };
     // The client's own spelling of the tags, when they are the todo's.
@@ -1168,7 +1179,7 @@ fn render(object: &DavTodo) -> String {
         due,
         completed_at: todo.completed_at.filter(|_| todo.completed),
         categories: &categories,
-        rrule,
+        rrule: rrule.as_deref(),
         remind_at: todo.remind_at,
         created: todo.created_at,
         last_modified: todo.updated_at,
@@ -1256,18 +1267,21 @@ mod tests {
     }
 
     #[test]
-    fn plain_rules_become_the_apps_recurrence_and_others_none() {
+    fn plain_rules_become_the_apps_words_the_subset_rules_and_others_none() {
+        let rule = |text: &str| RRule::parse(text).map(Recurrence::Rule).unwrap();
         let cases = [
             ("FREQ=DAILY", Recurrence::Daily),
             ("freq=weekly;interval=1", Recurrence::Weekly),
-            ("FREQ=MONTHLY;WKST=MO", Recurrence::Monthly),
-            ("FREQ=WEEKLY;BYDAY=MO,WE", Recurrence::None),
-            ("FREQ=DAILY;INTERVAL=2", Recurrence::None),
-            ("FREQ=YEARLY", Recurrence::None),
-            ("FREQ=DAILY;COUNT=3", Recurrence::None),
+            ("FREQ=MONTHLY", Recurrence::Monthly),
+            ("FREQ=WEEKLY;BYDAY=MO,WE", rule("FREQ=WEEKLY;BYDAY=MO,WE")),
+            ("FREQ=DAILY;INTERVAL=2", rule("FREQ=DAILY;INTERVAL=2")),
+            ("FREQ=YEARLY", rule("FREQ=YEARLY")),
+            ("FREQ=DAILY;COUNT=3", rule("FREQ=DAILY;COUNT=3")),
+            ("FREQ=HOURLY", Recurrence::None),
+            ("FREQ=MONTHLY;BYSETPOS=1", Recurrence::None),
         ];
-        for (rule, want) in cases {
-            assert_eq!(recurrence_from_rrule(rule), want, "{rule}");
+        for (text, want) in cases {
+            assert_eq!(recurrence_from_rrule(text), want, "{text}");
         }
     }
 

@@ -117,7 +117,8 @@ impl Tool {
                  see list_lists). \
                  `priority` is low, medium (default), high or urgent; `due_at` is an RFC 3339 \
                  time such as 2026-12-01T17:00:00Z or a date such as 2026-12-01 (midnight UTC); \
-                 `tags` are short lowercase labels; `recurrence` (none, daily, weekly, monthly) \
+                 `tags` are short lowercase labels; `recurrence` (none, daily, weekly, monthly, \
+                 or a rule such as RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO for every other Monday) \
                  makes completing the task create its next occurrence. Returns the new task with \
                  its `id`, which the other tools take. Example: {\"title\": \"Buy milk\", \
                  \"priority\": \"high\", \"due_at\": \"2026-12-01\", \"tags\": [\"shopping\"], \
@@ -393,8 +394,12 @@ fn task_fields(nullable: bool) -> Map<String, Value> {
     );
     fields.insert(
         "recurrence".into(),
-        or_null(json!({"enum": ["none", "daily", "weekly", "monthly"],
-                       "description": "How the task repeats once completed. Default none."})),
+        or_null(json!({"type": "string",
+                       "description": "How the task repeats once completed: none (default), daily, \
+                        weekly, monthly, or a rule of the RRULE subset: RRULE: then FREQ=DAILY, WEEKLY, \
+                        MONTHLY or YEARLY with INTERVAL, BYDAY (ordinals like 2FR, -1MO), BYMONTHDAY, \
+                        BYMONTH, COUNT or UNTIL. Examples: RRULE:FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR \
+                        (every weekday), RRULE:FREQ=MONTHLY;BYDAY=-1FR (every last Friday)."})),
     );
     fields
 }
@@ -496,7 +501,7 @@ fn todo_schema() -> Value {
             "due_at": maybe_time,
             "remind_at": maybe_time,
             "tags": {"type": "array", "items": {"type": "string"}},
-            "recurrence": {"enum": ["none", "daily", "weekly", "monthly"]},
+            "recurrence": {"type": "string"},
             "created_at": time,
             "updated_at": time,
             "version": {"type": "integer", "minimum": 1},
@@ -858,7 +863,14 @@ fn set_completed(
     for _ in 0..3 {
         let todo = store::get(ctx, caller, id)?;
         if todo.completed == completed {
-            return Ok((Toggled { todo, next: None }, false));
+            return Ok((
+                Toggled {
+                    todo,
+                    next: None,
+                    pending: None,
+                },
+                false,
+            ));
         }
         match store::toggle(ctx, caller, id, Some(&[todo.version])) {
             Ok(toggled) => return Ok((toggled, true)),
@@ -992,7 +1004,7 @@ fn describe(todo: &Todo) -> String {
         parts.push(format!("tags {}", todo.tags.join(", ")));
     }
     if todo.recurrence != crate::todos::Recurrence::None {
-        parts.push(format!("repeats {}", todo.recurrence.as_str()));
+        parts.push(format!("repeats {}", todo.recurrence));
     }
     parts.push(if todo.completed { "done" } else { "open" }.to_owned());
     format!(

@@ -7,6 +7,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::rrule::RRule;
+
 /// Most todos one user may hold; the next create answers 409 `limit_reached`.
 pub const MAX_TODOS_PER_USER: i64 = 10_000;
 
@@ -289,41 +291,76 @@ impl fmt::Display for Priority {
     }
 }
 
-/// How a todo repeats once completed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// How a todo repeats once completed: one of four words, or a rule of the
+/// RRULE subset (see [`RRule`]), written `RRULE:FREQ=…` in the API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Recurrence {
     #[default]
     None,
     Daily,
     Weekly,
     Monthly,
+    Rule(RRule),
 }
 
 impl Recurrence {
-    pub const ALL: [Recurrence; 4] = [
+    pub const WORDS: [Recurrence; 4] = [
         Recurrence::None,
         Recurrence::Daily,
         Recurrence::Weekly,
         Recurrence::Monthly,
     ];
 
-    /// Accepts any letter case, like [`Priority::parse`].
+    /// A word in any letter case, or a rule (`RRULE:` and the subset); a
+    /// rule outside the subset is refused naming the part.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let lower = raw.trim().to_ascii_lowercase();
-        Self::ALL
+        let raw = raw.trim();
+        if raw.len() >= 6 && raw[..6].eq_ignore_ascii_case("RRULE:") {
+            return RRule::parse(raw).map(Recurrence::Rule);
+        }
+        let lower = raw.to_ascii_lowercase();
+        Self::WORDS
             .into_iter()
-            .find(|r| r.as_str() == lower)
-            .ok_or_else(|| "must be one of none, daily, weekly, monthly".to_owned())
+            .find(|r| r.word() == Some(lower.as_str()))
+            .ok_or_else(|| {
+                "must be one of none, daily, weekly, monthly, or a rule such as \
+                 RRULE:FREQ=WEEKLY;BYDAY=MO"
+                    .to_owned()
+            })
     }
 
-    pub fn as_str(self) -> &'static str {
+    /// The word, for the four words.
+    pub fn word(self) -> Option<&'static str> {
         match self {
-            Recurrence::None => "none",
-            Recurrence::Daily => "daily",
-            Recurrence::Weekly => "weekly",
-            Recurrence::Monthly => "monthly",
+            Recurrence::None => Some("none"),
+            Recurrence::Daily => Some("daily"),
+            Recurrence::Weekly => Some("weekly"),
+            Recurrence::Monthly => Some("monthly"),
+            Recurrence::Rule(_) => None,
         }
+    }
+}
+
+impl fmt::Display for Recurrence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self, self.word()) {
+            (Recurrence::Rule(rule), _) => write!(f, "{rule}"),
+            (_, Some(word)) => f.write_str(word),
+            (_, None) => Ok(()),
+        }
+    }
+}
+
+impl Serialize for Recurrence {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Recurrence {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Recurrence::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -7,6 +7,7 @@ pub mod domain;
 pub mod http;
 pub mod live;
 pub mod query;
+pub mod rrule;
 pub mod store;
 
 pub use domain::{

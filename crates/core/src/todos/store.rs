@@ -20,7 +20,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::domain::{NewTodo, Priority, Recurrence, Tags, Todo, TodoChanges, MAX_TODOS_PER_USER};
+use super::domain::{
+    DueAt, NewTodo, Priority, Recurrence, Tags, Todo, TodoChanges, MAX_TODOS_PER_USER,
+};
 use super::query::{
     Assignee, ChangeKind, Cursor, HistoryQuery, ListPosition, ListQuery, SortField, Status,
     SyncToken,
@@ -147,6 +149,10 @@ pub struct FiredReminder {
 pub struct Toggled {
     pub todo: Todo,
     pub next: Option<Todo>,
+    /// Completed under a rule: the next occurrence is still to be made
+    /// with [`spawn_next`] ([`toggle`] does).
+    #[serde(skip)]
+    pub pending: Option<Pending>,
 }
 
 /// One entry of a todo's audit trail.
@@ -653,7 +659,7 @@ fn new_todo_json(new: &NewTodo) -> serde_json::Value {
         "due_all_day": new.due_all_day,
         "remind_at": new.remind_at.map(|d| d.time().to_rfc3339()),
         "tags": new.tags.as_slice(),
-        "recurrence": new.recurrence.as_str(),
+        "recurrence": new.recurrence.to_string(),
         "dav_name": new.dav.as_ref().map(|d| &d.name),
         "dav_uid": new.dav.as_ref().map(|d| &d.uid),
         "ical": new.dav.as_ref().map(|d| &d.ical),
@@ -1055,7 +1061,7 @@ fn update_params(
         changes.due_at.is_some().into(),
         changes.due_at.flatten().map(|d| d.time()).into(),
         changes.tags.as_ref().map_or(SqlParam::Null, tags_param),
-        changes.recurrence.map(Recurrence::as_str).into(),
+        changes.recurrence.map(|r| r.to_string()).into(),
         ctx.clock.now().into(),
         versions_param(if_match),
         changes.remind_at.is_some().into(),
@@ -1210,7 +1216,7 @@ macro_rules! toggle_ctes {
                 "nxt AS (
         INSERT INTO todos AS n (user_id, title, description, priority, due_at, due_anchor_day,
                                tags, recurrence, created_at, updated_at, change_seq, list_id,
-                               assignee_id, reminder_to, due_all_day)
+                               assignee_id, reminder_to, due_all_day, occurrence)
         SELECT ",
                 caller_id!(),
                 ", upd.title, upd.description, upd.priority, spawn.next_due,
@@ -1218,7 +1224,8 @@ macro_rules! toggle_ctes {
                    extract(day FROM COALESCE(upd.due_at, $4::text::timestamptz)
                                     AT TIME ZONE 'UTC')::smallint) END,
                upd.tags, upd.recurrence, $4::text::timestamptz, $4::text::timestamptz,
-               upd.change_seq, upd.list_id, upd.assignee_id, upd.reminder_to, upd.due_all_day
+               upd.change_seq, upd.list_id, upd.assignee_id, upd.reminder_to, upd.due_all_day,
+               upd.occurrence + 1
         FROM upd JOIN spawn USING (id) WHERE spawn.next_due IS NOT NULL
         RETURNING n.*, todo_fields(n) AS fields)"
             ),
@@ -1248,9 +1255,20 @@ macro_rules! toggle_ctes {
 const TOGGLE_CTES: &[&str] = toggle_ctes!(by_id!());
 const TOGGLE_NAMED_CTES: &[&str] = toggle_ctes!(by_words!());
 
-/// What a toggle answers: the todo after it, the version it found, and the
-/// next occurrence it created.
-const TOGGLE_FIELDS: [(&str, Json<'static>); 4] = [
+/// A todo just completed whose rule's next occurrence is still to come:
+/// the app computes it (see [`spawn_next`]), with what it needs for that,
+/// the caller's time zone included.
+const PENDING: &str = concat!(
+    "SELECT upd.id, upd.due_at, upd.due_all_day, upd.recurrence, upd.occurrence,
+            (SELECT p.time_zone FROM notification_preferences p WHERE p.user_id = ",
+    caller_id!(),
+    ") AS time_zone
+     FROM upd WHERE upd.completed AND NOT upd.spawned_next AND upd.recurrence LIKE 'RRULE:%'"
+);
+
+/// What a toggle answers: the todo after it, the version it found, the
+/// next occurrence it created, and one it left to the app (a rule's).
+const TOGGLE_FIELDS: [(&str, Json<'static>); 5] = [
     (
         "todo",
         Json::Row(concat!("SELECT ", todo_columns!(), " FROM upd")),
@@ -1261,6 +1279,7 @@ const TOGGLE_FIELDS: [(&str, Json<'static>); 4] = [
         "next",
         Json::Row(concat!("SELECT ", todo_columns!(), " FROM nxt")),
     ),
+    ("pending", Json::Row(PENDING)),
 ];
 
 /// The parameters of [`toggle_ctes`], the todo named by `target` (`$3`).
@@ -1280,6 +1299,7 @@ fn read_toggled(answer: serde_json::Value, if_match: Option<&[i64]>) -> Result<T
         #[serde(flatten)]
         changed: Changed,
         next: Option<TodoRow>,
+        pending: Option<Pending>,
     }
     let answer: Answer = read(answer)?;
     let limit = TodoError::LimitReached {
@@ -1290,8 +1310,139 @@ fn read_toggled(answer: serde_json::Value, if_match: Option<&[i64]>) -> Result<T
     Ok(Toggled {
         todo,
         next: to_todo(answer.next)?,
+        pending: answer.pending,
     })
 }
+
+/// A completed todo whose rule's next occurrence the app computes; see
+/// [`PENDING`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Pending {
+    id: Uuid,
+    due_at: Option<DateTime<Utc>>,
+    due_all_day: bool,
+    recurrence: Recurrence,
+    occurrence: i64,
+    time_zone: Option<String>,
+}
+
+impl Pending {
+    /// The next occurrence's due date: after the due date (or `now`, for a
+    /// todo without one), in the completing user's time zone (an all-day
+    /// due stays a day); `None` when the series is over.
+    fn next_due(&self, now: DateTime<Utc>) -> Option<DueAt> {
+        let Recurrence::Rule(rule) = self.recurrence else {
+            return None;
+        };
+        let occurrence = u32::try_from(self.occurrence).unwrap_or(u32::MAX);
+        let next = match self.due_at {
+            Some(due) if self.due_all_day => rule
+                .next_date_after(due.date_naive(), occurrence)
+                .map(|day| day.and_time(chrono::NaiveTime::MIN).and_utc()),
+            due => {
+                let tz = self
+                    .time_zone
+                    .as_deref()
+                    .and_then(|t| t.parse::<chrono_tz::Tz>().ok())
+                    .unwrap_or(chrono_tz::UTC);
+                rule.next_after(due.unwrap_or(now), tz, occurrence)
+            }
+        }?;
+        DueAt::new(next).ok()
+    }
+}
+
+/// Creates the next occurrence of a todo completed under a rule (the
+/// second half of its toggle; [`Toggled::pending`]): once, however often
+/// it runs, within the list owner's limit. `None` when the series is over
+/// or it was created already.
+pub fn spawn_next(
+    ctx: &Ctx,
+    caller: &Caller,
+    pending: &Pending,
+) -> Result<Option<Todo>, TodoError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        next: Option<TodoRow>,
+    }
+    let Some(due) = pending.next_due(ctx.clock.now()) else {
+        return Ok(None);
+    };
+    let answer: Answer = read(fetch(
+        ctx,
+        caller,
+        SPAWN_CTES,
+        &[(
+            "next",
+            Json::Row(concat!("SELECT ", todo_columns!(), " FROM nxt")),
+        )],
+        vec![
+            pending.id.into(),
+            ctx.clock.now().into(),
+            due.time().into(),
+            MAX_TODOS_PER_USER.into(),
+        ],
+    )?)?;
+    Ok(to_todo(answer.next)?)
+}
+
+/// [`spawn_next`]'s statement: `$3` the completed todo, `$4` now, `$5` the
+/// next due date, `$6` the limit. Locks as a toggle does.
+const SPAWN_CTES: &[&str] = &[
+    concat!(
+        "lk AS (
+        SELECT l.id, l.owner_id FROM lists l
+        JOIN list_members m ON m.list_id = l.id AND m.role = 'editor' AND m.user_id = ",
+        caller_id!(),
+        "
+        WHERE l.id = (SELECT t.list_id FROM todos t WHERE t.id = $3::text::uuid)
+        FOR UPDATE OF l)"
+    ),
+    "ok AS (
+        SELECT t.* FROM todos t
+        WHERE t.id = $3::text::uuid AND t.list_id IN (SELECT id FROM lk) AND t.completed
+          AND NOT t.spawned_next AND t.recurrence LIKE 'RRULE:%'
+        FOR UPDATE OF t)",
+    "counted AS (
+        UPDATE users u SET todo_count = u.todo_count + 1
+        WHERE u.id = (SELECT owner_id FROM lk) AND EXISTS (SELECT FROM ok)
+          AND u.todo_count < $6::int8
+        RETURNING u.id)",
+    concat!(
+        "seq AS (",
+        bump_lists!("SELECT list_id FROM ok WHERE EXISTS (SELECT FROM counted)"),
+        ")"
+    ),
+    "upd AS (
+        UPDATE todos t SET spawned_next = true FROM ok, seq
+        WHERE t.id = ok.id RETURNING t.*, seq.change_seq AS seq)",
+    concat!(
+        "nxt AS (
+        INSERT INTO todos AS n (user_id, title, description, priority, due_at, tags, recurrence,
+                               created_at, updated_at, change_seq, list_id, assignee_id,
+                               reminder_to, due_all_day, occurrence)
+        SELECT ",
+        caller_id!(),
+        ", upd.title, upd.description, upd.priority, $5::text::timestamptz, upd.tags,
+               upd.recurrence, $4::text::timestamptz, $4::text::timestamptz, upd.seq,
+               upd.list_id, upd.assignee_id, upd.reminder_to, upd.due_all_day,
+               upd.occurrence + 1
+        FROM upd
+        RETURNING n.*, todo_fields(n) AS fields)"
+    ),
+    concat!(
+        "audit AS (
+        INSERT INTO todo_audit (user_id, todo_id, action, changes, at, change_seq, after,
+                                list_id, actor_id)
+        SELECT ",
+        caller_id!(),
+        ", id, 'create', todo_changes('{}', fields), created_at, change_seq,
+               event_data(id, fields), list_id, ",
+        caller_id!(),
+        "
+        FROM nxt)"
+    ),
+];
 
 /// Flips completion. Completing a recurring todo also creates its next
 /// occurrence, due one period after the old due date (or after now, when
@@ -1307,7 +1458,21 @@ pub fn toggle(
 ) -> Result<Toggled, TodoError> {
     let params = toggle_params(ctx, id.into(), if_match);
     let answer = fetch(ctx, caller, TOGGLE_CTES, &TOGGLE_FIELDS, params)?;
-    read_toggled(answer, if_match)
+    finish_toggle(ctx, caller, read_toggled(answer, if_match)?)
+}
+
+/// A toggle made whole: the next occurrence of a todo completed under a
+/// rule, which the app computes, is created by a second statement (a
+/// todo under one of the four words got its next one from the first).
+pub fn finish_toggle(ctx: &Ctx, caller: &Caller, toggled: Toggled) -> Result<Toggled, TodoError> {
+    match &toggled.pending {
+        Some(pending) => Ok(Toggled {
+            next: spawn_next(ctx, caller, pending)?,
+            pending: None,
+            ..toggled
+        }),
+        None => Ok(toggled),
+    }
 }
 
 /// [`toggle`] of the todo `naming` names, as a [`Part`] read by
