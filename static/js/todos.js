@@ -8,6 +8,7 @@
 import { api, ApiError, describe, setConnectionHandler, loadSession } from './api.js';
 import { $, h, icon, toast, showFieldErrors, clearFieldErrors, clearErrorOnInput, busy, showBanner, hideBanner, announce } from './ui.js';
 import { toDueAt, fromDueAt, dueState, formatDue, formatLong } from './dates.js';
+import { describeRecurrence, repeatTitle } from './recurrence.js';
 import { showReminders } from './reminders.js';
 import { restAfter } from './backoff.js';
 import {
@@ -24,7 +25,8 @@ const WAIT_S = 25;
 const OFFLINE = "Can't reach the server. Showing what was last loaded; we'll keep trying.";
 const RANK = { urgent: 0, high: 1, medium: 2, low: 3 };
 const PRIORITY_WORDS = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' };
-const REPEAT_WORDS = { daily: 'Daily', weekly: 'Weekly', monthly: 'Monthly' };
+/** The edit form's repeat choices; a custom rule joins them as an option of its own. */
+const REPEAT_CHOICES = [['none', 'Never'], ['daily', 'Daily'], ['weekly', 'Weekly'], ['monthly', 'Monthly']];
 
 const state = {
   filters: { ...DEFAULTS },
@@ -519,7 +521,8 @@ function renderItem(todo) {
     );
   }
   if (todo.recurrence !== 'none') {
-    meta.push(h('span', { class: 'repeat', title: `Repeats ${todo.recurrence}` }, icon('repeat'), REPEAT_WORDS[todo.recurrence]));
+    meta.push(h('span', { class: 'repeat', title: repeatTitle(todo.recurrence) },
+      icon('repeat'), describeRecurrence(todo.recurrence)));
   }
   for (const tag of todo.tags) {
     meta.push(
@@ -699,6 +702,9 @@ function startEdit(id) {
     h('div', { class: `mini-field ${cls}` }, h('label', { for: control.id }, label), control,
       name ? h('p', { class: 'field-error', id: `edit-${name}-error` }) : null);
   const option = (value, label, current) => h('option', { value, selected: value === current }, label);
+  // A rule set elsewhere (another app, the assistant) is offered as it is, so
+  // that saving other changes sends it back untouched rather than as "Never".
+  const customRepeat = typeof todo.recurrence === 'string' && !REPEAT_CHOICES.some(([value]) => value === todo.recurrence);
   const title = h('input', { id: 'edit-title', value: todo.title, 'aria-describedby': 'edit-title-error', autocomplete: 'off' });
   const form = h('form', {
     class: 'edit-form', novalidate: true, 'aria-label': `Edit “${todo.title}”`,
@@ -714,8 +720,9 @@ function startEdit(id) {
     field('Time', h('input', { id: 'edit-time', type: 'time', value: time })),
     field('Tags', h('input', { id: 'edit-tags', value: todo.tags.join(', '), 'aria-describedby': 'edit-tags-error', autocomplete: 'off' }), 'tags', 'grow'),
     field('Repeats', h('select', { id: 'edit-recurrence', 'aria-describedby': 'edit-recurrence-error' },
-      option('none', 'Never', todo.recurrence), option('daily', 'Daily', todo.recurrence),
-      option('weekly', 'Weekly', todo.recurrence), option('monthly', 'Monthly', todo.recurrence)), 'recurrence'),
+      REPEAT_CHOICES.map(([value, label]) => option(value, label, todo.recurrence)),
+      customRepeat ? option(todo.recurrence, describeRecurrence(todo.recurrence), todo.recurrence) : null),
+      'recurrence', customRepeat ? 'is-long' : ''),
     field('Assignee', assigneePicker(todo), 'assignee_id'),
   ),
   h('p', { class: 'form-error', id: 'edit-error', role: 'alert' }),
