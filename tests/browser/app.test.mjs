@@ -325,6 +325,38 @@ test('a reminder that goes off shows in the app and as a browser notification', 
   await context.close();
 });
 
+test('a todo repeating by a rule says so in words, and editing it keeps the rule', async () => {
+  const context = await newContext(browser);
+  const tab = await openPage(context);
+  await signUp(tab, 'Rolf Rules');
+  await tab.getByText('Nothing to do yet').waitFor();
+  const token = await tab.evaluate(() => JSON.parse(localStorage.getItem('todo.session')).token);
+  const rule = 'RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO';
+  const created = await fetch(`${BASE}/api/todos`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ title: 'Team retro', due_at: '2026-12-07T09:00:00Z', recurrence: rule }),
+  });
+  assert.equal(created.status, 201);
+  const todo = await created.json();
+  const shown = row(tab, 'Team retro');
+  await shown.waitFor({ timeout: 15000 });
+  await shown.getByText('Every other Monday').waitFor();
+  await checkA11y(tab, 'a custom repeat');
+  // A rename leaves the rule as it was.
+  await shown.getByRole('button', { name: /^Edit/ }).click();
+  assert.equal(await tab.locator('#edit-recurrence').inputValue(), rule);
+  await tab.locator('#edit-title').fill('Team retrospective');
+  await tab.getByRole('button', { name: 'Save' }).click();
+  await row(tab, 'Team retrospective').waitFor();
+  const after = await fetch(`${BASE}/api/todos/${todo.id}`, { headers: { authorization: `Bearer ${token}` } });
+  const saved = await after.json();
+  assert.equal(saved.title, 'Team retrospective');
+  assert.equal(saved.recurrence, rule);
+  noProblems(tab);
+  await context.close();
+});
+
 test('a change made on another device appears without a reload', async () => {
   const other = await newContext(browser);
   const second = await openPage(other);
