@@ -1007,3 +1007,83 @@ fn a_lists_secret_feed_serves_its_open_dated_todos_as_events() {
     app.send("GET", &renewed, None, &[], None)
         .assert_error(404, "not_found");
 }
+
+#[test]
+fn a_task_moved_to_another_list_leaves_its_name_behind_and_arrives_as_its_id() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    let inbox = ada.inbox();
+    let work = text(
+        &ada.rest("POST", "/api/lists", Some(json!({"name": "Work"})))
+            .expect(201)
+            .body["id"],
+    );
+    let from = ada.calendar(&inbox);
+    let mark = |cal: &str| {
+        let first = ada.dav(
+            "REPORT",
+            cal,
+            &[("depth", "1")],
+            r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:prop><d:getetag/></d:prop></d:sync-collection>"#,
+        );
+        let doc = roxmltree::Document::parse(body(&first)).unwrap();
+        doc.descendants()
+            .find(|n| n.has_tag_name(("DAV:", "sync-token")))
+            .and_then(|n| n.text())
+            .unwrap()
+            .to_owned()
+    };
+    ada.dav(
+        "PUT",
+        &format!("{from}Chosen-Name.ics"),
+        &[],
+        &apple_vtodo("SAME-UID", "Report"),
+    )
+    .expect(201);
+    // A task with the same UID already sits in Work.
+    ada.dav(
+        "PUT",
+        &format!("{}other.ics", ada.calendar(&work)),
+        &[],
+        &apple_vtodo("SAME-UID", "Other"),
+    )
+    .expect(201);
+    let token = mark(&from);
+    let id = text(
+        &ada.rest("GET", "/api/todos?q=Report", None)
+            .expect(200)
+            .body["items"][0]["id"],
+    );
+    ada.rest(
+        "PATCH",
+        &format!("/api/todos/{id}"),
+        Some(json!({"list_id": work})),
+    )
+    .expect(200);
+
+    let since = ada.dav(
+        "REPORT",
+        &from,
+        &[("depth", "1")],
+        &format!(
+            r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+        ),
+    );
+    let gone = responses(&since);
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    assert_eq!(gone[0].href, format!("{from}Chosen-Name.ics"));
+    assert!(gone[0].status.contains("404"));
+    let moved = ada
+        .dav("GET", &format!("{}{id}.ics", ada.calendar(&work)), &[], "")
+        .expect(200);
+    assert!(
+        body(&moved).contains(&format!("UID:{id}")),
+        "{}",
+        body(&moved)
+    );
+    assert!(
+        body(&moved).contains("X-APPLE-SORT-ORDER"),
+        "{}",
+        body(&moved)
+    );
+}

@@ -987,6 +987,24 @@ fn every_tool_works_and_its_effect_shows_in_the_rest_api() {
 }
 
 #[test]
+fn a_task_can_repeat_by_a_rule_and_completing_it_makes_the_next_one() {
+    let app = TestApp::spawn();
+    for (n, rev) in REVISIONS.into_iter().enumerate() {
+        let ada = signup(&app, &format!("ada{n}@example.com"));
+        let rule = "RRULE:FREQ=MONTHLY;BYDAY=-1FR";
+        let rent = ada.tool(
+            rev,
+            "add_task",
+            json!({"title": "Pay rent", "due_at": "2026-12-25T09:00:00Z", "recurrence": rule}),
+        );
+        assert_eq!(rent["recurrence"], rule);
+        let done = ada.tool(rev, "complete_task", json!({"id": id_of(&rent)}));
+        assert_eq!(done["next"]["due_at"], "2027-01-29T09:00:00Z", "{done}");
+        assert_eq!(done["next"]["recurrence"], rule);
+    }
+}
+
+#[test]
 fn completing_a_recurring_task_creates_its_next_occurrence_once() {
     let app = TestApp::spawn();
     for (n, rev) in REVISIONS.into_iter().enumerate() {

@@ -950,6 +950,11 @@ macro_rules! update_ctes {
             due_at = go.due_at, due_all_day = go.due_all_day, remind_at = go.remind_at,
             tags = go.tags, recurrence = go.recurrence, list_id = go.list_id,
             assignee_id = go.assignee_id, ical = go.ical,
+            -- A moved todo is <id>.ics in its new list's calendar, with its
+            -- id as UID: the name and UID a client chose were unique in the
+            -- list it left only.
+            dav_name = CASE WHEN go.list_id = ok.list_id THEN ok.dav_name END,
+            dav_uid = CASE WHEN go.list_id = ok.list_id THEN ok.dav_uid END,
             -- A new due date starts a new monthly series.
             due_anchor_day = CASE WHEN go.due_at IS DISTINCT FROM ok.due_at
                                   THEN NULL ELSE ok.due_anchor_day END,
