@@ -14,6 +14,7 @@ mod attributes;
 mod edit;
 mod list;
 mod list_names;
+mod repeat;
 mod share;
 mod when;
 mod words;
@@ -369,6 +370,7 @@ mod tests {
 
     use super::*;
     use crate::chat::intent::{Changes, DueFilter, Filter, StatusFilter};
+    use crate::todos::rrule::RRule;
     use crate::todos::Recurrence;
 
     fn local(tz: Tz, y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Tz> {
@@ -419,6 +421,11 @@ mod tests {
                 ..self
             }
         }
+    }
+
+    /// A custom recurrence, written without its `RRULE:`.
+    fn rule(text: &str) -> Recurrence {
+        Recurrence::Rule(RRule::parse(text).unwrap())
     }
 
     fn create(todos: Vec<Draft>) -> Intent {
@@ -710,6 +717,196 @@ mod tests {
                 "task pay rent every month",
                 one(todo("pay rent").every(Recurrence::Monthly)),
             ),
+            // Custom recurrence: rules, the day they name the first due date.
+            (
+                "add water the ferns every other Monday",
+                one(todo("water the ferns")
+                    .every(rule("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"))
+                    .due(NEXT_MON)),
+            ),
+            (
+                "add every other monday water the ferns #garden",
+                one(todo("water the ferns")
+                    .every(rule("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"))
+                    .due(NEXT_MON)
+                    .tags(&["garden"])),
+            ),
+            (
+                "task team sync every other week",
+                one(todo("team sync").every(rule("FREQ=WEEKLY;INTERVAL=2"))),
+            ),
+            (
+                "task water plants every other day",
+                one(todo("water plants").every(rule("FREQ=DAILY;INTERVAL=2"))),
+            ),
+            // Today is a weekday, and 09:00 has passed: the end of today.
+            (
+                "task standup every weekday",
+                one(todo("standup")
+                    .every(rule("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"))
+                    .due("2026-11-25T22:59:00Z")),
+            ),
+            (
+                "task standup every work day at 5pm",
+                one(todo("standup")
+                    .every(rule("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"))
+                    .due("2026-11-25T16:00:00Z")),
+            ),
+            (
+                "task standup every workday",
+                one(todo("standup")
+                    .every(rule("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"))
+                    .due("2026-11-25T22:59:00Z")),
+            ),
+            (
+                "task standup on weekdays",
+                one(todo("standup")
+                    .every(rule("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"))
+                    .due("2026-11-25T22:59:00Z")),
+            ),
+            (
+                "task stretch every 3 days",
+                one(todo("stretch").every(rule("FREQ=DAILY;INTERVAL=3"))),
+            ),
+            (
+                "task backup every 2 weeks",
+                one(todo("backup").every(rule("FREQ=WEEKLY;INTERVAL=2"))),
+            ),
+            (
+                "task dentist check-up every 6 months",
+                one(todo("dentist check-up").every(rule("FREQ=MONTHLY;INTERVAL=6"))),
+            ),
+            (
+                "task renew passport every two years",
+                one(todo("renew passport").every(rule("FREQ=YEARLY;INTERVAL=2"))),
+            ),
+            (
+                "task defrost fridge every twelve weeks",
+                one(todo("defrost fridge").every(rule("FREQ=WEEKLY;INTERVAL=12"))),
+            ),
+            (
+                "task water plants every 1 day",
+                one(todo("water plants").every(Recurrence::Daily)),
+            ),
+            (
+                "task pay rent on the 15th of every month",
+                one(todo("pay rent")
+                    .every(rule("FREQ=MONTHLY;BYMONTHDAY=15"))
+                    .due("2026-12-15T08:00:00Z")),
+            ),
+            (
+                "task pay rent every month on the 15th",
+                one(todo("pay rent")
+                    .every(rule("FREQ=MONTHLY;BYMONTHDAY=15"))
+                    .due("2026-12-15T08:00:00Z")),
+            ),
+            (
+                "task pay rent the 15th of each month",
+                one(todo("pay rent")
+                    .every(rule("FREQ=MONTHLY;BYMONTHDAY=15"))
+                    .due("2026-12-15T08:00:00Z")),
+            ),
+            (
+                "task pay rent every 15th",
+                one(todo("pay rent")
+                    .every(rule("FREQ=MONTHLY;BYMONTHDAY=15"))
+                    .due("2026-12-15T08:00:00Z")),
+            ),
+            (
+                "task pay rent every 15th at 5pm",
+                one(todo("pay rent")
+                    .every(rule("FREQ=MONTHLY;BYMONTHDAY=15"))
+                    .due("2026-12-15T16:00:00Z")),
+            ),
+            (
+                "task send invoices on the last day of every month",
+                one(todo("send invoices")
+                    .every(rule("FREQ=MONTHLY;BYMONTHDAY=-1"))
+                    .due("2026-11-30T08:00:00Z")),
+            ),
+            (
+                "task send invoices every last day of the month",
+                one(todo("send invoices")
+                    .every(rule("FREQ=MONTHLY;BYMONTHDAY=-1"))
+                    .due("2026-11-30T08:00:00Z")),
+            ),
+            (
+                "task review budget every last Friday",
+                one(todo("review budget")
+                    .every(rule("FREQ=MONTHLY;BYDAY=-1FR"))
+                    .due(FRI)),
+            ),
+            (
+                "task review budget the last Friday of every month",
+                one(todo("review budget")
+                    .every(rule("FREQ=MONTHLY;BYDAY=-1FR"))
+                    .due(FRI)),
+            ),
+            (
+                "task book club every first Monday",
+                one(todo("book club")
+                    .every(rule("FREQ=MONTHLY;BYDAY=1MO"))
+                    .due("2026-12-07T08:00:00Z")),
+            ),
+            (
+                "task council meeting every second Tuesday of the month",
+                one(todo("council meeting")
+                    .every(rule("FREQ=MONTHLY;BYDAY=2TU"))
+                    .due("2026-12-08T08:00:00Z")),
+            ),
+            (
+                "task send card every year on 3 March",
+                one(todo("send card")
+                    .every(rule("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=3"))
+                    .due("2027-03-03T08:00:00Z")),
+            ),
+            (
+                "task send card every 3 March",
+                one(todo("send card")
+                    .every(rule("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=3"))
+                    .due("2027-03-03T08:00:00Z")),
+            ),
+            (
+                "task send card yearly on March 3",
+                one(todo("send card")
+                    .every(rule("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=3"))
+                    .due("2027-03-03T08:00:00Z")),
+            ),
+            (
+                "task send card every March 3rd",
+                one(todo("send card")
+                    .every(rule("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=3"))
+                    .due("2027-03-03T08:00:00Z")),
+            ),
+            (
+                "task send card annually on 3 March",
+                one(todo("send card")
+                    .every(rule("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=3"))
+                    .due("2027-03-03T08:00:00Z")),
+            ),
+            (
+                "task check smoke alarms yearly",
+                one(todo("check smoke alarms").every(rule("FREQ=YEARLY"))),
+            ),
+            (
+                "task check smoke alarms annually",
+                one(todo("check smoke alarms").every(rule("FREQ=YEARLY"))),
+            ),
+            (
+                "task check smoke alarms every year",
+                one(todo("check smoke alarms").every(rule("FREQ=YEARLY"))),
+            ),
+            // Words that only look like a rule stay in the title.
+            ("add call every other person", one(todo("call every other person"))),
+            ("add read every 15th page", one(todo("read every 15th page"))),
+            ("add enjoy every second", one(todo("enjoy every second"))),
+            ("add help each other", one(todo("help each other"))),
+            ("add eat every last bit", one(todo("eat every last bit"))),
+            ("add rest every 5 miles", one(todo("rest every 5 miles"))),
+            ("add sing every 3 songs", one(todo("sing every 3 songs"))),
+            ("add stretch every 1000 days", one(todo("stretch every 1000 days"))),
+            ("add plan the 15th of the month", one(todo("plan the 15th of the month"))),
+            ("add paint the 1st floor", one(todo("paint the 1st floor"))),
             // Several todos in one message.
             (
                 "task buy milk and task call mom",
