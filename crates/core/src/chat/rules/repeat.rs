@@ -21,6 +21,10 @@ pub(super) type RepeatMatch = (usize, Recurrence, Option<Piece>);
 /// Words that may announce a recurrence: "repeat every day".
 const ANNOUNCERS: &[&str] = &["repeat", "repeats", "repeating", "recurring", "recurs"];
 
+/// Words that tie a first day to a recurrence: "every monday starting
+/// tomorrow".
+const STARTS: &[&str] = &["starting", "beginning", "from"];
+
 /// Words after "every 15th" that do not make the number count something
 /// ("every 15th at 9am", but "every 15th page").
 const CONNECTORS: &[&str] = &[
@@ -138,6 +142,18 @@ fn code(day: Weekday) -> &'static str {
 /// "every other monday", "repeat every 2 weeks", "on weekdays", "the 15th of
 /// every month", "yearly on march 3", "each morning".
 pub(super) fn recurrence_at(words: &[Word<'_>], clock: &Clock) -> Option<RepeatMatch> {
+    let (end, recurrence, first) = phrase_at(words, clock)?;
+    // "every 3 days starting tomorrow": the connector goes with the
+    // recurrence, the day is read as the due date.
+    let starts = words.get(end).is_some_and(|w| w.is_any(STARTS))
+        && words
+            .get(end + 1..)
+            .and_then(|rest| when::piece_at(rest, clock))
+            .is_some();
+    Some((end + usize::from(starts), recurrence, first))
+}
+
+fn phrase_at(words: &[Word<'_>], clock: &Clock) -> Option<RepeatMatch> {
     let at = skip(words, 0, ANNOUNCERS);
     let word = key(words, at)?;
     match word {
@@ -159,12 +175,7 @@ pub(super) fn recurrence_at(words: &[Word<'_>], clock: &Clock) -> Option<RepeatM
 }
 
 /// What follows "every" (or "each", which never takes "other") at `at`.
-fn after_every(
-    words: &[Word<'_>],
-    at: usize,
-    every: bool,
-    clock: &Clock,
-) -> Option<RepeatMatch> {
+fn after_every(words: &[Word<'_>], at: usize, every: bool, clock: &Clock) -> Option<RepeatMatch> {
     let word = key(words, at)?;
     // "every other monday", "every other week"
     if word == "other" {
@@ -208,13 +219,8 @@ fn after_every(
         return units(words, at, 1, clock);
     }
     // "every weekday", "every work day"
-    let workdays = phrase(words, at, &[&["weekday", "workday", "work-day"]]).or_else(|| {
-        phrase(
-            words,
-            at,
-            &[&["work", "working", "business"], &["day"]],
-        )
-    });
+    let workdays = phrase(words, at, &[&["weekday", "workday", "work-day"]])
+        .or_else(|| phrase(words, at, &[&["work", "working", "business"], &["day"]]));
     if let Some(end) = workdays {
         return Repeat::every(Freq::Weekly, 1)
             .on(On::Workdays)
@@ -272,8 +278,9 @@ fn day_of_period(
             let after_the = skip(words, after_on, &["the"]);
             day_of_month_at(words, after_the).filter(|_| after_the > at)
         }
-        Freq::Yearly => when::month_day_at(words, after_on)
-            .map(|(end, month, day)| (end, On::Date(month, day))),
+        Freq::Yearly => {
+            when::month_day_at(words, after_on).map(|(end, month, day)| (end, On::Date(month, day)))
+        }
         Freq::Daily | Freq::Weekly => None,
     };
     day.and_then(|(end, on)| repeat.on(on).found(end, clock))
@@ -374,9 +381,8 @@ fn next_nth_weekday(today: NaiveDate, n: i32, weekday: Weekday) -> Option<NaiveD
             NaiveDate::from_weekday_of_month_opt(year, month, weekday, u8::try_from(n).ok()?)
         } else {
             let last = when::end_of_month(NaiveDate::from_ymd_opt(year, month, 1)?)?;
-            let back = (7 + last.weekday().num_days_from_monday()
-                - weekday.num_days_from_monday())
-                % 7;
+            let back =
+                (7 + last.weekday().num_days_from_monday() - weekday.num_days_from_monday()) % 7;
             last.checked_sub_days(Days::new(back.into()))
         }
     })
