@@ -14,6 +14,7 @@ mod attributes;
 mod edit;
 mod list;
 mod list_names;
+mod repeat;
 mod share;
 mod when;
 mod words;
@@ -92,7 +93,8 @@ pub fn help_text() -> &'static str {
      Priorities: urgent, asap, important, high priority, low priority, p1 to p4.\n\
      Dates: today, tonight, tomorrow, friday, next monday, in 3 days, on 2026-12-01, \
      dec 3, end of month, at 5pm, at 17:30. Repeats: every day, every week, every monday, \
-     every month."
+     every month, every other monday, every weekday, every 3 days, the 15th of every month, \
+     every last friday, every year on 3 march."
 }
 
 /// The answer to a message the assistant did not understand.
@@ -369,6 +371,7 @@ mod tests {
 
     use super::*;
     use crate::chat::intent::{Changes, DueFilter, Filter, StatusFilter};
+    use crate::todos::rrule::RRule;
     use crate::todos::Recurrence;
 
     fn local(tz: Tz, y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Tz> {
@@ -419,6 +422,11 @@ mod tests {
                 ..self
             }
         }
+    }
+
+    /// A custom recurrence, written without its `RRULE:`.
+    fn rule(text: &str) -> Recurrence {
+        Recurrence::Rule(RRule::parse(text).unwrap())
     }
 
     fn create(todos: Vec<Draft>) -> Intent {
@@ -709,6 +717,264 @@ mod tests {
             (
                 "task pay rent every month",
                 one(todo("pay rent").every(Recurrence::Monthly)),
+            ),
+            // Custom recurrence: rules, the day they name the first due date.
+            (
+                "add water the ferns every other Monday",
+                one(todo("water the ferns")
+                    .every(rule("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"))
+                    .due(NEXT_MON)),
+            ),
+            (
+                "add every other monday water the ferns #garden",
+                one(todo("water the ferns")
+                    .every(rule("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"))
+                    .due(NEXT_MON)
+                    .tags(&["garden"])),
+            ),
+            (
+                "task team sync every other week",
+                one(todo("team sync").every(rule("FREQ=WEEKLY;INTERVAL=2"))),
+            ),
+            (
+                "task water plants every other day",
+                one(todo("water plants").every(rule("FREQ=DAILY;INTERVAL=2"))),
+            ),
+            // Today is a weekday, and 09:00 has passed: the end of today.
+            (
+                "task standup every weekday",
+                one(todo("standup")
+                    .every(rule("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"))
+                    .due("2026-11-25T22:59:00Z")),
+            ),
+            (
+                "task standup every work day at 5pm",
+                one(todo("standup")
+                    .every(rule("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"))
+                    .due("2026-11-25T16:00:00Z")),
+            ),
+            (
+                "task standup every workday",
+                one(todo("standup")
+                    .every(rule("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"))
+                    .due("2026-11-25T22:59:00Z")),
+            ),
+            (
+                "task standup on weekdays",
+                one(todo("standup")
+                    .every(rule("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"))
+                    .due("2026-11-25T22:59:00Z")),
+            ),
+            (
+                "task stretch every 3 days",
+                one(todo("stretch").every(rule("FREQ=DAILY;INTERVAL=3"))),
+            ),
+            (
+                "task backup every 2 weeks",
+                one(todo("backup").every(rule("FREQ=WEEKLY;INTERVAL=2"))),
+            ),
+            (
+                "task dentist check-up every 6 months",
+                one(todo("dentist check-up").every(rule("FREQ=MONTHLY;INTERVAL=6"))),
+            ),
+            (
+                "task renew passport every two years",
+                one(todo("renew passport").every(rule("FREQ=YEARLY;INTERVAL=2"))),
+            ),
+            (
+                "task defrost fridge every twelve weeks",
+                one(todo("defrost fridge").every(rule("FREQ=WEEKLY;INTERVAL=12"))),
+            ),
+            (
+                "task water plants every 1 day",
+                one(todo("water plants").every(Recurrence::Daily)),
+            ),
+            (
+                "task pay rent on the 15th of every month",
+                one(todo("pay rent")
+                    .every(rule("FREQ=MONTHLY;BYMONTHDAY=15"))
+                    .due("2026-12-15T08:00:00Z")),
+            ),
+            (
+                "task pay rent every month on the 15th",
+                one(todo("pay rent")
+                    .every(rule("FREQ=MONTHLY;BYMONTHDAY=15"))
+                    .due("2026-12-15T08:00:00Z")),
+            ),
+            (
+                "task pay rent the 15th of each month",
+                one(todo("pay rent")
+                    .every(rule("FREQ=MONTHLY;BYMONTHDAY=15"))
+                    .due("2026-12-15T08:00:00Z")),
+            ),
+            (
+                "task pay rent every 15th",
+                one(todo("pay rent")
+                    .every(rule("FREQ=MONTHLY;BYMONTHDAY=15"))
+                    .due("2026-12-15T08:00:00Z")),
+            ),
+            (
+                "task pay rent every 15th at 5pm",
+                one(todo("pay rent")
+                    .every(rule("FREQ=MONTHLY;BYMONTHDAY=15"))
+                    .due("2026-12-15T16:00:00Z")),
+            ),
+            (
+                "task send invoices on the last day of every month",
+                one(todo("send invoices")
+                    .every(rule("FREQ=MONTHLY;BYMONTHDAY=-1"))
+                    .due("2026-11-30T08:00:00Z")),
+            ),
+            (
+                "task send invoices every last day of the month",
+                one(todo("send invoices")
+                    .every(rule("FREQ=MONTHLY;BYMONTHDAY=-1"))
+                    .due("2026-11-30T08:00:00Z")),
+            ),
+            (
+                "task review budget every last Friday",
+                one(todo("review budget")
+                    .every(rule("FREQ=MONTHLY;BYDAY=-1FR"))
+                    .due(FRI)),
+            ),
+            (
+                "task review budget the last Friday of every month",
+                one(todo("review budget")
+                    .every(rule("FREQ=MONTHLY;BYDAY=-1FR"))
+                    .due(FRI)),
+            ),
+            (
+                "task book club every first Monday",
+                one(todo("book club")
+                    .every(rule("FREQ=MONTHLY;BYDAY=1MO"))
+                    .due("2026-12-07T08:00:00Z")),
+            ),
+            (
+                "task council meeting every second Tuesday of the month",
+                one(todo("council meeting")
+                    .every(rule("FREQ=MONTHLY;BYDAY=2TU"))
+                    .due("2026-12-08T08:00:00Z")),
+            ),
+            (
+                "task send card every year on 3 March",
+                one(todo("send card")
+                    .every(rule("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=3"))
+                    .due("2027-03-03T08:00:00Z")),
+            ),
+            (
+                "task send card every 3 March",
+                one(todo("send card")
+                    .every(rule("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=3"))
+                    .due("2027-03-03T08:00:00Z")),
+            ),
+            (
+                "task send card yearly on March 3",
+                one(todo("send card")
+                    .every(rule("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=3"))
+                    .due("2027-03-03T08:00:00Z")),
+            ),
+            (
+                "task send card every March 3rd",
+                one(todo("send card")
+                    .every(rule("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=3"))
+                    .due("2027-03-03T08:00:00Z")),
+            ),
+            (
+                "task send card annually on 3 March",
+                one(todo("send card")
+                    .every(rule("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=3"))
+                    .due("2027-03-03T08:00:00Z")),
+            ),
+            (
+                "task check smoke alarms yearly",
+                one(todo("check smoke alarms").every(rule("FREQ=YEARLY"))),
+            ),
+            (
+                "task check smoke alarms annually",
+                one(todo("check smoke alarms").every(rule("FREQ=YEARLY"))),
+            ),
+            (
+                "task check smoke alarms every year",
+                one(todo("check smoke alarms").every(rule("FREQ=YEARLY"))),
+            ),
+            (
+                "task pay rent every other month on the 1st",
+                one(todo("pay rent")
+                    .every(rule("FREQ=MONTHLY;INTERVAL=2;BYMONTHDAY=1"))
+                    .due("2026-12-01T08:00:00Z")),
+            ),
+            (
+                "task book club every first day of the month",
+                one(todo("book club")
+                    .every(rule("FREQ=MONTHLY;BYMONTHDAY=1"))
+                    .due("2026-12-01T08:00:00Z")),
+            ),
+            (
+                "task review budget every month on the last friday",
+                one(todo("review budget")
+                    .every(rule("FREQ=MONTHLY;BYDAY=-1FR"))
+                    .due(FRI)),
+            ),
+            (
+                "task council meeting every 2nd tue",
+                one(todo("council meeting")
+                    .every(rule("FREQ=MONTHLY;BYDAY=2TU"))
+                    .due("2026-12-08T08:00:00Z")),
+            ),
+            (
+                "task mow the lawn repeat every second week",
+                one(todo("mow the lawn").every(rule("FREQ=WEEKLY;INTERVAL=2"))),
+            ),
+            (
+                "task call grandma each year on the 3rd of March, urgent",
+                one(todo("call grandma")
+                    .every(rule("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=3"))
+                    .due("2027-03-03T08:00:00Z")
+                    .priority(Urgent)),
+            ),
+            // A day named besides the rule is the first due date.
+            (
+                "task gym every other monday from next week at 7am",
+                one(todo("gym")
+                    .every(rule("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"))
+                    .due("2026-11-30T06:00:00Z")),
+            ),
+            (
+                "task stretch every 3 days starting tomorrow",
+                one(todo("stretch")
+                    .every(rule("FREQ=DAILY;INTERVAL=3"))
+                    .due(THU)),
+            ),
+            // Words that only look like a rule stay in the title.
+            (
+                "add call every other person",
+                one(todo("call every other person")),
+            ),
+            (
+                "add read every 15th page",
+                one(todo("read every 15th page")),
+            ),
+            ("add enjoy every second", one(todo("enjoy every second"))),
+            ("add help each other", one(todo("help each other"))),
+            ("add eat every last bit", one(todo("eat every last bit"))),
+            ("add rest every 5 miles", one(todo("rest every 5 miles"))),
+            ("add sing every 3 songs", one(todo("sing every 3 songs"))),
+            (
+                "add stretch every 1000 days",
+                one(todo("stretch every 1000 days")),
+            ),
+            (
+                "add plan the 15th of the month",
+                one(todo("plan the 15th of the month")),
+            ),
+            ("add paint the 1st floor", one(todo("paint the 1st floor"))),
+            (
+                "add read chapter every 15",
+                one(todo("read chapter every 15")),
+            ),
+            (
+                "add stretch every 15 minutes",
+                one(todo("stretch every 15 minutes")),
             ),
             // Several todos in one message.
             (
@@ -1357,6 +1623,53 @@ mod tests {
     }
 
     #[test]
+    fn a_repeat_said_on_a_weekend_starts_on_its_next_day_or_today() {
+        // Saturday 2026-11-28, 10:00 in Berlin: 09:00 has passed.
+        let saturday = local(Berlin, 2026, 11, 28, 10, 0);
+        check(
+            saturday,
+            &[
+                (
+                    "task standup every weekday",
+                    one(todo("standup")
+                        .every(rule("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"))
+                        .due("2026-11-30T08:00:00Z")),
+                ),
+                (
+                    "task review budget every last friday",
+                    one(todo("review budget")
+                        .every(rule("FREQ=MONTHLY;BYDAY=-1FR"))
+                        .due("2026-12-25T08:00:00Z")),
+                ),
+                (
+                    "task market every last saturday",
+                    one(todo("market")
+                        .every(rule("FREQ=MONTHLY;BYDAY=-1SA"))
+                        .due("2026-11-28T22:59:00Z")),
+                ),
+                (
+                    "task market every other saturday",
+                    one(todo("market")
+                        .every(rule("FREQ=WEEKLY;INTERVAL=2;BYDAY=SA"))
+                        .due("2026-11-28T22:59:00Z")),
+                ),
+                (
+                    "task pay bills every 31st",
+                    one(todo("pay bills")
+                        .every(rule("FREQ=MONTHLY;BYMONTHDAY=31"))
+                        .due("2026-12-31T08:00:00Z")),
+                ),
+                (
+                    "task send card every 29 february",
+                    one(todo("send card")
+                        .every(rule("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29"))
+                        .due("2028-02-29T08:00:00Z")),
+                ),
+            ],
+        );
+    }
+
+    #[test]
     fn help_and_unknown_texts_give_examples() {
         for text in [help_text(), unknown_text()] {
             assert!(text.contains("task buy milk"), "{text}");
@@ -1420,6 +1733,13 @@ mod tests {
             "3",
             "days",
             "every",
+            "other",
+            "weekday",
+            "last",
+            "first",
+            "15th",
+            "year",
+            "march",
             "monday",
             "next",
             "tomorrow",

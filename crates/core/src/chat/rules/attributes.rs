@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::when::{self, Clock, DayPart, Piece, When};
+use super::repeat::recurrence_at;
+use super::when::{self, Clock, Piece, When};
 use super::words::{key, phrase, skip, Word};
 use crate::todos::{Priority, Recurrence, Tags};
 
@@ -234,43 +235,4 @@ pub(super) fn priority_at(words: &[Word<'_>], bare_levels: bool) -> Option<(usiz
     } else {
         None
     }
-}
-
-/// "every day", "weekly", "every monday", "repeat every month", "each
-/// morning": the recurrence and the day it implies.
-fn recurrence_at(words: &[Word<'_>], clock: &Clock) -> Option<(usize, Recurrence, Option<Piece>)> {
-    let at = skip(
-        words,
-        0,
-        &["repeat", "repeats", "repeating", "recurring", "recurs"],
-    );
-    let word = key(words, at)?;
-    let single = match word {
-        "daily" | "everyday" => Some(Recurrence::Daily),
-        "weekly" => Some(Recurrence::Weekly),
-        "monthly" => Some(Recurrence::Monthly),
-        _ => None,
-    };
-    if let Some(recurrence) = single {
-        return Some((at + 1, recurrence, None));
-    }
-    if !matches!(word, "every" | "each") {
-        return None;
-    }
-    let unit = key(words, at + 1)?;
-    let end = at + 2;
-    let found = match unit {
-        "day" => (Recurrence::Daily, None),
-        "week" => (Recurrence::Weekly, None),
-        "month" => (Recurrence::Monthly, None),
-        other => match DayPart::of(other) {
-            Some(part) => (Recurrence::Daily, Some(Piece::Part(part))),
-            None => {
-                let weekday = when::weekday_of(other, true)?;
-                let date = when::upcoming(clock.today(), weekday)?;
-                (Recurrence::Weekly, Some(Piece::Day(date, None)))
-            }
-        },
-    };
-    Some((end, found.0, found.1))
 }

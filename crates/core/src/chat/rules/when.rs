@@ -486,17 +486,24 @@ fn calendar_date(words: &[Word<'_>], at: usize, today: NaiveDate) -> Option<DayM
     if let Some(date) = iso_date(first) {
         return Some((at + 1, date, None));
     }
-    // month day [year]
-    if let Some(month) = month_of(first) {
+    let (end, month, day) = month_day_at(words, at)?;
+    with_year(words, end, month, day, today)
+}
+
+/// "dec 3", "december 3rd", "3 dec", "the 3rd of december" at `at`: the
+/// index after it, the month and the day, without a year (which may follow).
+pub(super) fn month_day_at(words: &[Word<'_>], at: usize) -> Option<(usize, u32, u32)> {
+    // month day
+    if let Some(month) = key(words, at).and_then(month_of) {
         let day = key(words, at + 1).and_then(day_of_month)?;
-        return with_year(words, at + 2, month, day, today);
+        return Some((at + 2, month, day));
     }
-    // [the] day [of] month [year]
+    // [the] day [of] month
     let start = skip(words, at, &["the"]);
     let day = key(words, start).and_then(day_of_month)?;
     let month_at = skip(words, start + 1, &["of"]);
     let month = key(words, month_at).and_then(month_of)?;
-    with_year(words, month_at + 1, month, day, today)
+    Some((month_at + 1, month, day))
 }
 
 /// The date with the year at `at` if one is there, else the next such date
@@ -515,11 +522,15 @@ fn with_year(
     if let Some(year) = year {
         return NaiveDate::from_ymd_opt(year, month, day).map(|d| (at + 1, d, None));
     }
+    next_date(today, month, day).map(|d| (at, d, None))
+}
+
+/// The next `month`/`day` from today on (Feb 29 waits for a leap year).
+pub(super) fn next_date(today: NaiveDate, month: u32, day: u32) -> Option<NaiveDate> {
     (0..8)
         .filter_map(|ahead| today.year().checked_add(ahead))
         .filter_map(|year| NaiveDate::from_ymd_opt(year, month, day))
         .find(|date| *date >= today)
-        .map(|d| (at, d, None))
 }
 
 /// "in 3 days", "in a week", "in two months", "in 2 hours", "in the
@@ -564,7 +575,7 @@ fn relative_at(words: &[Word<'_>], clock: &Clock) -> Option<(usize, Piece)> {
     }
 }
 
-fn count_of(key: &str) -> Option<u32> {
+pub(super) fn count_of(key: &str) -> Option<u32> {
     let count = match key {
         "a" | "an" | "one" => 1,
         "two" => 2,
@@ -632,7 +643,7 @@ fn month_of(key: &str) -> Option<u32> {
 }
 
 /// "3", "3rd", "21st".
-fn day_of_month(key: &str) -> Option<u32> {
+pub(super) fn day_of_month(key: &str) -> Option<u32> {
     let (digits, suffix) = leading_digits(key);
     if !matches!(suffix, "" | "st" | "nd" | "rd" | "th") {
         return None;
@@ -654,7 +665,7 @@ fn next_week(today: NaiveDate, weekday: Weekday) -> Option<NaiveDate> {
     ))
 }
 
-fn end_of_month(date: NaiveDate) -> Option<NaiveDate> {
+pub(super) fn end_of_month(date: NaiveDate) -> Option<NaiveDate> {
     date.with_day(1)?
         .checked_add_months(Months::new(1))?
         .pred_opt()
