@@ -3,195 +3,11 @@
 //! VTODOs (with what the app does not map kept), sync-collection, and the
 //! same isolation, roles and throttling as the REST API.
 
-use base64::Engine;
+mod dav_support;
+
+use dav_support::{body, dav_as, responses, text, User};
 use native::testing::{Reply, TestApp};
 use serde_json::{json, Value};
-
-/// A user with a session (for the REST API) and a personal access token
-/// (for CalDAV).
-struct User<'a> {
-    app: &'a TestApp,
-    session: String,
-    id: String,
-    email: String,
-    pat: String,
-}
-
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_owned()
-}
-
-impl<'a> User<'a> {
-    fn signup(app: &'a TestApp, email: &str) -> Self {
-        let account = app.signup(email);
-        let mut user = User {
-            app,
-            session: account.token,
-            id: account.id,
-            email: email.to_owned(),
-            pat: String::new(),
-        };
-        user.pat = user.token(false);
-        user
-    }
-
-    fn token(&self, read_only: bool) -> String {
-        let body = json!({"name": "Phone", "read_only": read_only});
-        let reply = self
-            .rest("POST", "/api/auth/tokens", Some(body))
-            .expect(201);
-        text(&reply.body["token"])
-    }
-
-    fn rest(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
-        self.app
-            .send(method, path, Some(&self.session), &[], body.as_ref())
-    }
-
-    fn inbox(&self) -> String {
-        let lists = self.rest("GET", "/api/lists", None).expect(200).body;
-        let inbox = lists["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["is_inbox"] == true)
-            .unwrap()
-            .clone();
-        text(&inbox["id"])
-    }
-
-    fn calendar(&self, list: &str) -> String {
-        format!("/dav/calendars/{}/{list}/", self.id)
-    }
-
-    /// A CalDAV request with this user's token.
-    fn dav(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-        dav_as(
-            self.app,
-            &self.email,
-            &self.pat,
-            method,
-            path,
-            headers,
-            body,
-        )
-    }
-}
-
-fn basic(user: &str, password: &str) -> String {
-    let raw = format!("{user}:{password}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
-}
-
-fn dav_as(
-    app: &TestApp,
-    user: &str,
-    password: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Reply {
-    let mut req = http::Request::builder()
-        .method(method)
-        .uri(app.url(path))
-        .header("authorization", basic(user, password));
-    for (name, value) in headers {
-        req = req.header(*name, *value);
-    }
-    app.send_raw(req.body(body.as_bytes().to_vec()).unwrap())
-}
-
-fn body(reply: &Reply) -> &str {
-    reply.body.as_str().unwrap_or_default()
-}
-
-/// The responses of a multistatus: href, status of the first propstat (or
-/// of the response), and each found property's text.
-#[derive(Debug)]
-struct Response {
-    href: String,
-    status: String,
-    props: Vec<(String, String)>,
-    missing: Vec<String>,
-}
-
-fn responses(reply: &Reply) -> Vec<Response> {
-    assert_eq!(reply.status, 207, "{}", body(reply));
-    let doc = roxmltree::Document::parse(body(reply)).unwrap();
-    doc.descendants()
-        .filter(|n| n.has_tag_name(("DAV:", "response")))
-        .map(|r| {
-            let child = |name: &str| {
-                r.children()
-                    .find(|c| c.has_tag_name(("DAV:", name)))
-                    .and_then(|c| c.text())
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            let mut props = Vec::new();
-            let mut missing = Vec::new();
-            let mut status = child("status");
-            for stat in r
-                .children()
-                .filter(|c| c.has_tag_name(("DAV:", "propstat")))
-            {
-                let code = stat
-                    .children()
-                    .find(|c| c.has_tag_name(("DAV:", "status")))
-                    .and_then(|c| c.text())
-                    .unwrap_or_default()
-                    .to_owned();
-                if status.is_empty() {
-                    status = code.clone();
-                }
-                let prop = stat
-                    .children()
-                    .find(|c| c.has_tag_name(("DAV:", "prop")))
-                    .unwrap();
-                for p in prop.children().filter(|c| c.is_element()) {
-                    let name = p.tag_name().name().to_owned();
-                    if code.contains("200") {
-                        let value: String = p
-                            .descendants()
-                            .filter_map(|d| {
-                                if d.is_text() {
-                                    d.text().map(str::to_owned)
-                                } else if d.is_element() && d != p && !d.has_children() {
-                                    Some(format!("<{}>", d.tag_name().name()))
-                                } else {
-                                    None
-                                }
-                            })
-                            .collect();
-                        props.push((name, value));
-                    } else {
-                        missing.push(name);
-                    }
-                }
-            }
-            Response {
-                href: child("href"),
-                status,
-                props,
-                missing,
-            }
-        })
-        .collect()
-}
-
-impl Response {
-    fn prop(&self, name: &str) -> &str {
-        self.props
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_else(|| panic!("no {name} in {self:?}"))
-    }
-}
 
 const PROPFIND_CALENDARS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:cs="http://calendarserver.org/ns/" xmlns:ic="http://apple.com/ns/ical/">
@@ -313,7 +129,10 @@ fn a_client_discovers_the_principal_its_home_and_every_list_as_a_calendar() {
     assert_eq!(inbox.href, ada.calendar(&ada.inbox()));
     assert_eq!(inbox.prop("displayname"), "Inbox");
     assert_eq!(inbox.prop("resourcetype"), "<collection><calendar>");
-    assert_eq!(inbox.prop("supported-calendar-component-set"), "<comp>");
+    assert_eq!(
+        inbox.prop("supported-calendar-component-set"),
+        "<comp name=\"VTODO\">"
+    );
     assert!(inbox
         .prop("current-user-privilege-set")
         .contains("<write-content>"));
