@@ -387,29 +387,39 @@ fn http_date(at: DateTime<Utc>) -> String {
     at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
-/// Adds `resource`'s answer for `props` to `out`.
-fn describe(
-    out: &mut xml::Multistatus,
-    href: &str,
-    resource: &Resource,
-    props: &PropRequest,
-    user: &AuthUser,
-    caller: &Caller,
-) {
-    let names = match props {
-        PropRequest::Props(names) => names.clone(),
-        PropRequest::All | PropRequest::Names => all_props(resource),
-    };
-    let mut found = Vec::new();
-    let mut missing = Vec::new();
-    for name in names {
-        match prop_value(&name, resource, user, caller) {
-            Some(_) if *props == PropRequest::Names => found.push((name, String::new())),
-            Some(value) => found.push((name, value)),
-            None => missing.push(name),
+/// The properties a request asks for, and whom they are answered to.
+struct Asked<'a> {
+    props: &'a PropRequest,
+    user: &'a AuthUser,
+    caller: &'a Caller,
+}
+
+impl Asked<'_> {
+    /// Adds `resource`'s answer to `out`.
+    fn describe(&self, out: &mut xml::Multistatus, href: &str, resource: &Resource) {
+        let names = match self.props {
+            PropRequest::Props(names) => names.clone(),
+            PropRequest::All | PropRequest::Names => all_props(resource),
+        };
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for name in names {
+            match prop_value(&name, resource, self.user, self.caller) {
+                Some(_) if *self.props == PropRequest::Names => found.push((name, String::new())),
+                Some(value) => found.push((name, value)),
+                None => missing.push(name),
+            }
+        }
+        out.props(href, &found, &missing);
+    }
+
+    /// Adds the answer of each of a calendar's todos to `out`.
+    fn objects(&self, out: &mut xml::Multistatus, calendar: &Calendar, objects: &[DavTodo]) {
+        for o in objects {
+            let href = object_href(self.user.id, calendar.id, &o.name);
+            self.describe(out, &href, &Resource::Object(calendar, o));
         }
     }
-    out.props(href, &found, &missing);
 }
 
 // ---------------------------------------------------------------- PROPFIND
@@ -423,23 +433,21 @@ fn propfind(gate: &Gate, target: Target) -> Result<Response, ApiError> {
         Target::Root | Target::Principal | Target::Home => {
             let (caller, user, calendars) = gate.pass(store::calendars(ctx, gate.presented())?)?;
             let caller = &caller;
+            let asked = Asked {
+                props: &props,
+                user: &user,
+                caller,
+            };
             let (href, resource) = match target {
                 Target::Root => (ROOT.to_owned(), Resource::Root),
                 Target::Principal => (principal_href(user.id), Resource::Principal),
                 _ => (home_href(user.id), Resource::Home),
             };
-            describe(&mut out, &href, &resource, &props, &user, caller);
+            asked.describe(&mut out, &href, &resource);
             if deep && target == Target::Home {
                 for c in &calendars {
                     let href = calendar_href(user.id, c.id);
-                    describe(
-                        &mut out,
-                        &href,
-                        &Resource::Calendar(c),
-                        &props,
-                        &user,
-                        caller,
-                    );
+                    asked.describe(&mut out, &href, &Resource::Calendar(c));
                 }
             }
         }
@@ -452,27 +460,15 @@ fn propfind(gate: &Gate, target: Target) -> Result<Response, ApiError> {
             let (caller, user, found) =
                 gate.pass(store::objects(ctx, gate.presented(), list, which, None)?)?;
             let caller = &caller;
+            let asked = Asked {
+                props: &props,
+                user: &user,
+                caller,
+            };
             let calendar = found.calendar.ok_or_else(ApiError::not_found)?;
             let href = calendar_href(user.id, list);
-            describe(
-                &mut out,
-                &href,
-                &Resource::Calendar(&calendar),
-                &props,
-                &user,
-                caller,
-            );
-            for o in &found.objects {
-                let href = object_href(user.id, list, &o.name);
-                describe(
-                    &mut out,
-                    &href,
-                    &Resource::Object(&calendar, o),
-                    &props,
-                    &user,
-                    caller,
-                );
-            }
+            asked.describe(&mut out, &href, &Resource::Calendar(&calendar));
+            asked.objects(&mut out, &calendar, &found.objects);
         }
         Target::Object(list, name) => {
             let names = [name];
@@ -484,17 +480,15 @@ fn propfind(gate: &Gate, target: Target) -> Result<Response, ApiError> {
                 None,
             )?)?;
             let caller = &caller;
+            let asked = Asked {
+                props: &props,
+                user: &user,
+                caller,
+            };
             let calendar = found.calendar.ok_or_else(ApiError::not_found)?;
             let object = found.objects.first().ok_or_else(ApiError::not_found)?;
             let href = object_href(user.id, list, &object.name);
-            describe(
-                &mut out,
-                &href,
-                &Resource::Object(&calendar, object),
-                &props,
-                &user,
-                caller,
-            );
+            asked.describe(&mut out, &href, &Resource::Object(&calendar, object));
         }
     }
     Ok(multistatus(out.finish(None)))
@@ -533,19 +527,21 @@ fn report(gate: &Gate, list: Uuid) -> Result<Response, ApiError> {
                 None,
             )?)?;
             let caller = &caller;
+            let asked = Asked {
+                props: &props,
+                user: &user,
+                caller,
+            };
             let calendar = found.calendar.ok_or_else(ApiError::not_found)?;
             for (h, name) in hrefs.iter().zip(&named) {
                 let hit = name
                     .as_ref()
                     .and_then(|n| found.objects.iter().find(|o| o.name == *n));
                 match hit {
-                    Some(o) => describe(
+                    Some(o) => asked.describe(
                         &mut out,
                         &object_href(user.id, list, &o.name),
                         &Resource::Object(&calendar, o),
-                        &props,
-                        &user,
-                        caller,
                     ),
                     None => out.status(h, "404 Not Found"),
                 }
@@ -563,18 +559,13 @@ fn report(gate: &Gate, list: Uuid) -> Result<Response, ApiError> {
             let (caller, user, found) =
                 gate.pass(store::objects(ctx, gate.presented(), list, which, None)?)?;
             let caller = &caller;
+            let asked = Asked {
+                props: &props,
+                user: &user,
+                caller,
+            };
             let calendar = found.calendar.ok_or_else(ApiError::not_found)?;
-            for o in &found.objects {
-                let href = object_href(user.id, list, &o.name);
-                describe(
-                    &mut out,
-                    &href,
-                    &Resource::Object(&calendar, o),
-                    &props,
-                    &user,
-                    caller,
-                );
-            }
+            asked.objects(&mut out, &calendar, &found.objects);
             Ok(multistatus(out.finish(None)))
         }
         Report::Sync {
@@ -620,6 +611,11 @@ fn sync(
         page,
     )?)?;
     let caller = &caller;
+    let asked = Asked {
+        props: props,
+        user: &user,
+        caller,
+    };
     let calendar = changes.calendar.ok_or_else(ApiError::not_found)?;
     if since > calendar.change_seq {
         return Ok(precondition(StatusCode::FORBIDDEN, DAV, "valid-sync-token"));
@@ -645,17 +641,7 @@ fn sync(
         calendar.change_seq
     };
     let mut out = xml::Multistatus::new();
-    for o in &changed {
-        let href = object_href(user.id, list, &o.name);
-        describe(
-            &mut out,
-            &href,
-            &Resource::Object(&calendar, o),
-            props,
-            &user,
-            caller,
-        );
-    }
+    asked.objects(&mut out, &calendar, &changed);
     if since > 0 {
         for gone in changes.gone.iter().filter(|g| g.seq <= upto) {
             out.status(&object_href(user.id, list, &gone.name), "404 Not Found");
