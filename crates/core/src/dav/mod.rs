@@ -612,7 +612,7 @@ fn sync(
     )?)?;
     let caller = &caller;
     let asked = Asked {
-        props: props,
+        props,
         user: &user,
         caller,
     };
