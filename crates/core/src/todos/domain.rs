@@ -315,7 +315,10 @@ impl Recurrence {
     /// rule outside the subset is refused naming the part.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
-        if raw.len() >= 6 && raw[..6].eq_ignore_ascii_case("RRULE:") {
+        if raw
+            .get(..6)
+            .is_some_and(|p| p.eq_ignore_ascii_case("RRULE:"))
+        {
             return RRule::parse(raw).map(Recurrence::Rule);
         }
         let lower = raw.to_ascii_lowercase();
@@ -711,6 +714,24 @@ mod tests {
             "7c9e6679-7425-40de-944b-e07fc1f90aeg",
         ] {
             assert_eq!(parse_todo_id(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn recurrences_are_words_or_rules_and_anything_else_is_refused_without_a_panic() {
+        assert_eq!(Recurrence::parse(" Weekly "), Ok(Recurrence::Weekly));
+        let rule = Recurrence::parse("rrule:freq=daily;interval=3").unwrap_or_default();
+        assert_eq!(rule.to_string(), "RRULE:FREQ=DAILY;INTERVAL=3");
+        for bad in [
+            "hourly",
+            "",
+            "1\u{e2}\u{8}[\u{b2}x",
+            "RRULE",
+            "rrulé:",
+            "ÆÆÆÆ",
+            "RRULE:FREQ=HOURLY",
+        ] {
+            assert!(Recurrence::parse(bad).is_err(), "{bad}");
         }
     }
 
