@@ -906,3 +906,27 @@ fn a_task_moved_to_another_list_leaves_its_name_behind_and_arrives_as_its_id() {
         body(&moved)
     );
 }
+
+#[test]
+fn floating_times_are_the_users_local_times_and_come_back_as_written() {
+    let app = TestApp::spawn();
+    let ada = User::signup(&app, "ada@example.com");
+    ada.rest(
+        "PUT",
+        "/api/notifications/preferences",
+        Some(json!({"time_zone": "Europe/Berlin"})),
+    )
+    .expect(200);
+    let href = format!("{}floating.ics", ada.calendar(&ada.inbox()));
+    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VTODO\r\nUID:floating\r\n\
+               SUMMARY:Dentist\r\nDUE:20261208T090000\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+    ada.dav("PUT", &href, &[], ics).expect(201);
+    let todo = &ada.rest("GET", "/api/todos", None).expect(200).body["items"][0];
+    assert_eq!(todo["due_at"], "2026-12-08T08:00:00Z");
+    let got = ada.dav("GET", &href, &[], "").expect(200);
+    assert!(
+        body(&got).contains("DUE:20261208T090000\r\n"),
+        "{}",
+        body(&got)
+    );
+}

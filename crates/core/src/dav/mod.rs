@@ -377,7 +377,7 @@ fn prop_value(
         (DAV, "getetag", Resource::Object(_, o)) => xml::escape(&o.etag()),
         (DAV, "getcontenttype", Resource::Object(..)) => CONTENT_TYPE_ICS.to_owned(),
         (DAV, "getlastmodified", Resource::Object(_, o)) => http_date(o.todo.updated_at),
-        (CALDAV, "calendar-data", Resource::Object(_, o)) => xml::escape(&render(o)),
+        (CALDAV, "calendar-data", Resource::Object(c, o)) => xml::escape(&render(c, o)),
         _ => return None,
     };
     Some(value)
@@ -774,7 +774,7 @@ fn one_object(
 
 fn get(gate: &Gate, list: Uuid, name: &str) -> Result<Response, ApiError> {
     let req = gate.req;
-    let (_, _, object, _) = one_object(gate, list, name, None)?;
+    let (_, calendar, object, _) = one_object(gate, list, name, None)?;
     let object = object.ok_or_else(ApiError::not_found)?;
     let etag = object.etag();
     if if_none_match(req).is_some_and(|tags| tags.iter().any(|t| t == "*" || *t == etag)) {
@@ -786,7 +786,7 @@ fn get(gate: &Gate, list: Uuid, name: &str) -> Result<Response, ApiError> {
     let body = if req.method() == Method::HEAD {
         Bytes::new()
     } else {
-        Bytes::from(render(&object))
+        Bytes::from(render(&calendar, &object))
     };
     Ok(response(StatusCode::OK)
         .header(header::CONTENT_TYPE, CONTENT_TYPE_ICS)
@@ -875,10 +875,18 @@ fn put(gate: &Gate, list: Uuid, name: &str) -> Result<Response, ApiError> {
     let text = body_text(req)?;
     let object =
         ical::parse_todo_object(text, chrono_tz::UTC).map_err(|e| invalid_object(e.to_string()))?;
+    let uid = object.master.uid.clone();
+    let (caller, calendar, current, uid_taken_by) = one_object(gate, list, name, Some(&uid))?;
+    let caller = &caller;
+    // Floating times (no TZID, no Z) are the caller's local times.
+    let zone = calendar.time_zone();
+    let object = if zone == chrono_tz::UTC {
+        object
+    } else {
+        ical::parse_todo_object(text, zone).map_err(|e| invalid_object(e.to_string()))?
+    };
     let mut new = new_todo(&object, list, name, text)?;
     let uid = object.master.uid.as_str();
-    let (caller, calendar, current, uid_taken_by) = one_object(gate, list, name, Some(uid))?;
-    let caller = &caller;
     if !writable(caller, &calendar) {
         return Err(forbidden());
     }
@@ -895,7 +903,7 @@ fn put(gate: &Gate, list: Uuid, name: &str) -> Result<Response, ApiError> {
     // created.
     let occurrence_done = current
         .as_ref()
-        .is_some_and(|c| completes_occurrence(&c.todo, &object, &new));
+        .is_some_and(|c| completes_occurrence(&c.todo, &object, &new, zone));
     if let Some(c) = current.as_ref().filter(|_| occurrence_done) {
         new.due_at = c.todo.due_at.and_then(|at| DueAt::new(at).ok());
         new.due_all_day = c.todo.due_all_day;
@@ -950,7 +958,12 @@ fn put(gate: &Gate, list: Uuid, name: &str) -> Result<Response, ApiError> {
 /// Whether a client's write of the open, repeating todo `todo` completes
 /// its current occurrence: Thunderbird adds a completed instance
 /// (RECURRENCE-ID); Tasks.org moves DUE one repetition forward, still open.
-fn completes_occurrence(todo: &Todo, object: &TodoObject, new: &NewTodo) -> bool {
+fn completes_occurrence(
+    todo: &Todo,
+    object: &TodoObject,
+    new: &NewTodo,
+    zone: chrono_tz::Tz,
+) -> bool {
     if todo.completed || todo.recurrence == Recurrence::None {
         return false;
     }
@@ -968,7 +981,7 @@ fn completes_occurrence(todo: &Todo, object: &TodoObject, new: &NewTodo) -> bool
         Recurrence::Rule(rule) if todo.due_all_day => rule
             .next_date_after(due.date_naive(), 1)
             .map(|day| day.and_time(NaiveTime::MIN).and_utc()),
-        Recurrence::Rule(rule) => rule.next_after(due, chrono_tz::UTC, 1),
+        Recurrence::Rule(rule) => rule.next_after(due, zone, 1),
     };
     !object.master.is_completed() && next == Some(moved.time())
 }
@@ -1113,11 +1126,12 @@ fn new_todo(object: &TodoObject, list: Uuid, name: &str, text: &str) -> Result<N
 
 /// The calendar object of a todo: its fields over what a client last sent
 /// (so that what the app does not map comes back as the client wrote it).
-fn render(object: &DavTodo) -> String {
+fn render(calendar: &Calendar, object: &DavTodo) -> String {
+    let zone = calendar.time_zone();
     let stored = object
         .ical
         .as_deref()
-        .and_then(|text| ical::parse_todo_object(text, chrono_tz::UTC).ok());
+        .and_then(|text| ical::parse_todo_object(text, zone).ok());
     let todo: &Todo = &object.todo;
     let master = stored.as_ref().map(|s| &s.master);
     // A value the client wrote that means what the todo holds is kept.
@@ -1171,7 +1185,7 @@ fn render(object: &DavTodo) -> String {
         last_modified: todo.updated_at,
         sequence: stored_sequence.saturating_add(todo.version - 1),
     };
-    ical::render(&view, stored.as_ref().map(|s| &s.calendar), chrono_tz::UTC)
+    ical::render(&view, stored.as_ref().map(|s| &s.calendar), zone)
 }
 
 /// Whether a client's categories are the todo's tags, as the app keeps them

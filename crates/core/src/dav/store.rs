@@ -25,6 +25,18 @@ pub struct Calendar {
     /// The list's change number: its ctag and sync token.
     pub change_seq: i64,
     pub owner: Owner,
+    /// The caller's time zone (their notification preferences).
+    time_zone: Option<String>,
+}
+
+impl Calendar {
+    /// The time zone a client's floating times are read in: the caller's.
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.time_zone
+            .as_deref()
+            .and_then(|tz| tz.parse().ok())
+            .unwrap_or(chrono_tz::UTC)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -89,7 +101,9 @@ const CALENDARS: &str = "SELECT l.id, l.name, l.color,
         CASE WHEN l.owner_id = m.user_id THEN 'owner' ELSE m.role END AS role,
         l.inbox AS is_inbox, l.change_seq,
         (SELECT json_build_object('id', o.id, 'name', o.name)
-         FROM users o WHERE o.id = l.owner_id) AS owner
+         FROM users o WHERE o.id = l.owner_id) AS owner,
+        (SELECT p.time_zone FROM notification_preferences p WHERE p.user_id = m.user_id)
+            AS time_zone
     FROM list_members m JOIN lists l ON l.id = m.list_id
     WHERE m.user_id = (SELECT id FROM auth)";
 
