@@ -398,8 +398,23 @@ fn sync_collection_reports_changes_and_deletions_since_a_token() {
     assert_eq!(all.len(), 3, "{all:?}");
     assert!(all[2].status.contains("507"), "{all:?}");
     assert_eq!(all[2].href, cal);
-    let rest = responses(&sync(&token_of(&page), Some(2)));
+    let rest_page = sync(&token_of(&page), Some(2));
+    let rest = responses(&rest_page);
     assert_eq!(rest.len(), 1, "{rest:?}");
+
+    // One change that made three todos (the chat adds them together) never
+    // splits across pages, however small: a page ends at a whole change.
+    let said = ada.rest(
+        "POST",
+        "/api/chat",
+        Some(json!({"message": "task bread and task butter and task jam"})),
+    );
+    assert_eq!(said.expect(200).body["result"]["count"], 3);
+    let group = sync(&token_of(&rest_page), Some(1));
+    let all = responses(&group);
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all.iter().all(|r| r.status.contains("200")), "{all:?}");
+    assert!(responses(&sync(&token_of(&group), Some(1))).is_empty());
 
     // Unknown and future tokens.
     for bad in ["nonsense", "http://todo-spin.dev/ns/sync/999999"] {

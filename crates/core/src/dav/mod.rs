@@ -620,34 +620,15 @@ fn sync(
     if since > calendar.change_seq {
         return Ok(precondition(StatusCode::FORBIDDEN, DAV, "valid-sync-token"));
     }
-    let mut changed = changes.changed;
-    // A truncated answer ends at a whole change (a change may touch several
-    // todos), so that the token it hands out skips nothing.
-    let truncated = changed.len() > usize::try_from(page).unwrap_or(usize::MAX);
-    let upto = if truncated {
-        let cut = changed.last().map_or(0, |o| o.change_seq);
-        let kept: Vec<DavTodo> = changed
-            .iter()
-            .filter(|o| o.change_seq < cut)
-            .cloned()
-            .collect();
-        if kept.is_empty() {
-            cut
-        } else {
-            changed = kept;
-            cut - 1
-        }
-    } else {
-        calendar.change_seq
-    };
+    let upto = changes.cut.unwrap_or(calendar.change_seq);
     let mut out = xml::Multistatus::new();
-    asked.objects(&mut out, &calendar, &changed);
+    asked.objects(&mut out, &calendar, &changes.changed);
     if since > 0 {
         for gone in changes.gone.iter().filter(|g| g.seq <= upto) {
             out.status(&object_href(user.id, list, &gone.name), "404 Not Found");
         }
     }
-    if truncated {
+    if changes.cut.is_some() {
         out.status(&calendar_href(user.id, list), "507 Insufficient Storage");
     }
     Ok(multistatus(out.finish(Some(&sync_token(upto)))))

@@ -244,8 +244,13 @@ pub struct Gone {
 /// What changed in a calendar after a change number.
 pub struct Changes {
     pub calendar: Option<Calendar>,
-    /// The todos changed since, in change order: at most `limit` + 1.
+    /// The todos changed since, in change order, up to and including the
+    /// change of the `limit`-th: a page ends at a whole change (one may
+    /// touch several todos), so its token skips nothing.
     pub changed: Vec<DavTodo>,
+    /// The change a truncated page ends with; `None` when it holds every
+    /// change since.
+    pub cut: Option<i64>,
     /// The todos deleted or moved out since, not back in the list now.
     pub gone: Vec<Gone>,
 }
@@ -264,14 +269,24 @@ pub fn changes(
         calendar: Option<Calendar>,
         changed: Vec<ObjectRow>,
         gone: Vec<Gone>,
+        cut: Option<i64>,
     }
     let cal = format!("cal AS ({CALENDARS} AND l.id = $3::text::uuid)");
+    // The change of the page's last todo, when more todos follow it.
+    let last = "last AS (
+        SELECT t.change_seq FROM todos t
+        WHERE t.list_id = (SELECT id FROM cal) AND t.change_seq > $4::int8
+        ORDER BY t.change_seq, t.id OFFSET $5::int8 - 1 LIMIT 1)";
     let changed = format!(
         "SELECT {} FROM todos t
          WHERE t.list_id = (SELECT id FROM cal) AND t.change_seq > $4::int8
-         ORDER BY t.change_seq, t.id LIMIT $5::int8",
+           AND t.change_seq <= COALESCE((SELECT change_seq FROM last), t.change_seq)
+         ORDER BY t.change_seq, t.id",
         object_columns()
     );
+    let cut = "(SELECT l.change_seq FROM last l
+        WHERE EXISTS (SELECT FROM todos t
+                      WHERE t.list_id = (SELECT id FROM cal) AND t.change_seq > l.change_seq))";
     let gone = "SELECT DISTINCT ON (a.todo_id)
                 COALESCE(g.dav_name, a.todo_id::text || '.ics') AS name, a.change_seq AS seq
          FROM todo_audit a
@@ -288,13 +303,14 @@ pub fn changes(
          ORDER BY a.todo_id, a.change_seq DESC";
     let answer = caller.fetch_checked::<Answer>(
         ctx,
-        &[&cal],
+        &[&cal, last],
         &[
             ("calendar", Json::Row("SELECT * FROM cal")),
             ("changed", Json::Rows(&changed)),
             ("gone", Json::Rows(gone)),
+            ("cut", Json::Value(cut)),
         ],
-        vec![list.into(), since.into(), (limit + 1).into()],
+        vec![list.into(), since.into(), limit.into()],
     )?;
     answer
         .map(|(caller, user, a)| {
@@ -304,6 +320,7 @@ pub fn changes(
                 Changes {
                     calendar: a.calendar,
                     changed: objects_of(a.changed)?,
+                    cut: a.cut,
                     gone: a.gone,
                 },
             ))
