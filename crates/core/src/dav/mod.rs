@@ -134,6 +134,40 @@ impl Gate<'_> {
         }
         Ok((caller, user, result))
     }
+
+    /// The calendar `list` with the todos `which` names (and the name of
+    /// the todo with the UID `uid`), read by the request's first
+    /// statement; 404 when it is not one of the caller's.
+    fn open(&self, list: Uuid, which: Which<'_>, uid: Option<&str>) -> Result<Opened, ApiError> {
+        let found = store::objects(self.ctx, self.presented(), list, which, uid)?;
+        let (caller, user, found) = self.pass(found)?;
+        Ok(Opened {
+            caller,
+            user,
+            calendar: found.calendar.ok_or_else(ApiError::not_found)?,
+            objects: found.objects,
+            uid_taken_by: found.uid_taken_by,
+        })
+    }
+}
+
+/// A calendar of the caller's as [`Gate::open`] found it.
+struct Opened {
+    caller: Caller,
+    user: AuthUser,
+    calendar: Calendar,
+    objects: Vec<DavTodo>,
+    uid_taken_by: Option<String>,
+}
+
+impl Opened {
+    fn asked<'a>(&'a self, props: &'a PropRequest) -> Asked<'a> {
+        Asked {
+            props,
+            user: &self.user,
+            caller: &self.caller,
+        }
+    }
 }
 
 fn principal_href(user: Uuid) -> String {
@@ -457,38 +491,18 @@ fn propfind(gate: &Gate, target: Target) -> Result<Response, ApiError> {
             } else {
                 Which::Nothing
             };
-            let (caller, user, found) =
-                gate.pass(store::objects(ctx, gate.presented(), list, which, None)?)?;
-            let caller = &caller;
-            let asked = Asked {
-                props: &props,
-                user: &user,
-                caller,
-            };
-            let calendar = found.calendar.ok_or_else(ApiError::not_found)?;
-            let href = calendar_href(user.id, list);
-            asked.describe(&mut out, &href, &Resource::Calendar(&calendar));
-            asked.objects(&mut out, &calendar, &found.objects);
+            let opened = gate.open(list, which, None)?;
+            let asked = opened.asked(&props);
+            let href = calendar_href(opened.user.id, list);
+            asked.describe(&mut out, &href, &Resource::Calendar(&opened.calendar));
+            asked.objects(&mut out, &opened.calendar, &opened.objects);
         }
         Target::Object(list, name) => {
-            let names = [name];
-            let (caller, user, found) = gate.pass(store::objects(
-                ctx,
-                gate.presented(),
-                list,
-                Which::Named(&names),
-                None,
-            )?)?;
-            let caller = &caller;
-            let asked = Asked {
-                props: &props,
-                user: &user,
-                caller,
-            };
-            let calendar = found.calendar.ok_or_else(ApiError::not_found)?;
-            let object = found.objects.first().ok_or_else(ApiError::not_found)?;
-            let href = object_href(user.id, list, &object.name);
-            asked.describe(&mut out, &href, &Resource::Object(&calendar, object));
+            let opened = gate.open(list, Which::Named(&[name]), None)?;
+            let object = opened.objects.first().ok_or_else(ApiError::not_found)?;
+            let href = object_href(opened.user.id, list, &object.name);
+            let resource = Resource::Object(&opened.calendar, object);
+            opened.asked(&props).describe(&mut out, &href, &resource);
         }
     }
     Ok(multistatus(out.finish(None)))
@@ -497,7 +511,7 @@ fn propfind(gate: &Gate, target: Target) -> Result<Response, ApiError> {
 // ------------------------------------------------------------------ REPORT
 
 fn report(gate: &Gate, list: Uuid) -> Result<Response, ApiError> {
-    let (req, ctx) = (gate.req, gate.ctx);
+    let req = gate.req;
     let report = xml::report(body_text(req)?).map_err(bad_xml)?;
     let mut out = xml::Multistatus::new();
     match report {
@@ -519,29 +533,17 @@ fn report(gate: &Gate, list: Uuid) -> Result<Response, ApiError> {
                 })
                 .collect();
             let names: Vec<String> = named.iter().flatten().cloned().collect();
-            let (caller, user, found) = gate.pass(store::objects(
-                ctx,
-                gate.presented(),
-                list,
-                Which::Named(&names),
-                None,
-            )?)?;
-            let caller = &caller;
-            let asked = Asked {
-                props: &props,
-                user: &user,
-                caller,
-            };
-            let calendar = found.calendar.ok_or_else(ApiError::not_found)?;
+            let opened = gate.open(list, Which::Named(&names), None)?;
+            let asked = opened.asked(&props);
             for (h, name) in hrefs.iter().zip(&named) {
                 let hit = name
                     .as_ref()
-                    .and_then(|n| found.objects.iter().find(|o| o.name == *n));
+                    .and_then(|n| opened.objects.iter().find(|o| o.name == *n));
                 match hit {
                     Some(o) => asked.describe(
                         &mut out,
-                        &object_href(user.id, list, &o.name),
-                        &Resource::Object(&calendar, o),
+                        &object_href(opened.user.id, list, &o.name),
+                        &Resource::Object(&opened.calendar, o),
                     ),
                     None => out.status(h, "404 Not Found"),
                 }
@@ -556,16 +558,10 @@ fn report(gate: &Gate, list: Uuid) -> Result<Response, ApiError> {
                     open_only: filter.open_only,
                 }
             };
-            let (caller, user, found) =
-                gate.pass(store::objects(ctx, gate.presented(), list, which, None)?)?;
-            let caller = &caller;
-            let asked = Asked {
-                props: &props,
-                user: &user,
-                caller,
-            };
-            let calendar = found.calendar.ok_or_else(ApiError::not_found)?;
-            asked.objects(&mut out, &calendar, &found.objects);
+            let opened = gate.open(list, which, None)?;
+            opened
+                .asked(&props)
+                .objects(&mut out, &opened.calendar, &opened.objects);
             Ok(multistatus(out.finish(None)))
         }
         Report::Sync {
@@ -728,35 +724,15 @@ fn proppatch(gate: &Gate, list: Uuid) -> Result<Response, ApiError> {
 
 // ------------------------------------------------------ GET, PUT, DELETE
 
-/// The todo `name` of `list`, with its calendar, for a request that works
-/// on one resource; 404 when either is not the caller's.
-fn one_object(
-    gate: &Gate,
-    list: Uuid,
-    name: &str,
-    uid: Option<&str>,
-) -> Result<(Caller, Calendar, Option<DavTodo>, Option<String>), ApiError> {
-    let names = [name.to_owned()];
-    let (caller, _, found) = gate.pass(store::objects(
-        gate.ctx,
-        gate.presented(),
-        list,
-        Which::Named(&names),
-        uid,
-    )?)?;
-    let calendar = found.calendar.ok_or_else(ApiError::not_found)?;
-    Ok((
-        caller,
-        calendar,
-        found.objects.into_iter().next(),
-        found.uid_taken_by,
-    ))
+/// The calendar `list` with its todo `name`, for a request on one resource.
+fn open_one(gate: &Gate, list: Uuid, name: &str, uid: Option<&str>) -> Result<Opened, ApiError> {
+    gate.open(list, Which::Named(&[name.to_owned()]), uid)
 }
 
 fn get(gate: &Gate, list: Uuid, name: &str) -> Result<Response, ApiError> {
     let req = gate.req;
-    let (_, calendar, object, _) = one_object(gate, list, name, None)?;
-    let object = object.ok_or_else(ApiError::not_found)?;
+    let opened = open_one(gate, list, name, None)?;
+    let object = opened.objects.first().ok_or_else(ApiError::not_found)?;
     let etag = object.etag();
     if if_none_match(req).is_some_and(|tags| tags.iter().any(|t| t == "*" || *t == etag)) {
         return Ok(response(StatusCode::NOT_MODIFIED)
@@ -767,7 +743,7 @@ fn get(gate: &Gate, list: Uuid, name: &str) -> Result<Response, ApiError> {
     let body = if req.method() == Method::HEAD {
         Bytes::new()
     } else {
-        Bytes::from(render(&calendar, &object))
+        Bytes::from(render(&opened.calendar, object))
     };
     Ok(response(StatusCode::OK)
         .header(header::CONTENT_TYPE, CONTENT_TYPE_ICS)
@@ -857,8 +833,15 @@ fn put(gate: &Gate, list: Uuid, name: &str) -> Result<Response, ApiError> {
     let object =
         ical::parse_todo_object(text, chrono_tz::UTC).map_err(|e| invalid_object(e.to_string()))?;
     let uid = object.master.uid.clone();
-    let (caller, calendar, current, uid_taken_by) = one_object(gate, list, name, Some(&uid))?;
+    let Opened {
+        caller,
+        calendar,
+        objects,
+        uid_taken_by,
+        ..
+    } = open_one(gate, list, name, Some(&uid))?;
     let caller = &caller;
+    let current = objects.into_iter().next();
     // Floating times (no TZID, no Z) are the caller's local times.
     let zone = calendar.time_zone();
     let object = if zone == chrono_tz::UTC {
@@ -976,8 +959,13 @@ fn valid_name(name: &str) -> bool {
 }
 
 fn delete(gate: &Gate, list: Uuid, name: &str) -> Result<Response, ApiError> {
-    let (caller, calendar, current, _) = one_object(gate, list, name, None)?;
-    let current = current.ok_or_else(ApiError::not_found)?;
+    let Opened {
+        caller,
+        calendar,
+        objects,
+        ..
+    } = open_one(gate, list, name, None)?;
+    let current = objects.into_iter().next().ok_or_else(ApiError::not_found)?;
     if !writable(&caller, &calendar) {
         return Err(forbidden());
     }
