@@ -40,8 +40,9 @@ use crate::todos::{
 pub const ROOT: &str = "/dav/";
 /// The largest calendar object a client may store, in bytes.
 pub const MAX_OBJECT_BYTES: usize = 256 * 1024;
-/// The most changes one sync-collection answer carries; a client asks
-/// again from the token it got (RFC 6578's 507 for the rest).
+/// The changed todos one sync-collection answer carries (more when the
+/// last change touched several); a client asks again from the token it got
+/// (RFC 6578's 507 for the rest).
 pub const SYNC_PAGE: i64 = 500;
 const CONTENT_TYPE_ICS: &str = "text/calendar; charset=utf-8; component=vtodo";
 const CONTENT_TYPE_XML: &str = "application/xml; charset=utf-8";
@@ -574,9 +575,10 @@ fn report(gate: &Gate, list: Uuid) -> Result<Response, ApiError> {
 }
 
 /// A sync-collection report (RFC 6578): what changed after `token` (all
-/// the calendar holds for an empty one), at most [`SYNC_PAGE`] changes (or
-/// the client's smaller `limit`); past that the calendar itself answers
-/// 507, and the client asks again from the token it got.
+/// the calendar holds for an empty one), a page of [`SYNC_PAGE`] todos (or
+/// the client's smaller `limit`) ending at a whole change; past that the
+/// calendar itself answers 507, and the client asks again from the token
+/// it got.
 fn sync(
     gate: &Gate,
     list: Uuid,

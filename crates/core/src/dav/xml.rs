@@ -302,10 +302,19 @@ impl Multistatus {
     }
 
     /// A resource's properties grouped by status (a PROPPATCH's answer);
-    /// groups without properties are left out.
+    /// groups without properties are left out, but a response always holds
+    /// one propstat (an empty 200 when nothing was asked).
     pub fn propstats(&mut self, href: &str, groups: &[(&str, &[(PropName, String)])]) {
         let _ = write!(self.body, "<d:response><d:href>{}</d:href>", escape(href));
-        for (status, props) in groups.iter().filter(|(_, props)| !props.is_empty()) {
+        let mut shown = groups
+            .iter()
+            .filter(|(_, props)| !props.is_empty())
+            .peekable();
+        if shown.peek().is_none() {
+            self.body
+                .push_str("<d:propstat><d:prop/><d:status>HTTP/1.1 200 OK</d:status></d:propstat>");
+        }
+        for (status, props) in shown {
             self.body.push_str("<d:propstat><d:prop>");
             for (name, value) in props.iter() {
                 self.body.push_str(&element(name, value));
@@ -478,6 +487,7 @@ mod tests {
             &[PropName::new("urn:x", "nope")],
         );
         m.status("/dav/gone.ics", "404 Not Found");
+        m.props("/dav/nothing-asked/", &[], &[]);
         let body = m.finish(Some("http://todo-spin.dev/ns/sync/3"));
         let doc = Document::parse(&body).unwrap_or_else(|e| unreachable!("{e}: {body}"));
         let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
@@ -488,5 +498,17 @@ mod tests {
         assert!(doc
             .descendants()
             .any(|n| n.has_tag_name((DAV, "sync-token"))));
+        // Every response holds a propstat or a status.
+        for response in doc
+            .descendants()
+            .filter(|n| n.has_tag_name((DAV, "response")))
+        {
+            assert!(
+                response
+                    .children()
+                    .any(|c| c.has_tag_name((DAV, "propstat")) || c.has_tag_name((DAV, "status"))),
+                "{body}"
+            );
+        }
     }
 }
