@@ -710,26 +710,32 @@ fn set_completed(
     Plan::Run(step, store::toggle_named_part(ctx, caller, &naming))
 }
 
-/// What is left of a step once its statement ran: a todo completed under a
-/// rule gets its next occurrence, which the app computes (see
-/// `store::finish_toggle`), named in the answer.
+/// A todo a step completed under a rule, whose next occurrence is still to
+/// be made (see `store::finish_toggle`); read from the step's answer before
+/// it is rendered.
+pub fn pending(step: &Step, answer: &Value) -> Option<store::Pending> {
+    let Step::Toggle { .. } = step else {
+        return None;
+    };
+    answer
+        .get("pending")
+        .filter(|p| !p.is_null())
+        .and_then(|p| serde_json::from_value(p.clone()).ok())
+}
+
+/// What is left of a step once its statement ran: the next occurrence of
+/// a todo completed under a rule, which the app computes, named in the
+/// answer.
 pub fn follow_up(
     ctx: &Ctx,
     caller: &Caller,
-    step: &Step,
-    answer: Value,
+    pending: Option<&store::Pending>,
     mut outcome: Outcome,
 ) -> Result<Outcome, TodoError> {
-    let Step::Toggle { .. } = step else {
+    let Some(pending) = pending else {
         return Ok(outcome);
     };
-    let Ok(Named::One(toggled)) = store::read_toggled_named(answer) else {
-        return Ok(outcome);
-    };
-    if toggled.pending.is_none() {
-        return Ok(outcome);
-    }
-    if let Some(next) = store::finish_toggle(ctx, caller, toggled)?.next {
+    if let Some(next) = store::spawn_next(ctx, caller, pending)? {
         outcome
             .response
             .push_str(&format!(". Next one: {}", describe(&next)));

@@ -228,8 +228,9 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
             let answer = store::save(ctx, caller, &exchange, Answer::Run(&step, part))
                 .map_err(store_error)?
                 .unwrap_or_default();
-            let outcome = assistant::render(&step, answer.clone())?;
-            assistant::follow_up(ctx, caller, &step, answer, outcome)?
+            let pending = assistant::pending(&step, &answer);
+            let outcome = assistant::render(&step, answer)?;
+            assistant::follow_up(ctx, caller, pending.as_ref(), outcome)?
         }
     };
     Ok(json(
