@@ -75,9 +75,10 @@ fn answer(req: Request, ctx: &Ctx, run: Result<Handler, ApiError>) -> Response {
             HeaderValue::from_static(CORS_EXPOSE_HEADERS),
         );
     }
-    if !ctx.var("cors_allowed_origins").trim().is_empty() {
-        headers.append(header::VARY, HeaderValue::from_static("origin"));
-    }
+    // Always, whether or not CORS is on: an answer may differ by `Origin`
+    // only when it is, and reading the variable to find out would cost
+    // every request a host call.
+    headers.append(header::VARY, HeaderValue::from_static("origin"));
 
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     if let Some(line) = log_line(&req, &response, ctx, &request_id, duration_ms, internal) {

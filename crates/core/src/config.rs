@@ -57,16 +57,11 @@ impl std::fmt::Debug for JwtConfig {
 }
 
 impl JwtConfig {
-    /// 500 `misconfigured` (and a clear log line) when the secret is missing or short.
+    /// What issuing a token needs: the signing secret and the lifetime.
+    /// 500 `misconfigured` (and a clear log line) when the secret is
+    /// missing or short, or the lifetime is out of range.
     pub fn from_ctx(ctx: &Ctx) -> Result<Self, ApiError> {
-        let secret = ctx.var("jwt_secret");
-        if secret.len() < MIN_JWT_SECRET_BYTES {
-            return Err(ApiError::misconfigured(format!(
-                "jwt_secret must be set to at least {MIN_JWT_SECRET_BYTES} bytes (it has {}); \
-                 set SPIN_VARIABLE_JWT_SECRET or the jwt_secret variable",
-                secret.len()
-            )));
-        }
+        let secret = Self::secret(ctx)?;
         let ttl_seconds = match ctx.var("jwt_ttl_seconds").trim() {
             "" => 3600,
             v => v
@@ -80,9 +75,25 @@ impl JwtConfig {
                 })?,
         };
         Ok(Self {
-            secret: secret.into_bytes(),
+            secret,
             ttl_seconds,
         })
+    }
+
+    /// The signing secret alone, which is all that verifying a token needs
+    /// (every authenticated request: one variable read fewer than
+    /// [`from_ctx`](Self::from_ctx)). 500 `misconfigured` when it is
+    /// missing or short.
+    pub fn secret(ctx: &Ctx) -> Result<Vec<u8>, ApiError> {
+        let secret = ctx.var("jwt_secret");
+        if secret.len() < MIN_JWT_SECRET_BYTES {
+            return Err(ApiError::misconfigured(format!(
+                "jwt_secret must be set to at least {MIN_JWT_SECRET_BYTES} bytes (it has {}); \
+                 set SPIN_VARIABLE_JWT_SECRET or the jwt_secret variable",
+                secret.len()
+            )));
+        }
+        Ok(secret.into_bytes())
     }
 }
 

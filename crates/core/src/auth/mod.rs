@@ -237,8 +237,8 @@ fn credential(req: &Request, ctx: &Ctx) -> Result<Credential, ApiError> {
         let caller = Caller::access_token(stored.user_id, presented.id, stored.read_only);
         return Ok(Credential::Access(caller, presented.id));
     }
-    let cfg = JwtConfig::from_ctx(ctx)?;
-    token::verify(&cfg, token, ctx.clock.now())
+    let secret = JwtConfig::secret(ctx)?;
+    token::verify(&secret, token, ctx.clock.now())
         .map(Credential::Session)
         .map_err(|_| rejected())
 }
