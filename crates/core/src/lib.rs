@@ -20,6 +20,7 @@ pub mod notifications;
 pub mod ports;
 pub mod reminders;
 pub mod sealed;
+pub mod stamp;
 pub mod throttle;
 pub mod todos;
 pub mod trace;

@@ -24,17 +24,22 @@ pub struct Todo {
     pub description: String,
     pub priority: Priority,
     pub completed: bool,
+    #[serde(default, with = "crate::stamp::option")]
     pub completed_at: Option<DateTime<Utc>>,
+    #[serde(default, with = "crate::stamp::option")]
     pub due_at: Option<DateTime<Utc>>,
     /// Whether `due_at` is a day rather than a time: then it is that day's
     /// 00:00 UTC (a CalDAV `DUE;VALUE=DATE`).
     pub due_all_day: bool,
     /// When to be reminded; without it, the owner's default lead time
     /// before `due_at` (see `crate::reminders`).
+    #[serde(default, with = "crate::stamp::option")]
     pub remind_at: Option<DateTime<Utc>>,
     pub tags: Vec<String>,
     pub recurrence: Recurrence,
+    #[serde(with = "crate::stamp")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::stamp")]
     pub updated_at: DateTime<Utc>,
     /// Bumped by every change; the `ETag` of the todo.
     pub version: i64,

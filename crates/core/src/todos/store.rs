@@ -214,13 +214,18 @@ pub(crate) struct TodoRow {
     description: String,
     priority: i64,
     completed: bool,
+    #[serde(default, with = "crate::stamp::option")]
     completed_at: Option<DateTime<Utc>>,
+    #[serde(default, with = "crate::stamp::option")]
     due_at: Option<DateTime<Utc>>,
     due_all_day: bool,
+    #[serde(default, with = "crate::stamp::option")]
     remind_at: Option<DateTime<Utc>>,
     tags: Vec<String>,
     recurrence: Recurrence,
+    #[serde(with = "crate::stamp")]
     created_at: DateTime<Utc>,
+    #[serde(with = "crate::stamp")]
     updated_at: DateTime<Utc>,
     version: i64,
     #[serde(default)]
