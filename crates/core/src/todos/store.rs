@@ -599,23 +599,22 @@ const CREATE_CTES: &[&str] = &[
         caller_id!(),
         " AND i.inbox)))"
     ),
-    "lk AS (
-        SELECT l.id, l.owner_id FROM lists l
-        WHERE l.id = (SELECT id FROM target WHERE role = 'editor') FOR UPDATE)",
+    // The list's and its owner's rows are locked and changed by functions
+    // (migration V19), whose queries see the rows as they are once the
+    // locks are free: a create that waited for another never re-checks
+    // this whole statement.
+    "lk AS (SELECT * FROM lock_list((SELECT id FROM target WHERE role = 'editor')))",
     "assignable AS (
         SELECT $7::text::uuid IS NULL OR EXISTS (
             SELECT FROM list_members m
             WHERE m.list_id = (SELECT id FROM lk) AND m.user_id = $7::text::uuid) AS ok)",
     "counted AS (
-        UPDATE users u SET todo_count = u.todo_count + (SELECT count(*) FROM new)::int
-        WHERE u.id = (SELECT owner_id FROM lk) AND (SELECT ok FROM assignable)
-          AND u.todo_count + (SELECT count(*) FROM new) <= $5::int8
-        RETURNING u.id)",
-    concat!(
-        "seq AS (",
-        bump_lists!("SELECT id FROM lk WHERE EXISTS (SELECT FROM counted)"),
-        ")"
-    ),
+        SELECT c.id FROM (
+            SELECT count_todos((SELECT owner_id FROM lk), (SELECT count(*) FROM new)::int,
+                               $5::int8) AS id
+            WHERE EXISTS (SELECT FROM lk) AND (SELECT ok FROM assignable)) AS c
+        WHERE c.id IS NOT NULL)",
+    "seq AS (SELECT * FROM next_change((SELECT id FROM lk WHERE EXISTS (SELECT FROM counted))))",
     concat!(
         "ins AS (
         INSERT INTO todos AS t (user_id, title, description, priority, due_at, remind_at, tags,
