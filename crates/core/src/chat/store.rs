@@ -212,8 +212,8 @@ pub fn save(
             ctes.push(format!("step_answer AS (SELECT {answer} AS answer)"));
             answer = "(SELECT answer FROM step_answer)".to_owned();
             let step = serde_json::to_string(step).unwrap_or_else(|_| "null".into());
-            let step = params.add(step, "::text::jsonb");
-            format!("jsonb_build_object('step', {step}, 'answer', {answer})")
+            let step = params.add(step, "::text::json");
+            format!("json_build_object('step', {step}, 'answer', {answer})")
         }
     };
     ctes.push(format!(
@@ -231,7 +231,7 @@ pub fn save(
                 (conversation_id, role, content, tier, intent, result, facts, created_at)
             SELECT conv.id, m.role, m.content, m.tier, m.intent, m.result, m.facts,
                    {at} + m.n * interval '1 microsecond'
-            FROM conv, (VALUES (0, 'user', {message}, NULL, NULL::jsonb, NULL::jsonb, NULL::jsonb),
+            FROM conv, (VALUES (0, 'user', {message}, NULL, NULL::jsonb, NULL::jsonb, NULL::json),
                                (1, 'assistant', {content}, {tier}, {intent}, {result}, {facts}))
                        AS m (n, role, content, tier, intent, result, facts)
             RETURNING id)"
