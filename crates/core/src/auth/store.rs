@@ -17,6 +17,7 @@ pub struct AuthUser {
     pub id: Uuid,
     pub email: String,
     pub name: String,
+    #[serde(with = "crate::stamp")]
     pub created_at: DateTime<Utc>,
 }
 

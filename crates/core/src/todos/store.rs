@@ -2033,7 +2033,8 @@ fn sort_keys(query: &ListQuery) -> (Vec<SortKey>, bool) {
 /// The filter conditions of a list query (without the list and the
 /// cursor). Every filter is a parameter, NULL when the query does not use
 /// it, so that the SQL is the same whatever the filters: a list's statement
-/// text varies only with its sort and whether it has a cursor (16 texts),
+/// text varies only with its sort, whether it has a cursor and whether it
+/// asks for `updated_since` (32 texts),
 /// and a user cannot make each pooled connection prepare and drop
 /// thousands of variants. The filters are then checked row by row on each
 /// list's index in sort order, where some had an index of their own.
@@ -2166,15 +2167,21 @@ pub fn list_sql(
     let total = format!(
         "(SELECT count(*) FROM todos WHERE list_id IN (SELECT id FROM shown) AND {condition})"
     );
-    // NULL without `updated_since`; the subquery runs only with it.
-    let since = p.add(query.updated_since, "::text::timestamptz");
-    let deleted = format!(
-        "CASE WHEN {since} IS NOT NULL THEN \
-         (SELECT coalesce(json_agg(a.todo_id ORDER BY a.at), '[]') FROM todo_audit a \
-         WHERE a.list_id IN (SELECT id FROM shown) AND a.action IN ('delete', 'move_out') \
-         AND a.at > {since} AND NOT EXISTS (SELECT FROM mine \
-         WHERE mine.id = (SELECT v.list_id FROM todos v WHERE v.id = a.todo_id))) END"
-    );
+    // Only with `updated_since`: a statement without it does not carry the
+    // subquery, which PostgreSQL would set up on every execution even
+    // though it never ran.
+    let deleted = match query.updated_since {
+        None => "NULL".to_owned(),
+        Some(since) => {
+            let since = p.add(since, "::text::timestamptz");
+            format!(
+                "(SELECT coalesce(json_agg(a.todo_id ORDER BY a.at), '[]') FROM todo_audit a \
+                 WHERE a.list_id IN (SELECT id FROM shown) AND a.action IN ('delete', 'move_out') \
+                 AND a.at > {since} AND NOT EXISTS (SELECT FROM mine \
+                 WHERE mine.id = (SELECT v.list_id FROM todos v WHERE v.id = a.todo_id)))"
+            )
+        }
+    };
 
     let mut conds = vec!["todos.list_id = shown.id".to_owned(), condition];
     let (keys, descending) = sort_keys(query);
@@ -2715,7 +2722,7 @@ mod tests {
         let s = list_sql(&caller(), &query, Some(&cursor), now());
         assert!(
             s.page.contains(
-                "(priority, todos.created_at, todos.id) < ($15::text::smallint, $16::text::timestamptz, $17::text::uuid)"
+                "(priority, todos.created_at, todos.id) < ($14::text::smallint, $15::text::timestamptz, $16::text::uuid)"
             ),
             "{}",
             s.page
@@ -2725,11 +2732,12 @@ mod tests {
     }
 
     /// Filters are parameters: however a user combines them, a list sends
-    /// one of 16 statement texts (8 sorts, with or without a cursor), so
+    /// one of 32 statement texts (8 sorts, with or without a cursor, with
+    /// or without `updated_since`), so
     /// that nobody can make the pooled connections prepare and drop
     /// thousands of variants (migration V12 keeps 200 per connection).
     #[test]
-    fn a_lists_statement_text_depends_only_on_its_sort_and_cursor() {
+    fn a_lists_statement_text_depends_only_on_its_sort_cursor_and_since() {
         let filters = [
             "",
             "status=open",
@@ -2770,10 +2778,10 @@ mod tests {
                     per_sort.insert(s.statement().sql);
                 }
             }
-            assert_eq!(per_sort.len(), 2, "{sort}");
+            assert_eq!(per_sort.len(), 4, "{sort}");
             texts.extend(per_sort);
         }
-        assert_eq!(texts.len(), 16);
+        assert_eq!(texts.len(), 32);
         // The total counts every match, whatever the page's cursor.
         let s = list_sql_of("status=done");
         assert!(
