@@ -111,9 +111,11 @@ fn parse_plain(b: &[u8]) -> Option<DateTime<Utc>> {
     let offset = match b.get(at..)? {
         b"Z" => 0,
         [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let seconds =
-                i32::try_from(number(at + 1..at + 3)? * 3600 + number(at + 4..at + 6)? * 60)
-                    .ok()?;
+            let (hours, minutes) = (number(at + 1..at + 3)?, number(at + 4..at + 6)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let seconds = i32::try_from(hours * 3600 + minutes * 60).ok()?;
             if *sign == b'-' {
                 -seconds
             } else {
@@ -218,6 +220,9 @@ mod tests {
             "2026-12-07T24:11:30Z",
             "2026-12-07T04:11:60Z",
             "2026-12-07T04:11:30+24:00",
+            "2026-12-07T04:11:30+01:60",
+            "2026-12-07T04:11:30+01:99",
+            "2026-12-07T04:11:30-23:59",
             "2026-12-07T04:11:30+0100",
             "+2026-12-07T04:11:30Z",
             "2026-12-07T04:11:30",
