@@ -75,9 +75,9 @@ fn answer(req: Request, ctx: &Ctx, run: Result<Handler, ApiError>) -> Response {
             HeaderValue::from_static(CORS_EXPOSE_HEADERS),
         );
     }
-    // Always, whether or not CORS is on: an answer may differ by `Origin`
-    // only when it is, and reading the variable to find out would cost
-    // every request a host call.
+    // Always: with CORS on, an answer differs by `Origin`; with it off the
+    // header is harmless, and finding out which would cost every request a
+    // host call (reading `cors_allowed_origins`).
     headers.append(header::VARY, HeaderValue::from_static("origin"));
 
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;

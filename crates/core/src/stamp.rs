@@ -25,12 +25,9 @@ pub fn format(dt: &DateTime<Utc>) -> String {
     let year = dt.year();
     let nanos = dt.nanosecond();
     // chrono writes other years with a sign, and a leap second as :60.
-    let Ok(year @ 0..=9999) = u32::try_from(year) else {
+    let (Ok(year @ 0..=9999), 0..=999_999_999) = (u32::try_from(year), nanos) else {
         return dt.to_rfc3339_opts(SecondsFormat::AutoSi, true);
     };
-    if nanos >= 1_000_000_000 {
-        return dt.to_rfc3339_opts(SecondsFormat::AutoSi, true);
-    }
     let mut out = Vec::with_capacity(30);
     push_digits(&mut out, year, 4);
     for (before, value) in [
@@ -136,8 +133,27 @@ pub fn serialize<S: Serializer>(dt: &DateTime<Utc>, serializer: S) -> Result<S::
 }
 
 pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
-    let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-    parse(&text).map_err(de::Error::custom)
+    Stamp::deserialize(deserializer).map(|s| s.0)
+}
+
+/// A timestamp read from the JSON string itself (borrowed where the input
+/// allows it), never copied into a `String` first.
+struct Stamp(DateTime<Utc>);
+
+impl<'de> Deserialize<'de> for Stamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = Stamp;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an RFC 3339 formatted date and time string")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Stamp, E> {
+                parse(text).map(Stamp).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
 }
 
 /// The same for an `Option`, `null` for `None`.
@@ -157,10 +173,7 @@ pub mod option {
     pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<DateTime<Utc>>, D::Error> {
-        match <Option<std::borrow::Cow<'de, str>>>::deserialize(deserializer)? {
-            Some(text) => parse(&text).map(Some).map_err(de::Error::custom),
-            None => Ok(None),
-        }
+        Option::<Stamp>::deserialize(deserializer).map(|o| o.map(|s| s.0))
     }
 }
 
@@ -237,6 +250,32 @@ mod tests {
         }
         for dt in samples() {
             assert_eq!(parse(&format(&dt)).unwrap(), dt);
+        }
+    }
+
+    #[test]
+    fn reads_through_serde_as_chrono_does() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Row {
+            #[serde(with = "super")]
+            at: DateTime<Utc>,
+            #[serde(default, with = "super::option")]
+            maybe: Option<DateTime<Utc>>,
+        }
+        let row: Row = serde_json::from_str(
+            r#"{"at": "2026-12-07T04:11:30.126375+00:00", "maybe": "2026-12-07T05:11:30+01:00"}"#,
+        )
+        .unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 12, 7, 4, 11, 30).unwrap();
+        assert_eq!(row.at, at + chrono::Duration::microseconds(126_375));
+        assert_eq!(row.maybe, Some(at));
+        let row: Row =
+            serde_json::from_str(r#"{"at": "2026-12-07T04:11:30Z", "maybe": null}"#).unwrap();
+        assert_eq!((row.at, row.maybe), (at, None));
+        let row: Row = serde_json::from_str(r#"{"at": "2026-12-07T04:11:30Z"}"#).unwrap();
+        assert_eq!(row.maybe, None);
+        for bad in [r#"{"at": 5}"#, r#"{"at": "yesterday"}"#, r#"{"at": null}"#] {
+            assert!(serde_json::from_str::<Row>(bad).is_err(), "{bad}");
         }
     }
 }

@@ -9,7 +9,9 @@
 //! autocommit connections as well. The audit row carries the todo after the
 //! change (`after`), and a trigger queues it as an event in that same
 //! statement (see [`crate::events`]). A change locks its list's row first
-//! (which numbers the list's changes, see [`bump_lists`]), then the todo
+//! (which numbers the list's changes, see [`bump_lists`]; a create takes it
+//! through the functions `lock_list` and `next_change`, migration V19),
+//! then the todo
 //! (`FOR UPDATE`), so concurrent updates of one todo apply one after another
 //! and each audit row shows the true old values; statements that take
 //! several lists, or several owners' rows, lock them in id order.
