@@ -1,8 +1,6 @@
 //! HTTP plumbing shared by every component: the request wrapper (`serve`),
 //! JSON bodies, method checks, CORS, request ids and the access log.
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -46,7 +44,7 @@ pub fn refuse(req: Request, ctx: &Ctx, error: ApiError) -> Response {
 }
 
 fn answer(req: Request, ctx: &Ctx, run: Result<Handler, ApiError>) -> Response {
-    let started = Instant::now();
+    let started = ctx.clock.monotonic();
     let request_id = request_id(&req);
     ctx.trace.set(TraceParent::from_headers(req.headers()));
     let origin = allowed_origin(&req, ctx);
@@ -80,9 +78,9 @@ fn answer(req: Request, ctx: &Ctx, run: Result<Handler, ApiError>) -> Response {
     // host call (reading `cors_allowed_origins`).
     headers.append(header::VARY, HeaderValue::from_static("origin"));
 
-    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let duration_ms = ctx.clock.monotonic().saturating_sub(started).as_secs_f64() * 1000.0;
     if let Some(line) = log_line(&req, &response, ctx, &request_id, duration_ms, internal) {
-        println!("{line}");
+        ctx.log.line(&line);
     }
     response
 }

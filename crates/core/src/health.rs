@@ -5,8 +5,6 @@
 //! API key's quota), and a tier never makes the app unready, since the
 //! rule-based parser always answers.
 
-use std::time::Instant;
-
 use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -66,7 +64,7 @@ fn ready(ctx: &Ctx) -> Response {
 
 /// The database's check, and the LLM tiers' recorded state when it answered.
 fn check_database(ctx: &Ctx) -> (Value, Option<Vec<TierState>>) {
-    let started = Instant::now();
+    let started = ctx.clock.monotonic();
     #[derive(Deserialize)]
     struct Answer {
         version: i64,
@@ -87,7 +85,8 @@ fn check_database(ctx: &Ctx) -> (Value, Option<Vec<TierState>>) {
         vec![ctx.clock.now().into()],
     )
     .fetch::<Answer>(ctx.db);
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let latency_ms = u64::try_from(ctx.clock.monotonic().saturating_sub(started).as_millis())
+        .unwrap_or(u64::MAX);
     match answer {
         Ok(Answer { version, tiers }) if version >= LATEST_MIGRATION => (
             json!({"status": "up", "latency_ms": latency_ms, "migration": version}),
@@ -104,10 +103,8 @@ fn check_database(ctx: &Ctx) -> (Value, Option<Vec<TierState>>) {
         ),
         Err(e) => {
             // The detail (which may name hosts) goes to the log, not the client.
-            println!(
-                "{}",
-                json!({"event": "readiness_db_failed", "error": e.to_string()})
-            );
+            ctx.log
+                .line(&json!({"event": "readiness_db_failed", "error": e.to_string()}).to_string());
             (
                 json!({"status": "down", "latency_ms": latency_ms, "error": "database unreachable or not migrated"}),
                 None,

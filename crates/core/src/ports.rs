@@ -2,7 +2,8 @@
 //! Each has a Spin implementation (`spin-host`) and a native one (`native`).
 
 use std::cell::Cell;
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -118,9 +119,16 @@ pub trait Clock {
     /// login never waits).
     /// Call it through [`Ctx::pause`], which holds no connection meanwhile.
     fn sleep(&self, duration: Duration);
+    /// A monotonic clock's reading, to measure how long something took:
+    /// only the difference between two readings means anything.
+    fn monotonic(&self) -> Duration {
+        static START: OnceLock<Instant> = OnceLock::new();
+        START.get_or_init(Instant::now).elapsed()
+    }
 }
 
-/// The wall clock, the same under Spin (WASI clocks) and natively.
+/// The wall clock, natively. (Under Spin, spin-host's clock reads WASI's
+/// clocks directly.)
 pub struct SystemClock;
 
 impl Clock for SystemClock {
@@ -135,6 +143,22 @@ impl Clock for SystemClock {
     }
 }
 
+/// Where the components' log lines go: one JSON object per line, which
+/// Spin keeps per component (`spin up`'s logs, the pod's output under
+/// SpinKube).
+pub trait Log {
+    fn line(&self, line: &str);
+}
+
+/// The process's standard output.
+pub struct Stdout;
+
+impl Log for Stdout {
+    fn line(&self, line: &str) {
+        println!("{line}");
+    }
+}
+
 /// Everything a handler may use, for one request.
 pub struct Ctx<'a> {
     pub db: &'a dyn Db,
@@ -143,6 +167,8 @@ pub struct Ctx<'a> {
     pub clock: &'a dyn Clock,
     /// [`NoRedis`] unless the host gives one ([`Ctx::with_redis`]).
     pub redis: &'a dyn Redis,
+    /// [`Stdout`] unless the host gives another ([`Ctx::with_log`]).
+    pub log: &'a dyn Log,
     /// Set once a statement confirms the caller, read by the request log line.
     pub user_id: Cell<Option<Uuid>>,
     /// The request's valid `traceparent`, set by [`crate::api::serve`]: its
@@ -163,6 +189,7 @@ impl<'a> Ctx<'a> {
             vars,
             clock,
             redis: &NoRedis,
+            log: &Stdout,
             user_id: Cell::new(None),
             trace: Cell::new(None),
         }
@@ -171,6 +198,12 @@ impl<'a> Ctx<'a> {
     /// The same context with a Redis (the events relay's component).
     pub fn with_redis(mut self, redis: &'a dyn Redis) -> Self {
         self.redis = redis;
+        self
+    }
+
+    /// The same context with its log lines going to `log`.
+    pub fn with_log(mut self, log: &'a dyn Log) -> Self {
+        self.log = log;
         self
     }
 

@@ -19,37 +19,39 @@ mod incoming;
 mod outbound;
 mod pg;
 mod redis;
+mod sys;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use spin_sdk::http::IncomingRequest;
-use todo_core::ports::{Ctx, NoRedis, Redis, SystemClock, Variables};
+use todo_core::ports::{Ctx, NoRedis, Redis, Variables};
 
 use incoming::Incoming;
 
 pub use outbound::SpinHttp;
 pub use pg::SpinDb;
 pub use redis::SpinRedis;
+pub use sys::{WasiClock, WasiStdout};
 
 /// Spin component variables (`[component.X.variables]` in `spin.toml`),
 /// each asked of the host once per request: a request reads some of them
 /// more than once, and every ask is a host call that resolves the variable
-/// through Spin's providers.
+/// through Spin's providers. A list, not a `HashMap`: a request asks for a
+/// handful, and a `HashMap`'s seed is a draw of randomness (see [`sys`]).
 #[derive(Debug, Default)]
 pub struct SpinVariables {
-    asked: RefCell<HashMap<String, Option<String>>>,
+    asked: RefCell<Vec<(String, Option<String>)>>,
 }
 
 impl Variables for SpinVariables {
     fn get(&self, name: &str) -> Option<String> {
-        if let Some(value) = self.asked.borrow().get(name) {
+        if let Some((_, value)) = self.asked.borrow().iter().find(|(n, _)| n == name) {
             return value.clone();
         }
         let value = spin_sdk::variables::get(name).ok();
         self.asked
             .borrow_mut()
-            .insert(name.to_owned(), value.clone());
+            .push((name.to_owned(), value.clone()));
         value
     }
 }
@@ -85,8 +87,10 @@ fn serve_with(
     let vars = SpinVariables::default();
     let db = SpinDb::new();
     let http = SpinHttp;
-    let clock = SystemClock;
-    let ctx = Ctx::new(&db, &http, &vars, &clock).with_redis(redis);
+    let clock = WasiClock;
+    let ctx = Ctx::new(&db, &http, &vars, &clock)
+        .with_redis(redis)
+        .with_log(&WasiStdout);
     match incoming::read_request(req) {
         Incoming::Whole(req) => todo_core::serve(req, &ctx, handler),
         Incoming::Refused { head, error } => todo_core::api::refuse(head, &ctx, error),

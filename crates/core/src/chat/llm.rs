@@ -12,7 +12,6 @@ mod schema;
 mod wire;
 
 use std::cell::OnceCell;
-use std::time::Instant;
 
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
@@ -247,9 +246,10 @@ fn first_answer<T>(
             schema,
         } = built.get_or_init(&request);
         let format = Format { name, schema };
-        let started = Instant::now();
+        let started = ctx.clock.monotonic();
         let answer = wire::ask(ctx, &endpoint, messages, &format, timeout);
-        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let elapsed = ctx.clock.monotonic().saturating_sub(started);
+        let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         let failure = match answer {
             Ok(answer) => {
                 breakers.answered(ctx, tier, elapsed_ms);

@@ -182,10 +182,10 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
         None => {
             let attempts = llm::understand(ctx, &breakers, &message, &context, now);
             for skip in &attempts.skipped {
-                println!(
-                    "{}",
-                    json!({"event": "chat_tier_skipped", "tier": skip.tier, "reason": skip.reason,
-                           "elapsed_ms": skip.elapsed_ms})
+                ctx.log.line(
+                    &json!({"event": "chat_tier_skipped", "tier": skip.tier, "reason": skip.reason,
+                            "elapsed_ms": skip.elapsed_ms})
+                    .to_string(),
                 );
             }
             match attempts.intent {

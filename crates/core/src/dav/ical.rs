@@ -5,7 +5,7 @@
 //! only what the app changed. Pure code: no I/O, no clock.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::rc::Rc;
 use std::str::FromStr;
@@ -548,7 +548,7 @@ impl IcalTime {
 struct Zones<'a> {
     calendar: &'a Component,
     default_tz: Tz,
-    read: RefCell<HashMap<String, Rc<Zone>>>,
+    read: RefCell<BTreeMap<String, Rc<Zone>>>,
 }
 
 impl<'a> Zones<'a> {
@@ -556,7 +556,7 @@ impl<'a> Zones<'a> {
         Self {
             calendar,
             default_tz,
-            read: RefCell::new(HashMap::new()),
+            read: RefCell::new(BTreeMap::new()),
         }
     }
 

@@ -22,7 +22,7 @@
 pub mod cloud;
 pub mod sinks;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 use uuid::Uuid;
@@ -265,7 +265,7 @@ fn pass(ctx: &Ctx, sink: &Sink, source: &str, relay: Uuid) -> Result<Pass, ApiEr
         leased: bool,
         events: Vec<AuditEvent>,
     }
-    let started = Instant::now();
+    let started = ctx.clock.monotonic();
     let taken: Taken = Statement::object(
         TAKE_LEASE,
         &[

@@ -6,7 +6,7 @@
 //! stops at the first one it did not take, so that the events of a todo are
 //! delivered in their order.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::{header, Method};
 use serde::Deserialize;
@@ -146,12 +146,13 @@ pub struct Delivery {
 }
 
 /// Sends `events` (in audit order) until the broker fails one, or until
+/// the clock's [`monotonic`](crate::ports::Clock::monotonic) reading passes
 /// `stop_by`, when the rest waits for the next pass.
 pub fn deliver(
     ctx: &Ctx,
     sink: &Sink,
     events: &[(AuditEvent, CloudEvent)],
-    stop_by: Instant,
+    stop_by: Duration,
 ) -> Delivery {
     match sink {
         Sink::None => Delivery::default(),
@@ -176,11 +177,11 @@ fn to_redis(
     url: &str,
     stream: &str,
     events: &[(AuditEvent, CloudEvent)],
-    stop_by: Instant,
+    stop_by: Duration,
 ) -> Delivery {
     let mut delivery = Delivery::default();
     for (audit, event) in events {
-        if Instant::now() >= stop_by {
+        if ctx.clock.monotonic() >= stop_by {
             break;
         }
         let Some(send_seq) = audit.send_seq else {
@@ -240,11 +241,11 @@ fn to_kafka(
     endpoint: &str,
     auth: Option<&str>,
     events: &[(AuditEvent, CloudEvent)],
-    stop_by: Instant,
+    stop_by: Duration,
 ) -> Delivery {
     let mut delivery = Delivery::default();
     for run in distinct_todo_runs(events) {
-        if Instant::now() >= stop_by {
+        if ctx.clock.monotonic() >= stop_by {
             break;
         }
         let records: Vec<serde_json::Value> = run
@@ -427,7 +428,7 @@ mod tests {
             &ctx,
             &sink,
             events,
-            Instant::now() + Duration::from_secs(60),
+            ctx.clock.monotonic() + Duration::from_secs(60),
         )
     }
 

@@ -385,10 +385,10 @@ impl Tags {
     /// huge list costs no more than its first few entries.
     pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Self, String> {
         let mut tags: Vec<String> = Vec::with_capacity(Self::MAX_TAGS);
-        let mut seen = std::collections::HashSet::with_capacity(Self::MAX_TAGS);
         for tag in raw {
             let tag = Self::parse_one(tag.as_ref())?;
-            if seen.insert(tag.clone()) {
+            // At most MAX_TAGS to look through.
+            if !tags.contains(&tag) {
                 if tags.len() == Self::MAX_TAGS {
                     return Err(format!("at most {} different tags", Self::MAX_TAGS));
                 }

@@ -132,7 +132,7 @@ impl Breakers {
         }
         let params = [tier.as_str().into(), now.into(), latency(latency_ms)];
         if let Err(e) = ctx.db.execute(ANSWERED_SQL, &params) {
-            log_failure("answered", Some(tier), &e.to_string());
+            log_failure(ctx, "answered", Some(tier), &e.to_string());
         }
     }
 }
@@ -159,13 +159,13 @@ fn failure_params(tier: Tier, now: DateTime<Utc>, kind: &str, latency_ms: u64) -
 pub(super) fn record_failure(ctx: &Ctx, tier: Tier, kind: &str, latency_ms: u64) {
     let params = failure_params(tier, ctx.clock.now(), kind, latency_ms);
     if let Err(e) = ctx.db.execute(RECORD_FAILURE_SQL, &params) {
-        log_failure("record", Some(tier), &e.to_string());
+        log_failure(ctx, "record", Some(tier), &e.to_string());
     }
 }
 
-fn log_failure(step: &str, tier: Option<Tier>, error: &str) {
-    println!(
-        "{}",
-        json!({"event": "llm_breaker_failed", "step": step, "tier": tier, "error": error})
+fn log_failure(ctx: &Ctx, step: &str, tier: Option<Tier>, error: &str) {
+    ctx.log.line(
+        &json!({"event": "llm_breaker_failed", "step": step, "tier": tier, "error": error})
+            .to_string(),
     );
 }
