@@ -141,16 +141,18 @@ impl Statement {
     }
 
     /// Runs the statement and reads its object into `T`. It runs through
-    /// `run_statement` (migration V12): PostgreSQL prepares it once per
+    /// `run_prepared` (migration V20): PostgreSQL prepares it once per
     /// connection, under a name derived from its text, and plans it once,
     /// where a plain query is parsed and planned on every request.
     pub fn fetch<T: DeserializeOwned>(&self, db: &dyn Db) -> Result<T, DbError> {
+        let name = prepared_name(&self.sql);
         let text = db.query_json(
-            "SELECT run_statement($1::text, $2::text, $3::text::jsonb)",
+            "SELECT run_prepared($1::text, $2::text, $3::text, $4::int8)",
             &[
-                SqlParam::Text(prepared_name(&self.sql)),
+                SqlParam::Text(self.call(&name)),
                 SqlParam::Text(self.sql.clone()),
-                SqlParam::Text(self.args()),
+                SqlParam::Text(name),
+                SqlParam::Int(self.params.len() as i64),
             ],
         )?;
         serde_json::from_str(&text).map_err(|e| {
@@ -161,21 +163,42 @@ impl Statement {
         })
     }
 
-    /// The parameters as `run_statement` takes them: a JSON array of their
-    /// texts (every placeholder casts its text in the SQL), `null` for NULL.
-    pub fn args(&self) -> String {
-        let texts: Vec<Option<String>> = self
-            .params
-            .iter()
-            .map(|p| match p {
-                SqlParam::Null => None,
-                SqlParam::Bool(b) => Some(b.to_string()),
-                SqlParam::Int(i) => Some(i.to_string()),
-                SqlParam::Text(s) => Some(s.clone()),
-            })
-            .collect();
-        serde_json::Value::from(texts).to_string()
+    /// `EXECUTE name(E'…', NULL, …)`, which runs the statement prepared as
+    /// `name` with its parameters: each as a string literal (every
+    /// placeholder casts its text in the SQL), quotes and backslashes
+    /// doubled in an `E''` string, which reads the same whatever the
+    /// server's `standard_conforming_strings`. A NUL, which no PostgreSQL
+    /// text can hold, is written `\000`, which PostgreSQL refuses as a
+    /// value it cannot take (SQLSTATE 22021).
+    pub fn call(&self, name: &str) -> String {
+        let mut call = format!("EXECUTE {name}");
+        for (i, param) in self.params.iter().enumerate() {
+            call.push_str(if i == 0 { "(" } else { ", " });
+            match param {
+                SqlParam::Null => call.push_str("NULL"),
+                SqlParam::Bool(b) => write_literal(&mut call, &b.to_string()),
+                SqlParam::Int(i) => write_literal(&mut call, &i.to_string()),
+                SqlParam::Text(s) => write_literal(&mut call, s),
+            }
+        }
+        if !self.params.is_empty() {
+            call.push(')');
+        }
+        call
     }
+}
+
+fn write_literal(call: &mut String, text: &str) {
+    call.push_str("E'");
+    for c in text.chars() {
+        match c {
+            '\'' => call.push_str("''"),
+            '\\' => call.push_str("\\\\"),
+            '\0' => call.push_str("\\000"),
+            c => call.push(c),
+        }
+    }
+    call.push('\'');
 }
 
 /// The name a statement is prepared under: `todo_` and 128 bits of the
@@ -239,6 +262,28 @@ mod tests {
         );
         let plain = Statement::object(&[], &[("v", Json::Value("1"))], vec![]);
         assert_eq!(plain.sql, "SELECT json_build_object('v', 1)::text");
+    }
+
+    #[test]
+    fn a_call_quotes_every_argument_as_an_escaped_string_literal() {
+        let s = Statement {
+            sql: "SELECT $1::text, $2::int8, $3::bool, $4::text".into(),
+            params: vec![
+                SqlParam::Text("it's a \\ and a \\' and a NUL: \0".into()),
+                SqlParam::Int(-7),
+                SqlParam::Bool(true),
+                SqlParam::Null,
+            ],
+        };
+        assert_eq!(
+            s.call("todo_x"),
+            r"EXECUTE todo_x(E'it''s a \\ and a \\'' and a NUL: \000', E'-7', E'true', NULL)"
+        );
+        let none = Statement {
+            sql: "SELECT 1".into(),
+            params: vec![],
+        };
+        assert_eq!(none.call("todo_y"), "EXECUTE todo_y");
     }
 
     #[test]

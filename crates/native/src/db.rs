@@ -137,14 +137,13 @@ impl NativeDb {
     /// PostgreSQL's plan for `statement`, as `EXPLAIN` prints it, for tests
     /// that check which indexes the app's statements use. It is the plan
     /// they run with: generic, for a statement prepared with text
-    /// parameters (see `run_statement`, migration V12). A part of a
+    /// parameters (see `run_prepared`, migration V20). A part of a
     /// statement that leaves some of its parameters unused can be explained
     /// too.
     pub fn explain(&self, statement: &Statement) -> Result<String, DbError> {
-        let args = statement.args();
         let rows = self.with_client(|c| {
             c.batch_execute("SET plan_cache_mode = force_generic_plan")?;
-            let rows = explain_prepared(c, &statement.sql, &args);
+            let rows = explain_prepared(c, statement);
             c.batch_execute("RESET plan_cache_mode")?;
             rows
         })?;
@@ -249,24 +248,20 @@ impl Drop for NativeDb {
     }
 }
 
-/// Prepares `sql` as `todo_explain` and explains its execution with `args`,
-/// as `run_statement` (migration V12) prepares and executes it.
+/// Prepares `statement` as `todo_explain` and explains its execution, as
+/// `run_prepared` (migration V20) prepares and executes it.
 fn explain_prepared(
     c: &mut Client,
-    sql: &str,
-    args: &str,
+    statement: &Statement,
 ) -> Result<Vec<postgres::Row>, postgres::Error> {
-    c.execute(
-        "SELECT prepare_statement('todo_explain', $1::text, $2::text::jsonb)",
-        &[&sql, &args],
-    )?;
-    let call: String = c
-        .query_one(
-            "SELECT statement_call('todo_explain', $1::text::jsonb)",
-            &[&args],
-        )?
-        .get(0);
-    let rows = c.query(&format!("EXPLAIN {call}"), &[]);
+    let types = vec!["text"; statement.params.len()].join(", ");
+    let types = if types.is_empty() {
+        types
+    } else {
+        format!("({types})")
+    };
+    c.batch_execute(&format!("PREPARE todo_explain{types} AS {}", statement.sql))?;
+    let rows = c.query(&format!("EXPLAIN {}", statement.call("todo_explain")), &[]);
     c.batch_execute("DEALLOCATE todo_explain")?;
     rows
 }

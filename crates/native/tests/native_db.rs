@@ -138,10 +138,11 @@ fn parameters_and_values_round_trip_through_the_json_answer() {
     assert_eq!(at.to_rfc3339(), "2026-06-01T12:00:00.500+00:00");
 }
 
-/// Statements run prepared (`run_statement`, migration V12): a statement is
+/// Statements run prepared (`run_prepared`, migration V20): a statement is
 /// prepared once on a connection and then executed there with its generic
 /// plan, and its arguments, sent as quoted literals, arrive exactly,
-/// whatever characters they hold.
+/// whatever characters they hold. A NUL, which no PostgreSQL text holds,
+/// is refused as a value the statement cannot take.
 #[test]
 fn a_statement_is_prepared_once_per_connection_and_its_arguments_arrive_intact() {
     let test_db = TestDb::fresh();
@@ -165,10 +166,26 @@ fn a_statement_is_prepared_once_per_connection_and_its_arguments_arrive_intact()
         "E'\\x41'",
         "héllo \"quoted\" 🦀",
         "",
+        r"\000",
+        r"\",
+        "''",
+        "tab\tnewline\ncr\r\u{7f}",
     ];
     for (n, value) in (0..).zip(values) {
         let answer: Value = statement(value, n).fetch(&db).unwrap();
         assert_eq!(answer, json!({"v": value, "n": n}));
+    }
+    // The same on a server that reads backslashes in plain '' strings.
+    db.execute("SET standard_conforming_strings = off", &[])
+        .unwrap();
+    let answer: Value = statement(r"\'", 1).fetch(&db).unwrap();
+    assert_eq!(answer, json!({"v": r"\'", "n": 1}));
+    match statement("a\0b", 0).fetch::<Value>(&db) {
+        Err(DbError::Query { message, .. }) => {
+            assert!(message.contains("cannot take"), "{message}");
+            assert!(!message.contains("a\0b"), "{message}");
+        }
+        other => panic!("a NUL was not refused: {other:?}"),
     }
     let name = prepared_name(&statement("", 0).sql);
     let plans: Value = Statement::object(
@@ -186,7 +203,7 @@ fn a_statement_is_prepared_once_per_connection_and_its_arguments_arrive_intact()
     .unwrap();
     assert_eq!(
         plans["plans"],
-        json!({"generic_plans": values.len(), "custom_plans": 0})
+        json!({"generic_plans": values.len() + 1, "custom_plans": 0})
     );
 }
 
