@@ -17,13 +17,14 @@
 
 mod incoming;
 mod outbound;
+mod outgoing;
 mod pg;
 mod redis;
 mod sys;
 
 use std::cell::RefCell;
 
-use spin_sdk::http::IncomingRequest;
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use todo_core::ports::{Ctx, NoRedis, Redis, Variables};
 
 use incoming::Incoming;
@@ -56,30 +57,29 @@ impl Variables for SpinVariables {
     }
 }
 
-/// Runs one request through `handler` with the Spin-backed ports.
+/// Runs one request through `handler` with the Spin-backed ports and sends
+/// its answer through `out`.
 ///
 /// Takes Spin's streaming request, not an `http::Request<Bytes>`: for that,
 /// spin-sdk would read the whole body before this runs, however large or
 /// endless. Here the body is read up to [`todo_core::api::MAX_BODY_BYTES`]
-/// and a larger one is answered 413 at once (see [`incoming`]).
+/// and a larger one is answered 413 at once (see [`incoming`]). The answer
+/// goes out through the outparam, not back to spin-sdk (see [`outgoing`]).
 ///
 /// The database connection is opened on first use only, so components and
 /// requests that never touch Postgres never open one.
-pub fn serve(req: IncomingRequest, handler: todo_core::Handler) -> http::Response<bytes::Bytes> {
-    serve_with(req, handler, &NoRedis)
+pub fn serve(req: IncomingRequest, out: ResponseOutparam, handler: todo_core::Handler) {
+    outgoing::send(out, answer(req, handler, &NoRedis));
 }
 
 /// [`serve`] with Spin's outbound Redis, for the one component that relays
 /// events: a component that calls only [`serve`] never imports the Redis
 /// interface, which `scripts/wasm-imports` holds it to.
-pub fn serve_with_redis(
-    req: IncomingRequest,
-    handler: todo_core::Handler,
-) -> http::Response<bytes::Bytes> {
-    serve_with(req, handler, &SpinRedis::default())
+pub fn serve_with_redis(req: IncomingRequest, out: ResponseOutparam, handler: todo_core::Handler) {
+    outgoing::send(out, answer(req, handler, &SpinRedis::default()));
 }
 
-fn serve_with(
+fn answer(
     req: IncomingRequest,
     handler: todo_core::Handler,
     redis: &dyn Redis,

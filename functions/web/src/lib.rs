@@ -4,8 +4,9 @@
 // into a host cdylib, and `cargo build --workspace` builds this crate there too.
 // The request stays a streaming `IncomingRequest` so that spin-host can cap
 // its body; an `http::Request` argument would make spin-sdk buffer it whole.
+// The answer goes out through the outparam (`spin_host::serve` says why).
 #[cfg(target_arch = "wasm32")]
 #[spin_sdk::http_component]
-fn handle(req: spin_sdk::http::IncomingRequest) -> http::Response<bytes::Bytes> {
-    spin_host::serve(req, todo_core::web::handle)
+fn handle(req: spin_sdk::http::IncomingRequest, out: spin_sdk::http::ResponseOutparam) {
+    spin_host::serve(req, out, todo_core::web::handle)
 }
