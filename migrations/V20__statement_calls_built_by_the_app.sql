@@ -14,7 +14,8 @@
 -- held, and an error keeps its SQLSTATE but loses its arguments.
 --
 -- run_statement stays, for components of the previous release still
--- running while a deployment rolls out.
+-- running while a deployment rolls out, as a wrapper of run_prepared (at
+-- the end).
 
 CREATE FUNCTION run_prepared(call text, sql text, name text, arity bigint) RETURNS text
 LANGUAGE plpgsql
@@ -54,5 +55,14 @@ BEGIN
             PERFORM raise_without_arguments(state, message);
     END;
     RETURN answer;
+END
+$$;
+
+-- V13's run_statement, through run_prepared: one mechanism, whichever
+-- release of the components calls it.
+CREATE OR REPLACE FUNCTION run_statement(name text, sql text, args jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN run_prepared(statement_call(name, args), sql, name, jsonb_array_length(args));
 END
 $$;

@@ -207,6 +207,47 @@ fn a_statement_is_prepared_once_per_connection_and_its_arguments_arrive_intact()
     );
 }
 
+/// The previous release's components call `run_statement` (V12) with the
+/// arguments as a jsonb array; while a deployment rolls out they share the
+/// database with this release's, and their statements still answer, on
+/// the statement this release prepared under the same name.
+#[test]
+fn the_previous_releases_run_statement_call_still_answers() {
+    let test_db = TestDb::fresh();
+    let db = test_db.db();
+    let statement = Statement::object(
+        &[],
+        &[
+            ("v", Json::Value("$1::text")),
+            ("n", Json::Value("$2::int8")),
+            ("none", Json::Value("$3::text")),
+        ],
+        vec!["it's \\ here".into(), SqlParam::Int(7), SqlParam::Null],
+    );
+    let answer: Value = statement.fetch(&db).unwrap();
+    assert_eq!(answer, json!({"v": "it's \\ here", "n": 7, "none": null}));
+    let old = |statement: &Statement, args: Value| -> Value {
+        let text = db
+            .query_json(
+                "SELECT run_statement($1::text, $2::text, $3::text::jsonb)",
+                &[
+                    prepared_name(&statement.sql).into(),
+                    statement.sql.clone().into(),
+                    args.to_string().into(),
+                ],
+            )
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    assert_eq!(
+        old(&statement, json!(["'; --", "8", null])),
+        json!({"v": "'; --", "n": 8, "none": null})
+    );
+    // A statement this connection has not prepared yet.
+    let fresh = Statement::object(&[], &[("w", Json::Value("$1::text"))], vec![]);
+    assert_eq!(old(&fresh, json!(["x"])), json!({"w": "x"}));
+}
+
 /// A connection keeps at most 200 of the app's prepared statements: a new
 /// one past that lets go of those it holds first.
 #[test]

@@ -11,9 +11,8 @@ use bytes::Bytes;
 use spin_sdk::http::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use todo_core::error::ApiError;
 use todo_core::ports::Log;
-use wasi::io::streams::{OutputStream, StreamError};
 
-use crate::sys::WasiStdout;
+use crate::sys::{write_all, WasiStdout};
 
 pub(crate) fn send(out: ResponseOutparam, response: http::Response<Bytes>) {
     let (head, body) = response.into_parts();
@@ -41,27 +40,6 @@ pub(crate) fn send(out: ResponseOutparam, response: http::Response<Bytes>) {
         }
     }
     let _ = OutgoingBody::finish(outgoing_body, None);
-}
-
-/// Writes as much at a time as the host takes and flushes once at the end,
-/// waiting for the flush, as spin-sdk's body sink does: a blocking flush
-/// after every 4 KiB made a list of 50 wait on the host five times.
-fn write_all(stream: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError> {
-    while !bytes.is_empty() {
-        match usize::try_from(stream.check_write()?).unwrap_or(usize::MAX) {
-            0 => stream.subscribe().block(),
-            permitted => {
-                let (now, later) = bytes.split_at(permitted.min(bytes.len()));
-                stream.write(now)?;
-                bytes = later;
-            }
-        }
-    }
-    stream.flush()?;
-    while stream.check_write()? == 0 {
-        stream.subscribe().block();
-    }
-    Ok(())
 }
 
 /// The response's status and headers as WASI HTTP's.
