@@ -7,20 +7,49 @@ use url::Url;
 use crate::error::ApiError;
 use crate::ports::{Ctx, Variables};
 
+/// The separator of the `database` component variable's six settings.
+pub const DATABASE_SEPARATOR: char = '\u{1f}';
+
+/// The database settings in the order `database` joins them, with their
+/// defaults (`None`: the password, which may be empty).
+const DATABASE_SETTINGS: [(&str, Option<&str>); 6] = [
+    ("db_host", Some("127.0.0.1")),
+    ("db_port", Some("5432")),
+    ("db_name", Some("todo")),
+    ("db_user", Some("todo")),
+    ("db_password", None),
+    ("db_sslmode", Some("disable")),
+];
+
 /// The Postgres connection string, assembled from the `db_*` variables so
 /// nothing is configured twice (`allowed_outbound_hosts` uses the same ones).
+///
+/// A component reads them as one value, `database`: spin.toml joins the six
+/// with [`DATABASE_SEPARATOR`] (unit separator, U+001F), one host call under
+/// Spin instead of six. Joining is only safe while no value holds the
+/// separator, which shows as more than six parts: then, and where `database`
+/// is not declared (the migrator reads application variables), each of the
+/// six is read on its own.
 pub fn database_url(vars: &dyn Variables) -> String {
-    let get = |name: &str, default: &str| {
-        vars.get(name)
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| default.to_owned())
+    let joined = vars.get("database");
+    let parts: Vec<&str> = joined
+        .as_deref()
+        .map(|j| j.split(DATABASE_SEPARATOR).collect())
+        .unwrap_or_default();
+    let read = |i: usize| -> String {
+        let (name, default) = DATABASE_SETTINGS[i];
+        let value = match parts.len() {
+            6 => Some(parts[i].to_owned()),
+            _ => vars.get(name),
+        };
+        match default {
+            Some(default) => value
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_owned()),
+            None => value.unwrap_or_default(),
+        }
     };
-    let host = get("db_host", "127.0.0.1");
-    let port = get("db_port", "5432");
-    let name = get("db_name", "todo");
-    let user = get("db_user", "todo");
-    let password = vars.get("db_password").unwrap_or_default();
-    let sslmode = get("db_sslmode", "disable");
+    let [host, port, name, user, password, sslmode] = std::array::from_fn(read);
     // Build through `Url` so user, password and database name are percent-encoded.
     let fallback = format!("postgres://{host}:{port}/{name}?sslmode={sslmode}");
     let Ok(mut url) = Url::parse(&format!("postgres://{host}:{port}")) else {
@@ -138,6 +167,70 @@ mod tests {
     fn database_url_uses_defaults_for_missing_variables() {
         let url = database_url(&Vars(HashMap::new()));
         assert_eq!(url, "postgres://todo@127.0.0.1:5432/todo?sslmode=disable");
+    }
+
+    /// Variables that remember which names were asked, as Spin's host calls.
+    #[derive(Default)]
+    struct Counted(HashMap<String, String>, std::cell::RefCell<Vec<String>>);
+    impl Counted {
+        fn with(mut self, name: &str, value: &str) -> Self {
+            self.0.insert(name.to_owned(), value.to_owned());
+            self
+        }
+    }
+    impl Variables for Counted {
+        fn get(&self, name: &str) -> Option<String> {
+            self.1.borrow_mut().push(name.to_owned());
+            self.0.get(name).cloned()
+        }
+    }
+
+    const SIX: [(&str, &str); 6] = [
+        ("db_host", "db.internal"),
+        ("db_port", "6543"),
+        ("db_name", "app"),
+        ("db_user", "me@corp"),
+        ("db_password", "p@ss:w/rd"),
+        ("db_sslmode", "require"),
+    ];
+
+    fn joined(values: [&str; 6]) -> String {
+        values.join(&DATABASE_SEPARATOR.to_string())
+    }
+
+    #[test]
+    fn database_url_reads_the_joined_settings_in_one_variable() {
+        let counted = Counted::default().with("database", &joined(SIX.map(|(_, v)| v)));
+        assert_eq!(
+            database_url(&counted),
+            database_url(&Vars(HashMap::from(SIX)))
+        );
+        assert_eq!(*counted.1.borrow(), ["database"]);
+
+        // Empty settings take their defaults, as the six variables do.
+        let counted = Counted::default().with("database", &joined([""; 6]));
+        assert_eq!(
+            database_url(&counted),
+            "postgres://todo@127.0.0.1:5432/todo?sslmode=disable"
+        );
+        assert_eq!(counted.1.borrow().len(), 1);
+    }
+
+    #[test]
+    fn a_setting_holding_the_separator_is_read_on_its_own() {
+        let password = format!("a{DATABASE_SEPARATOR}b");
+        let six = SIX.map(|(name, v)| (name, if name == "db_password" { &*password } else { v }));
+        let counted = six
+            .iter()
+            .fold(Counted::default(), |c, (name, v)| c.with(name, v))
+            .with("database", &joined(six.map(|(_, v)| v)));
+        let url = database_url(&counted);
+        assert_eq!(
+            url,
+            "postgres://me%40corp:a%1Fb@db.internal:6543/app?sslmode=require"
+        );
+        // `database` and then each of the six.
+        assert_eq!(counted.1.borrow().len(), 7, "{:?}", counted.1.borrow());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use native::manifest::Manifest;
 use native::testing::{client, manifest_path};
 use native::{App, AppVariables, Server};
 use serde_json::{json, Value};
+use todo_core::ports::Variables;
 use todo_core::{ApiError, Ctx, Handler, Request, Response};
 
 const MANIFEST: &str = r#"
@@ -252,6 +253,66 @@ fn the_repositorys_spin_toml_loads_with_every_component_handled() {
         "web",
     ] {
         assert!(components.contains(&id), "{id} has no route");
+    }
+}
+
+/// Every component that reaches PostgreSQL reads its six settings as one
+/// variable, `database` (see `todo_core::config::database_url`): the
+/// repository's spin.toml joins exactly the six, in order, so that the URL
+/// built from it is the one built from the six, whatever their values.
+#[test]
+fn each_database_component_joins_its_six_settings_into_database() {
+    let manifest = Manifest::load(&manifest_path()).unwrap();
+    let separator = todo_core::config::DATABASE_SEPARATOR;
+    let six = [
+        "db_host",
+        "db_port",
+        "db_name",
+        "db_user",
+        "db_password",
+        "db_sslmode",
+    ];
+    let expected = six
+        .map(|name| format!("{{{{ {name} }}}}"))
+        .join(&separator.to_string());
+    let overrides = HashMap::from([
+        ("db_host".to_owned(), "db.example".to_owned()),
+        ("db_password".to_owned(), "p@ss/w:rd".to_owned()),
+        ("db_sslmode".to_owned(), "require".to_owned()),
+    ]);
+    let vars = AppVariables::resolve_with(&manifest, |_| None, &overrides).unwrap();
+    let mut checked = 0;
+    for (id, component) in &manifest.components {
+        if !component.variables.contains_key("db_host") {
+            continue;
+        }
+        assert_eq!(component.variables.get("database"), Some(&expected), "{id}");
+        for name in six {
+            assert_eq!(
+                component.variables[name],
+                format!("{{{{ {name} }}}}"),
+                "{id}"
+            );
+        }
+        let resolved = vars.for_component(component).unwrap();
+        let only_six: HashMap<String, String> = six
+            .iter()
+            .map(|name| (name.to_string(), resolved.get(name).unwrap()))
+            .collect();
+        assert_eq!(
+            todo_core::config::database_url(&resolved),
+            todo_core::config::database_url(&Six(only_six)),
+            "{id}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} components reach the database");
+}
+
+struct Six(HashMap<String, String>);
+impl Variables for Six {
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
     }
 }
 

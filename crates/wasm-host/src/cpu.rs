@@ -55,6 +55,8 @@ pub struct ComponentCost {
     pub instantiate_us: u64,
     /// The handler, until it returned (its whole response written).
     pub handle_us: u64,
+    /// Variables asked for (`fermyon:spin/variables`), each a host call.
+    pub variable_calls: u64,
 }
 
 /// Every component's cost since the last [`take`](CpuStats::take).
@@ -62,12 +64,19 @@ pub struct ComponentCost {
 pub struct CpuStats(Mutex<BTreeMap<String, ComponentCost>>);
 
 impl CpuStats {
-    pub fn record(&self, component: &str, instantiate: Duration, handle: Duration) {
+    pub fn record(
+        &self,
+        component: &str,
+        instantiate: Duration,
+        handle: Duration,
+        variable_calls: u64,
+    ) {
         if let Ok(mut all) = self.0.lock() {
             let cost = all.entry(component.to_owned()).or_default();
             cost.requests += 1;
             cost.instantiate_us += micros(instantiate);
             cost.handle_us += micros(handle);
+            cost.variable_calls += variable_calls;
         }
     }
 

@@ -65,6 +65,9 @@ pub struct HostState {
     hooks: OutboundHooks,
     table: ResourceTable,
     vars: ComponentVariables,
+    /// How many times the instance asked for a variable: under Spin each is
+    /// a host call that resolves the variable's template.
+    variable_calls: u64,
     allowed: Arc<AllowedHosts>,
     pool: Arc<Pool>,
 }
@@ -132,6 +135,7 @@ impl WasiHttpHooks for OutboundHooks {
 
 impl variables::Host for HostState {
     async fn get(&mut self, name: String) -> Result<String, variables::Error> {
+        self.variable_calls += 1;
         self.vars
             .get(&name)
             .ok_or(variables::Error::Undefined(format!(
@@ -277,6 +281,7 @@ impl WasmApp {
                 },
                 table: ResourceTable::new(),
                 vars: component.vars.clone(),
+                variable_calls: 0,
                 allowed: Arc::clone(&component.allowed),
                 pool: Arc::clone(&self.pool),
             },
@@ -302,7 +307,7 @@ impl WasmApp {
             let handler = proxy.wasi_http_incoming_handler();
             let done =
                 CpuTimed::new(handler.call_handle(&mut store, request, out), &mut handle).await;
-            cpu.record(&name, instantiate, handle);
+            cpu.record(&name, instantiate, handle, store.data().variable_calls);
             done
         });
         match receiver.await {

@@ -9,7 +9,7 @@ use base64::Engine;
 use native::testing::{client, manifest_path, random_secret, TestDb, TEST_PASSWORD};
 use serde_json::{json, Value};
 use todo_core::ports::Variables;
-use wasm_host::server::WasmServer;
+use wasm_host::server::{WasmServer, CPU_STATS_PATH};
 use wasm_host::WasmApp;
 
 const INTERNAL_TOKEN: &str = "internal-test-token-wasm-host";
@@ -206,6 +206,28 @@ fn every_route_family_answers_through_the_compiled_wasm_components() {
     assert_eq!(me.body["email"], "ada@example.com", "{}", me.body);
     host.send("GET", "/api/auth/me", None, None).expect(401);
     let t = Some(token.as_str());
+
+    // Each variable a request reads is a host call under Spin: the six
+    // database settings come as one (`database`), with the signing secret.
+    let calls = |method: &str, path: &str, body: Option<Value>, status: u16, component: &str| {
+        host.send("GET", CPU_STATS_PATH, None, None);
+        let reply = host.send(method, path, t, body).expect(status);
+        let stats = host.send("GET", CPU_STATS_PATH, None, None).body;
+        assert_eq!(stats[component]["requests"], 1, "{stats}");
+        (reply, stats[component]["variable_calls"].clone())
+    };
+    assert_eq!(calls("GET", "/api/auth/me", None, 200, "auth").1, 2);
+    assert_eq!(calls("GET", "/api/todos", None, 200, "todos").1, 2);
+    let (counted, variables) = calls(
+        "POST",
+        "/api/todos",
+        Some(json!({"title": "x"})),
+        201,
+        "todos",
+    );
+    assert_eq!(variables, 2);
+    let counted = format!("/api/todos/{}", text(&counted.body["id"]));
+    assert_eq!(calls("DELETE", &counted, None, 204, "todos").1, 2);
 
     // todos: create, list, get, patch, toggle, a delta sync, delete
     let sync_token = text(&host.send("GET", "/api/todos", t, None).expect(200).body["sync_token"]);
