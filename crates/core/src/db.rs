@@ -89,6 +89,13 @@ pub enum DbError {
 pub enum Json<'a> {
     /// Every row of a `SELECT`, in its order, as an array (`[]` when none).
     Rows(&'a str),
+    /// [`Rows`](Json::Rows) with each row an array of the listed columns
+    /// (`"a, b"`) instead of an object: no key repeated in every row for
+    /// PostgreSQL to write and the app to read. A struct deriving
+    /// `Deserialize` reads its fields in their order from an array as from
+    /// an object (missing trailing `#[serde(default)]` fields take their
+    /// default), so a reader takes either.
+    Arrays(&'a str, &'a str),
     /// The one row of a `SELECT` as an object, or `null` when it has none
     /// (more than one is an error).
     Row(&'a str),
@@ -102,6 +109,9 @@ impl Json<'_> {
             Json::Rows(select) => {
                 format!("(SELECT coalesce(json_agg(r), '[]') FROM ({select}) AS r)")
             }
+            Json::Arrays(select, columns) => format!(
+                "(SELECT coalesce(json_agg(json_build_array({columns})), '[]') FROM ({select}) AS r)"
+            ),
             Json::Row(select) => format!("(SELECT row_to_json(r) FROM ({select}) AS r)"),
             Json::Value(expr) => expr.to_owned(),
         }

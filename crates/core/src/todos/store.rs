@@ -207,6 +207,8 @@ pub const MAX_STATS_TAGS: i64 = 100;
 /// A todo as a statement answers it (`priority` as its stored rank). In a
 /// list page it also carries the sort keys of the row, for the cursor, and
 /// in the change feed the number of the change that last touched it.
+/// A page reads it from an array ([`PAGE_COLUMNS`]): its fields are in the
+/// order of [`TODO_COLUMNS`], then `keys`.
 #[derive(Deserialize)]
 pub(crate) struct TodoRow {
     id: Uuid,
@@ -276,6 +278,9 @@ macro_rules! todo_columns {
     };
 }
 pub(crate) const TODO_COLUMNS: &str = todo_columns!();
+/// A page's row: [`TODO_COLUMNS`] and the sort keys, in [`TodoRow`]'s order
+/// (a page answers its rows as arrays, see [`Json::Arrays`]).
+const PAGE_COLUMNS: &str = concat!(todo_columns!(), ", keys");
 
 /// The caller's id, in scoped SQL (see [`Caller`]).
 macro_rules! caller_id {
@@ -2143,7 +2148,7 @@ impl ListSql {
 
     fn fields(&self) -> [(&str, Json<'_>); 5] {
         [
-            ("items", Json::Rows(&self.page)),
+            ("items", Json::Arrays(&self.page, PAGE_COLUMNS)),
             ("total", Json::Value(&self.total)),
             ("deleted", Json::Value(&self.deleted)),
             ("found", Json::Value(LIST_FOUND)),
@@ -2888,5 +2893,58 @@ mod tests {
             let api = ApiError::from(err);
             assert_eq!((api.status.as_u16(), api.code), (status, code));
         }
+    }
+
+    /// A page's rows come as arrays of [`PAGE_COLUMNS`]; other statements,
+    /// and the chat's facts saved before pages did, as objects. Both read
+    /// the same.
+    #[test]
+    fn a_todo_row_reads_the_same_from_an_array_of_page_columns_as_from_an_object() {
+        let values = serde_json::json!([
+            "b1aa1a79-c2da-4bb5-8ec8-9ab801f284f5",
+            "31857e1b-2158-4445-8d6c-797cd2d118f3",
+            null,
+            "pay rent",
+            "before the 3rd",
+            2,
+            true,
+            "2026-12-07T14:34:09.587476+00:00",
+            "2026-12-08T09:00:00+00:00",
+            false,
+            null,
+            ["home"],
+            "none",
+            "2026-12-01T10:00:00+00:00",
+            "2026-12-07T14:34:09.587476+00:00",
+            3,
+            [
+                "2026-12-01T10:00:00+00:00",
+                "b1aa1a79-c2da-4bb5-8ec8-9ab801f284f5"
+            ]
+        ]);
+        let names: Vec<&str> = PAGE_COLUMNS.split(", ").collect();
+        let items = values.as_array().unwrap();
+        assert_eq!(names.len(), items.len());
+        let object: serde_json::Map<String, serde_json::Value> = names
+            .iter()
+            .map(|name| name.to_string())
+            .zip(items.iter().cloned())
+            .collect();
+        let from_array: TodoRow = serde_json::from_value(values.clone()).unwrap();
+        let from_object: TodoRow = serde_json::from_value(object.into()).unwrap();
+        assert_eq!(from_array.keys, from_object.keys);
+        assert_eq!(from_array.keys.len(), 2);
+        let (from_array, from_object) = (
+            Todo::try_from(from_array).unwrap(),
+            Todo::try_from(from_object).unwrap(),
+        );
+        assert_eq!(from_array, from_object);
+        assert_eq!(from_array.title, "pay rent");
+        assert_eq!(from_array.description, "before the 3rd");
+        assert_eq!(from_array.version, 3);
+        assert!(from_array.due_at.is_some() && from_array.remind_at.is_none());
+        // Fewer columns than the row has fields without a default: refused.
+        let short = serde_json::Value::from(items[..5].to_vec());
+        assert!(serde_json::from_value::<TodoRow>(short).is_err());
     }
 }
