@@ -205,7 +205,7 @@ pub struct TagCount {
 pub const MAX_STATS_TAGS: i64 = 100;
 
 /// A todo as a statement answers it (`priority` as its stored rank). In a
-/// list page it also carries the sort keys of the row, for the cursor, and
+/// list page the last row shown also carries its sort keys, for the cursor, and
 /// in the change feed the number of the change that last touched it.
 /// A page reads it from an array ([`PAGE_COLUMNS`]): its fields are in the
 /// order of [`TODO_COLUMNS`], then `keys`.
@@ -233,7 +233,7 @@ pub(crate) struct TodoRow {
     updated_at: DateTime<Utc>,
     version: i64,
     #[serde(default)]
-    keys: Vec<serde_json::Value>,
+    keys: Option<Vec<serde_json::Value>>,
     #[serde(default)]
     change_seq: i64,
 }
@@ -278,7 +278,8 @@ macro_rules! todo_columns {
     };
 }
 pub(crate) const TODO_COLUMNS: &str = todo_columns!();
-/// A page's row: [`TODO_COLUMNS`] and the sort keys, in [`TodoRow`]'s order
+/// A page's row: [`TODO_COLUMNS`] and the sort keys (null but in the row a
+/// next page would start after), in [`TodoRow`]'s order
 /// (a page answers its rows as arrays, see [`Json::Arrays`]).
 const PAGE_COLUMNS: &str = concat!(todo_columns!(), ", keys");
 
@@ -2217,11 +2218,16 @@ pub fn list_sql(
     let order = order.join(", ");
     let key_list: Vec<&str> = keys.iter().map(|k| k.order_by).collect();
     let limit = p.add(query.limit + 1, "::int8");
+    let last = p.add(query.limit, "::int8");
     // The same ORDER BY sorts each list's rows (on its index) and the
     // union of them (on the columns of the subquery, also named `todos`).
+    // Only the page's last row, which a next page would start after,
+    // carries its sort keys.
     let page = format!(
-        "SELECT todos.* FROM shown CROSS JOIN LATERAL (\
-         SELECT {TODO_COLUMNS}, json_build_array({}) AS keys FROM todos WHERE {} \
+        "SELECT todos.*, CASE WHEN row_number() OVER (ORDER BY {order}) = {last} \
+         THEN json_build_array({}) END AS keys \
+         FROM shown CROSS JOIN LATERAL (\
+         SELECT {TODO_COLUMNS} FROM todos WHERE {} \
          ORDER BY {order} LIMIT {limit}) AS todos ORDER BY {order} LIMIT {limit}",
         key_list.join(", "),
         conds.join(" AND "),
@@ -2354,7 +2360,15 @@ pub fn list(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<TodoPage, T
             .map(|last| -> Result<String, DbError> {
                 Ok(Cursor {
                     sort: query.sort.as_param(),
-                    keys: last.keys.iter().map(key_text).collect::<Result<_, _>>()?,
+                    keys: last
+                        .keys
+                        .as_deref()
+                        .ok_or_else(|| {
+                            DbError::Decode("a page's last row without its keys".into())
+                        })?
+                        .iter()
+                        .map(key_text)
+                        .collect::<Result<_, _>>()?,
                     id: last.id,
                 }
                 .seal(&cursor_secret(ctx)))
@@ -2734,8 +2748,17 @@ mod tests {
             "{}",
             s.page
         );
-        // One row more than the page, to know whether another page follows.
-        assert_eq!(s.params.0.last(), Some(&SqlParam::Int(11)));
+        // One row more than the page, to know whether another page follows;
+        // the 10th carries its sort keys, for the next cursor.
+        assert!(s
+            .params
+            .0
+            .ends_with(&[SqlParam::Int(11), SqlParam::Int(10)]));
+        assert!(
+            s.page.contains("row_number() OVER (ORDER BY priority DESC, todos.created_at DESC, todos.id DESC) = $18::int8"),
+            "{}",
+            s.page
+        );
     }
 
     /// Filters are parameters: however a user combines them, a list sends
@@ -2839,7 +2862,7 @@ mod tests {
         assert!(s.sql.starts_with("WITH auth AS ("), "{}", s.sql);
         assert!(s
             .sql
-            .contains("'items', (SELECT coalesce(json_agg(r), '[]')"));
+            .contains("'items', (SELECT coalesce(json_agg(json_build_array(id, list_id, "));
         assert!(s.sql.contains("'total', (SELECT count(*) FROM todos"));
         // The caller's id is only ever reached through the auth CTE.
         assert_eq!(s.sql.matches("$1::").count(), 1, "{}", s.sql);
@@ -2933,7 +2956,7 @@ mod tests {
         let from_array: TodoRow = serde_json::from_value(values.clone()).unwrap();
         let from_object: TodoRow = serde_json::from_value(object.into()).unwrap();
         assert_eq!(from_array.keys, from_object.keys);
-        assert_eq!(from_array.keys.len(), 2);
+        assert_eq!(from_array.keys.as_ref().map(Vec::len), Some(2));
         let (from_array, from_object) = (
             Todo::try_from(from_array).unwrap(),
             Todo::try_from(from_object).unwrap(),
