@@ -92,6 +92,14 @@ fn answer(req: Request, ctx: &Ctx, run: Result<Handler, ApiError>) -> Response {
 #[derive(Debug, Clone, Copy)]
 pub struct Unlogged;
 
+/// The LLM tiers an answer skipped and why (not configured, paused after
+/// failures, or failed just now), for its access-log line: a chat request
+/// tells them there, beside its request id, rather than in a line of
+/// their own per tier (each line is a host call, and a rule-tier answer
+/// with the default settings skipped two tiers).
+#[derive(Debug, Clone)]
+pub struct LlmSkipped(pub serde_json::Value);
+
 /// The request's access-log line: what was asked and answered, never a
 /// header, query string or body (where tokens and passwords travel).
 #[derive(Serialize)]
@@ -110,6 +118,8 @@ struct LogLine<'a> {
     user_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    llm_skipped: Option<&'a serde_json::Value>,
 }
 
 /// The request's access-log line, unless its answer is [`Unlogged`].
@@ -134,6 +144,7 @@ fn log_line(
         trace_id: ctx.trace.get().map(|t| t.trace_id()),
         user_id: ctx.user_id.get(),
         error: internal,
+        llm_skipped: response.extensions().get::<LlmSkipped>().map(|s| &s.0),
     };
     serde_json::to_string(&line).ok()
 }
@@ -416,11 +427,28 @@ mod tests {
             let line: serde_json::Value = serde_json::from_str(&text).unwrap();
             assert_eq!(line["method"], "POST");
             assert_eq!(line.get("error"), None);
+            assert_eq!(line.get("llm_skipped"), None);
             assert_eq!(line["path"], "/api/auth/login");
             assert_eq!(line["status"], 200);
             assert_eq!(line["request_id"], "rid-1");
             assert_eq!(line["user_id"], user.to_string());
             assert_eq!(line["time"], "2026-11-25T12:00:00+00:00");
+        });
+    }
+
+    #[test]
+    fn the_log_line_tells_the_llm_tiers_an_answer_skipped() {
+        with_ctx("", |ctx| {
+            let req = request(Method::POST, "http://h/api/chat")
+                .body(Bytes::new())
+                .unwrap();
+            let skipped = serde_json::json!([{"tier": "qwen", "reason": "not configured"}]);
+            let mut answer = empty(StatusCode::OK);
+            answer.extensions_mut().insert(LlmSkipped(skipped.clone()));
+            let text = log_line(&req, &answer, ctx, "rid-2", 1.0, None).unwrap();
+            let line: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(line["llm_skipped"], skipped);
+            assert_eq!(line["request_id"], "rid-2");
         });
     }
 

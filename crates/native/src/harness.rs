@@ -4,14 +4,14 @@
 //! request headers, and call the component's handler through
 //! `todo_core::serve`. CORS, errors and logging all belong to the core.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use hyper::body::Body;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use todo_core::api::{hide_credentials, MAX_BODY_BYTES};
-use todo_core::ports::{Clock, SystemClock};
+use todo_core::ports::{Clock, Log, Stdout, SystemClock};
 use todo_core::{ApiError, Ctx, Handler, Request, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -57,6 +57,36 @@ pub struct App {
     components: HashMap<String, ComponentRuntime>,
     statements: Arc<AtomicU64>,
     clock: Arc<dyn Clock + Send + Sync>,
+    log: Arc<LogLines>,
+}
+
+/// The components' log lines: written to stdout, as `spin up` writes them,
+/// and the last [`LogLines::KEPT`] kept for tests to read.
+#[derive(Default)]
+pub struct LogLines(Mutex<VecDeque<String>>);
+
+impl LogLines {
+    const KEPT: usize = 1000;
+
+    /// The lines kept, oldest first.
+    pub fn lines(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|kept| kept.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Log for LogLines {
+    fn line(&self, line: &str) {
+        Stdout.line(line);
+        if let Ok(mut kept) = self.0.lock() {
+            if kept.len() == Self::KEPT {
+                kept.pop_front();
+            }
+            kept.push_back(line.to_owned());
+        }
+    }
 }
 
 struct ComponentRuntime {
@@ -128,6 +158,7 @@ impl App {
             components,
             statements: Arc::default(),
             clock: Arc::new(SystemClock),
+            log: Arc::default(),
         })
     }
 
@@ -142,6 +173,11 @@ impl App {
     /// (each is one round trip from the component to PostgreSQL).
     pub fn statement_counter(&self) -> Arc<AtomicU64> {
         Arc::clone(&self.statements)
+    }
+
+    /// The components' log lines (see [`LogLines`]).
+    pub fn log(&self) -> Arc<LogLines> {
+        Arc::clone(&self.log)
     }
 
     /// `(route, component)` pairs, in manifest order.
@@ -193,7 +229,9 @@ impl App {
         // Every component may have Redis here; under Spin only the internal
         // component does (spin_host::serve_with_redis), and only it may
         // reach a Redis host by its allowed_outbound_hosts.
-        let ctx = Ctx::new(&db, &http, &component.vars, &*self.clock).with_redis(&redis);
+        let ctx = Ctx::new(&db, &http, &component.vars, &*self.clock)
+            .with_redis(&redis)
+            .with_log(&*self.log);
         // A panicking Wasm guest becomes a 500 with no body; so does a panicking handler here.
         catch_unwind(AssertUnwindSafe(|| run(req, &ctx, component.handler)))
             .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR))

@@ -23,7 +23,7 @@ use todo_core::ports::{Clock, Variables};
 use uuid::Uuid;
 
 use crate::db::NativeDb;
-use crate::harness::{App, Server};
+use crate::harness::{App, LogLines, Server};
 use crate::migrations::{migrate, redact};
 use crate::outbound::AllowedHosts;
 
@@ -329,6 +329,7 @@ pub struct TestApp {
     /// that sleeps moves it instead of waiting.
     pub clock: Arc<TestClock>,
     statements: Arc<AtomicU64>,
+    log: Arc<LogLines>,
 }
 
 impl TestApp {
@@ -351,6 +352,7 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("cannot load spin.toml: {e:#}"))
             .with_clock(Arc::clone(&clock) as Arc<dyn Clock + Send + Sync>);
         let statements = app.statement_counter();
+        let log = app.log();
         let server =
             Server::start(app, "127.0.0.1:0").unwrap_or_else(|e| panic!("cannot serve: {e:#}"));
         let addr = server.addr;
@@ -362,6 +364,7 @@ impl TestApp {
             jwt_secret,
             clock,
             statements,
+            log,
         }
     }
 
@@ -390,6 +393,16 @@ impl TestApp {
             .as_str()
             .unwrap_or_default()
             .to_owned()
+    }
+
+    /// The components' log lines so far (the last thousand), oldest first,
+    /// each parsed as the JSON it is.
+    pub fn log_lines(&self) -> Vec<serde_json::Value> {
+        self.log
+            .lines()
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|_| line.as_str().into()))
+            .collect()
     }
 
     /// How many SQL statements (round trips to PostgreSQL) the app has sent

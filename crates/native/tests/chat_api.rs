@@ -925,3 +925,45 @@ fn delete_them_after_a_list_proposes_every_todo_it_showed() {
     assert_eq!(done["result"]["count"], 12, "{done}");
     assert_eq!(ada.todo_total(), 0);
 }
+
+/// The tiers a chat request skipped are told in its access-log line, with
+/// its request id, not in a line of their own per tier.
+#[test]
+fn the_tiers_a_chat_request_skipped_are_in_its_access_log_line() {
+    let app = TestApp::spawn_with(&[("ollama_url", "http://127.0.0.1:1")]);
+    let token = app.signup("ada@example.com").token;
+    let reply = app.send(
+        "POST",
+        "/api/chat",
+        Some(&token),
+        &[("x-request-id", "chat-skips-1")],
+        Some(&json!({"message": "show my tasks"})),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["tier"], "rules");
+    let lines = app.log_lines();
+    let line = lines
+        .iter()
+        .find(|line| line["request_id"] == "chat-skips-1")
+        .unwrap_or_else(|| panic!("no access-log line: {lines:?}"));
+    assert_eq!(line["path"], "/api/chat");
+    let skipped = line["llm_skipped"].as_array().expect("llm_skipped");
+    let tiers: Vec<&str> = skipped.iter().filter_map(|s| s["tier"].as_str()).collect();
+    assert_eq!(tiers, ["qwen", "ollama"], "{line}");
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("qwen_api_key")),
+        "{line}"
+    );
+    assert!(skipped[1]["reason"].as_str().is_some_and(|r| !r.is_empty()));
+    // Nothing else was logged for the request: one line, one host call.
+    assert_eq!(
+        lines.len(),
+        lines
+            .iter()
+            .filter(|l| l.get("request_id").is_some())
+            .count(),
+        "{lines:?}"
+    );
+}

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::api::{allow, empty, json, parse_json, Request, Response};
+use crate::api::{allow, empty, json, parse_json, LlmSkipped, Request, Response};
 use crate::auth::{rejected, require_caller, Caller};
 use crate::error::{ApiError, Fields};
 use crate::ports::Ctx;
@@ -177,17 +177,12 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
     // The user's lists and their members, read once, only for a message
     // that names a list or a person.
     let mut directory = None;
+    let mut skipped = Vec::new();
     let (tier, intent, decided_by) = match answer {
         Some(intent) => ("rules", intent, DecidedBy::Rules),
         None => {
             let attempts = llm::understand(ctx, &breakers, &message, &context, now);
-            for skip in &attempts.skipped {
-                ctx.log.line(
-                    &json!({"event": "chat_tier_skipped", "tier": skip.tier, "reason": skip.reason,
-                            "elapsed_ms": skip.elapsed_ms})
-                    .to_string(),
-                );
-            }
+            skipped = attempts.skipped;
             match attempts.intent {
                 Some((tier, intent)) => (tier.as_str(), intent, DecidedBy::Llm),
                 None if rules::may_name_a_list(&message, now) => {
@@ -233,7 +228,7 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
             assistant::follow_up(ctx, caller, pending.as_ref(), outcome)?
         }
     };
-    Ok(json(
+    let mut answer = json(
         StatusCode::OK,
         &json!({
             "response": outcome.response,
@@ -242,7 +237,12 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
             "intent": intent,
             "result": outcome.result,
         }),
-    ))
+    );
+    if !skipped.is_empty() {
+        let skipped = serde_json::to_value(&skipped).unwrap_or_default();
+        answer.extensions_mut().insert(LlmSkipped(skipped));
+    }
+    Ok(answer)
 }
 
 fn suggest(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
