@@ -203,6 +203,14 @@ impl PerMinute {
         reserve_ctes(params, &self.limits, Self::WINDOW, self.now, &guard)
     }
 
+    /// An SQL condition, over the CTEs of [`ctes`](Self::ctes): this
+    /// attempt was counted within the limit (what [`blocked_for`](Self::blocked_for)
+    /// answers `None` to).
+    pub(crate) fn within(&self) -> &'static str {
+        "EXISTS (SELECT FROM hits) \
+         AND NOT EXISTS (SELECT FROM hits h JOIN limits l ON l.key = h.key WHERE h.attempts > l.cap)"
+    }
+
     /// Seconds to wait when the allowance is used up.
     pub(crate) fn blocked_for(&self, hits: &Hits) -> Option<i64> {
         hits.blocked_for(&self.limits, Self::WINDOW, self.now)

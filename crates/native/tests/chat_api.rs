@@ -967,3 +967,54 @@ fn the_tiers_a_chat_request_skipped_are_in_its_access_log_line() {
         "{lines:?}"
     );
 }
+
+/// With no tier to ask, a new conversation's list is saved as the request
+/// opens (one statement), exactly as the two statements would have saved
+/// it; a request over the limit saves nothing and runs no list.
+#[test]
+fn a_list_answered_as_the_request_opens_is_kept_and_counted_like_any_other() {
+    let app = spawn_with(&[("chat_rate_per_minute", "5")]);
+    let ada = User::signup(&app, "ada@example.com");
+    ada.say("task buy milk");
+    // Ollama's three failures pause it (and use up 3 more of 5).
+    for _ in 0..3 {
+        ada.say("help");
+    }
+    let before = app.statements_sent();
+    let list = ada.say("show my tasks");
+    assert_eq!(app.statements_sent() - before, 1);
+    assert_eq!(list["tier"], "rules");
+    assert_eq!(list["result"]["count"], 1, "{list}");
+    assert_eq!(list["result"]["todos"][0]["title"], "buy milk");
+    let id = list["conversation_id"].as_str().unwrap();
+    let history = ada
+        .call(
+            "GET",
+            &format!("/api/chat/history?conversation_id={id}"),
+            None,
+        )
+        .expect(200)
+        .body;
+    let items = history["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{history}");
+    assert_eq!(items[0]["content"], "show my tasks");
+    assert_eq!(items[1]["content"], list["response"]);
+    assert_eq!(items[1]["result"], list["result"]);
+    // The sixth request of the minute: refused, nothing kept.
+    let conversations = || {
+        ada.call("GET", "/api/chat/conversations", None)
+            .expect(200)
+            .body["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(conversations(), 5);
+    ada.call(
+        "POST",
+        "/api/chat",
+        Some(json!({"message": "show my tasks"})),
+    )
+    .assert_error(429, "too_many_requests");
+    assert_eq!(conversations(), 5);
+}

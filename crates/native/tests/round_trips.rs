@@ -721,9 +721,11 @@ fn the_events_relay_costs_two_statements_a_batch() {
 /// opens it (the rate-limit reservation, the LLM breakers' state and the
 /// conversation's last messages), one does the todos' part (finding the
 /// todo its words name, too) and saves the exchange. A tier that was asked
-/// costs one more, to record its failure or its answer.
+/// costs one more, to record its failure or its answer. A new
+/// conversation's message answered in words or by a list, with no tier to
+/// ask, is one: it is saved as the request opens.
 #[test]
-fn a_chat_request_answered_by_the_rule_tier_costs_two_statements() {
+fn a_chat_request_answered_by_the_rule_tier_costs_two_statements_or_one() {
     // Ollama "configured" where nothing listens, and paused by its breaker
     // after three failures; no Qwen key.
     let app = TestApp::spawn_with(&[("ollama_url", "http://127.0.0.1:1"), ("qwen_api_key", "")]);
@@ -745,27 +747,48 @@ fn a_chat_request_answered_by_the_rule_tier_costs_two_statements() {
     check(&app, vec![ollama_down(), ollama_down(), ollama_down()]);
     // Paused now.
     let cases = [
-        ("chat create", "task buy milk"),
+        ("chat create", "task buy milk", 2),
         (
             "chat create, three todos",
             "task buy eggs and task buy flour and task buy sugar",
+            2,
         ),
-        ("chat list", "show my tasks"),
-        ("chat complete", "done buy milk"),
-        ("chat reopen", "reopen buy milk"),
-        ("chat update", "make buy eggs urgent"),
-        ("chat update, tags", "tag buy eggs #shop"),
-        ("chat delete", "delete buy flour"),
-        ("chat ambiguous", "complete buy"),
-        ("chat no match", "complete buy bread"),
-        ("chat help", "help"),
+        ("chat list", "show my tasks", 1),
+        ("chat complete", "done buy milk", 2),
+        ("chat reopen", "reopen buy milk", 2),
+        ("chat update", "make buy eggs urgent", 2),
+        ("chat update, tags", "tag buy eggs #shop", 2),
+        ("chat delete", "delete buy flour", 2),
+        ("chat ambiguous", "complete buy", 2),
+        ("chat no match", "complete buy bread", 2),
+        ("chat help", "help", 1),
     ];
     check(
         &app,
         cases
             .into_iter()
-            .map(|(what, message)| case(what, "POST", "/api/chat", t, say(message), 200, 2))
+            .map(|(what, message, statements)| {
+                case(what, "POST", "/api/chat", t, say(message), 200, statements)
+            })
             .collect(),
+    );
+    // Continuing a conversation reads it first: two statements.
+    let list = app
+        .send("POST", "/api/chat", t, &[], say("show my tasks").as_ref())
+        .expect(200);
+    let again =
+        json!({"message": "show my tasks", "conversation_id": list.body["conversation_id"]});
+    check(
+        &app,
+        vec![case(
+            "chat list, continued",
+            "POST",
+            "/api/chat",
+            t,
+            Some(again),
+            200,
+            2,
+        )],
     );
     // A proposed delete finds the todos; the user's yes asks no model: the
     // opening statement reads the conversation, and one statement deletes

@@ -90,11 +90,13 @@ const MAX_CONTEXT_TURNS: usize = 10;
 /// Longest earlier turn sent, in characters (a long answer is cut).
 const MAX_TURN_CHARS: usize = 2000;
 
-/// Whether any LLM tier is configured, so that its breaker is worth reading.
-pub fn any_configured(ctx: &Ctx) -> bool {
+/// The LLM tiers configured, in the order they are asked: only their
+/// breakers are worth reading.
+pub fn configured(ctx: &Ctx) -> Vec<Tier> {
     Tier::ALL
-        .iter()
-        .any(|tier| Endpoint::configured(ctx, *tier).is_ok())
+        .into_iter()
+        .filter(|tier| Endpoint::configured(ctx, *tier).is_ok())
+        .collect()
 }
 
 /// Understands `message` at `now` (in the user's time zone) with the first
@@ -201,6 +203,34 @@ fn messages(system: &str, context: &[Turn], message: &str) -> Vec<Value> {
 }
 
 /// Asks the tiers in order until one answers JSON that `read` accepts;
+/// `tier`'s endpoint when it may be asked now; else why not (not
+/// configured, or paused by its breaker).
+fn askable(ctx: &Ctx, breakers: &Breakers, tier: Tier) -> Result<Endpoint, Skip> {
+    let reason = match Endpoint::configured(ctx, tier) {
+        Ok(endpoint) if !breakers.is_open(tier) => return Ok(endpoint),
+        Ok(_) => format!(
+            "paused after {} failures within {} s",
+            breaker::THRESHOLD,
+            breaker::WINDOW.num_seconds()
+        ),
+        Err(reason) => reason.to_owned(),
+    };
+    Err(Skip {
+        tier,
+        reason,
+        elapsed_ms: 0,
+    })
+}
+
+/// Why each tier may not be asked now, as [`understand`] would skip them;
+/// `None` when one may be.
+pub fn none_askable(ctx: &Ctx, breakers: &Breakers) -> Option<Vec<Skip>> {
+    Tier::ALL
+        .into_iter()
+        .map(|tier| askable(ctx, breakers, tier).err())
+        .collect()
+}
+
 /// `request` is built when the first tier is asked, and not at all when
 /// none is configured and closed. Only failures of the provider count
 /// towards the tier's breaker (see [`wire::Failure`]); an answer that
@@ -217,26 +247,10 @@ fn first_answer<T>(
     let built = OnceCell::new();
     let mut skipped = Vec::new();
     for tier in Tier::ALL {
-        let endpoint = match Endpoint::configured(ctx, tier) {
-            Ok(endpoint) if !breakers.is_open(tier) => endpoint,
-            Ok(_) => {
-                skipped.push(Skip {
-                    tier,
-                    reason: format!(
-                        "paused after {} failures within {} s",
-                        breaker::THRESHOLD,
-                        breaker::WINDOW.num_seconds()
-                    ),
-                    elapsed_ms: 0,
-                });
-                continue;
-            }
-            Err(reason) => {
-                skipped.push(Skip {
-                    tier,
-                    reason: reason.to_owned(),
-                    elapsed_ms: 0,
-                });
+        let endpoint = match askable(ctx, breakers, tier) {
+            Ok(endpoint) => endpoint,
+            Err(skip) => {
+                skipped.push(skip);
                 continue;
             }
         };

@@ -10,6 +10,7 @@ pub mod llm;
 pub mod rules;
 pub mod store;
 
+use chrono::DateTime;
 use chrono_tz::Tz;
 use http::{Method, StatusCode};
 use serde::Deserialize;
@@ -21,7 +22,8 @@ use crate::auth::{rejected, require_caller, Caller};
 use crate::error::{ApiError, Fields};
 use crate::ports::Ctx;
 use crate::throttle::PerMinute;
-use assistant::{DecidedBy, Plan};
+use assistant::{DecidedBy, Outcome, Plan};
+use intent::Intent;
 use llm::Breakers;
 use store::{Answer, ChatStoreError, Exchange};
 
@@ -123,12 +125,14 @@ fn time_zone(req: &Request) -> Result<Tz, ApiError> {
 /// Opens a chat request (see [`store::open`]): reserves one of the
 /// caller's chat requests for this minute (shared by all instances, exact
 /// under concurrency) before any LLM is asked, and reads the breakers and
-/// the conversation's last messages in the same statement.
+/// the conversation's last messages in the same statement; with `at_once`,
+/// saves that exchange too when it may.
 fn open(
     ctx: &Ctx,
     caller: &Caller,
     conversation: Option<Uuid>,
-) -> Result<(Breakers, store::Earlier), ApiError> {
+    at_once: Option<store::AtOnce>,
+) -> Result<store::Opening, ApiError> {
     let rate = PerMinute::new(
         ctx,
         caller,
@@ -136,13 +140,127 @@ fn open(
         "chat_rate_per_minute",
         DEFAULT_RATE_PER_MINUTE,
     );
-    let opening =
-        store::open(ctx, caller, &rate, conversation, CONTEXT_MESSAGES).map_err(store_error)?;
+    let opening = store::open(ctx, caller, &rate, conversation, CONTEXT_MESSAGES, at_once)
+        .map_err(store_error)?;
     if let Some(seconds) = opening.blocked_for {
         return Err(ApiError::too_many_requests(seconds));
     }
-    let earlier = opening.earlier.ok_or_else(ApiError::not_found)?;
-    Ok((opening.breakers, earlier))
+    if opening.earlier.is_none() {
+        return Err(ApiError::not_found());
+    }
+    Ok(opening)
+}
+
+/// A request opened (see [`open`]), or already answered.
+enum Opened {
+    Answered(Response),
+    Open(Breakers, store::Earlier),
+}
+
+impl From<store::Opening> for Opened {
+    fn from(opening: store::Opening) -> Self {
+        Opened::Open(opening.breakers, opening.earlier.unwrap_or_default())
+    }
+}
+
+/// Opens a new conversation's request, answering it in the same statement
+/// when the rule tier would answer it without reading anything first (a
+/// message naming no list or person, answered in words or by a list) and
+/// no LLM tier may be asked: none configured, or each one paused (see
+/// [`store::AtOnce`]). Otherwise nothing of that answer is run, and the
+/// request goes on as any other.
+fn open_new(
+    ctx: &Ctx,
+    caller: &Caller,
+    message: &str,
+    now: DateTime<Tz>,
+    conversation: Uuid,
+) -> Result<Opened, ApiError> {
+    let intent = (!rules::may_name_a_list(message, now))
+        .then(|| rules::parse(message, now))
+        .filter(|intent| !intent.names_a_list_or_person());
+    let Some(intent) = intent else {
+        return open(ctx, caller, None, None).map(Opened::from);
+    };
+    let nothing_earlier = assistant::Earlier {
+        proposed: None,
+        referred: &[],
+        directory: None,
+    };
+    let plan = assistant::plan(ctx, caller, &intent, DecidedBy::Rules, nothing_earlier, now)?;
+    let exchange = Exchange {
+        conversation,
+        user_message: message,
+        tier: "rules",
+        intent: &intent,
+        at: ctx.clock.now(),
+    };
+    let (breakers, outcome) = match plan {
+        Plan::Say(outcome) => {
+            let at_once = store::AtOnce {
+                exchange: &exchange,
+                answer: Answer::Said(&outcome),
+            };
+            let opening = open(ctx, caller, None, Some(at_once))?;
+            if opening.saved.is_none() {
+                return Ok(Opened::from(opening));
+            }
+            (opening.breakers, outcome)
+        }
+        Plan::Run(step @ assistant::Step::List { .. }, part) => {
+            let at_once = store::AtOnce {
+                exchange: &exchange,
+                answer: Answer::Run(&step, part),
+            };
+            let mut opening = open(ctx, caller, None, Some(at_once))?;
+            let Some(answer) = opening.saved.take() else {
+                return Ok(Opened::from(opening));
+            };
+            let answer = answer.unwrap_or_default();
+            let pending = assistant::pending(&step, &answer);
+            let outcome = assistant::render(&step, answer)?;
+            let outcome = assistant::follow_up(ctx, caller, pending.as_ref(), outcome)?;
+            (opening.breakers, outcome)
+        }
+        // A step that writes runs only once the request knows that no LLM
+        // tier will answer instead.
+        Plan::Run(..) => return open(ctx, caller, None, None).map(Opened::from),
+    };
+    // Saved only if no tier may be asked: the skips say why.
+    let skipped = llm::none_askable(ctx, &breakers).unwrap_or_default();
+    Ok(Opened::Answered(answered(
+        conversation,
+        "rules",
+        &intent,
+        outcome,
+        &skipped,
+    )))
+}
+
+/// The answer to a chat message, with the LLM tiers skipped for its
+/// access-log line.
+fn answered(
+    conversation: Uuid,
+    tier: &str,
+    intent: &Intent,
+    outcome: Outcome,
+    skipped: &[llm::Skip],
+) -> Response {
+    let mut answer = json(
+        StatusCode::OK,
+        &json!({
+            "response": outcome.response,
+            "conversation_id": conversation,
+            "tier": tier,
+            "intent": intent,
+            "result": outcome.result,
+        }),
+    );
+    if !skipped.is_empty() {
+        let skipped = serde_json::to_value(skipped).unwrap_or_default();
+        answer.extensions_mut().insert(LlmSkipped(skipped));
+    }
+    answer
 }
 
 fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
@@ -150,8 +268,16 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
     let message =
         parse_message(&body.message).map_err(|e| ApiError::invalid_field("message", e))?;
     let zone = time_zone(req)?;
-    let (breakers, earlier) = open(ctx, caller, body.conversation_id)?;
+    let now = ctx.clock.now().with_timezone(&zone);
     let conversation = body.conversation_id.unwrap_or_else(Uuid::new_v4);
+    let opened = match body.conversation_id {
+        None => open_new(ctx, caller, &message, now, conversation)?,
+        Some(id) => open(ctx, caller, Some(id), None)?.into(),
+    };
+    let (breakers, earlier) = match opened {
+        Opened::Answered(answer) => return Ok(answer),
+        Opened::Open(breakers, earlier) => (breakers, earlier),
+    };
     let last = earlier.last().map_err(store_error)?;
     let proposed = assistant::pending_proposal(last.as_ref());
     // "Delete them": the todos the last answer named, by id and version.
@@ -167,7 +293,6 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
             })
             .collect()
     };
-    let now = ctx.clock.now().with_timezone(&zone);
 
     // The user's own "yes" or "no" to a proposed delete or share is read
     // here, never by a model: no LLM answer can confirm one.
@@ -228,27 +353,13 @@ fn chat(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
             assistant::follow_up(ctx, caller, pending.as_ref(), outcome)?
         }
     };
-    let mut answer = json(
-        StatusCode::OK,
-        &json!({
-            "response": outcome.response,
-            "conversation_id": conversation,
-            "tier": tier,
-            "intent": intent,
-            "result": outcome.result,
-        }),
-    );
-    if !skipped.is_empty() {
-        let skipped = serde_json::to_value(&skipped).unwrap_or_default();
-        answer.extensions_mut().insert(LlmSkipped(skipped));
-    }
-    Ok(answer)
+    Ok(answered(conversation, tier, &intent, outcome, &skipped))
 }
 
 fn suggest(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     let body: SuggestBody = parse_json(req)?;
     let goal = parse_message(&body.goal).map_err(|e| ApiError::invalid_field("goal", e))?;
-    let (breakers, _) = open(ctx, caller, None)?;
+    let breakers = open(ctx, caller, None, None)?.breakers;
     match llm::suggest(ctx, &breakers, &goal) {
         Ok((tier, suggestions)) => Ok(json(
             StatusCode::OK,

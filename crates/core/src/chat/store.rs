@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::db::{DbError, Json};
+use crate::db::{DbError, Json, Params};
 use crate::ports::Ctx;
 use crate::throttle::{Hits, PerMinute, COUNTERS};
 
@@ -138,6 +138,7 @@ fn render(rows: Vec<Row>) -> Result<Vec<Message>, ChatStoreError> {
 /// reads what it needs of them without rendering every kept answer: the
 /// rule tier needs the last message, only an LLM tier
 /// all of their words (a list answer renders up to 50 todos).
+#[derive(Default)]
 pub struct Earlier(Vec<Row>);
 
 impl Earlier {
@@ -171,62 +172,110 @@ pub fn save(
     exchange: &Exchange,
     answer: Answer,
 ) -> Result<Option<serde_json::Value>, ChatStoreError> {
-    #[derive(Deserialize)]
-    struct Saved {
-        saved: i64,
-        done: bool,
-        answer: Option<serde_json::Value>,
-    }
-    let title: String = exchange.user_message.chars().take(TITLE_CHARS).collect();
-    let intent = serde_json::to_string(exchange.intent).unwrap_or_else(|_| "null".into());
-    let (said, step, mut ctes, mut params, mut answer, done) = match answer {
-        Answer::Said(outcome) => (
-            Some(outcome),
-            None,
-            Vec::new(),
-            caller.params(),
-            "NULL".to_owned(),
-            "TRUE".to_owned(),
-        ),
-        Answer::Run(step, part) => (
-            None,
-            Some(step),
-            part.ctes,
-            part.params,
-            part.answer,
-            part.done,
-        ),
-    };
-    let id = params.add(exchange.conversation, "::text::uuid");
-    let title = params.add(title, "::text");
-    let at = params.add(exchange.at, "::text::timestamptz");
-    let message = params.add(exchange.user_message, "::text");
-    let content = params.add(said.map(|o| o.response.as_str()), "::text");
-    let tier = params.add(exchange.tier, "::text");
-    let intent = params.add(intent, "::text::jsonb");
-    let result = params.add(said.map(|o| o.result.to_string()), "::text::jsonb");
-    let facts = match step {
-        None => "NULL".to_owned(),
-        Some(step) => {
-            // Kept and answered, but worked out once.
-            ctes.push(format!("step_answer AS (SELECT {answer} AS answer)"));
-            answer = "(SELECT answer FROM step_answer)".to_owned();
-            let step = serde_json::to_string(step).unwrap_or_else(|_| "null".into());
-            let step = params.add(step, "::text::json");
-            format!("json_build_object('step', {step}, 'answer', {answer})")
+    let Saving {
+        ctes,
+        params,
+        done,
+        answer,
+    } = Saving::new(caller, exchange, answer, None);
+    let ctes: Vec<&str> = ctes.iter().map(String::as_str).collect();
+    let fields = Saving::fields(&done, &answer);
+    let (_, saved) = caller
+        .run::<Saved>(ctx, &Caller::statement(&ctes, &fields, params))?
+        .ok_or(ChatStoreError::Unauthorized)?;
+    saved.answer()
+}
+
+/// What the CTEs of a [`Saving`] answer.
+#[derive(Deserialize)]
+struct Saved {
+    saved: i64,
+    /// Null when a guard held the saving back.
+    done: Option<bool>,
+    answer: Option<serde_json::Value>,
+}
+
+impl Saved {
+    /// The step's answer (see [`save`]).
+    fn answer(self) -> Result<Option<serde_json::Value>, ChatStoreError> {
+        if self.saved == 2 || self.done == Some(false) {
+            Ok(self.answer)
+        } else {
+            Err(ChatStoreError::NotFound)
         }
-    };
-    ctes.push(format!(
-        "conv AS (
+    }
+}
+
+/// The CTEs that save an exchange (see [`save`]), with their parameters,
+/// the caller's first, and the fields that answer [`Saved`].
+struct Saving {
+    ctes: Vec<String>,
+    params: Params,
+    done: String,
+    answer: String,
+}
+
+impl Saving {
+    /// With `guard` (an SQL condition over earlier CTEs), nothing is saved
+    /// nor answered unless it holds; a step that only reads is not run
+    /// either (its CTEs are read only by what the guard holds back).
+    fn new(caller: &Caller, exchange: &Exchange, answer: Answer, guard: Option<&str>) -> Self {
+        let title: String = exchange.user_message.chars().take(TITLE_CHARS).collect();
+        let intent = serde_json::to_string(exchange.intent).unwrap_or_else(|_| "null".into());
+        let (said, step, mut ctes, mut params, mut answer, mut done) = match answer {
+            Answer::Said(outcome) => (
+                Some(outcome),
+                None,
+                Vec::new(),
+                caller.params(),
+                "NULL".to_owned(),
+                "TRUE".to_owned(),
+            ),
+            Answer::Run(step, part) => (
+                None,
+                Some(step),
+                part.ctes,
+                part.params,
+                part.answer,
+                part.done,
+            ),
+        };
+        let id = params.add(exchange.conversation, "::text::uuid");
+        let title = params.add(title, "::text");
+        let at = params.add(exchange.at, "::text::timestamptz");
+        let message = params.add(exchange.user_message, "::text");
+        let content = params.add(said.map(|o| o.response.as_str()), "::text");
+        let tier = params.add(exchange.tier, "::text");
+        let intent = params.add(intent, "::text::jsonb");
+        let result = params.add(said.map(|o| o.result.to_string()), "::text::jsonb");
+        let facts = match step {
+            None => "NULL".to_owned(),
+            Some(step) => {
+                // Kept and answered, but worked out once.
+                ctes.push(format!("step_answer AS (SELECT {answer} AS answer)"));
+                answer = "(SELECT answer FROM step_answer)".to_owned();
+                let step = serde_json::to_string(step).unwrap_or_else(|_| "null".into());
+                let step = params.add(step, "::text::json");
+                format!("json_build_object('step', {step}, 'answer', {answer})")
+            }
+        };
+        let mut saves = done.clone();
+        if let Some(guard) = guard {
+            saves = format!("({guard}) AND {done}");
+            answer = format!("CASE WHEN {guard} THEN {answer} END");
+            done = format!("CASE WHEN {guard} THEN {done} END");
+        }
+        ctes.push(format!(
+            "conv AS (
             INSERT INTO chat_conversations AS c (id, user_id, title, created_at, updated_at)
             SELECT {id}, auth.id, {title}, {at}, {at}
-            FROM auth WHERE {done}
+            FROM auth WHERE {saves}
             ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at
                 WHERE c.user_id = excluded.user_id
             RETURNING c.id)"
-    ));
-    ctes.push(format!(
-        "msgs AS (
+        ));
+        ctes.push(format!(
+            "msgs AS (
             INSERT INTO chat_messages
                 (conversation_id, role, content, tier, intent, result, facts, created_at)
             SELECT conv.id, m.role, m.content, m.tier, m.intent, m.result, m.facts,
@@ -235,20 +284,22 @@ pub fn save(
                                (1, 'assistant', {content}, {tier}, {intent}, {result}, {facts}))
                        AS m (n, role, content, tier, intent, result, facts)
             RETURNING id)"
-    ));
-    let ctes: Vec<&str> = ctes.iter().map(String::as_str).collect();
-    let fields = [
-        ("saved", Json::Value("(SELECT count(*) FROM msgs)")),
-        ("done", Json::Value(&done)),
-        ("answer", Json::Value(&answer)),
-    ];
-    let (_, saved) = caller
-        .run::<Saved>(ctx, &Caller::statement(&ctes, &fields, params))?
-        .ok_or(ChatStoreError::Unauthorized)?;
-    if saved.saved == 2 || !saved.done {
-        Ok(saved.answer)
-    } else {
-        Err(ChatStoreError::NotFound)
+        ));
+        Self {
+            ctes,
+            params,
+            done,
+            answer,
+        }
+    }
+
+    /// The fields that answer [`Saved`], of its `done` and `answer`.
+    fn fields<'a>(done: &'a str, answer: &'a str) -> [(&'static str, Json<'a>); 3] {
+        [
+            ("saved", Json::Value("(SELECT count(*) FROM msgs)")),
+            ("done", Json::Value(done)),
+            ("answer", Json::Value(answer)),
+        ]
     }
 }
 
@@ -313,56 +364,135 @@ pub struct Opening {
     /// The conversation's last messages (none for a new conversation);
     /// `None` when it is not the caller's, and then nothing was reserved.
     pub earlier: Option<Earlier>,
+    /// With an [`AtOnce`]: `Some` when it was saved, holding the step's
+    /// answer as [`save`] answers it.
+    pub saved: Option<Option<serde_json::Value>>,
+}
+
+/// A new conversation's first exchange as the rule tier answers it, which
+/// [`open`] saves in its own statement when no LLM tier may be asked (none
+/// is configured, or each one's breaker is open) and the request is
+/// within its limit: the request would answer it so anyway, and then needs
+/// no second statement. Only an answer in words or a step that only reads
+/// (its CTEs run only if it is saved).
+pub struct AtOnce<'a> {
+    pub exchange: &'a Exchange<'a>,
+    pub answer: Answer<'a>,
 }
 
 /// Opens a chat request in one statement: reserves one of the caller's
 /// requests of `rate`, reads the LLM tiers' breakers (when a tier is
 /// configured) and the last `limit` messages of `conversation` (when the
-/// request continues one).
+/// request continues one). For a new conversation, also saves `at_once`
+/// when it may (see [`AtOnce`]).
 pub fn open(
     ctx: &Ctx,
     caller: &Caller,
     rate: &PerMinute,
     conversation: Option<Uuid>,
     limit: i64,
+    at_once: Option<AtOnce>,
 ) -> Result<Opening, ChatStoreError> {
     #[derive(Deserialize)]
-    struct Answer {
+    struct Opened {
         #[serde(flatten)]
         hits: Hits,
         found: bool,
+        #[serde(default)]
         messages: Vec<Row>,
         #[serde(default)]
         tiers: Vec<TierState>,
+        // Those of `Saved`, named here: a flattened field's values are
+        // buffered first, and `answer` may hold a list.
+        #[serde(default)]
+        saved: i64,
+        #[serde(default)]
+        done: Option<bool>,
+        #[serde(default)]
+        answer: Option<serde_json::Value>,
     }
     let now = ctx.clock.now();
-    let mut params = caller.params();
-    let id = params.add(conversation, "::text::uuid");
-    let found = format!("({id} IS NULL OR EXISTS (SELECT FROM conv))");
-    let messages = last_messages(&params.add(limit, "::int8"));
-    let conv = conversation_cte(&id);
-    let reserve = rate.ctes(&mut params, &found);
-    let tiers =
-        llm::any_configured(ctx).then(|| llm::state_sql(&params.add(now, "::text::timestamptz")));
-    let mut ctes = vec![conv.as_str()];
-    ctes.extend(reserve.iter().map(String::as_str));
+    let tiers = llm::configured(ctx);
+    // A step's CTEs come first, with its parameters (the caller's first);
+    // they only read, and run only when the exchange is saved.
+    let at_once = at_once.filter(|_| conversation.is_none()).map(|a| {
+        Saving::new(
+            caller,
+            a.exchange,
+            a.answer,
+            Some("EXISTS (SELECT FROM at_once)"),
+        )
+    });
+    let (mut params, saving) = match at_once {
+        Some(saving) => (
+            saving.params,
+            Some((saving.ctes, saving.done, saving.answer)),
+        ),
+        None => (caller.params(), None),
+    };
+    let mut ctes = Vec::new();
     let mut fields = COUNTERS.to_vec();
-    fields.push(("found", Json::Value(&found)));
-    fields.push(("messages", Json::Rows(&messages)));
-    if let Some(tiers) = &tiers {
-        fields.push(("tiers", Json::Rows(tiers)));
+    let (found, messages) = match conversation {
+        Some(conversation) => {
+            let id = params.add(conversation, "::text::uuid");
+            ctes.push(conversation_cte(&id));
+            let messages = last_messages(&params.add(limit, "::int8"));
+            ("EXISTS (SELECT FROM conv)", Some(messages))
+        }
+        None => ("TRUE", None),
+    };
+    ctes.extend(rate.ctes(&mut params, found));
+    fields.push(("found", Json::Value(found)));
+    if let Some(messages) = &messages {
+        fields.push(("messages", Json::Rows(messages)));
     }
-    let (_, answer) = caller
-        .run::<Answer>(ctx, &Caller::statement(&ctes, &fields, params))?
+    let now_at = (!tiers.is_empty()).then(|| params.add(now, "::text::timestamptz"));
+    let tier_states = now_at.as_deref().map(llm::state_sql);
+    if let Some(states) = &tier_states {
+        fields.push(("tiers", Json::Rows(states)));
+    }
+    if let Some((saving_ctes, done, answer)) = &saving {
+        // Within the limit, and every configured tier paused: none may be
+        // asked (as `Breakers::is_open` reads the same rows at `now`).
+        let paused = now_at.iter().flat_map(|now_at| {
+            tiers.iter().map(move |tier| {
+                format!(
+                    "EXISTS (SELECT FROM llm_breaker b WHERE b.tier = '{}' AND b.open_until > {now_at})",
+                    tier.as_str()
+                )
+            })
+        });
+        let guard: Vec<String> = std::iter::once(rate.within().to_owned())
+            .chain(paused)
+            .collect();
+        ctes.push(format!("at_once AS (SELECT WHERE {})", guard.join(" AND ")));
+        ctes.extend(saving_ctes.iter().cloned());
+        fields.extend(Saving::fields(done, answer));
+    }
+    let ctes: Vec<&str> = ctes.iter().map(String::as_str).collect();
+    let (_, opened) = caller
+        .run::<Opened>(ctx, &Caller::statement(&ctes, &fields, params))?
         .ok_or(ChatStoreError::Unauthorized)?;
+    // `done` is null unless the guard held.
+    let saved = (saving.is_some() && opened.done.is_some())
+        .then(|| {
+            Saved {
+                saved: opened.saved,
+                done: opened.done,
+                answer: opened.answer,
+            }
+            .answer()
+        })
+        .transpose()?;
     Ok(Opening {
-        blocked_for: rate.blocked_for(&answer.hits),
-        breakers: if tiers.is_some() {
-            Breakers::new(answer.tiers, now)
+        blocked_for: rate.blocked_for(&opened.hits),
+        breakers: if tier_states.is_some() {
+            Breakers::new(opened.tiers, now)
         } else {
             Breakers::default()
         },
-        earlier: answer.found.then_some(Earlier(answer.messages)),
+        earlier: opened.found.then_some(Earlier(opened.messages)),
+        saved,
     })
 }
 
