@@ -190,7 +190,7 @@ pub fn save(
 #[derive(Deserialize)]
 struct Saved {
     saved: i64,
-    /// Null when a guard held the saving back.
+    /// Null when a [`Guard`] held the step back.
     done: Option<bool>,
     answer: Option<serde_json::Value>,
 }
@@ -206,6 +206,13 @@ impl Saved {
     }
 }
 
+/// SQL conditions, over earlier CTEs, under which a [`Saving`] runs its
+/// step and saves.
+struct Guard<'a> {
+    runs: &'a str,
+    saves: &'a str,
+}
+
 /// The CTEs that save an exchange (see [`save`]), with their parameters,
 /// the caller's first, and the fields that answer [`Saved`].
 struct Saving {
@@ -216,10 +223,10 @@ struct Saving {
 }
 
 impl Saving {
-    /// With `guard` (an SQL condition over earlier CTEs), nothing is saved
-    /// nor answered unless it holds; a step that only reads is not run
-    /// either (its CTEs are read only by what the guard holds back).
-    fn new(caller: &Caller, exchange: &Exchange, answer: Answer, guard: Option<&str>) -> Self {
+    /// With a `guard`, a step that only reads runs only if `guard.runs`
+    /// holds (its CTEs are read only by what that holds back), and nothing
+    /// is saved unless `guard.saves` holds too.
+    fn new(caller: &Caller, exchange: &Exchange, answer: Answer, guard: Option<Guard>) -> Self {
         let title: String = exchange.user_message.chars().take(TITLE_CHARS).collect();
         let intent = serde_json::to_string(exchange.intent).unwrap_or_else(|_| "null".into());
         let (said, step, mut ctes, mut params, mut answer, mut done) = match answer {
@@ -260,10 +267,10 @@ impl Saving {
             }
         };
         let mut saves = done.clone();
-        if let Some(guard) = guard {
-            saves = format!("({guard}) AND {done}");
-            answer = format!("CASE WHEN {guard} THEN {answer} END");
-            done = format!("CASE WHEN {guard} THEN {done} END");
+        if let Some(Guard { runs, saves: also }) = guard {
+            saves = format!("{runs} AND {also} AND {done}");
+            answer = format!("CASE WHEN {runs} THEN {answer} END");
+            done = format!("CASE WHEN {runs} THEN {done} END");
         }
         ctes.push(format!(
             "conv AS (
@@ -413,16 +420,16 @@ pub fn open(
     }
     let now = ctx.clock.now();
     let tiers = llm::configured(ctx);
-    // A step's CTEs come first, with its parameters (the caller's first);
-    // they only read, and run only when the exchange is saved.
-    let at_once = at_once.filter(|_| conversation.is_none()).map(|a| {
-        Saving::new(
-            caller,
-            a.exchange,
-            a.answer,
-            Some("EXISTS (SELECT FROM at_once)"),
-        )
-    });
+    // A step's parameters come first (the caller's first). Its CTEs only
+    // read, and run only when no tier may be asked; the exchange is saved
+    // only when the request is also within its limit.
+    let guard = Guard {
+        runs: "EXISTS (SELECT FROM no_tier)",
+        saves: "EXISTS (SELECT FROM within)",
+    };
+    let at_once = at_once
+        .filter(|_| conversation.is_none())
+        .map(|a| Saving::new(caller, a.exchange, a.answer, Some(guard)));
     let (mut params, saving) = match at_once {
         Some(saving) => (
             saving.params,
@@ -431,7 +438,7 @@ pub fn open(
         None => (caller.params(), None),
     };
     let mut ctes = Vec::new();
-    let mut fields = COUNTERS.to_vec();
+    let mut fields = Vec::new();
     let (found, messages) = match conversation {
         Some(conversation) => {
             let id = params.add(conversation, "::text::uuid");
@@ -442,39 +449,53 @@ pub fn open(
         None => ("TRUE", None),
     };
     ctes.extend(rate.ctes(&mut params, found));
+    let now_at = (!tiers.is_empty()).then(|| params.add(now, "::text::timestamptz"));
+    let tier_states = now_at.as_deref().map(llm::state_sql);
+    if let Some((saving_ctes, done, answer)) = &saving {
+        // Every configured tier paused (as `Breakers::is_open` reads the
+        // same rows at `now`): none may be asked.
+        let paused: Vec<String> = now_at
+            .iter()
+            .flat_map(|now_at| {
+                tiers.iter().map(move |tier| {
+                    format!(
+                        "EXISTS (SELECT FROM llm_breaker b \
+                         WHERE b.tier = '{}' AND b.open_until > {now_at})",
+                        tier.as_str()
+                    )
+                })
+            })
+            .collect();
+        let paused = if paused.is_empty() {
+            "TRUE".to_owned()
+        } else {
+            paused.join(" AND ")
+        };
+        ctes.push(format!("no_tier AS (SELECT WHERE {paused})"));
+        ctes.push(format!("within AS (SELECT WHERE {})", rate.within()));
+        ctes.extend(saving_ctes.iter().cloned());
+        // The step's answer first: PostgreSQL works the fields out in
+        // order, and the reservation's upsert (`hits`) locks the caller's
+        // rate-limit row until the statement commits. Run before it, the
+        // list holds no lock; the saving, after it, briefly.
+        fields.extend(Saving::fields(done, answer).into_iter().rev());
+    }
+    fields.extend(COUNTERS);
     fields.push(("found", Json::Value(found)));
     if let Some(messages) = &messages {
         fields.push(("messages", Json::Rows(messages)));
     }
-    let now_at = (!tiers.is_empty()).then(|| params.add(now, "::text::timestamptz"));
-    let tier_states = now_at.as_deref().map(llm::state_sql);
     if let Some(states) = &tier_states {
         fields.push(("tiers", Json::Rows(states)));
-    }
-    if let Some((saving_ctes, done, answer)) = &saving {
-        // Within the limit, and every configured tier paused: none may be
-        // asked (as `Breakers::is_open` reads the same rows at `now`).
-        let paused = now_at.iter().flat_map(|now_at| {
-            tiers.iter().map(move |tier| {
-                format!(
-                    "EXISTS (SELECT FROM llm_breaker b WHERE b.tier = '{}' AND b.open_until > {now_at})",
-                    tier.as_str()
-                )
-            })
-        });
-        let guard: Vec<String> = std::iter::once(rate.within().to_owned())
-            .chain(paused)
-            .collect();
-        ctes.push(format!("at_once AS (SELECT WHERE {})", guard.join(" AND ")));
-        ctes.extend(saving_ctes.iter().cloned());
-        fields.extend(Saving::fields(done, answer));
     }
     let ctes: Vec<&str> = ctes.iter().map(String::as_str).collect();
     let (_, opened) = caller
         .run::<Opened>(ctx, &Caller::statement(&ctes, &fields, params))?
         .ok_or(ChatStoreError::Unauthorized)?;
-    // `done` is null unless the guard held.
-    let saved = (saving.is_some() && opened.done.is_some())
+    // `done` is null unless the step ran (no tier may be asked); then,
+    // within the limit, the exchange was saved.
+    let blocked_for = rate.blocked_for(&opened.hits);
+    let saved = (saving.is_some() && opened.done.is_some() && blocked_for.is_none())
         .then(|| {
             Saved {
                 saved: opened.saved,
@@ -485,7 +506,7 @@ pub fn open(
         })
         .transpose()?;
     Ok(Opening {
-        blocked_for: rate.blocked_for(&opened.hits),
+        blocked_for,
         breakers: if tier_states.is_some() {
             Breakers::new(opened.tiers, now)
         } else {
