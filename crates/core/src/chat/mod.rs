@@ -187,7 +187,13 @@ fn open_new(
         referred: &[],
         directory: None,
     };
-    let plan = assistant::plan(ctx, caller, &intent, DecidedBy::Rules, nothing_earlier, now)?;
+    // Planned ahead of the request's limit and of any tier: a plan the
+    // rules cannot make goes the usual way, where a tier may understand
+    // the message otherwise (and the error comes after the limit).
+    let Ok(plan) = assistant::plan(ctx, caller, &intent, DecidedBy::Rules, nothing_earlier, now)
+    else {
+        return open(ctx, caller, None, None).map(Opened::from);
+    };
     let exchange = Exchange {
         conversation,
         user_message: message,

@@ -380,8 +380,10 @@ pub struct Opening {
 /// [`open`] saves in its own statement when no LLM tier may be asked (none
 /// is configured, or each one's breaker is open) and the request is
 /// within its limit: the request would answer it so anyway, and then needs
-/// no second statement. Only an answer in words or a step that only reads
-/// (its CTEs run only if it is saved).
+/// no second statement. Only an answer in words or a step that only reads:
+/// its CTEs run only when no tier may be asked, and before the reservation
+/// locks the caller's rate-limit row (a request over the limit reads the
+/// list for nothing, as a `GET /api/todos` would, and saves nothing).
 pub struct AtOnce<'a> {
     pub exchange: &'a Exchange<'a>,
     pub answer: Answer<'a>,
