@@ -12,7 +12,7 @@ pub const DATABASE_SEPARATOR: char = '\u{1f}';
 
 /// The database settings in the order `database` joins them, with their
 /// defaults (`None`: the password, which may be empty).
-const DATABASE_SETTINGS: [(&str, Option<&str>); 6] = [
+pub const DATABASE_SETTINGS: [(&str, Option<&str>); 6] = [
     ("db_host", Some("127.0.0.1")),
     ("db_port", Some("5432")),
     ("db_name", Some("todo")),
@@ -235,14 +235,7 @@ mod tests {
 
     #[test]
     fn database_url_percent_encodes_credentials() {
-        let vars = Vars(HashMap::from([
-            ("db_host", "db.internal"),
-            ("db_port", "6543"),
-            ("db_name", "app"),
-            ("db_user", "me@corp"),
-            ("db_password", "p@ss:w/rd"),
-            ("db_sslmode", "require"),
-        ]));
+        let vars = Vars(HashMap::from(SIX));
         let url = database_url(&vars);
         assert_eq!(
             url,

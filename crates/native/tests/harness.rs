@@ -264,14 +264,7 @@ fn the_repositorys_spin_toml_loads_with_every_component_handled() {
 fn each_database_component_joins_its_six_settings_into_database() {
     let manifest = Manifest::load(&manifest_path()).unwrap();
     let separator = todo_core::config::DATABASE_SEPARATOR;
-    let six = [
-        "db_host",
-        "db_port",
-        "db_name",
-        "db_user",
-        "db_password",
-        "db_sslmode",
-    ];
+    let six = todo_core::config::DATABASE_SETTINGS.map(|(name, _)| name);
     let expected = six
         .map(|name| format!("{{{{ {name} }}}}"))
         .join(&separator.to_string());

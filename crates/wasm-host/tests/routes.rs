@@ -69,14 +69,7 @@ impl Host {
         let db = TestDb::fresh();
         let vars = db.vars();
         let mut overrides = HashMap::new();
-        for name in [
-            "db_host",
-            "db_port",
-            "db_name",
-            "db_user",
-            "db_password",
-            "db_sslmode",
-        ] {
+        for (name, _) in todo_core::config::DATABASE_SETTINGS {
             overrides.insert(name.to_owned(), vars.get(name).unwrap_or_default());
         }
         overrides.insert("jwt_secret".into(), random_secret(48));
