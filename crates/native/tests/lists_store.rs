@@ -10,7 +10,9 @@ use todo_core::auth::{Caller, Email};
 use todo_core::lists::store::{self, ListChanges, ListError};
 use todo_core::lists::{Color, InvitedRole, List, ListName, Role};
 use todo_core::ports::Ctx;
-use todo_core::todos::{store as todos, NewTodo, TodoTitle};
+use todo_core::todos::{
+    store as todos, DueAt, ListQuery, NewTodo, Recurrence, Status, TodoChanges, TodoTitle,
+};
 use uuid::Uuid;
 
 struct World {
@@ -737,4 +739,153 @@ fn a_todo_counts_against_its_lists_owner_and_a_move_moves_it_within_the_limit() 
     let moved = todos::update(&ctx, &bob, mine.id, &to_trip, None).unwrap();
     assert_eq!(moved.list_id, trip.id);
     assert_eq!(counts(), (2, 0));
+}
+
+/// Each list's counts of its todos and of its open ones (migration V21),
+/// which a page's total adds up when nothing but its status filters it,
+/// match its todos after every kind of change: creates one at a time and
+/// several at once, toggles both ways, a recurring todo's next one, moves
+/// between lists, deletes, clearing completed todos, and the cascades of a
+/// deleted account and a deleted list.
+#[test]
+fn each_list_counts_its_todos_and_open_ones_through_every_change() {
+    let world = World::new();
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let bob = world.user("bob@example.com");
+    let work = world.list(&ada, "Work");
+    world.join(&ada, &work, &bob, "bob@example.com", "editor");
+    let inbox = store::all(&ctx, &ada)
+        .unwrap()
+        .into_iter()
+        .find(|l| l.is_inbox)
+        .unwrap();
+
+    let in_list = |title: &str, list: &List| NewTodo {
+        list_id: Some(list.id),
+        ..NewTodo::new(TodoTitle::parse(title).unwrap())
+    };
+    let a = todos::create(&ctx, &ada, &in_list("a", &inbox)).unwrap();
+    let b = todos::create(&ctx, &ada, &in_list("b", &inbox)).unwrap();
+    let c = todos::create(&ctx, &ada, &in_list("c", &work)).unwrap();
+    todos::create(&ctx, &bob, &in_list("bob's", &work)).unwrap();
+    let batch: Vec<NewTodo> = (0..3)
+        .map(|i| in_list(&format!("batch {i}"), &inbox))
+        .collect();
+    todos::create_many(&ctx, &ada, &batch).unwrap();
+    let mut daily = in_list("water the plants", &work);
+    daily.recurrence = Recurrence::Daily;
+    daily.due_at = Some(DueAt::parse("2026-06-02").unwrap());
+    let daily = todos::create(&ctx, &ada, &daily).unwrap();
+    world.assert_counts(&ada, &[&inbox, &work]);
+
+    todos::toggle(&ctx, &ada, a.id, None).unwrap();
+    todos::toggle(&ctx, &ada, c.id, None).unwrap();
+    todos::toggle(&ctx, &ada, c.id, None).unwrap();
+    let next = todos::toggle(&ctx, &ada, daily.id, None).unwrap().next;
+    assert!(next.is_some(), "a daily todo's next one");
+    world.assert_counts(&ada, &[&inbox, &work]);
+
+    // A done todo and an open one move; an edit that moves nothing.
+    for (todo, to) in [(a.id, &work), (b.id, &work), (c.id, &inbox)] {
+        let changes = TodoChanges {
+            list_id: Some(to.id),
+            ..TodoChanges::default()
+        };
+        todos::update(&ctx, &ada, todo, &changes, None).unwrap();
+    }
+    let retitled = TodoChanges {
+        title: Some(TodoTitle::parse("b, renamed").unwrap()),
+        ..TodoChanges::default()
+    };
+    todos::update(&ctx, &ada, b.id, &retitled, None).unwrap();
+    world.assert_counts(&ada, &[&inbox, &work]);
+
+    todos::delete(&ctx, &ada, b.id, None).unwrap();
+    assert_eq!(
+        todos::clear_completed(&ctx, &ada, Some(work.id), None).unwrap(),
+        2
+    );
+    world.assert_counts(&ada, &[&inbox, &work]);
+
+    world
+        .test_db
+        .client()
+        .execute(
+            "DELETE FROM users WHERE id = $1::text::uuid",
+            &[&bob.user_id.to_string()],
+        )
+        .unwrap();
+    world.assert_counts(&ada, &[&inbox, &work]);
+    store::delete(&ctx, &ada, work.id).unwrap();
+    world.assert_counts(&ada, &[&inbox]);
+}
+
+impl World {
+    /// Every list's kept counts are those of its todos, and `caller`'s
+    /// pages of `lists` (each, and all of them) answer the true totals for
+    /// each status, as the lists' own answers do for open todos.
+    fn assert_counts(&self, caller: &Caller, lists: &[&List]) {
+        let mut client = self.test_db.client();
+        let drift = client
+            .query(
+                "SELECT l.id::text, l.todo_count, l.open_count,
+                        (SELECT count(*)::int FROM todos t WHERE t.list_id = l.id),
+                        (SELECT count(*)::int FROM todos t WHERE t.list_id = l.id AND NOT t.completed)
+                 FROM lists l",
+                &[],
+            )
+            .unwrap();
+        for row in drift {
+            let (kept, open, todos, open_todos): (i32, i32, i32, i32) =
+                (row.get(1), row.get(2), row.get(3), row.get(4));
+            assert_eq!(
+                (kept, open),
+                (todos, open_todos),
+                "list {}",
+                row.get::<_, String>(0)
+            );
+        }
+        let ctx = self.ctx();
+        let mut count = |list: Option<Uuid>, completed: Option<bool>| -> i64 {
+            let rows = client
+                .query_one(
+                    "SELECT count(*) FROM todos t JOIN list_members m ON m.list_id = t.list_id
+                     WHERE m.user_id = $1::text::uuid
+                       AND ($2::text IS NULL OR t.list_id = $2::text::uuid)
+                       AND ($3::bool IS NULL OR t.completed = $3)",
+                    &[
+                        &caller.user_id.to_string(),
+                        &list.map(|l| l.to_string()),
+                        &completed,
+                    ],
+                )
+                .unwrap();
+            rows.get(0)
+        };
+        let shown = lists.iter().map(|l| Some(l.id)).chain([None]);
+        for list in shown {
+            for (status, completed) in [
+                (Status::All, None),
+                (Status::Open, Some(false)),
+                (Status::Done, Some(true)),
+            ] {
+                let query = ListQuery {
+                    list,
+                    status,
+                    ..ListQuery::default()
+                };
+                let page = todos::list(&ctx, caller, &query).unwrap();
+                assert_eq!(page.total, count(list, completed), "{list:?} {status:?}");
+            }
+        }
+        for list in store::all(&ctx, caller).unwrap() {
+            assert_eq!(
+                list.open_count,
+                count(Some(list.id), Some(false)),
+                "{}",
+                list.name
+            );
+        }
+    }
 }

@@ -70,8 +70,7 @@ macro_rules! list_columns {
             " AS role, l.inbox AS is_inbox,
             (SELECT json_build_object('id', o.id, 'name', o.name)
              FROM users o WHERE o.id = l.owner_id) AS owner,
-            l.member_count,
-            (SELECT count(*) FROM todos t WHERE t.list_id = l.id AND NOT t.completed) AS open_count"
+            l.member_count, l.open_count"
         )
     };
 }

@@ -2039,14 +2039,15 @@ fn sort_keys(query: &ListQuery) -> (Vec<SortKey>, bool) {
 }
 
 /// The filter conditions of a list query (without the list and the
-/// cursor). Every filter is a parameter, NULL when the query does not use
-/// it, so that the SQL is the same whatever the filters: a list's statement
-/// text varies only with its sort, whether it has a cursor and whether it
-/// asks for `updated_since` (32 texts),
-/// and a user cannot make each pooled connection prepare and drop
+/// cursor), and the placeholder of its status (`completed`). Every filter
+/// is a parameter, NULL when the query does not use it, so that the SQL is
+/// the same whatever the filters: a list's statement text varies only with
+/// its sort, whether it has a cursor, whether it asks for `updated_since`
+/// and whether a filter but the status applies (48 texts, see
+/// [`counted_by_lists`]), and a user cannot make each pooled connection prepare and drop
 /// thousands of variants. The filters are then checked row by row on each
 /// list's index in sort order, where some had an index of their own.
-fn filters(query: &ListQuery, now: DateTime<Utc>, p: &mut Params) -> String {
+fn filters(query: &ListQuery, now: DateTime<Utc>, p: &mut Params) -> (String, String) {
     let completed = match query.status {
         Status::All => None,
         Status::Open => Some(false),
@@ -2109,10 +2110,43 @@ fn filters(query: &ListQuery, now: DateTime<Utc>, p: &mut Params) -> String {
     // matches", then read and sort all the list's todos for a page. The
     // planner guesses that a CASE keeps half the rows, so a page is read in
     // index order and stops at its limit.
-    format!(
+    let condition = format!(
         "CASE WHEN {} THEN TRUE ELSE FALSE END",
         conditions.join(" AND ")
-    )
+    );
+    (condition, completed)
+}
+
+/// Whether nothing but its status filters a page, whose total then adds up
+/// the counts its lists keep (migration V21) instead of counting their
+/// todos: that read every todo of the shown lists on every page.
+fn counted_by_lists(query: &ListQuery) -> bool {
+    // Every field named, so that a new filter cannot be left out here.
+    let ListQuery {
+        status: _,
+        priorities,
+        tag,
+        q,
+        due_before,
+        due_after,
+        overdue,
+        updated_since,
+        assignee,
+        list: _,
+        since: _,
+        wait: _,
+        sort: _,
+        limit: _,
+        cursor: _,
+    } = query;
+    priorities.is_empty()
+        && tag.is_none()
+        && q.is_none()
+        && due_before.is_none()
+        && due_after.is_none()
+        && overdue.is_none()
+        && updated_since.is_none()
+        && assignee.is_none()
 }
 
 /// The parts of the one statement a list request runs, with their shared
@@ -2171,10 +2205,19 @@ pub fn list_sql(
     let mut p = caller.params();
     let list = p.add(query.list, "::text::uuid");
     let shown = format!("shown AS (SELECT id FROM mine WHERE {list} IS NULL OR id = {list})");
-    let condition = filters(query, now, &mut p);
-    let total = format!(
-        "(SELECT count(*) FROM todos WHERE list_id IN (SELECT id FROM shown) AND {condition})"
-    );
+    let (condition, completed) = filters(query, now, &mut p);
+    let total = if counted_by_lists(query) {
+        // The status is a parameter here too, as in the page's condition.
+        format!(
+            "(SELECT coalesce(sum(CASE WHEN {completed} IS NULL THEN todo_count \
+             WHEN {completed} THEN todo_count - open_count ELSE open_count END), 0) \
+             FROM lists WHERE id IN (SELECT id FROM shown))"
+        )
+    } else {
+        format!(
+            "(SELECT count(*) FROM todos WHERE list_id IN (SELECT id FROM shown) AND {condition})"
+        )
+    };
     // Only with `updated_since`: a statement without it does not carry the
     // subquery, which PostgreSQL would set up on every execution even
     // though it never ran.
@@ -2762,12 +2805,13 @@ mod tests {
     }
 
     /// Filters are parameters: however a user combines them, a list sends
-    /// one of 32 statement texts (8 sorts, with or without a cursor, with
-    /// or without `updated_since`), so
-    /// that nobody can make the pooled connections prepare and drop
-    /// thousands of variants (migration V12 keeps 200 per connection).
+    /// one of 48 statement texts (8 sorts, with or without a cursor, and
+    /// with `updated_since`, with another filter but the status, or with
+    /// neither), so that nobody can make the pooled connections prepare
+    /// and drop thousands of variants (migration V12 keeps 200 per
+    /// connection).
     #[test]
-    fn a_lists_statement_text_depends_only_on_its_sort_cursor_and_since() {
+    fn a_lists_statement_text_depends_only_on_its_sort_cursor_and_filters_used() {
         let filters = [
             "",
             "status=open",
@@ -2808,20 +2852,31 @@ mod tests {
                     per_sort.insert(s.statement().sql);
                 }
             }
-            assert_eq!(per_sort.len(), 4, "{sort}");
+            assert_eq!(per_sort.len(), 6, "{sort}");
             texts.extend(per_sort);
         }
-        assert_eq!(texts.len(), 32);
-        // The total counts every match, whatever the page's cursor.
-        let s = list_sql_of("status=done");
-        assert!(
-            s.total.starts_with(
-                "(SELECT count(*) FROM todos WHERE list_id IN (SELECT id FROM shown) AND "
-            ),
-            "{}",
-            s.total
-        );
-        assert!(!s.total.contains("todos.id"), "{}", s.total);
+        assert_eq!(texts.len(), 48);
+        // The total counts every match, whatever the page's cursor; with
+        // no filter but the status, its lists' counts add up to it.
+        for filter in filters {
+            let s = list_sql_of(filter);
+            let by_lists = matches!(filter, "" | "status=open" | "status=done");
+            let counted =
+                "(SELECT count(*) FROM todos WHERE list_id IN (SELECT id FROM shown) AND ";
+            assert_eq!(
+                s.total.starts_with(counted),
+                !by_lists,
+                "{filter}: {}",
+                s.total
+            );
+            assert_eq!(
+                s.total.contains("FROM lists"),
+                by_lists,
+                "{filter}: {}",
+                s.total
+            );
+            assert!(!s.total.contains("todos.id"), "{}", s.total);
+        }
     }
 
     /// However a chat names todos (words, ids, open or done), finding
@@ -2863,7 +2918,9 @@ mod tests {
         assert!(s
             .sql
             .contains("'items', (SELECT coalesce(json_agg(json_build_array(id, list_id, "));
-        assert!(s.sql.contains("'total', (SELECT count(*) FROM todos"));
+        assert!(s
+            .sql
+            .contains("'total', (SELECT coalesce(sum(CASE WHEN $4::bool IS NULL"));
         // The caller's id is only ever reached through the auth CTE.
         assert_eq!(s.sql.matches("$1::").count(), 1, "{}", s.sql);
     }
