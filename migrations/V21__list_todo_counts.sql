@@ -10,24 +10,26 @@
 --
 -- Triggers keep the counts, so that no statement that adds, removes, moves,
 -- completes or reopens a todo can leave them behind (the app's, a cascade
--- from a deleted list or account, an operator's): an insert or a delete
--- adjusts each of its lists once per statement, from its transition table;
--- an update that moves a todo or changes `completed` adjusts its lists once
--- per row. The app's statements that do so already hold those lists' rows
--- (each bumps their change_seq), so the triggers take no lock that the
--- statement did not.
+-- from a deleted list or account, an operator's). An insert or an update
+-- that moves a todo or changes `completed` adjusts its list once per row; a
+-- delete adjusts each of its lists once per statement, from its transition
+-- table, since clearing completed todos or deleting a list deletes many at
+-- once. A statement trigger with a transition table cost a single-row
+-- insert about 30 µs, a row trigger under 5 (pgbench of a create's shape:
+-- the list's row updated, then the todo inserted; one client). The app's statements that change todos already hold their
+-- lists' rows (each bumps their change_seq), so the triggers take no lock
+-- that the statement did not.
 
 ALTER TABLE lists
     ADD COLUMN todo_count integer NOT NULL DEFAULT 0,
     ADD COLUMN open_count integer NOT NULL DEFAULT 0;
 
-CREATE FUNCTION count_added_todos() RETURNS trigger
+CREATE FUNCTION count_added_todo() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE lists l SET todo_count = l.todo_count + a.n, open_count = l.open_count + a.open
-    FROM (SELECT list_id, count(*)::int AS n, (count(*) FILTER (WHERE NOT completed))::int AS open
-          FROM added GROUP BY list_id) AS a
-    WHERE l.id = a.list_id;
+    UPDATE lists l SET todo_count = l.todo_count + 1,
+                       open_count = l.open_count + CASE WHEN NEW.completed THEN 0 ELSE 1 END
+    WHERE l.id = NEW.list_id;
     RETURN NULL;
 END $$;
 
@@ -56,7 +58,7 @@ END $$;
 -- Created before the counts are filled in: CREATE TRIGGER holds off every
 -- write to todos until this migration commits, so none is missed.
 CREATE TRIGGER todos_counted_added AFTER INSERT ON todos
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION count_added_todos();
+    FOR EACH ROW EXECUTE FUNCTION count_added_todo();
 CREATE TRIGGER todos_counted_removed AFTER DELETE ON todos
     REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION count_removed_todos();
 CREATE TRIGGER todos_counted_changed AFTER UPDATE OF list_id, completed ON todos
