@@ -2044,9 +2044,10 @@ fn sort_keys(query: &ListQuery) -> (Vec<SortKey>, bool) {
 /// the same whatever the filters: a list's statement text varies only with
 /// its sort, whether it has a cursor, whether it asks for `updated_since`
 /// and whether a filter but the status applies (48 texts, see
-/// [`counted_by_lists`]), and a user cannot make each pooled connection prepare and drop
-/// thousands of variants. The filters are then checked row by row on each
-/// list's index in sort order, where some had an index of their own.
+/// [`counted_by_lists`]), and a user cannot make each pooled connection
+/// prepare and drop thousands of variants. The filters are then checked
+/// row by row on each list's index in sort order, where some had an index
+/// of their own.
 fn filters(query: &ListQuery, now: DateTime<Utc>, p: &mut Params) -> (String, String) {
     let completed = match query.status {
         Status::All => None,
