@@ -821,6 +821,49 @@ fn each_list_counts_its_todos_and_open_ones_through_every_change() {
     world.assert_counts(&ada, &[&inbox]);
 }
 
+/// The counts stay exact when two members change the same lists at once:
+/// creates, toggles, moves and deletes from 16 connections.
+#[test]
+fn the_lists_counts_stay_exact_under_concurrent_changes() {
+    let world = World::new();
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let bob = world.user("bob@example.com");
+    let work = world.list(&ada, "Work");
+    world.join(&ada, &work, &bob, "bob@example.com", "editor");
+    let inbox = store::all(&ctx, &ada)
+        .unwrap()
+        .into_iter()
+        .find(|l| l.is_inbox)
+        .unwrap();
+    let new = |i: usize| NewTodo {
+        list_id: Some(work.id),
+        ..NewTodo::new(TodoTitle::parse(&format!("todo {i}")).unwrap())
+    };
+    let batch: Vec<NewTodo> = (0..32).map(new).collect();
+    let todos = todos::create_many(&ctx, &ada, &batch).unwrap();
+    world.concurrently(16, |ctx, i| {
+        let who = if i % 2 == 0 { &ada } else { &bob };
+        todos::create(ctx, who, &new(100 + i)).unwrap();
+        let [first, second] = [&todos[2 * i], &todos[2 * i + 1]];
+        todos::toggle(ctx, who, first.id, None).unwrap();
+        match i % 3 {
+            0 => todos::delete(ctx, who, second.id, None).unwrap(),
+            1 => {
+                let moved = TodoChanges {
+                    list_id: Some(inbox.id),
+                    ..TodoChanges::default()
+                };
+                todos::update(ctx, &ada, second.id, &moved, None).unwrap();
+            }
+            _ => {
+                todos::toggle(ctx, who, second.id, None).unwrap();
+            }
+        }
+    });
+    world.assert_counts(&ada, &[&inbox, &work]);
+}
+
 impl World {
     /// Every list's kept counts are those of its todos, and `caller`'s
     /// pages of `lists` (each, and all of them) answer the true totals for
