@@ -17,6 +17,7 @@ use chrono::{DateTime, Duration, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -38,7 +39,7 @@ use crate::todos::{
 };
 
 /// What the assistant did: its answer in words, and the todos it touched.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Outcome {
     pub response: String,
     /// `{"created": [...], "count": n}`, `{"todos": [...], "count": n}`,
@@ -46,8 +47,29 @@ pub struct Outcome {
     /// `{"proposal": {"action": "delete", "todos": [...], "count": n}}`,
     /// `{"proposal": {"action": "share", "list": {...}, "email": ..., "role": ...}}`,
     /// `{"invited": {...}}`, `{"candidates": [...]}` or `{"lists": [...]}`
-    /// (the lists a name could mean).
-    pub result: Value,
+    /// (the lists a name could mean). Kept as its JSON text: a list's
+    /// todos went into a `Value` (a map per todo) only to be written out
+    /// again, a sixth of what the rule tier's chat did in the guest.
+    pub result: Box<RawValue>,
+}
+
+/// A list's result, `{"count": n, "todos": [...]}`.
+#[derive(Serialize)]
+struct Listed<'a> {
+    count: i64,
+    todos: &'a [Todo],
+}
+
+/// A create's result, `{"count": n, "created": [...]}`.
+#[derive(Serialize)]
+struct Created<'a> {
+    count: usize,
+    created: &'a [Todo],
+}
+
+/// `value` as an [`Outcome`]'s result.
+fn result(value: &impl Serialize) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 /// Who decided an intent: an LLM tier's deletes are always proposals.
@@ -138,7 +160,10 @@ fn render_step(step: &Step, answer: Value) -> Result<Outcome, TodoError> {
                     in_list(list.as_deref()),
                     list_of(&created)
                 ),
-                result: json!({"created": created, "count": created.len()}),
+                result: result(&Created {
+                    count: created.len(),
+                    created: &created,
+                }),
             })
         }
         Step::List { list } => {
@@ -154,7 +179,10 @@ fn render_step(step: &Step, answer: Value) -> Result<Outcome, TodoError> {
             };
             Ok(Outcome {
                 response,
-                result: json!({"todos": todos, "count": total}),
+                result: result(&Listed {
+                    count: total,
+                    todos: &todos,
+                }),
             })
         }
         Step::Toggle { target, completed } => toggled(target, *completed, answer),
@@ -174,7 +202,7 @@ impl Outcome {
     fn say(response: impl Into<String>) -> Self {
         Self {
             response: response.into(),
-            result: json!({}),
+            result: result(&json!({})),
         }
     }
 }
@@ -433,7 +461,7 @@ fn find_list<'d>(directory: &'d Directory, said: &str) -> Result<&'d List, Outco
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            result: json!({"lists": several}),
+            result: result(&json!({"lists": several})),
         }),
     }
 }
@@ -671,7 +699,7 @@ fn partly(target: &str, found: &[Todo]) -> Outcome {
             target.trim(),
             list_of(found)
         ),
-        result: json!({"candidates": found}),
+        result: result(&json!({"candidates": found})),
     }
 }
 
@@ -682,7 +710,7 @@ fn ambiguous(target: &str, found: &[Todo]) -> Outcome {
             target.trim(),
             list_of(found)
         ),
-        result: json!({"candidates": found}),
+        result: result(&json!({"candidates": found})),
     }
 }
 
@@ -739,7 +767,10 @@ pub fn follow_up(
         outcome
             .response
             .push_str(&format!(". Next one: {}", describe(&next)));
-        outcome.result["next"] = json!(next);
+        // Rare (a rule's next occurrence), so read back and written again.
+        let mut named: Value = serde_json::from_str(outcome.result.get()).unwrap_or_default();
+        named["next"] = json!(next);
+        outcome.result = result(&named);
     }
     Ok(outcome)
 }
@@ -761,7 +792,7 @@ fn toggled(target: &str, completed: bool, answer: Value) -> Result<Outcome, Todo
     }
     Ok(Outcome {
         response,
-        result: json!({"updated": [toggled.todo], "next": toggled.next}),
+        result: result(&json!({"updated": [toggled.todo], "next": toggled.next})),
     })
 }
 
@@ -877,7 +908,7 @@ fn updated(target: &str, assignee: Option<&str>, answer: Value) -> Result<Outcom
     }
     Ok(Outcome {
         response: format!("Updated: {}", describe(&updated)),
-        result: json!({"updated": [updated]}),
+        result: result(&json!({"updated": [updated]})),
     })
 }
 
@@ -946,7 +977,7 @@ fn deleted(target: &str, propose_others: bool, answer: Value) -> Result<Outcome,
         Named::Partly(found) => partly(target, &found),
         Named::One(todo) => Outcome {
             response: format!("Deleted 1 todo: {}", describe(&todo)),
-            result: json!({"deleted": [todo], "count": 1}),
+            result: result(&json!({"deleted": [todo], "count": 1})),
         },
     })
 }
@@ -1003,7 +1034,9 @@ fn propose(todos: Vec<Todo>, total: i64) -> Outcome {
     ));
     Outcome {
         response,
-        result: json!({"proposal": {"action": "delete", "todos": todos, "count": todos.len()}}),
+        result: result(
+            &json!({"proposal": {"action": "delete", "todos": todos, "count": todos.len()}}),
+        ),
     }
 }
 
@@ -1056,7 +1089,7 @@ fn confirmed(proposed: &[Todo], deleted: &[Uuid]) -> Outcome {
     }
     Outcome {
         response,
-        result: json!({"deleted": gone, "count": gone.len(), "kept": kept}),
+        result: result(&json!({"deleted": gone, "count": gone.len(), "kept": kept})),
     }
 }
 
@@ -1118,7 +1151,7 @@ fn propose_share(
             share.list.name,
             a_role(share.role)
         ),
-        result: json!({ "proposal": proposal }),
+        result: result(&json!({ "proposal": proposal })),
     }
 }
 
@@ -1152,7 +1185,7 @@ fn confirm_share(ctx: &Ctx, caller: &Caller, share: &Share) -> Result<Outcome, A
                 share.list.name,
                 a_role(share.role)
             ),
-            result: json!({"invited": {"list": share.list, "invitation": invitation}}),
+            result: result(&json!({"invited": {"list": share.list, "invitation": invitation}})),
         }),
         Err(ListError::NotFound) => not_shared("you are no longer a member of it".into()),
         Err(ListError::Forbidden { needed }) => {

@@ -13,8 +13,9 @@ pub mod store;
 use chrono::DateTime;
 use chrono_tz::Tz;
 use http::{Method, StatusCode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::api::{allow, empty, json, parse_json, LlmSkipped, Request, Response};
@@ -252,15 +253,24 @@ fn answered(
     outcome: Outcome,
     skipped: &[llm::Skip],
 ) -> Response {
+    /// Its fields in the order a `json!` object (sorted) gave them.
+    #[derive(Serialize)]
+    struct Answered<'a> {
+        conversation_id: Uuid,
+        intent: &'a Intent,
+        response: &'a str,
+        result: &'a RawValue,
+        tier: &'a str,
+    }
     let mut answer = json(
         StatusCode::OK,
-        &json!({
-            "response": outcome.response,
-            "conversation_id": conversation,
-            "tier": tier,
-            "intent": intent,
-            "result": outcome.result,
-        }),
+        &Answered {
+            conversation_id: conversation,
+            intent,
+            response: &outcome.response,
+            result: &outcome.result,
+            tier,
+        },
     );
     if !skipped.is_empty() {
         let skipped = serde_json::to_value(skipped).unwrap_or_default();

@@ -115,7 +115,8 @@ impl Row {
             Some(facts) => {
                 let facts: Facts = serde_json::from_str(facts.get()).map_err(|e| kept(&e))?;
                 let outcome = assistant::render(&facts.step, facts.answer).map_err(|e| kept(&e))?;
-                (outcome.response, Some(outcome.result))
+                let result = serde_json::from_str(outcome.result.get()).map_err(|e| kept(&e))?;
+                (outcome.response, Some(result))
             }
             None => (self.content.unwrap_or_default(), self.result),
         };
@@ -254,7 +255,7 @@ impl Saving {
         let content = params.add(said.map(|o| o.response.as_str()), "::text");
         let tier = params.add(exchange.tier, "::text");
         let intent = params.add(intent, "::text::jsonb");
-        let result = params.add(said.map(|o| o.result.to_string()), "::text::jsonb");
+        let result = params.add(said.map(|o| o.result.get()), "::text::jsonb");
         let facts = match step {
             None => "NULL".to_owned(),
             Some(step) => {
