@@ -49,7 +49,7 @@ pub struct Outcome {
     /// `{"invited": {...}}`, `{"candidates": [...]}` or `{"lists": [...]}`
     /// (the lists a name could mean). Kept as its JSON text: a list's
     /// todos went into a `Value` (a map per todo) only to be written out
-    /// again, a sixth of what the rule tier's chat did in the guest.
+    /// again, about a fifth of the rule-tier chat's handler in a profile.
     pub result: Box<RawValue>,
 }
 
