@@ -683,7 +683,7 @@ fn this_release_names_the_list_and_actor_of_everything_it_writes_without_the_tri
 /// changed) when that owner has no room.
 #[test]
 fn a_todo_counts_against_its_lists_owner_and_a_move_moves_it_within_the_limit() {
-    use todo_core::todos::{TodoChanges, TodoError, MAX_TODOS_PER_USER};
+    use todo_core::todos::{TodoError, MAX_TODOS_PER_USER};
     let world = World::new();
     let ctx = world.ctx();
     let ada = world.user("ada@example.com");
@@ -699,9 +699,7 @@ fn a_todo_counts_against_its_lists_owner_and_a_move_moves_it_within_the_limit() 
         };
         (count(&ada), count(&bob))
     };
-    let mut new = NewTodo::new(TodoTitle::parse("tickets").unwrap());
-    new.list_id = Some(trip.id);
-    todos::create(&ctx, &bob, &new).unwrap();
+    todos::create(&ctx, &bob, &todo_in("tickets", &trip)).unwrap();
     assert_eq!(counts(), (1, 0));
 
     let mine = todos::create(
@@ -711,10 +709,7 @@ fn a_todo_counts_against_its_lists_owner_and_a_move_moves_it_within_the_limit() 
     )
     .unwrap();
     assert_eq!(counts(), (1, 1));
-    let to_trip = TodoChanges {
-        list_id: Some(trip.id),
-        ..TodoChanges::default()
-    };
+    let to_trip = moved_to(&trip);
     world
         .test_db
         .client()
@@ -751,29 +746,17 @@ fn a_todo_counts_against_its_lists_owner_and_a_move_moves_it_within_the_limit() 
 fn each_list_counts_its_todos_and_open_ones_through_every_change() {
     let world = World::new();
     let ctx = world.ctx();
-    let ada = world.user("ada@example.com");
-    let bob = world.user("bob@example.com");
-    let work = world.list(&ada, "Work");
-    world.join(&ada, &work, &bob, "bob@example.com", "editor");
-    let inbox = store::all(&ctx, &ada)
-        .unwrap()
-        .into_iter()
-        .find(|l| l.is_inbox)
-        .unwrap();
+    let (ada, bob, inbox, work) = world.ada_and_bob_share_work();
 
-    let in_list = |title: &str, list: &List| NewTodo {
-        list_id: Some(list.id),
-        ..NewTodo::new(TodoTitle::parse(title).unwrap())
-    };
-    let a = todos::create(&ctx, &ada, &in_list("a", &inbox)).unwrap();
-    let b = todos::create(&ctx, &ada, &in_list("b", &inbox)).unwrap();
-    let c = todos::create(&ctx, &ada, &in_list("c", &work)).unwrap();
-    todos::create(&ctx, &bob, &in_list("bob's", &work)).unwrap();
+    let a = todos::create(&ctx, &ada, &todo_in("a", &inbox)).unwrap();
+    let b = todos::create(&ctx, &ada, &todo_in("b", &inbox)).unwrap();
+    let c = todos::create(&ctx, &ada, &todo_in("c", &work)).unwrap();
+    todos::create(&ctx, &bob, &todo_in("bob's", &work)).unwrap();
     let batch: Vec<NewTodo> = (0..3)
-        .map(|i| in_list(&format!("batch {i}"), &inbox))
+        .map(|i| todo_in(&format!("batch {i}"), &inbox))
         .collect();
     todos::create_many(&ctx, &ada, &batch).unwrap();
-    let mut daily = in_list("water the plants", &work);
+    let mut daily = todo_in("water the plants", &work);
     daily.recurrence = Recurrence::Daily;
     daily.due_at = Some(DueAt::parse("2026-06-02").unwrap());
     let daily = todos::create(&ctx, &ada, &daily).unwrap();
@@ -788,11 +771,7 @@ fn each_list_counts_its_todos_and_open_ones_through_every_change() {
 
     // A done todo and an open one move; an edit that moves nothing.
     for (todo, to) in [(a.id, &work), (b.id, &work), (c.id, &inbox)] {
-        let changes = TodoChanges {
-            list_id: Some(to.id),
-            ..TodoChanges::default()
-        };
-        todos::update(&ctx, &ada, todo, &changes, None).unwrap();
+        todos::update(&ctx, &ada, todo, &moved_to(to), None).unwrap();
     }
     let retitled = TodoChanges {
         title: Some(TodoTitle::parse("b, renamed").unwrap()),
@@ -827,19 +806,8 @@ fn each_list_counts_its_todos_and_open_ones_through_every_change() {
 fn the_lists_counts_stay_exact_under_concurrent_changes() {
     let world = World::new();
     let ctx = world.ctx();
-    let ada = world.user("ada@example.com");
-    let bob = world.user("bob@example.com");
-    let work = world.list(&ada, "Work");
-    world.join(&ada, &work, &bob, "bob@example.com", "editor");
-    let inbox = store::all(&ctx, &ada)
-        .unwrap()
-        .into_iter()
-        .find(|l| l.is_inbox)
-        .unwrap();
-    let new = |i: usize| NewTodo {
-        list_id: Some(work.id),
-        ..NewTodo::new(TodoTitle::parse(&format!("todo {i}")).unwrap())
-    };
+    let (ada, bob, inbox, work) = world.ada_and_bob_share_work();
+    let new = |i: usize| todo_in(&format!("todo {i}"), &work);
     let batch: Vec<NewTodo> = (0..32).map(new).collect();
     let todos = todos::create_many(&ctx, &ada, &batch).unwrap();
     world.concurrently(16, |ctx, i| {
@@ -850,11 +818,7 @@ fn the_lists_counts_stay_exact_under_concurrent_changes() {
         match i % 3 {
             0 => todos::delete(ctx, who, second.id, None).unwrap(),
             1 => {
-                let moved = TodoChanges {
-                    list_id: Some(inbox.id),
-                    ..TodoChanges::default()
-                };
-                todos::update(ctx, &ada, second.id, &moved, None).unwrap();
+                todos::update(ctx, &ada, second.id, &moved_to(&inbox), None).unwrap();
             }
             _ => {
                 todos::toggle(ctx, who, second.id, None).unwrap();
@@ -864,7 +828,37 @@ fn the_lists_counts_stay_exact_under_concurrent_changes() {
     world.assert_counts(&ada, &[&inbox, &work]);
 }
 
+/// A new todo `title` in `list`.
+fn todo_in(title: &str, list: &List) -> NewTodo {
+    NewTodo {
+        list_id: Some(list.id),
+        ..NewTodo::new(TodoTitle::parse(title).unwrap())
+    }
+}
+
+/// The change that moves a todo to `list`.
+fn moved_to(list: &List) -> TodoChanges {
+    TodoChanges {
+        list_id: Some(list.id),
+        ..TodoChanges::default()
+    }
+}
+
 impl World {
+    /// Ada and Bob, and Ada's Inbox and her list Work, which Bob edits too.
+    fn ada_and_bob_share_work(&self) -> (Caller, Caller, List, List) {
+        let ada = self.user("ada@example.com");
+        let bob = self.user("bob@example.com");
+        let work = self.list(&ada, "Work");
+        self.join(&ada, &work, &bob, "bob@example.com", "editor");
+        let inbox = store::all(&self.ctx(), &ada)
+            .unwrap()
+            .into_iter()
+            .find(|l| l.is_inbox)
+            .unwrap();
+        (ada, bob, inbox, work)
+    }
+
     /// Every list's kept counts are those of its todos, and `caller`'s
     /// pages of `lists` (each, and all of them) answer the true totals for
     /// each status, as the lists' own answers do for open todos.
@@ -891,7 +885,7 @@ impl World {
         }
         let ctx = self.ctx();
         let mut count = |list: Option<Uuid>, completed: Option<bool>| -> i64 {
-            let rows = client
+            let row = client
                 .query_one(
                     "SELECT count(*) FROM todos t JOIN list_members m ON m.list_id = t.list_id
                      WHERE m.user_id = $1::text::uuid
@@ -904,7 +898,7 @@ impl World {
                     ],
                 )
                 .unwrap();
-            rows.get(0)
+            row.get(0)
         };
         let shown = lists.iter().map(|l| Some(l.id)).chain([None]);
         for list in shown {
