@@ -210,7 +210,14 @@ fn preflight(origin: Option<&str>) -> Result<Response, ApiError> {
 
 /// A JSON response.
 pub fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    json_text(
+        status,
+        serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
+    )
+}
+
+/// A response of JSON already written.
+pub fn json_text(status: StatusCode, bytes: Vec<u8>) -> Response {
     http::Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")

@@ -22,14 +22,22 @@ use serde::{de, Deserialize, Deserializer, Serializer};
 /// `dt` as chrono's serde writes it: RFC 3339 in UTC with `Z`, and the
 /// fraction of a second in 0, 3, 6 or 9 digits, the fewest that hold it.
 pub fn format(dt: &DateTime<Utc>) -> String {
+    let mut out = Vec::with_capacity(30);
+    push(dt, &mut out);
+    // Only ASCII was written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`format`], written at the end of `out`.
+pub fn push(dt: &DateTime<Utc>, out: &mut Vec<u8>) {
     let year = dt.year();
     let nanos = dt.nanosecond();
     // chrono writes other years with a sign, and a leap second as :60.
     let (Ok(year @ 0..=9999), 0..=999_999_999) = (u32::try_from(year), nanos) else {
-        return dt.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        out.extend_from_slice(dt.to_rfc3339_opts(SecondsFormat::AutoSi, true).as_bytes());
+        return;
     };
-    let mut out = Vec::with_capacity(30);
-    push_digits(&mut out, year, 4);
+    push_digits(out, year, 4);
     for (before, value) in [
         (b'-', dt.month()),
         (b'-', dt.day()),
@@ -38,21 +46,19 @@ pub fn format(dt: &DateTime<Utc>) -> String {
         (b':', dt.second()),
     ] {
         out.push(before);
-        push_digits(&mut out, value, 2);
+        push_digits(out, value, 2);
     }
     if nanos != 0 {
         out.push(b'.');
         if nanos % 1_000_000 == 0 {
-            push_digits(&mut out, nanos / 1_000_000, 3);
+            push_digits(out, nanos / 1_000_000, 3);
         } else if nanos % 1_000 == 0 {
-            push_digits(&mut out, nanos / 1_000, 6);
+            push_digits(out, nanos / 1_000, 6);
         } else {
-            push_digits(&mut out, nanos, 9);
+            push_digits(out, nanos, 9);
         }
     }
     out.push(b'Z');
-    // Only ASCII digits and separators were written.
-    String::from_utf8(out).unwrap_or_default()
 }
 
 fn push_digits(out: &mut Vec<u8>, value: u32, width: u32) {

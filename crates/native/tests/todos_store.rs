@@ -14,8 +14,8 @@ use todo_core::ports::Db;
 use todo_core::ports::{Clock, Ctx};
 use todo_core::todos::store::{self, list_sql, ListSql, TodoError};
 use todo_core::todos::{
-    DueAt, HistoryQuery, ListQuery, NewTodo, Priority, Recurrence, SyncToken, Tags, TodoChanges,
-    TodoTitle,
+    Description, DueAt, HistoryQuery, ListQuery, NewTodo, Priority, Recurrence, SyncToken, Tags,
+    TodoChanges, TodoTitle,
 };
 use uuid::Uuid;
 
@@ -927,4 +927,105 @@ fn one_change_larger_than_a_page_is_split_across_pages_without_loss() {
     // Nothing more after the last token.
     let feed = store::changes(&ctx, &ada, &token, 2).unwrap();
     assert!(feed.items.is_empty() && feed.deleted.is_empty() && !feed.has_more);
+}
+
+/// The REST list writes a page from PostgreSQL's rows (`list_json`)
+/// rather than through `Todo`: the same bytes as the library's page
+/// serialized, for todos that use every field, on every kind of page.
+#[test]
+fn the_rest_list_writes_each_page_as_the_library_reads_it() {
+    let world = World::new("2026-06-01T12:00:00.123456Z");
+    let ctx = world.ctx();
+    let ada = world.user("ada@example.com");
+    let titles = [
+        "pay \"rent\" \\ now",
+        "café ünïcödé 😀 </script> & 'quotes'",
+        "plain",
+    ];
+    let mut ids = Vec::new();
+    for (i, title_text) in titles.iter().enumerate() {
+        let mut new = new_todo(title_text);
+        new.description = Description::parse("line one\nline two\ttabbed \u{1} \"q\" \\").unwrap();
+        new.priority = Priority::ALL[i % 4];
+        new.tags = Tags::parse(&["Home", "café"]).unwrap();
+        new.due_at = Some(
+            DueAt::parse(
+                [
+                    "2026-06-02",
+                    "2026-06-03T08:30:00.5+02:00",
+                    "2026-07-01T00:00:00.000001Z",
+                ][i],
+            )
+            .unwrap(),
+        );
+        new.remind_at = (i == 1).then(|| DueAt::parse("2026-06-02T07:00:00Z").unwrap());
+        new.recurrence =
+            Recurrence::parse(["daily", "rrule:freq=daily;interval=3", "none"][i]).unwrap();
+        ids.push(store::create(&ctx, &ada, &new).unwrap().id);
+    }
+    store::toggle(&ctx, &ada, ids[0], None).unwrap();
+    store::delete(&ctx, &ada, ids[2], None).unwrap();
+    for query in [
+        "",
+        "limit=1",
+        "sort=title&limit=2",
+        "status=open",
+        "updated_since=2026-01-01T00:00:00Z",
+        "sort=-due_at&priority=urgent,low",
+    ] {
+        let q = ListQuery::parse(query).unwrap();
+        let page = store::list(&ctx, &ada, &q).unwrap();
+        let written: serde_json::Value =
+            serde_json::from_slice(&store::list_json(&ctx, &ada, &q).unwrap()).unwrap();
+        let read = serde_json::to_value(&page).unwrap();
+        // The items to the byte.
+        #[derive(serde::Deserialize)]
+        struct Items<'a> {
+            #[serde(borrow)]
+            items: &'a serde_json::value::RawValue,
+        }
+        let bytes = store::list_json(&ctx, &ada, &q).unwrap();
+        let items: Items = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            items.items.get(),
+            serde_json::to_string(&page.items).unwrap(),
+            "{query}"
+        );
+        // The rest as values: cursors and sync tokens are sealed with a
+        // fresh nonce each time, so they are compared by what they open to.
+        let keys =
+            |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&written), keys(&read), "{query}");
+        assert_eq!(written["total"], read["total"], "{query}");
+        assert_eq!(written["deleted"], read["deleted"], "{query}");
+        assert_eq!(
+            written["next_cursor"].is_null(),
+            read["next_cursor"].is_null(),
+            "{query}"
+        );
+        if let Some(cursor) = written["next_cursor"].as_str() {
+            let next = ListQuery::parse(&format!("{query}&cursor={cursor}")).unwrap();
+            assert_eq!(
+                store::list(&ctx, &ada, &next)
+                    .unwrap()
+                    .items
+                    .first()
+                    .map(|t| t.id),
+                {
+                    let via_read = ListQuery::parse(&format!(
+                        "{query}&cursor={}",
+                        read["next_cursor"].as_str().unwrap()
+                    ))
+                    .unwrap();
+                    store::list(&ctx, &ada, &via_read)
+                        .unwrap()
+                        .items
+                        .first()
+                        .map(|t| t.id)
+                },
+                "{query}"
+            );
+        }
+        assert!(written["sync_token"].is_string(), "{query}");
+    }
 }

@@ -361,7 +361,10 @@ impl fmt::Display for Recurrence {
 
 impl Serialize for Recurrence {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        match self.word() {
+            Some(word) => serializer.serialize_str(word),
+            None => serializer.collect_str(self),
+        }
     }
 }
 

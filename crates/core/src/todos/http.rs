@@ -11,7 +11,7 @@ use super::domain::{
 };
 use super::query::{parse_list_id, ClearQuery, HistoryQuery, ListQuery, StatsQuery};
 use super::{live, store};
-use crate::api::{allow_route, empty, json, parse_json, Request, Response, RouteSpec};
+use crate::api::{allow_route, empty, json, json_text, parse_json, Request, Response, RouteSpec};
 use crate::auth::{require_caller, Caller};
 use crate::error::{ApiError, Fields};
 use crate::ports::Ctx;
@@ -193,7 +193,10 @@ fn list(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError>
                 &store::changes(ctx, caller, &since, query.limit)?,
             ))
         }
-        (None, _) => Ok(json(StatusCode::OK, &store::list(ctx, caller, &query)?)),
+        (None, _) => Ok(json_text(
+            StatusCode::OK,
+            store::list_json(ctx, caller, &query)?,
+        )),
     }
 }
 

@@ -20,6 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 use http::{header, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::domain::{
@@ -35,6 +36,7 @@ use crate::error::{ApiError, FieldErrors};
 use crate::lists::domain::{List, Person};
 use crate::ports::Ctx;
 use crate::sealed;
+use crate::stamp;
 
 /// Why a todo operation did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -2382,9 +2384,74 @@ fn token_at(positions: &[Position]) -> SyncToken {
 /// belongs to (or from the one `query.list` names:
 /// [`TodoError::NotFound`] when the caller is no member of it).
 pub fn list(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<TodoPage, TodoError> {
+    let page = page::<TodoRow>(ctx, caller, query, |row| Ok((row.keys.clone(), row.id)))?;
+    Ok(TodoPage {
+        items: page
+            .rows
+            .into_iter()
+            .map(Todo::try_from)
+            .collect::<Result<_, _>>()?,
+        total: page.total,
+        next_cursor: page.next_cursor,
+        deleted: page.deleted,
+        sync_token: page.sync_token,
+    })
+}
+
+/// [`list`]'s page as the REST API answers it: the JSON of its
+/// [`TodoPage`], written from PostgreSQL's rows without building a `Todo`
+/// for each (see [`write_todo`]). On the wasm host a list of 50 answers 3
+/// to 4% more requests a second than through `Todo` (issue 27).
+pub fn list_json(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<Vec<u8>, TodoError> {
+    let page = page::<Box<RawValue>>(ctx, caller, query, |row| {
+        let row: TodoRow = serde_json::from_str(row.get())
+            .map_err(|e| DbError::Decode(format!("a page's row: {e}")))?;
+        Ok((row.keys, row.id))
+    })?;
+    let mut out = Vec::with_capacity(512 * page.rows.len() + 512);
+    out.extend_from_slice(b"{\"items\":[");
+    for (i, row) in page.rows.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_todo(row.get(), &mut out)?;
+    }
+    out.extend_from_slice(b"],\"total\":");
+    push_json(&mut out, &page.total);
+    out.extend_from_slice(b",\"next_cursor\":");
+    push_json(&mut out, &page.next_cursor);
+    if let Some(deleted) = &page.deleted {
+        out.extend_from_slice(b",\"deleted\":");
+        push_json(&mut out, deleted);
+    }
+    out.extend_from_slice(b",\"sync_token\":");
+    push_json(&mut out, &page.sync_token);
+    out.push(b'}');
+    Ok(out)
+}
+
+/// A page of a list with its rows as `R`, as [`list`] and [`list_json`]
+/// read them.
+struct Page<R> {
+    rows: Vec<R>,
+    total: i64,
+    next_cursor: Option<String>,
+    deleted: Option<Vec<Uuid>>,
+    sync_token: String,
+}
+
+/// The page `query` asks for, its rows read as `R`. `cursor_of` reads a
+/// row's sort keys and id, which the last row gives the cursor of a next
+/// page.
+fn page<R: DeserializeOwned>(
+    ctx: &Ctx,
+    caller: &Caller,
+    query: &ListQuery,
+    cursor_of: impl Fn(&R) -> Result<(Option<Vec<serde_json::Value>>, Uuid), DbError>,
+) -> Result<Page<R>, TodoError> {
     #[derive(Deserialize)]
-    struct Answer {
-        items: Vec<TodoRow>,
+    struct Answer<R> {
+        items: Vec<R>,
         total: i64,
         deleted: Option<Vec<Uuid>>,
         found: bool,
@@ -2392,7 +2459,7 @@ pub fn list(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<TodoPage, T
     }
     let cursor = open_cursor(ctx, query)?;
     let statement = list_sql(caller, query, cursor.as_ref(), ctx.clock.now()).statement();
-    let answer: Answer = run(ctx, caller, &statement)?;
+    let answer: Answer<R> = run(ctx, caller, &statement)?;
     if !answer.found {
         return Err(TodoError::NotFound);
     }
@@ -2402,18 +2469,17 @@ pub fn list(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<TodoPage, T
         rows.truncate(limit);
         rows.last()
             .map(|last| -> Result<String, DbError> {
+                let (keys, id) = cursor_of(last)?;
                 Ok(Cursor {
                     sort: query.sort.as_param(),
-                    keys: last
-                        .keys
-                        .as_deref()
+                    keys: keys
                         .ok_or_else(|| {
                             DbError::Decode("a page's last row without its keys".into())
                         })?
                         .iter()
                         .map(key_text)
                         .collect::<Result<_, _>>()?,
-                    id: last.id,
+                    id,
                 }
                 .seal(&cursor_secret(ctx)))
             })
@@ -2421,17 +2487,112 @@ pub fn list(ctx: &Ctx, caller: &Caller, query: &ListQuery) -> Result<TodoPage, T
     } else {
         None
     };
-    let items = rows
-        .into_iter()
-        .map(Todo::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(TodoPage {
-        items,
+    Ok(Page {
+        rows,
         total: answer.total,
         next_cursor,
         deleted: answer.deleted,
         sync_token: token_at(&answer.positions).seal(&sync_secret(ctx, caller)),
     })
+}
+
+/// How [`write_todo`] writes each of [`TODO_COLUMNS`] (a unit test holds
+/// the two to the same names, in the same order).
+const TODO_FIELDS: [(&str, Field); 16] = [
+    ("id", Field::AsWritten),
+    ("list_id", Field::AsWritten),
+    ("assignee_id", Field::AsWritten),
+    ("title", Field::AsWritten),
+    ("description", Field::AsWritten),
+    ("priority", Field::Priority),
+    ("completed", Field::AsWritten),
+    ("completed_at", Field::Stamp),
+    ("due_at", Field::Stamp),
+    ("due_all_day", Field::AsWritten),
+    ("remind_at", Field::Stamp),
+    ("tags", Field::AsWritten),
+    ("recurrence", Field::Recurrence),
+    ("created_at", Field::Stamp),
+    ("updated_at", Field::Stamp),
+    ("version", Field::AsWritten),
+];
+
+#[derive(Clone, Copy)]
+enum Field {
+    /// PostgreSQL's JSON is already the API's: uuids, strings (its escapes
+    /// are serde_json's), booleans, the tags, numbers.
+    AsWritten,
+    /// The stored rank, answered as its name.
+    Priority,
+    /// A timestamp or null, answered in UTC as chrono writes it.
+    Stamp,
+    /// Read and written again, which checks it.
+    Recurrence,
+}
+
+/// A page's row (an array of [`TODO_COLUMNS`] and the sort keys) as the
+/// API's todo: the bytes the row read into a [`Todo`] would serialize to
+/// (unit tests compare the two, and a test against PostgreSQL compares
+/// whole pages). Copies what PostgreSQL wrote where it is already the
+/// API's JSON.
+fn write_todo(row: &str, out: &mut Vec<u8>) -> Result<(), DbError> {
+    let decode = |what: &dyn std::fmt::Display| DbError::Decode(format!("a page's row: {what}"));
+    // The todo's fields, then its sort keys.
+    let values: [&RawValue; TODO_FIELDS.len() + 1] =
+        serde_json::from_str(row).map_err(|e| decode(&e))?;
+    out.push(b'{');
+    for (i, ((name, field), value)) in TODO_FIELDS.iter().zip(values).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        let value = value.get();
+        match field {
+            Field::AsWritten => out.extend_from_slice(value.as_bytes()),
+            Field::Priority => {
+                let priority = value
+                    .parse()
+                    .ok()
+                    .and_then(Priority::from_rank)
+                    .ok_or_else(|| decode(&format!("priority {value}")))?;
+                push_json(out, priority.as_str());
+            }
+            Field::Stamp => match value {
+                "null" => out.extend_from_slice(b"null"),
+                _ => {
+                    let at = value
+                        .strip_prefix('"')
+                        .and_then(|v| v.strip_suffix('"'))
+                        .and_then(|v| stamp::parse(v).ok())
+                        .ok_or_else(|| decode(&format!("timestamp {value}")))?;
+                    out.push(b'"');
+                    stamp::push(&at, out);
+                    out.push(b'"');
+                }
+            },
+            Field::Recurrence => match value {
+                "\"none\"" | "\"daily\"" | "\"weekly\"" | "\"monthly\"" => {
+                    out.extend_from_slice(value.as_bytes());
+                }
+                _ => {
+                    let recurrence: Recurrence =
+                        serde_json::from_str(value).map_err(|e| decode(&e))?;
+                    push_json(out, &recurrence);
+                }
+            },
+        }
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Appends `value` as serde_json writes it.
+fn push_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Writing into a `Vec` fails only for a value that refuses to be
+    // serialized, which none of those written here do.
+    let _ = serde_json::to_writer(out, value);
 }
 
 /// The first page of the todos matching `query` (its cursor is ignored)
@@ -3027,5 +3188,136 @@ mod tests {
         // Fewer columns than the row has fields without a default: refused.
         let short = serde_json::Value::from(items[..5].to_vec());
         assert!(serde_json::from_value::<TodoRow>(short).is_err());
+    }
+
+    /// A row as PostgreSQL writes it (`json_build_array` of `PAGE_COLUMNS`:
+    /// only `"`, `\` and control characters escaped, the short escapes
+    /// where JSON has them), varied field by field.
+    fn pg_row(title: &str, priority: i64, stamps: [&str; 5], recurrence: &str) -> String {
+        let stamp = |s: &str| {
+            if s.is_empty() {
+                "null".to_owned()
+            } else {
+                format!("\"{s}\"")
+            }
+        };
+        format!(
+            r#"["b1aa1a79-c2da-4bb5-8ec8-9ab801f284f5","31857e1b-2158-4445-8d6c-797cd2d118f3",{},{title},"line\none\ttab \"quoted\" \\ back\u0001",{priority},{},{},{},{},{},["home","café ☕"],"{recurrence}",{},{},7,{}]"#,
+            if priority == 3 {
+                r#""0b6c5bd6-4a44-4c19-9f7a-2f0f4c4e2f11""#
+            } else {
+                "null"
+            },
+            !stamps[0].is_empty(),
+            stamp(stamps[0]),
+            stamp(stamps[1]),
+            priority == 1,
+            stamp(stamps[2]),
+            stamp(stamps[3]),
+            stamp(stamps[4]),
+            if priority == 2 {
+                r#"["2026-12-01T10:00:00+00:00","b1aa1a79-c2da-4bb5-8ec8-9ab801f284f5"]"#
+            } else {
+                "null"
+            },
+        )
+    }
+
+    #[test]
+    fn a_page_row_is_written_as_its_todo_serializes() {
+        let rows = [
+            pg_row(
+                r#""pay rent""#,
+                0,
+                [
+                    "",
+                    "",
+                    "",
+                    "2026-12-01T10:00:00+00:00",
+                    "2026-12-01T10:00:00+00:00",
+                ],
+                "none",
+            ),
+            pg_row(
+                r#""café \"ünïcödé\" 😀 \\ / </script>""#,
+                1,
+                [
+                    "2026-12-07T14:34:09.587476+00:00",
+                    "2026-12-08T09:00:00.1+02:00",
+                    "2026-12-08T08:00:00.123+00:00",
+                    "2026-12-01T10:00:00.000001+00:00",
+                    "2026-12-07T14:34:09.5874+00:00",
+                ],
+                "rrule:freq=daily;interval=3",
+            ),
+            pg_row(
+                r#""\u001f\b\f\r""#,
+                2,
+                [
+                    "",
+                    "9999-12-31T23:59:59.999999+00:00",
+                    "",
+                    "1970-01-01T00:00:00+00:00",
+                    "2026-12-07T14:34:09+00:00",
+                ],
+                "weekly",
+            ),
+            pg_row(
+                r#""x""#,
+                3,
+                [
+                    "2026-03-29T01:30:00-05:30",
+                    "",
+                    "",
+                    "2026-12-01T10:00:00+00:00",
+                    "2026-12-01T10:00:00+00:00",
+                ],
+                "monthly",
+            ),
+        ];
+        for row in &rows {
+            let todo = Todo::try_from(serde_json::from_str::<TodoRow>(row).unwrap()).unwrap();
+            let mut written = Vec::new();
+            write_todo(row, &mut written).unwrap();
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                serde_json::to_string(&todo).unwrap(),
+                "{row}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_rows_fields_are_the_todo_columns() {
+        let names: Vec<&str> = TODO_FIELDS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names.join(", "), TODO_COLUMNS);
+    }
+
+    #[test]
+    fn a_page_row_that_is_not_a_todo_is_refused() {
+        let good = pg_row(
+            r#""t""#,
+            1,
+            [
+                "",
+                "",
+                "",
+                "2026-12-01T10:00:00+00:00",
+                "2026-12-01T10:00:00+00:00",
+            ],
+            "none",
+        );
+        let mut out = Vec::new();
+        assert!(write_todo(&good, &mut out).is_ok());
+        for bad in [
+            good.replacen(",1,", ",4,", 1),
+            good.replacen(r#""none""#, r#""fortnightly""#, 1),
+            good.replacen(r#""2026-12-01T10:00:00+00:00""#, r#""yesterday""#, 1),
+            good.replacen(",7,", ",", 1),
+            "[]".to_owned(),
+            "{}".to_owned(),
+        ] {
+            assert!(write_todo(&bad, &mut Vec::new()).is_err(), "{bad}");
+        }
     }
 }
