@@ -2526,7 +2526,7 @@ enum Field {
     Priority,
     /// A timestamp or null, answered in UTC as chrono writes it.
     Stamp,
-    /// Read and written again, which checks it.
+    /// A word as written, a rule read and written again (which checks it).
     Recurrence,
 }
 
@@ -2562,9 +2562,7 @@ fn write_todo(row: &str, out: &mut Vec<u8>) -> Result<(), DbError> {
             Field::Stamp => match value {
                 "null" => out.extend_from_slice(b"null"),
                 _ => {
-                    let at = value
-                        .strip_prefix('"')
-                        .and_then(|v| v.strip_suffix('"'))
+                    let at = unquoted(value)
                         .and_then(|v| stamp::parse(v).ok())
                         .ok_or_else(|| decode(&format!("timestamp {value}")))?;
                     out.push(b'"');
@@ -2572,20 +2570,28 @@ fn write_todo(row: &str, out: &mut Vec<u8>) -> Result<(), DbError> {
                     out.push(b'"');
                 }
             },
-            Field::Recurrence => match value {
-                "\"none\"" | "\"daily\"" | "\"weekly\"" | "\"monthly\"" => {
-                    out.extend_from_slice(value.as_bytes());
-                }
-                _ => {
-                    let recurrence: Recurrence =
-                        serde_json::from_str(value).map_err(|e| decode(&e))?;
-                    push_json(out, &recurrence);
-                }
-            },
+            // A word is written as it is stored; a rule is read and
+            // written again.
+            Field::Recurrence
+                if Recurrence::WORDS
+                    .iter()
+                    .any(|r| r.word() == unquoted(value)) =>
+            {
+                out.extend_from_slice(value.as_bytes());
+            }
+            Field::Recurrence => {
+                let recurrence: Recurrence = serde_json::from_str(value).map_err(|e| decode(&e))?;
+                push_json(out, &recurrence);
+            }
         }
     }
     out.push(b'}');
     Ok(())
+}
+
+/// The text of a JSON string written without escapes (`"text"`).
+fn unquoted(value: &str) -> Option<&str> {
+    value.strip_prefix('"')?.strip_suffix('"')
 }
 
 /// Appends `value` as serde_json writes it.
@@ -3223,21 +3229,20 @@ mod tests {
         )
     }
 
+    /// A row's five timestamps (completed, due, remind, created, updated)
+    /// for an open, undated todo that was never changed.
+    const UNDATED: [&str; 5] = [
+        "",
+        "",
+        "",
+        "2026-12-01T10:00:00+00:00",
+        "2026-12-01T10:00:00+00:00",
+    ];
+
     #[test]
     fn a_page_row_is_written_as_its_todo_serializes() {
         let rows = [
-            pg_row(
-                r#""pay rent""#,
-                0,
-                [
-                    "",
-                    "",
-                    "",
-                    "2026-12-01T10:00:00+00:00",
-                    "2026-12-01T10:00:00+00:00",
-                ],
-                "none",
-            ),
+            pg_row(r#""pay rent""#, 0, UNDATED, "none"),
             pg_row(
                 r#""café \"ünïcödé\" 😀 \\ / </script>""#,
                 1,
@@ -3295,18 +3300,7 @@ mod tests {
 
     #[test]
     fn a_page_row_that_is_not_a_todo_is_refused() {
-        let good = pg_row(
-            r#""t""#,
-            1,
-            [
-                "",
-                "",
-                "",
-                "2026-12-01T10:00:00+00:00",
-                "2026-12-01T10:00:00+00:00",
-            ],
-            "none",
-        );
+        let good = pg_row(r#""t""#, 1, UNDATED, "none");
         let mut out = Vec::new();
         assert!(write_todo(&good, &mut out).is_ok());
         for bad in [
