@@ -51,10 +51,21 @@ impl Log for WasiStdout {
     }
 }
 
-/// Writes as much at a time as the host takes and flushes once at the end,
-/// waiting for the flush, as spin-sdk's body sink does: a blocking flush
-/// after every 4 KiB made a list of 50 wait on the host five times.
+/// The most `blocking-write-and-flush` takes in one call (WASI 0.2's
+/// `wasi:io/streams`; a host traps on more).
+const ONE_CALL_BYTES: usize = 4096;
+
+/// Writes `bytes` and waits for them to be flushed. Up to
+/// [`ONE_CALL_BYTES`] (an access-log line, most answers) that is one host
+/// call, `blocking-write-and-flush`, where checking, writing, flushing and
+/// checking again took four. More is written as much at a time as the host
+/// takes and flushed once at the end, as spin-sdk's body sink does: a
+/// blocking flush after every 4 KiB made a list of 50 wait on the host five
+/// times.
 pub(crate) fn write_all(stream: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError> {
+    if bytes.len() <= ONE_CALL_BYTES {
+        return stream.blocking_write_and_flush(bytes);
+    }
     while !bytes.is_empty() {
         match usize::try_from(stream.check_write()?).unwrap_or(usize::MAX) {
             0 => stream.subscribe().block(),
