@@ -199,7 +199,12 @@ fn every_route_family_answers_through_the_compiled_wasm_components() {
     assert_eq!(me.body["email"], "ada@example.com", "{}", me.body);
     // A GET's body is never read: answered as without one.
     let with_body = host
-        .send("GET", "/api/auth/me", Some(&token), Some(json!({"ignored": true})))
+        .send(
+            "GET",
+            "/api/auth/me",
+            Some(&token),
+            Some(json!({"ignored": true})),
+        )
         .expect(200);
     assert_eq!(with_body.body, me.body);
     host.send("GET", "/api/auth/me", None, None).expect(401);
