@@ -22,7 +22,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Body;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use todo_core::api::{hide_credentials, MAX_BODY_BYTES};
+use todo_core::api::{hide_credentials, reads_body, MAX_BODY_BYTES};
 use todo_core::ports::{Clock, Log, Stdout, SystemClock};
 use todo_core::{ApiError, Ctx, Handler, Request, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -458,6 +458,9 @@ async fn to_http_request(
     let limit = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX);
     if body.size_hint().lower() > limit {
         return Ok(Incoming::TooLarge(req));
+    }
+    if !reads_body(req.method()) {
+        return Ok(Incoming::Whole(req));
     }
     let mut received = BytesMut::new();
     while let Some(frame) = body.frame().await {

@@ -2,7 +2,8 @@
 //! under Spin: a `Content-Length` over the limit is refused before a byte of
 //! body is read, a body that keeps coming is cut off one byte past the limit
 //! and answered 413 while the client is still sending, and a body up to the
-//! limit reaches the handler. Raw sockets show what an HTTP client hides.
+//! limit reaches the handler. A GET's or HEAD's body is not read at all.
+//! Raw sockets show what an HTTP client hides.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -184,6 +185,23 @@ fn an_endless_chunked_body_is_answered_413_while_the_client_is_still_sending() {
         sent_by_then > MAX_BODY_BYTES && sent_by_then < WOULD_SEND,
         "answered after {sent_by_then} bytes of body"
     );
+}
+
+#[test]
+fn a_gets_body_is_not_read_so_one_that_never_ends_is_answered_at_once() {
+    let app = TestApp::spawn();
+    let stream = connect(&app);
+    let head = format!(
+        "GET /health HTTP/1.1\r\nHost: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        app.addr
+    );
+    // One chunk, and never the last one.
+    (&stream)
+        .write_all(format!("{head}4\r\nxxxx\r\n").as_bytes())
+        .unwrap();
+    let reply = read_reply(&stream);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body, json!({"status": "ok"}));
 }
 
 #[test]
