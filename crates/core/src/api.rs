@@ -372,6 +372,10 @@ pub fn hide_credentials(headers: &mut http::HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::{DbError, SqlParam};
+    use crate::ports::{Clock, Db, HttpClient, OutboundError, Variables};
+    use chrono::{DateTime, TimeZone, Utc};
+    use std::time::Duration;
 
     #[test]
     fn only_get_and_head_leave_their_body_unread() {
@@ -391,10 +395,6 @@ mod tests {
             assert!(reads_body(&method.parse().unwrap()), "{method}");
         }
     }
-    use crate::db::{DbError, SqlParam};
-    use crate::ports::{Clock, Db, HttpClient, OutboundError, Variables};
-    use chrono::{DateTime, TimeZone, Utc};
-    use std::time::Duration;
 
     struct NoDb;
     impl Db for NoDb {

@@ -53,23 +53,22 @@ pub fn database_url(vars: &dyn Variables) -> String {
         }
     };
     let [host, port, name, user, password, sslmode] = std::array::from_fn(read);
-    let mut url = format!("postgres://{}", encoded(&user));
-    if !password.is_empty() {
-        url.push(':');
-        url.push_str(&encoded(&password));
-    }
+    let password = match password.as_str() {
+        "" => String::new(),
+        password => format!(":{}", encoded(password)),
+    };
     // An IPv6 address goes in brackets, as `[::1]:5432`.
     let host = if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]")
     } else {
         host
     };
-    url.push_str(&format!(
-        "@{host}:{port}/{}?sslmode={}",
+    format!(
+        "postgres://{}{password}@{host}:{port}/{}?sslmode={}",
+        encoded(&user),
         encoded(&name),
         encoded(&sslmode)
-    ));
-    url
+    )
 }
 
 /// Everything but the unreserved characters of RFC 3986, which every URL

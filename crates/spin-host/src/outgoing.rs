@@ -50,9 +50,9 @@ fn outgoing(head: &http::response::Parts) -> Result<OutgoingResponse, String> {
         .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
         .collect();
     let fields = Fields::from_list(&headers).map_err(|e| format!("response headers: {e:?}"))?;
+    let response = OutgoingResponse::new(fields);
     // A new response's status is 200 (WASI HTTP): setting it again would
     // cost a host call.
-    let response = OutgoingResponse::new(fields);
     if head.status != http::StatusCode::OK {
         response
             .set_status_code(head.status.as_u16())
