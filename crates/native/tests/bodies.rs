@@ -87,10 +87,10 @@ fn read_reply(stream: &TcpStream) -> RawReply {
     }
 }
 
-/// The request line and headers of a JSON POST, ending the head.
-fn post_head(app: &TestApp, path: &str, framing: &str) -> String {
+/// The request line and headers of a JSON request, ending the head.
+fn head(app: &TestApp, method: &str, path: &str, framing: &str) -> String {
     format!(
-        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n{framing}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n{framing}\r\n\r\n",
         app.addr
     )
 }
@@ -133,7 +133,7 @@ fn a_content_length_over_the_limit_is_refused_before_any_body_is_sent() {
         MAX_BODY_BYTES + 1
     );
     (&stream)
-        .write_all(post_head(&app, "/api/todos", &framing).as_bytes())
+        .write_all(head(&app, "POST", "/api/todos", &framing).as_bytes())
         .unwrap();
     let reply = read_reply(&stream);
     // Not `100 Continue`: the body is not wanted at all.
@@ -150,7 +150,7 @@ fn an_endless_chunked_body_is_answered_413_while_the_client_is_still_sending() {
     let stream = connect(&app);
     let mut writer = stream.try_clone().unwrap();
     writer
-        .write_all(post_head(&app, "/api/todos", "Transfer-Encoding: chunked").as_bytes())
+        .write_all(head(&app, "POST", "/api/todos", "Transfer-Encoding: chunked").as_bytes())
         .unwrap();
 
     let sent = Arc::new(AtomicUsize::new(0));
@@ -191,13 +191,10 @@ fn an_endless_chunked_body_is_answered_413_while_the_client_is_still_sending() {
 fn a_gets_body_is_not_read_so_one_that_never_ends_is_answered_at_once() {
     let app = TestApp::spawn();
     let stream = connect(&app);
-    let head = format!(
-        "GET /health HTTP/1.1\r\nHost: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
-        app.addr
-    );
+    let request = head(&app, "GET", "/health", "Transfer-Encoding: chunked");
     // One chunk, and never the last one.
     (&stream)
-        .write_all(format!("{head}4\r\nxxxx\r\n").as_bytes())
+        .write_all(format!("{request}4\r\nxxxx\r\n").as_bytes())
         .unwrap();
     let reply = read_reply(&stream);
     assert_eq!(reply.status, 200, "{reply:?}");
@@ -219,8 +216,13 @@ fn a_body_of_exactly_the_limit_reaches_the_handler() {
 fn a_chunked_body_of_exactly_the_limit_reaches_the_handler() {
     let app = TestApp::spawn();
     let stream = connect(&app);
-    let mut request =
-        post_head(&app, "/api/auth/signup", "Transfer-Encoding: chunked").into_bytes();
+    let mut request = head(
+        &app,
+        "POST",
+        "/api/auth/signup",
+        "Transfer-Encoding: chunked",
+    )
+    .into_bytes();
     for chunk in signup_body_of(MAX_BODY_BYTES).chunks(100_000) {
         request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
         request.extend_from_slice(chunk);
