@@ -348,3 +348,110 @@ fn the_lists_migration_moves_every_users_todos_and_history_into_their_inbox() {
     // The rest applies on top, as refinery would.
     apply_files(&mut client, 17, i32::MAX);
 }
+
+/// V22 moves the CHECK constraints of todos and lists into domains: the
+/// rows already stored keep their values, every rule still refuses what it
+/// refused (SQLSTATE 23514), no table CHECK is left on either table (each
+/// was read again for every row written), and what was dropped and created
+/// again around the change of type (todo_fields, the CalDAV triggers)
+/// works.
+#[test]
+fn the_domains_migration_keeps_the_rows_and_every_rule() {
+    let db = EmptyDb::create();
+    let mut client = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    apply_files(&mut client, 1, 21);
+    client
+        .batch_execute(
+            "INSERT INTO users (email, name, password_hash) VALUES ('ada@example.com', 'Ada', 'x');
+             INSERT INTO todos (user_id, list_id, title, priority, recurrence, dav_name, dav_uid)
+                 SELECT u.id, l.id, 'before', 2, 'RRULE:FREQ=DAILY', 'mine.ics', 'uid-1'
+                 FROM users u JOIN lists l ON l.owner_id = u.id;",
+        )
+        .unwrap();
+    apply_files(&mut client, 22, 22);
+
+    let kept = client
+        .query_one(
+            "SELECT title::text, priority::int4, recurrence::text, todo_fields(t)::text
+             FROM todos t",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(kept.get::<_, String>(0), "before");
+    assert_eq!(kept.get::<_, i32>(1), 2);
+    assert_eq!(kept.get::<_, String>(2), "RRULE:FREQ=DAILY");
+    let fields: serde_json::Value = serde_json::from_str(&kept.get::<_, String>(3)).unwrap();
+    assert_eq!(fields["title"], "before");
+    assert_eq!(fields["priority"], "high");
+    let left: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_constraint
+             WHERE contype = 'c' AND conrelid IN ('todos'::regclass, 'lists'::regclass)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+
+    let todo = "UPDATE todos SET";
+    let list = "UPDATE lists SET";
+    let refused = [
+        (todo, "title = ''"),
+        (todo, "title = repeat('x', 201)"),
+        (todo, "description = repeat('x', 2001)"),
+        (todo, "priority = 4"),
+        (todo, "priority = -1"),
+        (todo, "recurrence = 'hourly'"),
+        (todo, "recurrence = 'RRULE:FREQ=DAILY;' || repeat('X', 300)"),
+        (todo, "occurrence = 0"),
+        (todo, "due_anchor_day = 32"),
+        (todo, "dav_name = 'a/b.ics'"),
+        (todo, "dav_name = 'b.txt'"),
+        (todo, "dav_uid = ''"),
+        (todo, "ical = repeat('x', 262145)"),
+        (list, "name = ''"),
+        (list, "name = repeat('x', 101)"),
+        (list, "color = 'red'"),
+        (list, "member_count = 0"),
+        (list, "member_count = 51"),
+        (list, "invitation_count = -1"),
+        (list, "invitation_count = 51"),
+    ];
+    for (update, set) in refused {
+        let err = client
+            .batch_execute(&format!("{update} {set}"))
+            .expect_err(set);
+        assert_eq!(
+            err.code(),
+            Some(&postgres::error::SqlState::CHECK_VIOLATION),
+            "{set}: {err}"
+        );
+    }
+    let inserted = client.batch_execute(
+        "INSERT INTO todos (user_id, list_id, title) SELECT owner_id, id, '' FROM lists",
+    );
+    assert_eq!(
+        inserted.unwrap_err().code(),
+        Some(&postgres::error::SqlState::CHECK_VIOLATION)
+    );
+    // The edges of each rule still go in.
+    client
+        .batch_execute(
+            "UPDATE todos SET title = repeat('x', 200), description = repeat('x', 2000),
+                 priority = 3, recurrence = 'monthly', occurrence = 1, due_anchor_day = 31,
+                 dav_name = repeat('x', 196) || '.ics', dav_uid = repeat('x', 255);
+             UPDATE lists SET name = repeat('x', 100), color = '#00ff7f', member_count = 50,
+                 invitation_count = 50;",
+        )
+        .unwrap();
+
+    // The CalDAV triggers: a deleted todo that a client named is recorded.
+    client.batch_execute("DELETE FROM todos").unwrap();
+    let gone: i64 = client
+        .query_one("SELECT count(*) FROM dav_gone", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(gone, 1);
+    // The rest applies on top, as refinery would.
+    apply_files(&mut client, 23, i32::MAX);
+}
