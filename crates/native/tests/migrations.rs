@@ -455,3 +455,31 @@ fn the_domains_migration_keeps_the_rows_and_every_rule() {
     // The rest applies on top, as refinery would.
     apply_files(&mut client, 23, i32::MAX);
 }
+
+/// The SQL functions the app's statements call are inlined into them (a
+/// function that is not is planned again at every execution of the
+/// statement): EXPLAIN VERBOSE shows each call as its body's expression.
+/// PostgreSQL declines when a function is declared less volatile than what
+/// it calls, as event_data was until V23.
+#[test]
+fn the_sql_functions_the_statements_call_are_inlined() {
+    let db = EmptyDb::create();
+    native::migrate(&db.url).unwrap();
+    let mut client = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    for (function, call) in [
+        (
+            "event_data",
+            "event_data(x.id, x.fields) FROM (SELECT gen_random_uuid() AS id, '{}'::jsonb AS fields OFFSET 0) x",
+        ),
+        ("todo_fields", "todo_fields(t) FROM todos t"),
+        ("api_ts", "api_ts(x.at) FROM (SELECT now() AS at OFFSET 0) x"),
+    ] {
+        let plan: String = client
+            .query(&format!("EXPLAIN (VERBOSE) SELECT {call}"), &[])
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<_, String>(0) + "\n")
+            .collect();
+        assert!(!plan.contains(function), "{function} is not inlined:\n{plan}");
+    }
+}
