@@ -2988,6 +2988,27 @@ mod tests {
         );
     }
 
+    /// A page that nothing but its status filters tests no other filter on
+    /// the rows it reads; one with another filter tests them all.
+    #[test]
+    fn a_page_filtered_by_its_status_alone_checks_nothing_else() {
+        for query in ["", "status=open", "status=done&sort=due_at"] {
+            let page = list_sql_of(query).page;
+            assert!(page.contains("completed = $4::bool"), "{query}: {page}");
+            assert!(
+                !page.contains("ILIKE") && !page.contains("CASE WHEN ($4"),
+                "{query}: {page}"
+            );
+        }
+        for query in ["tag=x", "status=open&q=milk", "assignee=me"] {
+            let page = list_sql_of(query).page;
+            assert!(
+                page.contains("ILIKE") && page.contains("CASE WHEN ($4"),
+                "{query}: {page}"
+            );
+        }
+    }
+
     /// Filters are parameters: however a user combines them, a list sends
     /// one of 48 statement texts (8 sorts, with or without a cursor, and
     /// with `updated_since`, with another filter but the status, or with
