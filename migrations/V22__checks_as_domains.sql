@@ -12,7 +12,7 @@
 -- A domain's constraints are read once per connection (the type cache keeps
 -- them planned), and are checked only where a value is stored into a
 -- column of the domain: an insert, or an update that sets that column. The
--- rules are the same as before, value for value; a row that breaks one is
+-- rules are the same as before, value for value; a value that breaks one is
 -- still refused with SQLSTATE 23514 (check_violation), now naming the
 -- domain's constraint. The app checks every value before it writes (the
 -- constraints are the last line, for every writer of the database).
@@ -21,13 +21,13 @@
 -- does in place (no rewrite; only the two indexes on expressions of these
 -- columns, todos_list_title and todos_dav_name, are built again); each
 -- constraint is then added to its domain, which checks the stored rows
--- once. What depends on
--- the columns' types is dropped and created again, as it was (todo_fields,
--- V18; the two CalDAV triggers, V18); the columns' statistics, which a
--- change of type drops, are gathered again at the end.
+-- once. What depends on the columns' types is dropped and created again,
+-- as it was (todo_fields and the two CalDAV triggers, V18); the columns'
+-- statistics, which a change of type drops, are gathered again at the end.
 --
--- The audit table's one CHECK (action) stays: its column is used by three
--- partial indexes of a table that only grows.
+-- The audit table's one CHECK (action) stays: a change of its column's type
+-- would build again the three partial indexes that name the column, each a
+-- full read of a table that only grows.
 
 DROP TRIGGER todos_dav_deleted ON todos;
 DROP TRIGGER todos_dav_moved ON todos;
